@@ -1,0 +1,91 @@
+"""Reads for the catalog and course pages, cached in the configured cache.
+
+Every cache key carries a catalog version; saving or deleting any course replaces the version
+(``courses.signals``), so no stale page outlives a change.
+"""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+
+from .models import Course
+
+CATALOG_VERSION_KEY = "courses:catalog-version"
+CATALOG_PAGE_SIZE = 12
+
+
+def catalog_version() -> str:
+    version = cache.get(CATALOG_VERSION_KEY)
+    if version is None:
+        version = uuid.uuid4().hex
+        # add(): when two processes race, both end up reading the one that was stored first.
+        cache.add(CATALOG_VERSION_KEY, version, timeout=None)
+        version = cache.get(CATALOG_VERSION_KEY, version)
+    return version
+
+
+def bump_catalog_version() -> None:
+    cache.set(CATALOG_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def published_courses() -> QuerySet[Course]:
+    return Course.objects.filter(is_published=True)
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    courses: list[Course]
+    number: int
+    num_pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+
+def catalog_page(*, search: str = "", level: str = "", page: str | int = 1) -> CatalogPage:
+    """One page of published courses matching the search box and level filter (2 queries)."""
+    search = " ".join(search.split())[:100]
+    digest = hashlib.sha256(f"{search}\0{level}\0{page}".encode()).hexdigest()[:32]
+    key = f"courses:catalog:{catalog_version()}:{digest}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+
+    courses = published_courses().defer("description", "features")
+    if search:
+        courses = courses.filter(Q(title__icontains=search) | Q(subtitle__icontains=search))
+    if level in Course.Level.values:
+        courses = courses.filter(level=level)
+    paginator = Paginator(courses.order_by("title", "pk"), CATALOG_PAGE_SIZE)
+    page_obj = paginator.get_page(page)
+    result = CatalogPage(
+        courses=list(page_obj.object_list),
+        number=page_obj.number,
+        num_pages=paginator.num_pages,
+        total=paginator.count,
+    )
+    cache.set(key, result, timeout=settings.CATALOG_CACHE_SECONDS)
+    return result
+
+
+def published_course(slug: str) -> Course | None:
+    """The published course with this slug, or None (1 query, then cached)."""
+    key = f"courses:detail:{catalog_version()}:{hashlib.sha256(slug.encode()).hexdigest()[:32]}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached or None
+    course = published_courses().filter(slug=slug).first()
+    # Cache misses too (as False), so probing unknown slugs cannot hammer the database.
+    cache.set(key, course or False, timeout=settings.CATALOG_CACHE_SECONDS)
+    return course

@@ -1,0 +1,17 @@
+"""Any course change invalidates the cached catalog and course pages, whoever made it
+(admin, shell, seed command, a migration)."""
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from .models import Course
+from .selectors import bump_catalog_version
+
+
+@receiver(post_save, sender=Course)
+@receiver(post_delete, sender=Course)
+def invalidate_catalog_cache(sender, **kwargs) -> None:
+    bump_catalog_version()
+    # A reader between save and commit could re-cache the old row: bump again once committed.
+    transaction.on_commit(bump_catalog_version)

@@ -1,0 +1,16 @@
+"""Tests: the database and Redis from the environment (CI points them at PostgreSQL and Redis),
+fast hashing, e-mail kept in memory, tasks run in-process unless a test starts a real worker."""
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+STRIPE_SECRET_KEY = "sk_test_maaledu"
+STRIPE_WEBHOOK_SECRET = "whsec_test_maaledu"
+STRIPE_API_BASE = "http://127.0.0.1:9"  # a closed port: a test that talks to Stripe brings a fake
+FRAPPE_URL = ""
+STAFF_NOTIFICATION_EMAILS = ["staff@maaledu.test"]
+SITE_URL = "http://testserver"
+WHITENOISE_AUTOREFRESH = True  # serve from the finders; tests never run collectstatic

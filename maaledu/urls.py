@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from . import views
+
+admin.site.site_header = "MaalEdu administration"
+admin.site.site_title = "MaalEdu admin"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="courses:catalog", permanent=False), name="home"),
+    path("courses/", include("courses.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+]
