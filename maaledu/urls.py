@@ -10,6 +10,7 @@ admin.site.site_title = "MaalEdu admin"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="courses:catalog", permanent=False), name="home"),
     path("courses/", include("courses.urls")),
+    path("", include("enrollments.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

@@ -8,8 +8,12 @@ from courses.tests.factories import CourseFactory
 
 @pytest.mark.parametrize(
     ("cents", "currency", "expected"),
-    [(49900, "usd", "$499.00"), (5, "eur", "€0.05"), (123456789, "gbp", "£1,234,567.89"),
-     (-1250, "usd", "-$12.50")],
+    [
+        (49900, "usd", "$499.00"),
+        (5, "eur", "€0.05"),
+        (123456789, "gbp", "£1,234,567.89"),
+        (-1250, "usd", "-$12.50"),
+    ],
 )
 def test_money_is_formatted_from_integer_cents(cents, currency, expected):
     assert format_money(cents, currency) == expected
@@ -17,8 +21,16 @@ def test_money_is_formatted_from_integer_cents(cents, currency, expected):
 
 @pytest.mark.parametrize(
     ("cents", "percent", "expected"),
-    [(49900, 50, 24950), (49900, 10, 4990), (999, 10, 100), (994, 10, 99), (995, 10, 100),
-     (1, 50, 1), (0, 100, 0), (49900, 100, 49900)],
+    [
+        (49900, 50, 24950),
+        (49900, 10, 4990),
+        (999, 10, 100),
+        (994, 10, 99),
+        (995, 10, 100),
+        (1, 50, 1),
+        (0, 100, 0),
+        (49900, 100, 49900),
+    ],
 )
 def test_percent_of_rounds_half_up_to_whole_cents(cents, percent, expected):
     assert percent_of(cents, percent) == expected

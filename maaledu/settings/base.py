@@ -73,6 +73,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "maaledu.context_processors.site",
             ],
         },
     },
@@ -112,7 +113,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "maaledu"
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "enrollments-expire-stale-checkouts": {
+        "task": "enrollments.tasks.expire_stale_checkouts",
+        "schedule": 15 * 60,
+    },
+    "enrollments-sweep-unsent-confirmations": {
+        "task": "enrollments.tasks.sweep_unsent_confirmations",
+        "schedule": 10 * 60,
+    },
+}
 
 # --- Auth and accounts (django-allauth) -----------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -241,6 +251,7 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},
     },
 }
 

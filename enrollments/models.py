@@ -1,0 +1,163 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from courses.models import Course
+from courses.money import CURRENCY_CHOICES, format_money
+
+
+class Enrollment(models.Model):
+    """One learner's purchase of one course, from checkout to fulfilment (and refund).
+
+    Every transition is a conditional UPDATE on this row (see ``enrollments.services``); the LMS
+    sync job lives on the same row, so the update that makes an enrollment paid also creates its
+    sync job — a paid enrollment without one cannot exist.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting payment"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Payment failed"
+        EXPIRED = "expired", "Checkout expired"
+        REFUNDED = "refunded", "Refunded"
+        CANCELED = "canceled", "Canceled"
+
+    class Kind(models.TextChoices):
+        PAID = "paid", "Paid"
+        FULL_GRANT = "full_grant", "Grant (100% off)"
+        PARTIAL_GRANT = "partial_grant", "Grant (partial discount)"
+
+    class LmsStatus(models.TextChoices):
+        NOT_REQUIRED = "", "—"
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "in_progress", "In progress"
+        SYNCED = "synced", "Synced"
+        WAITING_CONFIG = "waiting_config", "Waiting for configuration"
+        FAILED = "failed", "Failed"
+
+    class LmsAction(models.TextChoices):
+        ENROL = "enrol", "Enrol"
+        UNENROL = "unenrol", "Unenrol"
+
+    email = models.EmailField(help_text="The learner's e-mail, lower-case.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="enrollments",
+    )
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="enrollments")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    kind = models.CharField(max_length=14, choices=Kind.choices, default=Kind.PAID)
+
+    list_price_cents = models.PositiveIntegerField()
+    discount_cents = models.PositiveIntegerField(default=0)
+    amount_due_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount_refunded_cents = models.PositiveIntegerField(default=0)
+
+    stripe_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    # Set when something needs a human: amount mismatch, dispute, payment for a course the
+    # learner already owned. The enrollment is not fulfilled automatically in those cases.
+    needs_review = models.BooleanField(default=False)
+    review_reason = models.CharField(max_length=300, blank=True)
+
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+
+    # LMS sync job (lms_sync works these fields; see lms_sync.services).
+    lms_status = models.CharField(
+        max_length=16, choices=LmsStatus.choices, default=LmsStatus.NOT_REQUIRED, blank=True
+    )
+    lms_action = models.CharField(max_length=8, choices=LmsAction.choices, default=LmsAction.ENROL)
+    lms_attempts = models.PositiveIntegerField(default=0)
+    lms_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lms_lease_token = models.CharField(max_length=32, blank=True)
+    lms_lease_until = models.DateTimeField(null=True, blank=True)
+    lms_last_error = models.TextField(blank=True)
+    lms_enrollment_name = models.CharField(max_length=140, blank=True)
+    lms_synced_at = models.DateTimeField(null=True, blank=True)
+    lms_progress = models.FloatField(null=True, blank=True)
+    lms_progress_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email", "course"],
+                condition=Q(status="paid"),
+                name="enrollment_one_paid_per_email_course",
+            ),
+            # One open checkout per learner and course: a double click or the back button
+            # reuses it instead of creating a second session.
+            models.UniqueConstraint(
+                fields=["email", "course"],
+                condition=Q(status="pending"),
+                name="enrollment_one_pending_per_email_course",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    amount_due_cents=models.F("list_price_cents") - models.F("discount_cents")
+                ),
+                name="enrollment_amount_due_is_price_minus_discount",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded_cents__lte=models.F("amount_due_cents")),
+                name="enrollment_refund_at_most_amount_paid",
+            ),
+        ]
+        indexes = [
+            # "My courses": a learner's enrollments by e-mail.
+            models.Index(fields=["email", "status"], name="enrollment_email_status_idx"),
+            # The LMS sweeper: due jobs by status and next attempt time.
+            models.Index(
+                fields=["lms_status", "lms_next_attempt_at"], name="enrollment_lms_due_idx"
+            ),
+            # Expiring stale checkouts.
+            models.Index(fields=["status", "expires_at"], name="enrollment_status_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.email} → {self.course_id} ({self.status})"
+
+    @property
+    def amount_due_display(self) -> str:
+        return format_money(self.amount_due_cents, self.currency)
+
+
+class StripeEvent(models.Model):
+    """Inbox of verified Stripe webhook events. The unique event id makes a repeat a no-op."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (type not handled)"
+        FAILED = "failed", "Failed"
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RECEIVED)
+    result = models.CharField(max_length=40, blank=True, help_text="What the handler did.")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            # The sweeper and the ops page: events not processed yet, oldest first.
+            models.Index(fields=["outcome", "received_at"], name="stripe_event_outcome_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

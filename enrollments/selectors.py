@@ -1,0 +1,38 @@
+from django.db.models import QuerySet
+
+from accounts.selectors import verified_email_of
+
+from .models import Enrollment
+
+
+def paid_enrollments_of(email: str) -> QuerySet[Enrollment]:
+    """A learner's courses: paid enrollments of their e-mail, newest first (one query)."""
+    return (
+        Enrollment.objects.filter(email=email, status=Enrollment.Status.PAID)
+        .select_related("course")
+        .order_by("-paid_at")
+    )
+
+
+def enrollment_for_checkout_page(
+    *, session_id: str, user, visitor_enrollment_ids
+) -> Enrollment | None:
+    """The enrollment behind a success/cancel page, only if this visitor may see it.
+
+    The Checkout Session id in the URL is not enough on its own: the browser that started the
+    checkout (its session remembers the enrollment) or the owning account must be asking.
+    """
+    if not session_id or len(session_id) > 255:
+        return None
+    enrollment = (
+        Enrollment.objects.select_related("course").filter(stripe_session_id=session_id).first()
+    )
+    if enrollment is None:
+        return None
+    if enrollment.pk in set(visitor_enrollment_ids or ()):
+        return enrollment
+    if user.is_authenticated and (
+        enrollment.user_id == user.pk or enrollment.email == verified_email_of(user)
+    ):
+        return enrollment
+    return None

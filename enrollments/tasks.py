@@ -1,0 +1,70 @@
+"""E-mails about enrollments. Each task re-reads its row and claims the send with a conditional
+update first, so a duplicated or retried message never e-mails twice."""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from maaledu.mail import send_templated_email
+
+from . import services
+from .models import Enrollment
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=8, default_retry_delay=60)
+def send_enrollment_confirmation(self, enrollment_id: int) -> bool:
+    claimed_at = timezone.now()
+    claimed = Enrollment.objects.filter(
+        pk=enrollment_id, status=Enrollment.Status.PAID, confirmation_sent_at__isnull=True
+    ).update(confirmation_sent_at=claimed_at)
+    if not claimed:
+        return False
+    enrollment = Enrollment.objects.select_related("course").get(pk=enrollment_id)
+    try:
+        send_templated_email(
+            to=[enrollment.email],
+            template="enrollment_confirmed",
+            context={"enrollment": enrollment, "course": enrollment.course},
+        )
+    except Exception as error:
+        Enrollment.objects.filter(pk=enrollment_id, confirmation_sent_at=claimed_at).update(
+            confirmation_sent_at=None
+        )
+        raise self.retry(exc=error)
+    logger.info("event=email.confirmation_sent enrollment_id=%s", enrollment_id)
+    return True
+
+
+@shared_task
+def send_payment_failed_notice(enrollment_id: int) -> None:
+    enrollment = Enrollment.objects.select_related("course").get(pk=enrollment_id)
+    if enrollment.status != Enrollment.Status.FAILED:
+        return
+    send_templated_email(
+        to=[enrollment.email],
+        template="payment_failed",
+        context={"enrollment": enrollment, "course": enrollment.course},
+    )
+
+
+@shared_task
+def sweep_unsent_confirmations() -> int:
+    """Re-enqueue confirmations whose message was lost (the row, not the queue, is the truth)."""
+    cutoff = timezone.now() - timedelta(minutes=5)
+    ids = list(
+        Enrollment.objects.filter(
+            status=Enrollment.Status.PAID, confirmation_sent_at__isnull=True, paid_at__lt=cutoff
+        ).values_list("pk", flat=True)[:500]
+    )
+    for enrollment_id in ids:
+        send_enrollment_confirmation.delay(enrollment_id)
+    return len(ids)
+
+
+@shared_task
+def expire_stale_checkouts() -> int:
+    return services.expire_stale_checkouts()
