@@ -13,6 +13,8 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 
+from maaledu.metrics import record_cache
+
 from .models import Course
 
 CATALOG_VERSION_KEY = "courses:catalog-version"
@@ -59,6 +61,7 @@ def catalog_page(*, search: str = "", level: str = "", page: str | int = 1) -> C
     digest = hashlib.sha256(f"{search}\0{level}\0{page}".encode()).hexdigest()[:32]
     key = f"courses:catalog:{catalog_version()}:{digest}"
     cached = cache.get(key)
+    record_cache(hit=cached is not None, cache_name="catalog_page")
     if cached is not None:
         return cached
 
@@ -83,6 +86,7 @@ def published_course(slug: str) -> Course | None:
     """The published course with this slug, or None (1 query, then cached)."""
     key = f"courses:detail:{catalog_version()}:{hashlib.sha256(slug.encode()).hexdigest()[:32]}"
     cached = cache.get(key)
+    record_cache(hit=cached is not None, cache_name="course_detail")
     if cached is not None:
         return cached or None
     course = published_courses().filter(slug=slug).first()

@@ -1,7 +1,13 @@
 from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from courses.money import format_money
 
 from . import services
-from .models import Enrollment, StripeEvent
+from .admin_forms import RefundForm
+from .models import Enrollment, RefundRequest, StripeEvent
 
 
 @admin.register(Enrollment)
@@ -21,10 +27,85 @@ class EnrollmentAdmin(admin.ModelAdmin):
     search_fields = ("email", "stripe_session_id", "stripe_payment_intent_id")
     list_select_related = ("course",)
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in Enrollment._meta.fields]
+    readonly_fields = ["refund_link", *[field.name for field in Enrollment._meta.fields]]
+    actions = ["refund_selected"]
 
     def has_add_permission(self, request) -> bool:
         return False  # enrollments are made by checkout and grants, never by hand
+
+    def get_urls(self):
+        refund = self.admin_site.admin_view(self.refund_view)
+        return [
+            path("<int:enrollment_id>/refund/", refund, name="enrollments_enrollment_refund"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="refund")
+    def refund_link(self, enrollment: Enrollment) -> str:
+        if enrollment.status not in (Enrollment.Status.PAID, Enrollment.Status.REFUNDED):
+            return "—"
+        url = reverse("admin:enrollments_enrollment_refund", args=[enrollment.pk])
+        return format_html('<a href="{}">Refund…</a>', url)
+
+    @admin.action(description="Refund the selected enrollment…")
+    def refund_selected(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one enrollment to refund.", messages.ERROR)
+            return None
+        return redirect("admin:enrollments_enrollment_refund", enrollment_id=queryset.get().pk)
+
+    def refund_view(self, request, enrollment_id: int):
+        """Preview exactly what a refund does, then make it on confirmation (staff only)."""
+        if not self.has_change_permission(request):
+            return redirect("admin:index")
+        enrollment = get_object_or_404(
+            Enrollment.objects.select_related("course"), pk=enrollment_id
+        )
+        remaining = services.refundable_cents(enrollment)
+        form = RefundForm(request.POST or None, initial={"amount": f"{remaining / 100:.2f}"})
+        preview = None
+        if request.method == "POST" and form.is_valid():
+            confirmed_total = form.cleaned_data["confirmed_total_cents"]
+            if (
+                confirmed_total is not None
+                and RefundRequest.objects.filter(
+                    enrollment=enrollment, refunded_total_cents=confirmed_total
+                ).exists()
+            ):
+                self.message_user(request, "This refund was already made.", messages.WARNING)
+                return redirect("admin:enrollments_enrollment_change", enrollment.pk)
+            try:
+                preview = services.preview_refund(
+                    enrollment=enrollment,
+                    amount_cents=form.amount_cents(),
+                    revoke_access=form.cleaned_data["revoke_access"],
+                    restore_coupon=form.cleaned_data["restore_coupon"],
+                )
+                if confirmed_total is not None:
+                    if confirmed_total != preview.refunded_total_cents:
+                        raise services.RefundError(
+                            "The enrollment changed since the preview; check the new preview."
+                        )
+                    services.refund_enrollment(
+                        preview=preview, reason=form.cleaned_data["reason"], staff_user=request.user
+                    )
+                    self.message_user(
+                        request, f"Refunded {preview.amount_display}.", messages.SUCCESS
+                    )
+                    return redirect("admin:enrollments_enrollment_change", enrollment.pk)
+            except services.RefundError as error:
+                form.add_error(None, error.message)
+                preview = None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Refund enrollment #{enrollment.pk}",
+            "enrollment": enrollment,
+            "remaining": format_money(remaining, enrollment.currency),
+            "form": form,
+            "preview": preview,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/enrollments/refund.html", context)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the money trail is kept
@@ -32,6 +113,25 @@ class EnrollmentAdmin(admin.ModelAdmin):
     @admin.display(description="amount due", ordering="amount_due_cents")
     def amount_due_display(self, enrollment: Enrollment) -> str:
         return enrollment.amount_due_display
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(admin.ModelAdmin):
+    list_display = (
+        "enrollment",
+        "amount_cents",
+        "revoke_access",
+        "restore_coupon",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = [field.name for field in RefundRequest._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(StripeEvent)

@@ -2,8 +2,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from affiliates.models import Affiliate
 from courses.models import Course
 from courses.money import CURRENCY_CHOICES, format_money
+from grants.models import Grant
 
 
 class Enrollment(models.Model):
@@ -48,6 +50,18 @@ class Enrollment(models.Model):
         related_name="enrollments",
     )
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="enrollments")
+    # The grant whose coupon priced this checkout, and the affiliate it is attributed to; both
+    # are fixed when the enrollment is created.
+    grant = models.ForeignKey(
+        Grant, null=True, blank=True, on_delete=models.PROTECT, related_name="enrollments"
+    )
+    affiliate = models.ForeignKey(
+        Affiliate,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referred_enrollments",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     kind = models.CharField(max_length=14, choices=Kind.choices, default=Kind.PAID)
 
@@ -69,6 +83,16 @@ class Enrollment(models.Model):
     review_reason = models.CharField(max_length=300, blank=True)
 
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Dispute(models.TextChoices):
+        NONE = "", "—"
+        OPEN = "open", "Open: access suspended"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    dispute_status = models.CharField(
+        max_length=4, choices=Dispute.choices, default=Dispute.NONE, blank=True
+    )
 
     # LMS sync job (lms_sync works these fields; see lms_sync.services).
     lms_status = models.CharField(
@@ -129,8 +153,58 @@ class Enrollment(models.Model):
         return f"#{self.pk} {self.email} → {self.course_id} ({self.status})"
 
     @property
+    def is_settled(self) -> bool:
+        """Nothing more will change by itself: the status page can stop refreshing."""
+        if self.status == self.Status.PENDING:
+            return False
+        if self.status == self.Status.PAID:
+            return self.lms_status in (self.LmsStatus.SYNCED, self.LmsStatus.FAILED)
+        return True
+
+    @property
     def amount_due_display(self) -> str:
         return format_money(self.amount_due_cents, self.currency)
+
+
+class RefundRequest(models.Model):
+    """A refund staff asked for, with the policy they chose for it.
+
+    The ``charge.refunded`` webhook applies the same policy: it reads these rows, so a refund
+    made here and the event Stripe sends about it end in the same state. One row per target
+    total: a double click on "confirm" cannot refund twice (the Stripe idempotency key is
+    derived from the same target).
+    """
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.PROTECT, related_name="refund_requests"
+    )
+    amount_cents = models.PositiveIntegerField(help_text="Back to the card (0 for a free grant).")
+    refunded_total_cents = models.PositiveIntegerField(
+        help_text="What the enrollment's refunded amount becomes with this refund."
+    )
+    revoke_access = models.BooleanField()
+    restore_coupon = models.BooleanField(default=False)
+    reason = models.CharField(max_length=500)
+    stripe_refund_id = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "refunded_total_cents"], name="refund_request_once_per_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund to {self.refunded_total_cents} on enrollment #{self.enrollment_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"enrollment-{self.enrollment_id}-refund-to-{self.refunded_total_cents}"
 
 
 class StripeEvent(models.Model):

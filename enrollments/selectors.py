@@ -14,19 +14,21 @@ def paid_enrollments_of(email: str) -> QuerySet[Enrollment]:
     )
 
 
-def enrollment_for_checkout_page(
-    *, session_id: str, user, visitor_enrollment_ids
+def enrollment_for_visitor(
+    *, user, visitor_enrollment_ids, session_id: str | None = None, enrollment_id: int | None = None
 ) -> Enrollment | None:
-    """The enrollment behind a success/cancel page, only if this visitor may see it.
+    """The enrollment behind a success/status page, only if this visitor may see it.
 
-    The Checkout Session id in the URL is not enough on its own: the browser that started the
-    checkout (its session remembers the enrollment) or the owning account must be asking.
+    An id in the URL is not enough on its own: the browser that started the checkout (its
+    session remembers the enrollment) or the owning account must be asking.
     """
-    if not session_id or len(session_id) > 255:
+    if session_id:
+        lookup = {"stripe_session_id": session_id[:255]}
+    elif enrollment_id:
+        lookup = {"pk": enrollment_id}
+    else:
         return None
-    enrollment = (
-        Enrollment.objects.select_related("course").filter(stripe_session_id=session_id).first()
-    )
+    enrollment = Enrollment.objects.select_related("course").filter(**lookup).first()
     if enrollment is None:
         return None
     if enrollment.pk in set(visitor_enrollment_ids or ()):

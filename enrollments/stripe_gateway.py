@@ -122,6 +122,38 @@ def create_checkout_session(
     )
 
 
+def create_refund(
+    *, payment_intent: str, amount_cents: int, idempotency_key: str, metadata: dict
+) -> dict:
+    """Refund part or all of a payment. The key makes a repeated confirmation a no-op."""
+    refund = _call(
+        "refunds.create",
+        _client().v1.refunds.create,
+        params={
+            "payment_intent": payment_intent,
+            "amount": amount_cents,
+            "reason": "requested_by_customer",
+            "metadata": metadata,
+        },
+        options={"idempotency_key": idempotency_key},
+    )
+    return refund.to_dict()
+
+
+def refunds_since(*, created_since: datetime):
+    """Every refund created since the given time (pages through them)."""
+    page = _call(
+        "refunds.list",
+        _client().v1.refunds.list,
+        params={"created": {"gte": int(created_since.timestamp())}, "limit": 100},
+    )
+    try:
+        for refund in page.auto_paging_iter():
+            yield refund.to_dict()
+    except stripe.StripeError as error:
+        raise GatewayError("refunds.list") from error
+
+
 def retrieve_checkout_session(session_id: str) -> dict:
     session = _call(
         "checkout.sessions.retrieve", _client().v1.checkout.sessions.retrieve, session_id

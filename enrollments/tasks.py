@@ -5,8 +5,10 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
+from courses.money import format_money
 from maaledu.mail import send_templated_email
 
 from . import services
@@ -68,3 +70,29 @@ def sweep_unsent_confirmations() -> int:
 @shared_task
 def expire_stale_checkouts() -> int:
     return services.expire_stale_checkouts()
+
+
+@shared_task
+def send_refund_notice(enrollment_id: int, refunded_total_cents: int) -> None:
+    """Sent once per new refunded total (the caller enqueues it only when the total grew)."""
+    enrollment = Enrollment.objects.select_related("course").get(pk=enrollment_id)
+    send_templated_email(
+        to=[enrollment.email],
+        template="refund_issued",
+        context={
+            "enrollment": enrollment,
+            "course": enrollment.course,
+            "refunded": format_money(refunded_total_cents, enrollment.currency),
+            "access_kept": enrollment.status == Enrollment.Status.PAID,
+        },
+    )
+
+
+@shared_task
+def send_dispute_alert(enrollment_id: int) -> None:
+    enrollment = Enrollment.objects.select_related("course").get(pk=enrollment_id)
+    send_templated_email(
+        to=list(settings.STAFF_NOTIFICATION_EMAILS),
+        template="dispute_alert",
+        context={"enrollment": enrollment, "course": enrollment.course},
+    )

@@ -3,12 +3,16 @@ import logging
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.exceptions import Ratelimited
 
 from accounts.selectors import verified_email_of
+from affiliates.selectors import referral_code_from_request
 from courses.selectors import published_course
+from maaledu.ratelimits import RateLimitUnavailable, over_limit
+from maaledu.views import rate_limited
 
 from . import selectors, services, stripe_gateway
 from .forms import CheckoutForm
@@ -16,6 +20,10 @@ from .forms import CheckoutForm
 logger = logging.getLogger(__name__)
 
 VISITOR_CHECKOUTS_KEY = "checkout_enrollment_ids"
+COUPON_CHECKS_DOWN = (
+    "Coupon codes cannot be checked right now. Please try again in a few minutes, or continue "
+    "without a coupon."
+)
 
 
 def _course_or_404(slug: str):
@@ -26,30 +34,84 @@ def _course_or_404(slug: str):
 
 
 def _remember_checkout(request: HttpRequest, enrollment_id: int) -> None:
-    """Let this browser see its own success page later (and nobody else's)."""
+    """Let this browser see its own checkout pages later (and nobody else's)."""
     ids = [i for i in request.session.get(VISITOR_CHECKOUTS_KEY, []) if i != enrollment_id]
     request.session[VISITOR_CHECKOUTS_KEY] = [*ids[-19:], enrollment_id]
+
+
+def _checkout_email_key(group: str, request: HttpRequest) -> str:
+    return request.POST.get("email", "").strip().lower()[:254]
+
+
+def _too_many_checkouts(request: HttpRequest) -> bool:
+    """Per IP and per buyer e-mail; fails open (an error is logged) when Redis is down."""
+    return over_limit(
+        request, group="checkout-ip", key="ip", rate=settings.CHECKOUT_RATE_PER_IP
+    ) or over_limit(
+        request,
+        group="checkout-email",
+        key=_checkout_email_key,
+        rate=settings.CHECKOUT_RATE_PER_EMAIL,
+    )
+
+
+def _coupon_attempts_exceeded(request: HttpRequest) -> bool:
+    """Brute-force guard on coupon codes, per account and per IP; fails closed."""
+    limits = [("ip", settings.COUPON_RATE_PER_IP)]
+    if request.user.is_authenticated:
+        limits.append(("user", settings.COUPON_RATE_PER_USER))
+    return any(
+        over_limit(request, group=f"coupon-{key}", key=key, rate=rate, fail_closed=True)
+        for key, rate in limits
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     course = _course_or_404(slug)
     verified_email = verified_email_of(request.user)
-    form = CheckoutForm(request.POST or None, fixed_email=verified_email)
+    form = CheckoutForm(
+        request.POST or None,
+        initial={"coupon": request.GET.get("coupon", "")[:40]},
+        fixed_email=verified_email,
+    )
+    referral_code = referral_code_from_request(request)
     context = {
         "course": course,
         "form": form,
         "payments_configured": stripe_gateway.is_configured(),
+        "quote": services.quote_checkout(
+            course=course,
+            email=verified_email or "",
+            user=request.user,
+            referral_code=referral_code,
+        ),
     }
+    if request.method == "POST" and _too_many_checkouts(request):
+        return rate_limited(request, Ratelimited())
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
+            if data["coupon"] and _coupon_attempts_exceeded(request):
+                return rate_limited(request, Ratelimited())
             enrollment = services.start_checkout(
-                course=course, email=form.cleaned_data["email"], user=request.user
+                course=course,
+                email=data["email"],
+                user=request.user,
+                coupon_code=data["coupon"],
+                referral_code=referral_code,
+                referral_refusal_seen=data["referral_acknowledged"],
             )
+        except RateLimitUnavailable:
+            context["error"] = COUPON_CHECKS_DOWN
+        except services.ReferralNotApplied as notice:
+            context["referral_notice"] = notice.message
+            form.data = form.data.copy()
+            form.data["referral_acknowledged"] = "True"
         except services.AlreadyEnrolled as error:
             context.update(error=error.message, already_enrolled=True)
         except services.CheckoutFailed as error:
-            logger.error("event=checkout.failed course=%s", course.slug)
+            logger.error("event=checkout.failed course_id=%s", course.pk)
             return render(
                 request,
                 "enrollments/checkout_error.html",
@@ -60,6 +122,8 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
             context["error"] = error.message
         else:
             _remember_checkout(request, enrollment.pk)
+            if enrollment.status == enrollment.Status.PAID:  # a 100% grant: no payment step
+                return redirect("enrollments:enrollment_status", enrollment_id=enrollment.pk)
             # 303: the browser must GET Stripe's page, never re-POST our form there.
             response = HttpResponseRedirect(enrollment.checkout_url)
             response.status_code = 303
@@ -68,11 +132,11 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "enrollments/checkout.html", context, status=status)
 
 
-def _checkout_page_enrollment(request: HttpRequest, session_id: str):
-    enrollment = selectors.enrollment_for_checkout_page(
-        session_id=session_id,
+def _visible_enrollment(request: HttpRequest, **lookup):
+    enrollment = selectors.enrollment_for_visitor(
         user=request.user,
         visitor_enrollment_ids=request.session.get(VISITOR_CHECKOUTS_KEY, []),
+        **lookup,
     )
     if enrollment is None:
         raise Http404("No such checkout")
@@ -83,14 +147,20 @@ def _checkout_page_enrollment(request: HttpRequest, session_id: str):
 
 @require_GET
 def checkout_success(request: HttpRequest) -> HttpResponse:
-    enrollment = _checkout_page_enrollment(request, request.GET.get("session_id", ""))
+    enrollment = _visible_enrollment(request, session_id=request.GET.get("session_id", ""))
     return render(request, "enrollments/success.html", {"enrollment": enrollment})
 
 
 @require_GET
-def checkout_status(request: HttpRequest) -> HttpResponse:
-    """The success page's live part, polled by htmx until the payment settles."""
-    enrollment = _checkout_page_enrollment(request, request.GET.get("session_id", ""))
+def enrollment_status(request: HttpRequest, enrollment_id: int) -> HttpResponse:
+    enrollment = _visible_enrollment(request, enrollment_id=enrollment_id)
+    return render(request, "enrollments/success.html", {"enrollment": enrollment})
+
+
+@require_GET
+def enrollment_status_fragment(request: HttpRequest, enrollment_id: int) -> HttpResponse:
+    """The live part of the status page, polled by htmx until payment and access settle."""
+    enrollment = _visible_enrollment(request, enrollment_id=enrollment_id)
     return render(request, "enrollments/includes/checkout_status.html", {"enrollment": enrollment})
 
 

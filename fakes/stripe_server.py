@@ -82,7 +82,9 @@ _REFUND_CREATE_PARAMS = frozenset(
         "reverse_transfer",
     }
 )
-_REFUND_LIST_PARAMS = frozenset({"charge", "limit", "payment_intent", "starting_after"})
+_REFUND_LIST_PARAMS = frozenset(
+    {"charge", "created", "limit", "payment_intent", "starting_after"}
+)
 _REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 _SESSION_STATUSES = ("open", "complete", "expired")
 _SESSION_EXPANSIONS = frozenset({"line_items", "payment_intent"})
@@ -722,10 +724,12 @@ class FakeStripe:
     def _list_refunds(self, request: RecordedRequest) -> dict:
         params = request.params
         _reject_unknown(params, _REFUND_LIST_PARAMS)
+        created = _created_filter(params.get("created"))
         refunds = [
             refund
             for refund in _newest_first(self.refunds.values())
-            if params.get("charge") in (None, refund["charge"])
+            if created(refund["created"])
+            and params.get("charge") in (None, refund["charge"])
             and params.get("payment_intent") in (None, refund["payment_intent"])
         ]
         return _page(refunds, params, "/v1/refunds")

@@ -1,9 +1,14 @@
+import logging
 import re
+import time
 import uuid
 
 from django.conf import settings
+from django.http import HttpRequest
 
 from .logging import request_id_var
+
+request_logger = logging.getLogger("maaledu.request")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -36,4 +41,58 @@ class PermissionsPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
+
+
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(request: HttpRequest) -> str:
+    """The HTTP method, or ``OTHER`` for one a client invented (labels must stay bounded)."""
+    return request.method if request.method in _KNOWN_METHODS else "OTHER"
+
+
+def route_name(request: HttpRequest) -> str:
+    """The URL pattern's name (``courses:detail``), never the raw path: a bounded label.
+
+    Requests that matched no pattern are ``<static>`` (served by whitenoise) or ``<unmatched>``.
+    """
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match.view_name
+    if request.path.startswith(settings.STATIC_URL):
+        return "<static>"
+    return "<unmatched>"
+
+
+# Probes and scrapes arrive every few seconds; their lines go to DEBUG so INFO stays readable.
+_QUIET_ROUTES = frozenset({"healthz", "readyz", "metrics"})
+
+
+class RequestLogMiddleware:
+    """One line per request: method, route name, status, duration and (from the filter) the
+    request id. No path or query string, so no e-mail or token in a URL reaches the log."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = (time.perf_counter() - started) * 1000
+        route = route_name(request)
+        if response.status_code >= 500:
+            level = logging.WARNING  # django.request already logs the error with its traceback
+        elif route in _QUIET_ROUTES:
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
+        request_logger.log(
+            level,
+            "event=http.request method=%s route=%s status=%s duration_ms=%.1f",
+            method_label(request),
+            route,
+            response.status_code,
+            duration_ms,
+        )
         return response

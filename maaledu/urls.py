@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from ops import views as ops_views
+
 from . import views
 
 admin.site.site_header = "MaalEdu administration"
@@ -11,8 +13,13 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="courses:catalog", permanent=False), name="home"),
     path("courses/", include("courses.urls")),
     path("", include("enrollments.urls")),
+    path("affiliates/", include("affiliates.urls")),
+    path("grants/", include("grants.urls")),
     path("accounts/", include("allauth.urls")),
+    # Before the admin's URLs: /admin/ops/ is the ops page, not the admin's app index.
+    path("admin/ops/", include("ops.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", ops_views.metrics, name="metrics"),
 ]

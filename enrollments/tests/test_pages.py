@@ -9,7 +9,10 @@ from enrollments.tests.factories import EnrollmentFactory
 pytestmark = pytest.mark.django_db
 
 SUCCESS = reverse("enrollments:checkout_success")
-STATUS = reverse("enrollments:checkout_status")
+
+
+def status_fragment(enrollment):
+    return reverse("enrollments:enrollment_status_fragment", args=[enrollment.pk])
 
 
 def start_checkout(client, course, email="ada@example.com"):
@@ -37,8 +40,11 @@ def test_success_page_shows_confirming_and_polls_until_settled(client, fake_stri
     assert "Confirming" in response.text
     assert 'hx-trigger="every 3s"' in response.text
     fake_stripe.complete_session(enrollment.stripe_session_id)
-    update = client.get(STATUS, {"session_id": enrollment.stripe_session_id})
-    assert "Paid" in update.text and "hx-trigger" not in update.text
+    update = client.get(status_fragment(enrollment))
+    assert "Paid" in update.text and "Enrolling" in update.text
+    Enrollment.objects.update(lms_status=Enrollment.LmsStatus.SYNCED)
+    settled = client.get(status_fragment(enrollment))
+    assert "Ready" in settled.text and "hx-trigger" not in settled.text
 
 
 def test_success_page_of_an_unpaid_bank_payment_explains_the_wait(client, fake_stripe):
@@ -58,7 +64,9 @@ def test_success_page_never_shows_another_visitors_session(client, fake_stripe):
     stranger = Client()
 
     assert stranger.get(SUCCESS, {"session_id": enrollment.stripe_session_id}).status_code == 404
-    assert stranger.get(STATUS, {"session_id": enrollment.stripe_session_id}).status_code == 404
+    assert stranger.get(status_fragment(enrollment)).status_code == 404
+    status_page = reverse("enrollments:enrollment_status", args=[enrollment.pk])
+    assert stranger.get(status_page).status_code == 404
     assert client.get(SUCCESS, {"session_id": "cs_test_unknown"}).status_code == 404
     assert client.get(SUCCESS).status_code == 404
 
@@ -95,12 +103,13 @@ def test_my_courses_lists_paid_enrollments_of_the_verified_email_only(client):
 
 def test_my_courses_asks_an_unverified_learner_to_verify(client):
     user = UserFactory(email="ada@example.com", verified=False)
-    EnrollmentFactory(email="ada@example.com", status=Enrollment.Status.PAID, course__title="X1")
+    EnrollmentFactory(email="ada@example.com", status=Enrollment.Status.PAID, course__title="Hidden until verified")
     client.force_login(user)
 
     response = client.get(reverse("enrollments:my_courses"))
 
-    assert "Verify your e-mail" in response.text and "X1" not in response.text
+    assert "Verify your e-mail" in response.text
+    assert "Hidden until verified" not in response.text
 
 
 def test_my_courses_requires_login(client):

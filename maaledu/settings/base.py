@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sites",
     "django.contrib.humanize",
+    "csp",
     "allauth",
     "allauth.account",
     "maaledu.apps.MaalEduConfig",
@@ -43,21 +44,31 @@ INSTALLED_APPS = [
     "affiliates",
     "enrollments",
     "lms_sync",
+    # Observability and operations: metrics, alerts, the ops page. Reads every app above.
+    "ops",
 ]
 SITE_ID = 1
 
 MIDDLEWARE = [
     "maaledu.middleware.RequestIdMiddleware",
+    # Outermost after the request id: they see the final status and the whole duration.
+    "maaledu.middleware.RequestLogMiddleware",
+    "ops.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "maaledu.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # ?ref=<code> visits: counts the click and sets the signed attribution cookie.
+    "affiliates.middleware.ReferralMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Turns django-ratelimit's Ratelimited (from @ratelimit(block=True)) into RATELIMIT_VIEW's 429.
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "maaledu.urls"
@@ -114,6 +125,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "maaledu"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Alert checks (ops.alerts): each alert e-mails staff once per incident.
+    "ops-check-alerts": {"task": "ops.tasks.check_alerts", "schedule": 5 * 60},
     "enrollments-expire-stale-checkouts": {
         "task": "enrollments.tasks.expire_stale_checkouts",
         "schedule": 15 * 60,
@@ -121,6 +134,24 @@ CELERY_BEAT_SCHEDULE = {
     "enrollments-sweep-unsent-confirmations": {
         "task": "enrollments.tasks.sweep_unsent_confirmations",
         "schedule": 10 * 60,
+    },
+    # The LMS retry scheduler: starts due sync jobs and jobs whose worker died (lease expired).
+    "lms-sync-sweep-due-jobs": {"task": "lms_sync.tasks.sweep_due_jobs", "schedule": 60},
+    "lms-sync-pull-progress": {"task": "lms_sync.tasks.pull_progress", "schedule": 30 * 60},
+    "lms-sync-resend-unsent-alerts": {
+        "task": "lms_sync.tasks.resend_unsent_alerts",
+        "schedule": 10 * 60,
+    },
+    # Pending commissions past COMMISSION_REFUND_WINDOW_DAYS become approved.
+    "affiliates-approve-matured-commissions": {
+        "task": "affiliates.tasks.approve_matured_commissions",
+        "schedule": 60 * 60,
+    },
+    # Approved, unused grant coupons past their expiry become expired (checkout checks the
+    # expiry itself; this keeps the admin's status filter truthful).
+    "grants-expire-coupons": {
+        "task": "grants.tasks.expire_coupons",
+        "schedule": 60 * 60,
     },
 }
 
@@ -191,6 +222,20 @@ FRAPPE_SEND_WELCOME_EMAIL = env.bool("FRAPPE_SEND_WELCOME_EMAIL", default=True)
 # Public URL learners open; defaults to FRAPPE_URL.
 FRAPPE_PUBLIC_URL = env("FRAPPE_PUBLIC_URL", default=FRAPPE_URL).rstrip("/")
 
+# --- LMS sync jobs (lms_sync.services) ----------------------------------------------------
+# Transient failures back off from BASE doubling to MAX (each delay jittered to 75–100 %); a job
+# fails after MAX_ATTEMPTS. 25 attempts span more than 3 days even with the shortest jitter.
+LMS_SYNC_MAX_ATTEMPTS = env.int("LMS_SYNC_MAX_ATTEMPTS", default=25)
+LMS_SYNC_BASE_DELAY_SECONDS = env.int("LMS_SYNC_BASE_DELAY_SECONDS", default=60)
+LMS_SYNC_MAX_DELAY_SECONDS = env.int("LMS_SYNC_MAX_DELAY_SECONDS", default=6 * 3600)
+# How long a worker holds a job: longer than the slowest sync (about four Frappe calls of up to
+# FRAPPE_CONNECT_TIMEOUT + FRAPPE_READ_TIMEOUT each). A dead worker's job restarts after it.
+LMS_SYNC_LEASE_SECONDS = env.int("LMS_SYNC_LEASE_SECONDS", default=300)
+# Rejected credentials or an unknown site: jobs wait and try again this often.
+LMS_SYNC_CONFIG_RETRY_SECONDS = env.int("LMS_SYNC_CONFIG_RETRY_SECONDS", default=15 * 60)
+# Synced enrollments whose progress one pull reads, least recently read first.
+LMS_PROGRESS_BATCH = env.int("LMS_PROGRESS_BATCH", default=500)
+
 # --- Business rules -----------------------------------------------------------------------
 AFFILIATE_COOKIE_DAYS = env.int("AFFILIATE_COOKIE_DAYS", default=30)
 AFFILIATE_DEFAULT_RATE_PERCENT = env.int("AFFILIATE_DEFAULT_RATE_PERCENT", default=10)
@@ -207,6 +252,18 @@ CLIENT_IP_META_KEY = env("CLIENT_IP_META_KEY", default="REMOTE_ADDR")
 RATELIMIT_IP_META_KEY = "maaledu.client_ip.client_ip"
 RATELIMIT_VIEW = "maaledu.views.rate_limited"
 RATELIMIT_USE_CACHE = "default"
+# Per client IP: ?ref= visits that may record a referral click; per user: affiliate join posts.
+REFERRAL_CLICK_RATE = env("REFERRAL_CLICK_RATE", default="60/m")
+AFFILIATE_JOIN_RATE = env("AFFILIATE_JOIN_RATE", default="10/h")
+# Grant applications (POSTs of /grants/apply/) per client IP and per applicant e-mail.
+GRANT_APPLY_RATE_PER_IP = env("GRANT_APPLY_RATE_PER_IP", default="5/h")
+GRANT_APPLY_RATE_PER_EMAIL = env("GRANT_APPLY_RATE_PER_EMAIL", default="3/h")
+# Checkout submissions per client IP and per buyer e-mail.
+CHECKOUT_RATE_PER_IP = env("CHECKOUT_RATE_PER_IP", default="30/m")
+CHECKOUT_RATE_PER_EMAIL = env("CHECKOUT_RATE_PER_EMAIL", default="10/m")
+# Checkout attempts with a grant coupon per user and per client IP (brute force of codes).
+COUPON_RATE_PER_USER = env("COUPON_RATE_PER_USER", default="10/h")
+COUPON_RATE_PER_IP = env("COUPON_RATE_PER_IP", default="30/h")
 
 # --- Static files, i18n -------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -229,6 +286,25 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 PERMISSIONS_POLICY = "geolocation=(), microphone=(), camera=()"
+# Content-Security-Policy (django-csp): our pages need no inline script or style. Forms post to
+# ourselves; checkout then redirects to Stripe's hosted page, which form-action must allow.
+_STRIPE_CHECKOUT_ORIGINS = ["https://checkout.stripe.com"]
+if STRIPE_API_BASE:
+    _STRIPE_CHECKOUT_ORIGINS.append(STRIPE_API_BASE.rstrip("/"))
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'", *_STRIPE_CHECKOUT_ORIGINS],
+    }
+}
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -256,3 +332,36 @@ LOGGING = {
 }
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+
+# --- Errors: Sentry, only when SENTRY_DSN is set --------------------------------------------
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    from ops.sentry import before_send
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        environment=env("SENTRY_ENVIRONMENT", default="development"),
+        release=env("SENTRY_RELEASE", default="") or None,
+        # No cookies, user ids or IP addresses; before_send scrubs e-mails and secrets. (sentry-sdk
+        # 2.75 prefers data_collection={...}; send_default_pii=False still means the same.)
+        send_default_pii=False,
+        before_send=before_send,
+        before_send_transaction=before_send,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
+
+# --- Metrics: /metrics for Prometheus (ops.views.metrics) ------------------------------------
+# Off (404) while both are empty; each one that is set must be satisfied by the scraper.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
+# --- Alerts (ops.alerts, every 5 minutes, e-mailed to STAFF_NOTIFICATION_EMAILS) -------------
+# LMS sync jobs failing within one hour that open an incident.
+ALERT_LMS_FAILED_PER_HOUR = env.int("ALERT_LMS_FAILED_PER_HOUR", default=5)
+# Minutes after payment a paid enrollment may wait for its LMS enrolment.
+ALERT_LMS_PENDING_MINUTES = env.int("ALERT_LMS_PENDING_MINUTES", default=30)

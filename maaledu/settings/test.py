@@ -14,3 +14,5 @@ FRAPPE_URL = ""
 STAFF_NOTIFICATION_EMAILS = ["staff@maaledu.test"]
 SITE_URL = "http://testserver"
 WHITENOISE_AUTOREFRESH = True  # serve from the finders; tests never run collectstatic
+# Suites post many checkouts from one client; the rate-limit tests lower these explicitly.
+CHECKOUT_RATE_PER_IP = CHECKOUT_RATE_PER_EMAIL = "100000/m"

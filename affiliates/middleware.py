@@ -1,0 +1,75 @@
+from django.conf import settings
+from django.utils import timezone
+
+from maaledu.ratelimits import over_limit
+
+from . import services
+from .cookies import (
+    REFERRAL_COOKIE,
+    VISITOR_COOKIE,
+    VISITOR_COOKIE_MAX_AGE,
+    attribution_window,
+    encode_referral,
+    normalize_code,
+    visitor_id_from,
+    visitor_key,
+)
+from .selectors import active_affiliate_by_code
+
+
+class ReferralMiddleware:
+    """A GET with ``?ref=<code>`` of an active affiliate records a click (once per visitor and
+    day) and sets the signed ``maaledu_ref`` cookie: the latest valid click wins. Anything else
+    (unknown, suspended, malformed, rate limited) is ignored and the page renders as usual."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        click = self._click(request) if request.method == "GET" and "ref" in request.GET else None
+        response = self.get_response(request)
+        if click is not None:
+            self._set_cookies(request, response, *click)
+        return response
+
+    def _click(self, request):
+        code = normalize_code(request.GET.get("ref"))
+        if code is None:
+            return None
+        # Without a visitor cookie every request is a new visitor: the per-IP limit bounds that.
+        # Fails open: with the cache down we would rather count a click than break the page.
+        if over_limit(
+            request, group="affiliates.referral_click", key="ip", rate=settings.REFERRAL_CLICK_RATE
+        ):
+            return None
+        affiliate = active_affiliate_by_code(code)
+        if affiliate is None:
+            return None
+        now = timezone.now()
+        visitor_id, new_visitor = visitor_id_from(request.COOKIES.get(VISITOR_COOKIE))
+        services.record_referral_click(
+            affiliate=affiliate, visitor_key=visitor_key(visitor_id), day=timezone.localdate(now)
+        )
+        # Checkout on this very request (a ?ref= link straight to it) sees the new referral.
+        request.affiliate_referral_code = code
+        return code, now, visitor_id if new_visitor else None
+
+    def _set_cookies(self, request, response, code, clicked_at, new_visitor_id) -> None:
+        secure = request.is_secure()
+        response.set_cookie(
+            REFERRAL_COOKIE,
+            encode_referral(code, clicked_at),
+            max_age=int(attribution_window().total_seconds()),
+            httponly=True,
+            samesite="Lax",
+            secure=secure,
+        )
+        if new_visitor_id is not None:
+            response.set_cookie(
+                VISITOR_COOKIE,
+                new_visitor_id,
+                max_age=VISITOR_COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=secure,
+            )

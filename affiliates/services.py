@@ -1,0 +1,413 @@
+"""Writes for affiliates. Each state change is an insert guarded by a unique constraint or one
+conditional ``UPDATE … WHERE <expected state>`` whose row count is checked, so every function is
+safe to call twice and from concurrent requests, webhooks and workers.
+
+The enrollments app calls ``resolve_attribution`` at checkout, ``record_commission`` on fulfilment
+and ``reverse_commission`` on refunds; staff reach the rest through the admin.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import normalize_email
+from accounts.selectors import verified_email_of
+from courses.money import CURRENCIES, percent_of, proportion_of
+from maaledu.mail import send_templated_email
+
+from . import selectors, tasks
+from .models import Affiliate, Commission, Payout, PayoutMethod, mask_email, new_referral_code
+from .validators import clean_payout_details
+
+logger = logging.getLogger(__name__)
+
+SELF_REFERRAL_REFUSAL = "Referral not applied: you cannot earn a commission on your own purchase."
+_CODE_ATTEMPTS = 5
+_PAYOUT_ATTEMPTS = 3
+
+
+# --- Joining --------------------------------------------------------------------------------
+
+
+def join_affiliate_programme(
+    *,
+    user,
+    payout_method: str,
+    paypal_email: str = "",
+    bank_account_holder: str = "",
+    bank_account: str = "",
+    bank_name: str = "",
+    bank_swift: str = "",
+    accepted_terms: bool,
+) -> Affiliate:
+    """Make ``user`` an active affiliate, or return the account they already have.
+
+    Raises ``ValidationError`` (per field) for an unverified e-mail, unaccepted terms or invalid
+    payout details. The welcome e-mail leaves after commit.
+    """
+    if verified_email_of(user) is None:
+        raise ValidationError("Verify your e-mail address before joining the affiliate programme.")
+    if not accepted_terms:
+        raise ValidationError({"accepted_terms": "You must accept the programme terms to join."})
+    details = clean_payout_details(
+        payout_method=payout_method,
+        paypal_email=paypal_email,
+        bank_account_holder=bank_account_holder,
+        bank_account=bank_account,
+        bank_name=bank_name,
+        bank_swift=bank_swift,
+    )
+    for _ in range(_CODE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                affiliate = Affiliate.objects.create(
+                    user=user,
+                    referral_code=new_referral_code(),
+                    terms_accepted_at=timezone.now(),
+                    **details,
+                )
+        except IntegrityError:
+            # The user's one-to-one decided: they joined already (another tab, a double submit).
+            existing = Affiliate.objects.filter(user=user).first()
+            if existing is not None:
+                return existing
+            continue  # A referral code collision (1 in 10^14): draw another.
+        transaction.on_commit(partial(tasks.send_affiliate_welcome.delay, affiliate.pk))
+        logger.info("event=affiliate.joined affiliate_id=%s", affiliate.pk)
+        return affiliate
+    raise RuntimeError("Could not draw an unused referral code.")
+
+
+def send_affiliate_welcome_email(*, affiliate_id: int) -> bool:
+    """Send the welcome e-mail once: claim ``welcome_sent_at``, send, release the claim on failure
+    so a retry can send it. Returns whether this call sent it."""
+    claimed_at = timezone.now()
+    claimed = Affiliate.objects.filter(pk=affiliate_id, welcome_sent_at__isnull=True).update(
+        welcome_sent_at=claimed_at
+    )
+    if not claimed:
+        return False
+    affiliate = Affiliate.objects.select_related("user").get(pk=affiliate_id)
+    try:
+        send_templated_email(
+            to=[affiliate.user.email],
+            template="affiliate_welcome",
+            context={
+                "affiliate": affiliate,
+                "referral_link": affiliate.referral_link,
+                "cookie_days": settings.AFFILIATE_COOKIE_DAYS,
+                "refund_window_days": settings.COMMISSION_REFUND_WINDOW_DAYS,
+                "payout_minimum": selectors.payout_minimum_display(),
+            },
+        )
+    except Exception:
+        Affiliate.objects.filter(pk=affiliate_id, welcome_sent_at=claimed_at).update(
+            welcome_sent_at=None
+        )
+        raise
+    return True
+
+
+def suspend_affiliate(*, affiliate_id: int) -> bool:
+    """Stop new attribution and new commissions; history and balances stay. True if it changed."""
+    changed = Affiliate.objects.filter(pk=affiliate_id, status=Affiliate.Status.ACTIVE).update(
+        status=Affiliate.Status.SUSPENDED
+    )
+    if changed:
+        logger.info("event=affiliate.suspended affiliate_id=%s", affiliate_id)
+    return bool(changed)
+
+
+def reactivate_affiliate(*, affiliate_id: int) -> bool:
+    changed = Affiliate.objects.filter(pk=affiliate_id, status=Affiliate.Status.SUSPENDED).update(
+        status=Affiliate.Status.ACTIVE
+    )
+    if changed:
+        logger.info("event=affiliate.reactivated affiliate_id=%s", affiliate_id)
+    return bool(changed)
+
+
+# --- Attribution ----------------------------------------------------------------------------
+
+
+def record_referral_click(*, affiliate: Affiliate, visitor_key: str, day) -> bool:
+    """Count one click per affiliate, visitor and day; True if this one was counted."""
+    try:
+        with transaction.atomic():
+            affiliate.clicks.create(visitor_key=visitor_key, day=day)
+    except IntegrityError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The affiliate a sale is attributed to, or None; ``refusal`` says why to the buyer."""
+
+    affiliate: Affiliate | None
+    refusal: str | None = None
+
+
+def _canonical_email(email: str) -> str:
+    """Lower-cased, without a ``+tag``: ``Ann+shop@x.com`` is Ann's own address."""
+    local, _, domain = normalize_email(email).rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def resolve_attribution(*, referral_code: str | None, buyer_email: str, buyer_user) -> Attribution:
+    """Who referred this purchase. Unknown and suspended codes attribute nothing, silently; a
+    purchase by the affiliate (same account, or one of their addresses in any case) is refused
+    with a message for the checkout page."""
+    affiliate = selectors.active_affiliate_by_code(referral_code)
+    if affiliate is None:
+        return Attribution(affiliate=None)
+    if getattr(buyer_user, "is_authenticated", False) and buyer_user.pk == affiliate.user_id:
+        return Attribution(affiliate=None, refusal=SELF_REFERRAL_REFUSAL)
+    own = {_canonical_email(address) for address in selectors.affiliate_email_addresses(affiliate)}
+    if _canonical_email(buyer_email) in own:
+        return Attribution(affiliate=None, refusal=SELF_REFERRAL_REFUSAL)
+    return Attribution(affiliate=affiliate)
+
+
+# --- Commissions ----------------------------------------------------------------------------
+
+
+def record_commission(
+    *,
+    affiliate_id: int,
+    sale_id: int,
+    course,
+    buyer_email: str,
+    amount_paid_cents: int,
+    currency: str,
+    sold_at: datetime,
+) -> Commission | None:
+    """The commission on one attributed sale, created once whatever the number of calls.
+
+    None when nothing was paid (a 100% grant) or the affiliate is suspended or unknown. The rate
+    is the affiliate's current rate, kept on the row; the amount is that percentage of what was
+    actually paid, half-up to the cent.
+    """
+    if amount_paid_cents <= 0:
+        return None
+    currency = currency.lower()
+    if currency not in CURRENCIES:
+        raise ValueError(f"Unknown currency {currency!r}")
+    affiliate = Affiliate.objects.filter(pk=affiliate_id, status=Affiliate.Status.ACTIVE).first()
+    if affiliate is None:
+        logger.info("event=commission.skipped sale_id=%s affiliate_id=%s", sale_id, affiliate_id)
+        return None
+    try:
+        with transaction.atomic():
+            commission = Commission.objects.create(
+                affiliate=affiliate,
+                sale_id=sale_id,
+                course=course,
+                buyer_email_masked=mask_email(buyer_email),
+                sold_at=sold_at,
+                currency=currency,
+                sale_amount_cents=amount_paid_cents,
+                rate_percent=affiliate.rate_percent,
+                amount_cents=percent_of(amount_paid_cents, affiliate.rate_percent),
+            )
+    except IntegrityError:
+        # A replayed webhook or a second worker: the unique sale_id already holds the commission.
+        existing = Commission.objects.filter(sale_id=sale_id).first()
+        if existing is None:
+            raise
+        return existing
+    logger.info(
+        "event=commission.recorded sale_id=%s affiliate_id=%s amount_cents=%s",
+        sale_id,
+        affiliate.pk,
+        commission.amount_cents,
+    )
+    return commission
+
+
+def reverse_commission(*, sale_id: int, refunded_cents_total: int, sale_amount_cents: int) -> None:
+    """Reverse the share of the commission that was refunded.
+
+    ``refunded_cents_total`` is cumulative (Stripe's ``amount_refunded``), so replays and events
+    arriving out of order are harmless: ``reversed_cents`` only ever grows to the largest share
+    seen. Nothing left to earn → status ``reversed``. A commission already paid keeps its payout;
+    the reversed part becomes a negative balance that the next payout deducts.
+    """
+    if sale_amount_cents <= 0 or refunded_cents_total <= 0:
+        return
+    amount_cents = (
+        Commission.objects.filter(sale_id=sale_id).values_list("amount_cents", flat=True).first()
+    )
+    if amount_cents is None:
+        return  # The sale was not attributed.
+    refunded = min(refunded_cents_total, sale_amount_cents)
+    target = proportion_of(amount_cents, refunded, sale_amount_cents)
+    commissions = Commission.objects.filter(sale_id=sale_id)
+    if target >= amount_cents:
+        changed = commissions.exclude(status=Commission.Status.REVERSED).update(
+            reversed_cents=amount_cents, status=Commission.Status.REVERSED
+        )
+    else:
+        changed = commissions.filter(reversed_cents__lt=target).update(reversed_cents=target)
+    if changed:
+        logger.info(
+            "event=commission.reversed sale_id=%s reversed_cents=%s of=%s",
+            sale_id,
+            target,
+            amount_cents,
+        )
+
+
+def hold_commission(*, sale_id: int, on_hold: bool) -> bool:
+    """Hold (a dispute opened) or release (it was won) the commission on a sale. Idempotent."""
+    changed = Commission.objects.filter(sale_id=sale_id, on_hold=not on_hold).update(
+        on_hold=on_hold
+    )
+    if changed:
+        logger.info("event=commission.hold sale_id=%s on_hold=%s", sale_id, on_hold)
+    return bool(changed)
+
+
+def approve_matured_commissions(*, now: datetime | None = None) -> int:
+    """Pending commissions whose refund window has passed become approved; returns how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.COMMISSION_REFUND_WINDOW_DAYS)
+    approved = Commission.objects.filter(
+        status=Commission.Status.PENDING, sold_at__lte=cutoff, on_hold=False
+    ).update(status=Commission.Status.APPROVED, approved_at=now)
+    if approved:
+        logger.info("event=commission.approved count=%s", approved)
+    return approved
+
+
+# --- Payouts --------------------------------------------------------------------------------
+
+
+class _PayoutAbandoned(Exception):
+    """Rolls back a payout whose claimed amount turned out below the minimum."""
+
+
+def create_payout(
+    *, affiliate_id: int, currency: str, method: str, reference: str, created_by
+) -> Payout | None:
+    """Pay the affiliate's approved commissions in ``currency``, less any carried negative balance.
+
+    Returns None when the amount would be below ``PAYOUT_MINIMUM_CENTS`` or nothing is left to
+    claim. The commissions are marked paid by one conditional update that only takes rows no
+    payout holds, and the payout's amount is the sum of exactly the rows that update claimed, so
+    no commission is ever paid twice, whoever clicks at the same time.
+    """
+    if method not in PayoutMethod.values:
+        raise ValidationError({"method": "Choose PayPal or bank transfer."})
+    reference = " ".join((reference or "").split())
+    if not reference or len(reference) > 200:
+        raise ValidationError({"reference": "Enter the transaction reference (200 characters)."})
+    minimum = max(settings.PAYOUT_MINIMUM_CENTS, 1)
+    attempts_left = _PAYOUT_ATTEMPTS
+    while True:
+        if selectors.earnings_of(affiliate_id, currency).balance_cents < minimum:
+            return None
+        candidate_ids = selectors.payable_commission_ids(
+            affiliate_id=affiliate_id, currency=currency
+        )
+        if not candidate_ids:
+            return None
+        try:
+            return _claim_into_payout(
+                affiliate_id=affiliate_id,
+                currency=currency,
+                candidate_ids=candidate_ids,
+                method=method,
+                reference=reference,
+                created_by=created_by,
+                minimum=minimum,
+            )
+        except _PayoutAbandoned:
+            return None
+        except IntegrityError:
+            # Another payout for this affiliate took the same sequence number first: start
+            # again from the state it left.
+            attempts_left -= 1
+            if not attempts_left:
+                raise
+
+
+def _claim_into_payout(
+    *,
+    affiliate_id: int,
+    currency: str,
+    candidate_ids: list[int],
+    method: str,
+    reference: str,
+    created_by,
+    minimum: int,
+) -> Payout:
+    with transaction.atomic():
+        last = Payout.objects.filter(affiliate_id=affiliate_id).aggregate(last=Max("sequence"))
+        # The amount is provisional until the claim below says which rows are ours.
+        payout = Payout.objects.create(
+            affiliate_id=affiliate_id,
+            sequence=(last["last"] or 0) + 1,
+            amount_cents=minimum,
+            currency=currency,
+            method=method,
+            reference=reference,
+            created_by=created_by,
+        )
+        claimed = Commission.objects.filter(
+            id__in=candidate_ids,
+            affiliate_id=affiliate_id,
+            currency=currency,
+            status=Commission.Status.APPROVED,
+            payout__isnull=True,
+            on_hold=False,
+        ).update(
+            payout=payout,
+            status=Commission.Status.PAID,
+            paid_cents=F("amount_cents") - F("reversed_cents"),
+        )
+        if not claimed:
+            raise _PayoutAbandoned
+        claimed_cents = payout.commissions.aggregate(total=Sum("paid_cents"))["total"]
+        amount_cents = claimed_cents + _carried_cents(payout)
+        if amount_cents < minimum:
+            raise _PayoutAbandoned
+        Payout.objects.filter(pk=payout.pk).update(amount_cents=amount_cents)
+        payout.amount_cents = amount_cents
+    logger.info(
+        "event=payout.created payout_id=%s affiliate_id=%s commissions=%s amount_cents=%s "
+        "claimed_cents=%s",
+        payout.pk,
+        affiliate_id,
+        claimed,
+        amount_cents,
+        claimed_cents,
+    )
+    return payout
+
+
+def _carried_cents(payout: Payout) -> int:
+    """What earlier payouts left over: Σ net of the commissions they hold − Σ their amounts.
+
+    Negative when commissions were refunded after being paid. Every earlier payout is committed
+    by now (this payout's sequence insert waited for any other in flight), so nothing is missed.
+    """
+    earlier_commissions = Commission.objects.filter(
+        affiliate_id=payout.affiliate_id, currency=payout.currency, payout__isnull=False
+    ).exclude(payout=payout)
+    earlier_payouts = Payout.objects.filter(
+        affiliate_id=payout.affiliate_id, currency=payout.currency
+    ).exclude(pk=payout.pk)
+    net = earlier_commissions.aggregate(
+        total=Coalesce(Sum(F("amount_cents") - F("reversed_cents")), 0)
+    )["total"]
+    paid = earlier_payouts.aggregate(total=Coalesce(Sum("amount_cents"), 0))["total"]
+    return net - paid

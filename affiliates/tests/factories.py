@@ -1,0 +1,40 @@
+import factory
+from django.utils import timezone
+
+from accounts.tests.factories import UserFactory
+from affiliates.models import Affiliate, Commission, PayoutMethod, mask_email
+from courses.money import percent_of
+from courses.tests.factories import CourseFactory
+
+
+class AffiliateFactory(factory.django.DjangoModelFactory):
+    """An active affiliate paid by PayPal, whose user has a verified e-mail."""
+
+    class Meta:
+        model = Affiliate
+
+    user = factory.SubFactory(UserFactory)
+    rate_percent = 10
+    payout_method = PayoutMethod.PAYPAL
+    paypal_email = factory.LazyAttribute(lambda affiliate: affiliate.user.email)
+    terms_accepted_at = factory.LazyFunction(timezone.now)
+
+
+class CommissionFactory(factory.django.DjangoModelFactory):
+    """A pending commission on a sale of 249.50 at the affiliate's rate (as record_commission
+    would write it); pass ``status``/``approved_at`` for other states."""
+
+    class Meta:
+        model = Commission
+
+    affiliate = factory.SubFactory(AffiliateFactory)
+    sale_id = factory.Sequence(lambda n: 1_000_000 + n)
+    course = factory.SubFactory(CourseFactory)
+    buyer_email_masked = factory.Sequence(lambda n: mask_email(f"buyer{n}@example.com"))
+    sold_at = factory.LazyFunction(timezone.now)
+    currency = "usd"
+    sale_amount_cents = 24950
+    rate_percent = factory.LazyAttribute(lambda commission: commission.affiliate.rate_percent)
+    amount_cents = factory.LazyAttribute(
+        lambda commission: percent_of(commission.sale_amount_cents, commission.rate_percent)
+    )

@@ -1,0 +1,264 @@
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.tests.factories import UserFactory
+from affiliates import services
+from affiliates.models import Commission, Payout, ReferralClick
+from affiliates.selectors import SALES_PAGE_SIZE
+from affiliates.tests.factories import AffiliateFactory, CommissionFactory
+from courses.money import format_money
+from courses.tests.factories import CourseFactory
+
+pytestmark = pytest.mark.django_db
+
+DASHBOARD = reverse("affiliates:dashboard")
+HISTORY = 10_000
+# session, user, affiliate, commission sums, payout sums, payout history, clicks,
+# sales count, sales page. A new query here needs a reason: the page must not grow with history.
+QUERY_BUDGET = 9
+
+
+def _history(affiliate, size=HISTORY):
+    """``size`` commissions in every state, 3 payouts, refunds before and after payout."""
+    courses = CourseFactory.create_batch(3)
+    payouts = [
+        Payout.objects.create(
+            affiliate=affiliate,
+            sequence=n + 1,
+            amount_cents=100_000 + n,
+            currency="usd",
+            method="paypal",
+            reference=f"PP-{n}",
+        )
+        for n in range(3)
+    ]
+    now = timezone.now()
+    statuses = [
+        Commission.Status.PENDING,
+        Commission.Status.APPROVED,
+        Commission.Status.PAID,
+        Commission.Status.REVERSED,
+    ]
+    rows = []
+    for n in range(size):
+        status = statuses[n % 4]
+        sale = 1000 + (n % 97) * 100
+        amount = (sale * 10 + 50) // 100
+        paid_out = status == Commission.Status.PAID or (
+            status == Commission.Status.REVERSED and n % 8 == 3
+        )
+        reversed_cents = {
+            Commission.Status.REVERSED: amount,
+            Commission.Status.PAID: amount // 3 if n % 5 == 0 else 0,
+            Commission.Status.APPROVED: amount // 2 if n % 7 == 0 else 0,
+        }.get(status, 0)
+        rows.append(
+            Commission(
+                affiliate=affiliate,
+                sale_id=10_000_000 + n,
+                course=courses[n % 3],
+                buyer_email_masked=f"b***@example{n % 10}.com",
+                sold_at=now - timedelta(minutes=n),
+                currency="usd",
+                sale_amount_cents=sale,
+                rate_percent=10,
+                amount_cents=amount,
+                reversed_cents=reversed_cents,
+                paid_cents=amount if paid_out else 0,
+                status=status,
+                approved_at=now if status != Commission.Status.PENDING else None,
+                payout=payouts[n % 3] if paid_out else None,
+            )
+        )
+    Commission.objects.bulk_create(rows, batch_size=2000)
+    ReferralClick.objects.bulk_create(
+        ReferralClick(affiliate=affiliate, visitor_key=f"v{n}", day=now.date())
+        for n in range(size * 4)
+    )
+
+
+def _expected_figures(affiliate) -> dict:
+    """The figures recomputed in Python from every underlying row."""
+    rows = list(Commission.objects.filter(affiliate=affiliate))
+    paid_out = sum(
+        Payout.objects.filter(affiliate=affiliate).values_list("amount_cents", flat=True)
+    )
+
+    def net(status=None):
+        return sum(r.amount_cents - r.reversed_cents for r in rows if status in (None, r.status))
+
+    in_payouts = sum(r.amount_cents - r.reversed_cents for r in rows if r.payout_id)
+    return {
+        "referrals": len(rows),
+        "pending_cents": net(Commission.Status.PENDING),
+        "approved_cents": net(Commission.Status.APPROVED),
+        "reversed_cents": sum(r.reversed_cents for r in rows),
+        "paid_out_cents": paid_out,
+        "carried_cents": in_payouts - paid_out,
+        "balance_cents": net(Commission.Status.APPROVED) + in_payouts - paid_out,
+    }
+
+
+def test_dashboard_runs_a_bounded_number_of_queries_with_10000_commissions(
+    client, django_assert_max_num_queries
+):
+    affiliate = AffiliateFactory()
+    _history(affiliate)
+    client.force_login(affiliate.user)
+
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        first = client.get(DASHBOARD)
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        last = client.get(DASHBOARD, {"page": HISTORY // SALES_PAGE_SIZE})
+
+    assert first.status_code == last.status_code == 200
+    assert len(first.context["dashboard"].sales.object_list) == SALES_PAGE_SIZE
+    assert last.context["dashboard"].sales.number == HISTORY // SALES_PAGE_SIZE
+    assert first.context["dashboard"].referrals == HISTORY
+
+
+def test_every_dashboard_figure_is_the_sum_of_the_underlying_rows(client):
+    affiliate = AffiliateFactory()
+    _history(affiliate, size=400)
+    CommissionFactory(affiliate=AffiliateFactory())  # someone else's: must not count
+    client.force_login(affiliate.user)
+
+    response = client.get(DASHBOARD)
+
+    dashboard = response.context["dashboard"]
+    [earnings] = dashboard.earnings
+    expected = _expected_figures(affiliate)
+    assert dashboard.referrals == expected["referrals"]
+    assert dashboard.clicks == ReferralClick.objects.filter(affiliate=affiliate).count() == 1600
+    assert dashboard.conversion_rate == "25.0%"
+    for name, cents in expected.items():
+        if name != "referrals":
+            assert getattr(earnings, name) == cents, name
+            assert format_money(cents, "usd") in response.text, name
+    assert expected["carried_cents"] < 0  # the fixture really has refunds after payout
+
+
+def test_figures_follow_the_ledger_through_payout_and_refund(client, settings):
+    settings.PAYOUT_MINIMUM_CENTS = 1000
+    affiliate = AffiliateFactory()
+    client.force_login(affiliate.user)
+    for sale_id in (1, 2):
+        services.record_commission(
+            affiliate_id=affiliate.pk,
+            sale_id=sale_id,
+            course=CourseFactory(),
+            buyer_email="jane@example.com",
+            amount_paid_cents=24950,
+            currency="usd",
+            sold_at=timezone.now() - timedelta(days=20),
+        )
+    services.approve_matured_commissions()
+    services.create_payout(
+        affiliate_id=affiliate.pk,
+        currency="usd",
+        method="paypal",
+        reference="PP-1",
+        created_by=None,
+    )
+    services.reverse_commission(sale_id=2, refunded_cents_total=24950, sale_amount_cents=24950)
+
+    response = client.get(DASHBOARD)
+
+    [earnings] = response.context["dashboard"].earnings
+    assert earnings.paid_out_cents == 4990
+    assert earnings.reversed_cents == 2495
+    assert earnings.carried_cents == earnings.balance_cents == -2495
+    assert "-$24.95" in response.text
+    assert "Reversed after payout" in response.text
+    assert "j***@example.com" in response.text and "jane@" not in response.text
+
+
+def test_dashboard_shows_the_referral_link_with_a_copy_button_and_no_inline_script(client):
+    affiliate = AffiliateFactory()
+    client.force_login(affiliate.user)
+
+    response = client.get(DASHBOARD)
+
+    link = f"http://testserver/courses/?ref={affiliate.referral_code}"
+    assert f'value="{link}"' in response.text
+    assert 'data-copy-target="referral-link"' in response.text
+    assert re.search(r'<script src="[^"]*/js/copy\.js" defer></script>', response.text)
+    assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", response.text))
+    assert " style=" not in response.text and "<style" not in response.text
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_copy_script_is_a_collected_static_file():
+    path = finders.find("js/copy.js")
+
+    assert path is not None
+    assert "data-copy-target" in Path(path).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "99999", "1" * 400])
+def test_any_page_parameter_shows_a_valid_page(client, page):
+    affiliate = AffiliateFactory()
+    CommissionFactory.create_batch(SALES_PAGE_SIZE + 1, affiliate=affiliate)
+    client.force_login(affiliate.user)
+
+    response = client.get(DASHBOARD, {"page": page})
+
+    assert response.status_code == 200
+    assert response.context["dashboard"].sales.number in (1, 2)
+
+
+def test_suspended_affiliate_still_sees_history_with_a_notice(client):
+    affiliate = AffiliateFactory()
+    CommissionFactory(affiliate=affiliate)
+    services.suspend_affiliate(affiliate_id=affiliate.pk)
+    client.force_login(affiliate.user)
+
+    response = client.get(DASHBOARD)
+
+    assert "account is suspended" in response.text
+    assert response.context["dashboard"].referrals == 1
+
+
+def test_anonymous_visitor_is_sent_to_log_in(client):
+    response = client.get(DASHBOARD)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_a_user_who_is_not_an_affiliate_is_sent_to_join_and_sees_no_one_elses_data(client):
+    affiliate = AffiliateFactory()
+    client.force_login(UserFactory())
+
+    response = client.get(DASHBOARD, follow=True)
+
+    assert response.redirect_chain[-1] == (reverse("affiliates:join"), 302)
+    assert affiliate.referral_code not in response.text
+
+
+def test_each_affiliate_sees_only_their_own_dashboard(client):
+    mine, theirs = AffiliateFactory(), AffiliateFactory()
+    CommissionFactory(affiliate=mine, buyer_email_masked="m***@mine.example")
+    CommissionFactory(affiliate=theirs, buyer_email_masked="t***@theirs.example")
+    client.force_login(mine.user)
+
+    response = client.get(DASHBOARD, {"affiliate": theirs.pk, "ref_code": theirs.referral_code})
+
+    assert mine.referral_code in response.text
+    assert theirs.referral_code not in response.text
+    assert "m***@mine.example" in response.text
+    assert "t***@theirs.example" not in response.text
+
+
+def test_nav_links_to_the_affiliate_area_for_logged_in_users(client):
+    client.force_login(UserFactory())
+
+    response = client.get("/courses/")
+
+    assert f'href="{DASHBOARD}"' in response.text

@@ -1,0 +1,63 @@
+from allauth.account.decorators import verified_email_required
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django_ratelimit.exceptions import Ratelimited
+
+from maaledu.ratelimits import over_limit
+from maaledu.views import rate_limited
+
+from .forms import JoinForm
+from .selectors import affiliate_dashboard, affiliate_for_user, payout_minimum_display
+from .services import join_affiliate_programme
+
+
+def _terms() -> dict:
+    return {
+        "rate_percent": settings.AFFILIATE_DEFAULT_RATE_PERCENT,
+        "cookie_days": settings.AFFILIATE_COOKIE_DAYS,
+        "refund_window_days": settings.COMMISSION_REFUND_WINDOW_DAYS,
+        "payout_minimum": payout_minimum_display(),
+    }
+
+
+@never_cache
+@verified_email_required
+def join(request: HttpRequest) -> HttpResponse:
+    if affiliate_for_user(request.user) is not None:
+        messages.info(request, "You are already an affiliate: here is your dashboard.")
+        return redirect("affiliates:dashboard")
+    form = JoinForm(request.POST or None)
+    if request.method == "POST":
+        if over_limit(
+            request, group="affiliates.join", key="user", rate=settings.AFFILIATE_JOIN_RATE
+        ):
+            return rate_limited(request, Ratelimited())
+        if form.is_valid():
+            try:
+                join_affiliate_programme(user=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, "Welcome to the affiliate programme! Share your link.")
+                return redirect("affiliates:dashboard")
+    return render(request, "affiliates/join.html", {"form": form, "terms": _terms()})
+
+
+@never_cache
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    affiliate = affiliate_for_user(request.user)
+    if affiliate is None:
+        messages.info(request, "Join the affiliate programme to get your referral link.")
+        return redirect("affiliates:join")
+    data = affiliate_dashboard(affiliate=affiliate, page=request.GET.get("page", 1))
+    return render(
+        request,
+        "affiliates/dashboard.html",
+        {"dashboard": data, "cookie_days": settings.AFFILIATE_COOKIE_DAYS},
+    )

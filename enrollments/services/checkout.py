@@ -1,0 +1,371 @@
+"""Checkout: the price the server decides, the one open checkout per learner and course, and
+the Stripe Checkout Session (or, for a 100% grant, the paid enrollment straight away)."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import normalize_email
+from affiliates import services as affiliate_services
+from affiliates.models import Affiliate
+from courses.models import Course
+from grants import services as grant_services
+from grants.coupons import coupon_price_cents
+from grants.models import Grant
+from maaledu.metrics import record_coupon_refusal
+
+from .. import stripe_gateway
+from ..models import Enrollment
+from .fulfilment import (
+    ALREADY_FULFILLED,
+    FULFILLED,
+    announce_paid,
+    fulfil_checkout_session,
+    paid_fields,
+    release_reservation,
+)
+from .transitions import transition
+
+logger = logging.getLogger(__name__)
+
+Status = Enrollment.Status
+
+# A pending checkout this close to its expiry is not handed out again.
+REUSE_MARGIN = timedelta(minutes=5)
+# A coupon stays reserved a little past its session's expiry, so a late webhook finds it.
+RESERVATION_GRACE = timedelta(minutes=15)
+
+
+class CheckoutError(Exception):
+    """A checkout that cannot go ahead; ``message`` is safe to show the learner."""
+
+    message = "We could not start your checkout."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class AlreadyEnrolled(CheckoutError):
+    message = "You are already enrolled in this course."
+
+
+class PaymentsUnavailable(CheckoutError):
+    message = (
+        "Paid checkout is not set up on this site yet. An administrator must set "
+        "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET (see the README)."
+    )
+
+
+class CheckoutFailed(CheckoutError):
+    message = (
+        "Our payment provider could not be reached, so nothing was charged. "
+        "Please try again in a few minutes."
+    )
+
+
+class PaymentInProgress(CheckoutError):
+    message = (
+        "A payment for this course is still being confirmed. We will e-mail you as soon as "
+        "it completes; there is no need to pay again."
+    )
+
+
+class ReferralNotApplied(CheckoutError):
+    """The buyer is the referring affiliate: they must see why before paying without it."""
+
+
+class CouponNotAccepted(CheckoutError):
+    """The coupon was refused; ``reason`` is the grants app's short code (for logs/metrics)."""
+
+    def __init__(self, refusal: grant_services.CouponRefused):
+        super().__init__(refusal.message)
+        self.reason = refusal.reason
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What this learner pays for this course, decided on the server, and who referred them."""
+
+    list_price_cents: int
+    currency: str
+    discount_cents: int = 0
+    kind: str = Enrollment.Kind.PAID
+    grant: Grant | None = None
+    affiliate: Affiliate | None = None
+    referral_refusal: str | None = None
+
+    @property
+    def amount_due_cents(self) -> int:
+        return self.list_price_cents - self.discount_cents
+
+    def matches(self, enrollment: Enrollment) -> bool:
+        return (
+            enrollment.kind == self.kind
+            and enrollment.amount_due_cents == self.amount_due_cents
+            and enrollment.currency == self.currency
+            and enrollment.grant_id == (self.grant.pk if self.grant else None)
+            and enrollment.affiliate_id == (self.affiliate.pk if self.affiliate else None)
+        )
+
+
+def quote_checkout(
+    *,
+    course: Course,
+    email: str,
+    user,
+    coupon_code: str = "",
+    referral_code: str | None = None,
+    holder_enrollment_id: int | None = None,
+) -> Quote:
+    """The price and attribution for a checkout; raises ``CouponNotAccepted``.
+
+    ``holder_enrollment_id`` is the learner's own open checkout, whose coupon hold is theirs.
+    """
+    email = normalize_email(email)
+    grant = None
+    if coupon_code.strip():
+        try:
+            grant = grant_services.find_coupon_for_checkout(
+                code=coupon_code,
+                course=course,
+                email=email,
+                user=user,
+                enrollment_id=holder_enrollment_id,
+            )
+        except grant_services.CouponRefused as refusal:
+            logger.info("event=coupon.refused course_id=%s reason=%s", course.pk, refusal.reason)
+            record_coupon_refusal(refusal.reason)
+            raise CouponNotAccepted(refusal)
+    attribution = affiliate_services.resolve_attribution(
+        referral_code=referral_code, buyer_email=email, buyer_user=user
+    )
+    kind, discount = Enrollment.Kind.PAID, 0
+    if grant is not None:
+        amount_due = coupon_price_cents(
+            price_cents=course.price_cents, discount_percent=grant.discount_percent
+        )
+        discount = course.price_cents - amount_due
+        kind = Enrollment.Kind.FULL_GRANT if amount_due == 0 else Enrollment.Kind.PARTIAL_GRANT
+    return Quote(
+        list_price_cents=course.price_cents,
+        currency=course.currency,
+        discount_cents=discount,
+        kind=kind,
+        grant=grant,
+        affiliate=attribution.affiliate,
+        referral_refusal=attribution.refusal,
+    )
+
+
+def open_checkout_of(*, course: Course, email: str) -> Enrollment | None:
+    return Enrollment.objects.filter(
+        email=normalize_email(email), course=course, status=Status.PENDING
+    ).first()
+
+
+def start_checkout(
+    *,
+    course: Course,
+    email: str,
+    user=None,
+    coupon_code: str = "",
+    referral_code: str | None = None,
+    referral_refusal_seen: bool = False,
+) -> Enrollment:
+    """Open (or reuse) the learner's checkout; a 100% grant enrols them at once.
+
+    Returns the enrollment: ``paid`` for a full grant, else ``pending`` with the
+    ``checkout_url`` where the learner pays. Raises ``ReferralNotApplied`` (nothing created)
+    for a self-referral the learner has not yet been told about.
+    """
+    email = normalize_email(email)
+    if Enrollment.objects.filter(email=email, course=course, status=Status.PAID).exists():
+        raise AlreadyEnrolled()
+    existing = open_checkout_of(course=course, email=email)
+    quote = quote_checkout(
+        course=course,
+        email=email,
+        user=user,
+        coupon_code=coupon_code,
+        referral_code=referral_code,
+        holder_enrollment_id=existing.pk if existing else None,
+    )
+    if quote.referral_refusal and not referral_refusal_seen:
+        raise ReferralNotApplied(quote.referral_refusal)
+    if quote.kind == Enrollment.Kind.FULL_GRANT:
+        return _enrol_with_full_grant(course=course, email=email, user=user, quote=quote)
+    if not stripe_gateway.is_configured():
+        raise PaymentsUnavailable()
+    enrollment = _pending_enrollment(course=course, email=email, user=user, quote=quote)
+    if enrollment.grant_id:
+        _reserve_coupon(enrollment)
+    if enrollment.checkout_url:
+        return enrollment
+    return _attach_checkout_session(enrollment, course)
+
+
+def _user_or_none(user):
+    return user if user is not None and user.is_authenticated else None
+
+
+def _pending_enrollment(*, course: Course, email: str, user, quote: Quote) -> Enrollment:
+    """The one open checkout for (email, course): reused if its terms still hold, else replaced.
+
+    The partial unique constraint on pending enrollments decides between concurrent requests:
+    the loser of the insert reuses the winner's row.
+    """
+    for _ in range(3):
+        existing = open_checkout_of(course=course, email=email)
+        if existing is not None:
+            if _reusable(existing, quote):
+                return existing
+            close_pending(existing)
+            continue
+        try:
+            with transaction.atomic():
+                return Enrollment.objects.create(
+                    email=email,
+                    user=_user_or_none(user),
+                    course=course,
+                    kind=quote.kind,
+                    list_price_cents=quote.list_price_cents,
+                    discount_cents=quote.discount_cents,
+                    amount_due_cents=quote.amount_due_cents,
+                    currency=quote.currency,
+                    grant=quote.grant,
+                    affiliate=quote.affiliate,
+                    expires_at=timezone.now()
+                    + timedelta(minutes=settings.CHECKOUT_SESSION_MINUTES),
+                )
+        except IntegrityError:
+            continue
+    raise CheckoutFailed()
+
+
+def _reusable(enrollment: Enrollment, quote: Quote) -> bool:
+    if enrollment.expires_at is None:
+        # Checkout completed with a delayed payment method: the bank has not answered yet.
+        raise PaymentInProgress()
+    return quote.matches(enrollment) and enrollment.expires_at > timezone.now() + REUSE_MARGIN
+
+
+def close_pending(enrollment: Enrollment) -> None:
+    """Retire an open checkout that cannot be reused: stale ones expire, others are canceled.
+
+    An open Stripe session is expired first, so it can no longer be paid; if Stripe says it was
+    paid a moment ago, that payment is fulfilled instead.
+    """
+    if enrollment.expires_at and enrollment.expires_at <= timezone.now() + REUSE_MARGIN:
+        if transition(enrollment.pk, Status.PENDING, Status.EXPIRED):
+            release_reservation(enrollment)
+        return
+    if enrollment.stripe_session_id:
+        try:
+            stripe_gateway.expire_checkout_session(enrollment.stripe_session_id)
+        except stripe_gateway.GatewayError:
+            session = stripe_gateway.retrieve_checkout_session(enrollment.stripe_session_id)
+            if fulfil_checkout_session(session) in (FULFILLED, ALREADY_FULFILLED):
+                raise AlreadyEnrolled()
+            if session.get("status") != "expired":
+                raise PaymentInProgress()
+    if transition(enrollment.pk, Status.PENDING, Status.CANCELED):
+        release_reservation(enrollment)
+
+
+def _reserve_coupon(enrollment: Enrollment) -> None:
+    try:
+        grant_services.reserve_coupon(
+            grant_id=enrollment.grant_id,
+            enrollment_id=enrollment.pk,
+            until=enrollment.expires_at + RESERVATION_GRACE,
+        )
+    except grant_services.CouponRefused as refusal:
+        # Another checkout won the coupon between our check and our claim: this one ends.
+        transition(enrollment.pk, Status.PENDING, Status.CANCELED)
+        raise CouponNotAccepted(refusal)
+
+
+def _attach_checkout_session(enrollment: Enrollment, course: Course) -> Enrollment:
+    success_url = (
+        settings.SITE_URL
+        + reverse("enrollments:checkout_success")
+        + "?session_id={CHECKOUT_SESSION_ID}"
+    )
+    cancel_url = settings.SITE_URL + reverse("enrollments:checkout_cancel", args=[course.slug])
+    try:
+        session = stripe_gateway.create_checkout_session(
+            enrollment_id=enrollment.pk,
+            course_title=course.title,
+            amount_cents=enrollment.amount_due_cents,
+            currency=enrollment.currency,
+            customer_email=enrollment.email,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            expires_at=enrollment.expires_at,
+        )
+    except stripe_gateway.GatewayError:
+        failed = Enrollment.objects.filter(
+            pk=enrollment.pk, status=Status.PENDING, stripe_session_id__isnull=True
+        ).update(status=Status.FAILED)
+        if failed:
+            release_reservation(enrollment)
+        raise CheckoutFailed()
+    Enrollment.objects.filter(pk=enrollment.pk, status=Status.PENDING).filter(
+        Q(stripe_session_id__isnull=True) | Q(stripe_session_id=session.id)
+    ).update(stripe_session_id=session.id, checkout_url=session.url, expires_at=session.expires_at)
+    enrollment.refresh_from_db()
+    if enrollment.stripe_session_id != session.id or not enrollment.checkout_url:
+        raise CheckoutFailed()
+    logger.info(
+        "event=checkout.created enrollment_id=%s kind=%s amount=%s currency=%s",
+        enrollment.pk,
+        enrollment.kind,
+        enrollment.amount_due_cents,
+        enrollment.currency,
+    )
+    return enrollment
+
+
+def _enrol_with_full_grant(*, course: Course, email: str, user, quote: Quote) -> Enrollment:
+    """A 100% coupon: no Stripe. The coupon is claimed and the paid enrollment created in one
+    step (``grants.services.claim_coupon_for_free_enrollment``); if creating it fails (the
+    learner already owns the course), the claim is released."""
+    existing = open_checkout_of(course=course, email=email)
+    if existing is not None:
+        close_pending(existing)
+
+    def create_paid_enrollment() -> int:
+        enrollment = Enrollment.objects.create(
+            email=email,
+            user=_user_or_none(user),
+            course=course,
+            kind=Enrollment.Kind.FULL_GRANT,
+            list_price_cents=quote.list_price_cents,
+            discount_cents=quote.discount_cents,
+            amount_due_cents=0,
+            currency=quote.currency,
+            grant=quote.grant,
+            affiliate=quote.affiliate,
+            **paid_fields(timezone.now()),
+        )
+        transaction.on_commit(partial(announce_paid, enrollment.pk))
+        return enrollment.pk
+
+    try:
+        enrollment_id = grant_services.claim_coupon_for_free_enrollment(
+            grant_id=quote.grant.pk, create_enrollment=create_paid_enrollment
+        )
+    except grant_services.CouponRefused as refusal:
+        raise CouponNotAccepted(refusal)
+    except IntegrityError:
+        raise AlreadyEnrolled()
+    logger.info("event=checkout.full_grant enrollment_id=%s", enrollment_id)
+    return Enrollment.objects.get(pk=enrollment_id)

@@ -1,0 +1,249 @@
+"""From payment to access: fulfilment, failed and expired checkouts, refunds and disputes.
+
+Stripe may deliver an event twice, at the same time, or out of order, and the success page races
+the webhook. Each transition here is one conditional ``UPDATE … WHERE status=<expected>``, so
+a second attempt finds the row already moved and does nothing; the outcome is the same as one
+delivery in order.
+"""
+
+import logging
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from affiliates import services as affiliate_services
+from grants import services as grant_services
+
+from .. import stripe_gateway
+from ..models import Enrollment
+from ..signals import enrollment_paid
+from .refunds import apply_refund
+from .transitions import flag_for_review, transition
+
+logger = logging.getLogger(__name__)
+
+Status = Enrollment.Status
+
+# States from which a confirmed payment still fulfils: the money was taken, so the learner gets
+# the course even if our side had already given up on the checkout (expired/canceled/failed).
+FULFILLABLE = [Status.PENDING, Status.EXPIRED, Status.FAILED, Status.CANCELED]
+
+FULFILLED = "fulfilled"
+ALREADY_FULFILLED = "already_fulfilled"
+AWAITING_PAYMENT = "awaiting_payment"
+AMOUNT_MISMATCH = "amount_mismatch"
+DUPLICATE_PAYMENT = "duplicate_payment"
+UNKNOWN_SESSION = "unknown_session"
+
+
+def release_reservation(enrollment: Enrollment) -> None:
+    """An unpaid checkout ended: its grant coupon (if any) becomes usable again."""
+    if enrollment.grant_id:
+        grant_services.release_coupon(grant_id=enrollment.grant_id, enrollment_id=enrollment.pk)
+
+
+def announce_paid(enrollment_id: int) -> None:
+    """After commit: the confirmation e-mail and the hook the LMS sync listens to."""
+    from ..tasks import send_enrollment_confirmation
+
+    send_enrollment_confirmation.delay(enrollment_id)
+    enrollment_paid.send(sender=Enrollment, enrollment_id=enrollment_id)
+
+
+def paid_fields(now) -> dict:
+    """What becoming paid writes, in the same UPDATE: the LMS sync job is born with it."""
+    return {
+        "status": Status.PAID,
+        "paid_at": now,
+        "expires_at": None,
+        "lms_status": Enrollment.LmsStatus.PENDING,
+        "lms_action": Enrollment.LmsAction.ENROL,
+        "lms_attempts": 0,
+        "lms_next_attempt_at": now,
+    }
+
+
+def _enrollment_for_session(session: dict) -> Enrollment | None:
+    enrollment = Enrollment.objects.filter(stripe_session_id=session.get("id")).first()
+    if enrollment is not None:
+        return enrollment
+    # Our process may have died between Stripe creating the session and us saving its id.
+    reference = str(session.get("client_reference_id") or "")
+    if not reference.isdigit():
+        return None
+    enrollment = Enrollment.objects.filter(pk=int(reference)).first()
+    if enrollment is None or enrollment.stripe_session_id not in (None, session.get("id")):
+        return None
+    Enrollment.objects.filter(pk=enrollment.pk, stripe_session_id__isnull=True).update(
+        stripe_session_id=session.get("id")
+    )
+    enrollment.stripe_session_id = session.get("id")
+    return enrollment
+
+
+def fulfil_checkout_session(session: dict) -> str:
+    """The one fulfilment function: the webhook, the success page and reconciliation call it.
+
+    Safe to call any number of times, concurrently: only the caller whose conditional update
+    moves the row to ``paid`` records the coupon, the commission and the side effects.
+    """
+    enrollment = _enrollment_for_session(session)
+    if enrollment is None:
+        logger.warning("event=fulfilment.unknown_session session=%s", session.get("id"))
+        return UNKNOWN_SESSION
+    if session.get("payment_status") not in ("paid", "no_payment_required"):
+        if session.get("status") == "complete":
+            _await_delayed_payment(enrollment)
+        return AWAITING_PAYMENT
+    if enrollment.status in (Status.PAID, Status.REFUNDED):
+        return ALREADY_FULFILLED
+    amount, currency = session.get("amount_total"), str(session.get("currency") or "").lower()
+    if amount != enrollment.amount_due_cents or currency != enrollment.currency:
+        flag_for_review(
+            enrollment.pk,
+            f"Amount mismatch: Stripe reports {amount} {currency}, expected "
+            f"{enrollment.amount_due_cents} {enrollment.currency}. Not fulfilled.",
+        )
+        return AMOUNT_MISMATCH
+    try:
+        with transaction.atomic():
+            fulfilled = _mark_paid(enrollment, payment_intent=session.get("payment_intent"))
+    except IntegrityError:
+        flag_for_review(
+            enrollment.pk,
+            "Paid twice: the learner already owns this course through another enrollment. "
+            "Refund this payment.",
+        )
+        return DUPLICATE_PAYMENT
+    if not fulfilled:
+        return ALREADY_FULFILLED
+    logger.info(
+        "event=payment.fulfilled enrollment_id=%s kind=%s amount=%s currency=%s",
+        enrollment.pk,
+        enrollment.kind,
+        enrollment.amount_due_cents,
+        enrollment.currency,
+    )
+    enrollment.refresh_from_db(fields=["amount_refunded_cents"])
+    if enrollment.amount_refunded_cents:
+        # A refund event overtook the payment event: apply it now, as if in order.
+        apply_refund(enrollment_id=enrollment.pk, refunded_cents=enrollment.amount_refunded_cents)
+    return FULFILLED
+
+
+def _await_delayed_payment(enrollment: Enrollment) -> None:
+    """Checkout completed with ACH/SEPA: keep it (and its coupon) open until the bank answers."""
+    Enrollment.objects.filter(pk=enrollment.pk, status=Status.PENDING).update(expires_at=None)
+    if enrollment.grant_id:
+        grant_services.hold_coupon_until_payment_result(
+            grant_id=enrollment.grant_id, enrollment_id=enrollment.pk
+        )
+
+
+def _mark_paid(enrollment: Enrollment, *, payment_intent: str | None) -> bool:
+    """``→ paid`` with its LMS job, then the coupon and the commission, in one transaction.
+
+    Each step is safe to re-run on its own (coupon redemption and commission recording are
+    idempotent), so reconciliation can finish whatever an interrupted run left undone.
+    """
+    now = timezone.now()
+    updated = Enrollment.objects.filter(pk=enrollment.pk, status__in=FULFILLABLE).update(
+        stripe_payment_intent_id=payment_intent or "", **paid_fields(now)
+    )
+    if not updated:
+        return False
+    record_sale_side_effects(enrollment, sold_at=now)
+    transaction.on_commit(partial(announce_paid, enrollment.pk))
+    return True
+
+
+def record_sale_side_effects(enrollment: Enrollment, *, sold_at) -> None:
+    """The grant coupon is redeemed and the affiliate's commission recorded (both idempotent)."""
+    if enrollment.grant_id and enrollment.kind == Enrollment.Kind.PARTIAL_GRANT:
+        redeemed = grant_services.redeem_coupon(
+            grant_id=enrollment.grant_id, enrollment_id=enrollment.pk
+        )
+        if not redeemed:
+            flag_for_review(
+                enrollment.pk,
+                "Paid at the grant price, but the coupon reservation had been released. "
+                "Check the grant before it is used again.",
+            )
+    if enrollment.affiliate_id:
+        affiliate_services.record_commission(
+            affiliate_id=enrollment.affiliate_id,
+            sale_id=enrollment.pk,
+            course=enrollment.course,
+            buyer_email=enrollment.email,
+            amount_paid_cents=enrollment.amount_due_cents,
+            currency=enrollment.currency,
+            sold_at=sold_at,
+        )
+
+
+def fail_checkout_session(session: dict) -> str:
+    """The delayed payment failed: the checkout is over, its coupon freed, the learner told."""
+    enrollment = _enrollment_for_session(session)
+    if enrollment is None:
+        return UNKNOWN_SESSION
+    if not transition(enrollment.pk, Status.PENDING, Status.FAILED):
+        return "unchanged"
+    logger.info("event=payment.failed enrollment_id=%s", enrollment.pk)
+    release_reservation(enrollment)
+    from ..tasks import send_payment_failed_notice
+
+    transaction.on_commit(partial(send_payment_failed_notice.delay, enrollment.pk))
+    return "failed"
+
+
+def expire_checkout_session(session: dict) -> str:
+    enrollment = _enrollment_for_session(session)
+    if enrollment is None:
+        return UNKNOWN_SESSION
+    if not transition(enrollment.pk, Status.PENDING, Status.EXPIRED):
+        return "unchanged"
+    logger.info("event=checkout.expired enrollment_id=%s", enrollment.pk)
+    release_reservation(enrollment)
+    return "expired"
+
+
+def expire_stale_checkouts(*, now=None) -> int:
+    """Close checkouts whose Stripe session has expired (backs up a lost ``expired`` event).
+
+    Checkouts waiting for a delayed bank payment have no expiry and are left alone.
+    """
+    now = now or timezone.now()
+    stale = Enrollment.objects.filter(status=Status.PENDING, expires_at__lt=now)
+    coupon_holders = list(stale.exclude(grant=None).values_list("pk", "grant_id"))
+    expired = stale.update(status=Status.EXPIRED)
+    # Release is conditional on the coupon still being reserved by that enrollment, so a
+    # checkout paid in the meantime (its coupon already redeemed) is left untouched.
+    for enrollment_id, grant_id in coupon_holders:
+        grant_services.release_coupon(grant_id=grant_id, enrollment_id=enrollment_id)
+    return expired
+
+
+def refresh_from_stripe(enrollment: Enrollment) -> str | None:
+    """Ask Stripe about a pending checkout and fulfil it if paid (the success page's path)."""
+    if enrollment.status != Status.PENDING or not enrollment.stripe_session_id:
+        return None
+    try:
+        session = stripe_gateway.retrieve_checkout_session(enrollment.stripe_session_id)
+    except (stripe_gateway.GatewayError, stripe_gateway.PaymentsNotConfigured):
+        return None
+    return fulfil_checkout_session(session)
+
+
+def reconcile_completed_sessions(*, since) -> list[tuple[str, str]]:
+    """Fulfil every complete Checkout Session since ``since`` whose webhook never arrived.
+
+    Returns ``(session id, outcome)`` for each session it fulfilled; mismatches and double
+    payments are flagged on the enrollment for staff, as on the live path.
+    """
+    changed = []
+    for session in stripe_gateway.completed_checkout_sessions(created_since=since):
+        outcome = fulfil_checkout_session(session)
+        if outcome == FULFILLED:
+            changed.append((session["id"], outcome))
+    return changed

@@ -1,0 +1,314 @@
+"""One refund policy, whoever starts the refund: staff in our admin, or Stripe's dashboard.
+
+A refund made here calls Stripe's Refunds API, then applies the policy at once; the
+``charge.refunded`` event Stripe sends afterwards applies the same policy again, which changes
+nothing. A refund made in Stripe's dashboard arrives only as that event and ends the same way.
+
+The policy (``apply_refund_policy``):
+- the refunded amount is Stripe's cumulative total: it only ever grows, so replays are harmless;
+- the affiliate's commission is reversed in proportion to the refunded share;
+- access is revoked (an LMS unenrol job) on a full refund, or on a partial one when staff chose
+  so; a 100% grant (nothing to give back to the card) can be "refunded" to revoke access;
+- the grant coupon is given back only when staff chose so.
+
+Disputes (``record_dispute``, ``record_dispute_closed``): an open dispute suspends access and
+holds the commission; a won dispute restores both; a lost one ends like a full refund.
+"""
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from affiliates import services as affiliate_services
+from affiliates.models import Commission
+from courses.money import format_money, proportion_of
+from grants import services as grant_services
+
+from .. import stripe_gateway
+from ..models import Enrollment, RefundRequest
+from ..signals import enrollment_paid, enrollment_revoked
+from .transitions import flag_for_review, transition
+
+logger = logging.getLogger(__name__)
+
+Status = Enrollment.Status
+
+
+class RefundError(Exception):
+    """A refund that cannot be made; ``message`` is for the staff member who asked."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# --- Staff refunds: preview, then confirm ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundPreview:
+    enrollment: Enrollment
+    amount_cents: int
+    refunded_total_cents: int
+    revoke_access: bool
+    restore_coupon: bool
+    commission_reversal_cents: int
+
+    @property
+    def full(self) -> bool:
+        return self.refunded_total_cents >= self.enrollment.amount_due_cents
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount_cents, self.enrollment.currency)
+
+    @property
+    def refunded_total_display(self) -> str:
+        return format_money(self.refunded_total_cents, self.enrollment.currency)
+
+    @property
+    def commission_reversal_display(self) -> str:
+        return format_money(self.commission_reversal_cents, self.enrollment.currency)
+
+
+def refundable_cents(enrollment: Enrollment) -> int:
+    return enrollment.amount_due_cents - enrollment.amount_refunded_cents
+
+
+def preview_refund(
+    *, enrollment: Enrollment, amount_cents: int, revoke_access: bool, restore_coupon: bool
+) -> RefundPreview:
+    """Exactly what a refund will do, or ``RefundError`` saying why it cannot be made."""
+    if enrollment.status not in (Status.PAID, Status.REFUNDED):
+        raise RefundError("Only a paid enrollment can be refunded.")
+    remaining = refundable_cents(enrollment)
+    if enrollment.amount_due_cents == 0:
+        if amount_cents != 0:
+            raise RefundError("Nothing was paid for this enrollment: the amount must be 0.")
+        if enrollment.status != Status.PAID:
+            raise RefundError("Access to this free enrollment is already revoked.")
+    elif not 0 < amount_cents <= remaining:
+        raise RefundError(
+            f"The amount must be between 0.01 and {format_money(remaining, enrollment.currency)}."
+        )
+    total = enrollment.amount_refunded_cents + amount_cents
+    full = total >= enrollment.amount_due_cents
+    commission = Commission.objects.filter(sale_id=enrollment.pk).first()
+    reversal = 0
+    if commission is not None and enrollment.amount_due_cents:
+        reversal = (
+            proportion_of(commission.amount_cents, total, enrollment.amount_due_cents)
+            - commission.reversed_cents
+        )
+    return RefundPreview(
+        enrollment=enrollment,
+        amount_cents=amount_cents,
+        refunded_total_cents=total,
+        revoke_access=full or revoke_access,
+        restore_coupon=restore_coupon and enrollment.grant_id is not None,
+        commission_reversal_cents=max(reversal, 0),
+    )
+
+
+def refund_enrollment(*, preview: RefundPreview, reason: str, staff_user) -> RefundRequest:
+    """Make the refund the preview described. A second confirmation of the same refund (double
+    click, back button) finds the same request and the same Stripe idempotency key."""
+    enrollment = preview.enrollment
+    try:
+        with transaction.atomic():
+            request = RefundRequest.objects.create(
+                enrollment=enrollment,
+                amount_cents=preview.amount_cents,
+                refunded_total_cents=preview.refunded_total_cents,
+                revoke_access=preview.revoke_access,
+                restore_coupon=preview.restore_coupon,
+                reason=reason[:500],
+                created_by=staff_user,
+            )
+    except IntegrityError:
+        request = RefundRequest.objects.get(
+            enrollment=enrollment, refunded_total_cents=preview.refunded_total_cents
+        )
+    if request.amount_cents and not request.stripe_refund_id:
+        try:
+            refund = stripe_gateway.create_refund(
+                payment_intent=enrollment.stripe_payment_intent_id,
+                amount_cents=request.amount_cents,
+                idempotency_key=request.idempotency_key,
+                metadata={"enrollment_id": str(enrollment.pk), "refund_request": str(request.pk)},
+            )
+        except (stripe_gateway.GatewayError, stripe_gateway.PaymentsNotConfigured):
+            # Nothing was refunded: forget the request so its policy is never applied.
+            RefundRequest.objects.filter(pk=request.pk, stripe_refund_id="").delete()
+            raise RefundError("Stripe did not accept the refund; nothing was refunded.")
+        RefundRequest.objects.filter(pk=request.pk).update(stripe_refund_id=refund["id"])
+    logger.info(
+        "event=refund.requested enrollment_id=%s amount=%s revoke=%s",
+        enrollment.pk,
+        request.amount_cents,
+        request.revoke_access,
+    )
+    apply_refund(enrollment_id=enrollment.pk, refunded_cents=request.refunded_total_cents)
+    return request
+
+
+# --- The policy, shared by staff refunds and Stripe's refund events -------------------------
+
+
+def apply_refund(*, enrollment_id: int, refunded_cents: int) -> str:
+    """Record Stripe's cumulative refunded amount, then apply the refund policy."""
+    enrollment = Enrollment.objects.get(pk=enrollment_id)
+    refunded = min(max(refunded_cents, 0), enrollment.amount_due_cents)
+    grew = Enrollment.objects.filter(pk=enrollment_id, amount_refunded_cents__lt=refunded).update(
+        amount_refunded_cents=refunded
+    )
+    if grew:
+        logger.info(
+            "event=refund.recorded enrollment_id=%s refunded_cents=%s", enrollment_id, refunded
+        )
+    if grew and enrollment.status in (Status.PAID, Status.REFUNDED):
+        from ..tasks import send_refund_notice
+
+        transaction.on_commit(partial(send_refund_notice.delay, enrollment_id, refunded))
+    enrollment.amount_refunded_cents = max(refunded, enrollment.amount_refunded_cents)
+    return apply_refund_policy(enrollment)
+
+
+def apply_refund_policy(enrollment: Enrollment) -> str:
+    """Bring commission, access and coupon in line with what was refunded. Idempotent."""
+    if enrollment.status not in (Status.PAID, Status.REFUNDED):
+        return "unchanged"  # a refund that overtook the payment: applied at fulfilment
+    refunded = enrollment.amount_refunded_cents
+    requests = list(enrollment.refund_requests.values_list("revoke_access", "restore_coupon"))
+    if enrollment.affiliate_id and refunded:
+        affiliate_services.reverse_commission(
+            sale_id=enrollment.pk,
+            refunded_cents_total=refunded,
+            sale_amount_cents=enrollment.amount_due_cents,
+        )
+    full = refunded >= enrollment.amount_due_cents and (refunded > 0 or bool(requests))
+    revoke = full or any(revoke for revoke, _ in requests)
+    if enrollment.grant_id and any(restore for _, restore in requests):
+        grant_services.restore_coupon(grant_id=enrollment.grant_id, enrollment_id=enrollment.pk)
+    if revoke and revoke_access(enrollment.pk):
+        logger.info("event=enrollment.refunded enrollment_id=%s full=%s", enrollment.pk, full)
+        return "refunded"
+    return "partially_refunded" if refunded else "unchanged"
+
+
+def revoke_access(enrollment_id: int) -> bool:
+    """paid → refunded, with an LMS unenrol job in the same UPDATE."""
+    revoked = transition(
+        enrollment_id,
+        Status.PAID,
+        Status.REFUNDED,
+        lms_action=Enrollment.LmsAction.UNENROL,
+        lms_status=Enrollment.LmsStatus.PENDING,
+        lms_attempts=0,
+        lms_next_attempt_at=timezone.now(),
+        lms_last_error="",
+    )
+    if revoked:
+        transaction.on_commit(
+            partial(enrollment_revoked.send, sender=Enrollment, enrollment_id=enrollment_id)
+        )
+    return revoked
+
+
+def _enrollment_for_charge(charge: dict) -> Enrollment | None:
+    payment_intent = charge.get("payment_intent")
+    if payment_intent:
+        enrollment = Enrollment.objects.filter(stripe_payment_intent_id=payment_intent).first()
+        if enrollment is not None:
+            return enrollment
+    # payment_intent_data.metadata is copied onto the charge: it finds the enrollment even
+    # when the refund event overtakes the payment event.
+    reference = str((charge.get("metadata") or {}).get("enrollment_id") or "")
+    return Enrollment.objects.filter(pk=int(reference)).first() if reference.isdigit() else None
+
+
+def record_charge_refund(charge: dict) -> str:
+    enrollment = _enrollment_for_charge(charge)
+    if enrollment is None:
+        logger.warning("event=refund.unknown_charge charge=%s", charge.get("id"))
+        return "unknown_charge"
+    refunded = charge.get("amount_refunded")
+    if not isinstance(refunded, int):
+        raise ValueError("charge.amount_refunded missing")
+    return apply_refund(enrollment_id=enrollment.pk, refunded_cents=refunded)
+
+
+# --- Disputes --------------------------------------------------------------------------------
+
+
+def _enrollment_for_dispute(dispute: dict) -> Enrollment | None:
+    return _enrollment_for_charge(
+        {"payment_intent": dispute.get("payment_intent"), "metadata": dispute.get("metadata")}
+    )
+
+
+def _lms_job(action: str) -> dict:
+    return {
+        "lms_action": action,
+        "lms_status": Enrollment.LmsStatus.PENDING,
+        "lms_attempts": 0,
+        "lms_next_attempt_at": timezone.now(),
+        "lms_last_error": "",
+    }
+
+
+def record_dispute(dispute: dict) -> str:
+    """A dispute opened: access is suspended, the commission held, staff alerted."""
+    enrollment = _enrollment_for_dispute(dispute)
+    if enrollment is None:
+        logger.warning("event=dispute.unknown_charge dispute=%s", dispute.get("id"))
+        return "unknown_charge"
+    amount = dispute.get("amount")
+    flag_for_review(
+        enrollment.pk,
+        f"Dispute {dispute.get('id')} opened ({dispute.get('reason') or 'no reason'}, "
+        f"{dispute.get('status')}) for {format_money(int(amount or 0), enrollment.currency)}.",
+    )
+    affiliate_services.hold_commission(sale_id=enrollment.pk, on_hold=True)
+    suspended = Enrollment.objects.filter(
+        pk=enrollment.pk, status=Status.PAID, dispute_status=Enrollment.Dispute.NONE
+    ).update(dispute_status=Enrollment.Dispute.OPEN, **_lms_job(Enrollment.LmsAction.UNENROL))
+    if suspended:
+        from ..tasks import send_dispute_alert
+
+        transaction.on_commit(partial(send_dispute_alert.delay, enrollment.pk))
+        transaction.on_commit(
+            partial(enrollment_revoked.send, sender=Enrollment, enrollment_id=enrollment.pk)
+        )
+    return "suspended" if suspended else "flagged"
+
+
+def record_dispute_closed(dispute: dict) -> str:
+    """Won: access and commission come back. Lost: the money is gone, as after a full refund."""
+    enrollment = _enrollment_for_dispute(dispute)
+    if enrollment is None:
+        return "unknown_charge"
+    if dispute.get("status") == "won":
+        restored = Enrollment.objects.filter(
+            pk=enrollment.pk, status=Status.PAID, dispute_status=Enrollment.Dispute.OPEN
+        ).update(dispute_status=Enrollment.Dispute.WON, **_lms_job(Enrollment.LmsAction.ENROL))
+        affiliate_services.hold_commission(sale_id=enrollment.pk, on_hold=False)
+        if restored:
+            transaction.on_commit(
+                partial(enrollment_paid.send, sender=Enrollment, enrollment_id=enrollment.pk)
+            )
+        return "restored" if restored else "unchanged"
+    lost = Enrollment.objects.filter(
+        pk=enrollment.pk, dispute_status=Enrollment.Dispute.OPEN
+    ).update(dispute_status=Enrollment.Dispute.LOST)
+    if enrollment.affiliate_id:
+        affiliate_services.reverse_commission(
+            sale_id=enrollment.pk,
+            refunded_cents_total=enrollment.amount_due_cents,
+            sale_amount_cents=enrollment.amount_due_cents,
+        )
+    revoke_access(enrollment.pk)
+    return "lost" if lost else "unchanged"

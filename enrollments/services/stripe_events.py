@@ -1,0 +1,73 @@
+"""The Stripe webhook inbox: store each verified event once, then apply it through its handler."""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..models import StripeEvent
+from .fulfilment import expire_checkout_session, fail_checkout_session, fulfil_checkout_session
+from .refunds import record_charge_refund, record_dispute, record_dispute_closed
+
+logger = logging.getLogger(__name__)
+
+_HANDLERS = {
+    "checkout.session.completed": fulfil_checkout_session,
+    "checkout.session.async_payment_succeeded": fulfil_checkout_session,
+    "checkout.session.async_payment_failed": fail_checkout_session,
+    "checkout.session.expired": expire_checkout_session,
+    "charge.refunded": record_charge_refund,
+    "charge.dispute.created": record_dispute,
+    "charge.dispute.closed": record_dispute_closed,
+}
+DONE_OUTCOMES = (StripeEvent.Outcome.PROCESSED, StripeEvent.Outcome.IGNORED)
+
+
+def record_stripe_event(event: dict) -> tuple[StripeEvent, bool]:
+    """Store a verified event once; the unique event id turns a repeat into ``created=False``."""
+    try:
+        with transaction.atomic():
+            stripe_event = StripeEvent.objects.create(
+                event_id=event["id"], type=event["type"], payload=event
+            )
+            return stripe_event, True
+    except IntegrityError:
+        return StripeEvent.objects.get(event_id=event["id"]), False
+
+
+def process_stripe_event(stripe_event: StripeEvent) -> str:
+    """Apply an event through its handler; every handler is idempotent, so reprocessing is safe.
+
+    A handler error marks the event failed and re-raises, so the webhook answers 500 and
+    Stripe retries (and staff can reprocess it from the admin).
+    """
+    handler = _HANDLERS.get(stripe_event.type)
+    if handler is None:
+        StripeEvent.objects.filter(pk=stripe_event.pk).update(
+            outcome=StripeEvent.Outcome.IGNORED, processed_at=timezone.now()
+        )
+        return "ignored"
+    StripeEvent.objects.filter(pk=stripe_event.pk).update(attempts=F("attempts") + 1)
+    try:
+        result = handler(stripe_event.payload["data"]["object"])
+    except Exception as error:
+        logger.exception(
+            "event=stripe_event.failed stripe_event=%s type=%s",
+            stripe_event.event_id,
+            stripe_event.type,
+        )
+        StripeEvent.objects.filter(pk=stripe_event.pk).update(
+            outcome=StripeEvent.Outcome.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
+        )
+        raise
+    StripeEvent.objects.filter(pk=stripe_event.pk).update(
+        outcome=StripeEvent.Outcome.PROCESSED, processed_at=timezone.now(), result=result, error=""
+    )
+    logger.info(
+        "event=stripe_event.processed stripe_event=%s type=%s result=%s",
+        stripe_event.event_id,
+        stripe_event.type,
+        result,
+    )
+    return result

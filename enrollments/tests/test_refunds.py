@@ -1,0 +1,304 @@
+"""One refund policy: staff refunds from the admin and refunds from Stripe end the same way."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.core import mail
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from accounts.tests.factories import StaffFactory, UserFactory
+from affiliates.models import Commission
+from affiliates.tests.factories import AffiliateFactory
+from courses.tests.factories import CourseFactory
+from enrollments.models import Enrollment, RefundRequest
+from enrollments.tests.conftest import post_event
+from grants.models import Grant
+from grants.tests.factories import GrantFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def buy(client, fake_stripe, *, price=10000, referred=True, email="buyer@example.com"):
+    """A paid enrollment (via the real checkout + webhook), referred by a 10% affiliate."""
+    course = CourseFactory(price_cents=price)
+    if referred:
+        affiliate = AffiliateFactory(rate_percent=10)
+        client.get(course.get_absolute_url(), {"ref": affiliate.referral_code})
+    client.post(reverse("enrollments:checkout", args=[course.slug]), {"email": email})
+    enrollment = Enrollment.objects.get(course=course)
+    fake_stripe.complete_session(enrollment.stripe_session_id)
+    post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.PAID
+    return enrollment
+
+
+def refund_url(enrollment):
+    return reverse("admin:enrollments_enrollment_refund", args=[enrollment.pk])
+
+
+def staff_refund(staff_client, enrollment, amount, *, revoke=False, restore=False, confirm=True):
+    """Preview, then (``confirm``) submit the confirmation form the preview rendered."""
+    data = {"amount": amount, "reason": "Learner asked"}
+    if revoke:
+        data["revoke_access"] = "on"
+    if restore:
+        data["restore_coupon"] = "on"
+    preview = staff_client.post(refund_url(enrollment), data)
+    if not confirm or "Confirm refund" not in preview.text:
+        return preview
+    total = preview.text.split('name="confirmed_total_cents" value="')[1].split('"')[0]
+    return staff_client.post(refund_url(enrollment), {**data, "confirmed_total_cents": total})
+
+
+def stripe_refund(fake_stripe, enrollment, amount=None):
+    """A refund made in Stripe's dashboard: only the event tells us."""
+    data = {"payment_intent": enrollment.stripe_payment_intent_id}
+    if amount is not None:
+        data["amount"] = amount
+    response = requests.post(
+        f"{fake_stripe.url}/v1/refunds",
+        data=data,
+        timeout=5,
+        headers={"Authorization": "Bearer sk_test_maaledu"},
+    )
+    assert response.status_code == 200, response.text
+    return fake_stripe.event_for_charge(response.json()["charge"])
+
+
+def end_state(enrollment):
+    enrollment.refresh_from_db()
+    commission = Commission.objects.filter(sale_id=enrollment.pk).first()
+    return (
+        enrollment.status,
+        enrollment.amount_refunded_cents,
+        enrollment.lms_action,
+        commission and (commission.reversed_cents, commission.status),
+    )
+
+
+@pytest.fixture
+def staff_client():
+    client = Client()
+    client.force_login(StaffFactory())
+    return client
+
+
+def test_preview_shows_exactly_what_a_partial_refund_will_do_and_changes_nothing(
+    client, fake_stripe, staff_client
+):
+    enrollment = buy(client, fake_stripe)
+
+    response = staff_refund(staff_client, enrollment, "25.00", confirm=False)
+
+    assert response.status_code == 200
+    preview = response.text
+    assert "$25.00" in preview and "a partial refund" in preview
+    assert "LMS access: <strong>kept</strong>" in preview
+    assert "$2.50 reversed" in preview  # 10% commission on a quarter of the sale
+    assert "Confirm refund" in preview
+    assert RefundRequest.objects.count() == 0
+    assert not [r for r in fake_stripe.requests if r.path == "/v1/refunds"]
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        ("100.00", ("refunded", 10000, "unenrol", (1000, "reversed"))),
+        ("25.00", ("paid", 2500, "enrol", (250, "pending"))),
+    ],
+)
+def test_admin_and_webhook_refunds_end_in_identical_states(
+    client, fake_stripe, staff_client, amount, expected
+):
+    from_admin = buy(client, fake_stripe, email="a@example.com")
+    from_stripe = buy(client, fake_stripe, email="b@example.com")
+
+    staff_refund(staff_client, from_admin, amount)
+    cents = int(amount.replace(".", ""))
+    post_event(client, stripe_refund(fake_stripe, from_stripe, cents))
+    # Stripe's event about the admin refund arrives too, and changes nothing.
+    charge_id = fake_stripe.payment_intents[from_admin.stripe_payment_intent_id]["latest_charge"]
+    post_event(client, fake_stripe.event_for_charge(charge_id))
+
+    assert end_state(from_admin) == end_state(from_stripe) == expected
+    [call] = [
+        r
+        for r in fake_stripe.requests
+        if r.path == "/v1/refunds" and r.method == "POST" and r.idempotency_key
+    ]
+    assert call.params["amount"] == str(cents)
+    assert call.idempotency_key == f"enrollment-{from_admin.pk}-refund-to-{cents}"
+
+
+def test_a_refund_confirmed_twice_refunds_once(client, fake_stripe, staff_client):
+    enrollment = buy(client, fake_stripe)
+    data = {"amount": "40.00", "reason": "Learner asked", "confirmed_total_cents": "4000"}
+
+    first = staff_client.post(refund_url(enrollment), data)
+    second = staff_client.post(refund_url(enrollment), data, follow=True)  # back + confirm again
+
+    assert first.status_code == 302
+    assert "already made" in second.text
+    assert RefundRequest.objects.count() == 1
+    assert next(iter(fake_stripe.charges.values()))["amount_refunded"] == 4000
+    assert end_state(enrollment)[:2] == ("paid", 4000)
+
+
+def test_two_deliberate_partial_refunds_add_up(client, fake_stripe, staff_client):
+    enrollment = buy(client, fake_stripe)
+
+    staff_refund(staff_client, enrollment, "40.00")
+    staff_refund(staff_client, enrollment, "60.00")
+
+    assert end_state(enrollment) == ("refunded", 10000, "unenrol", (1000, "reversed"))
+
+
+def test_replayed_refund_events_change_nothing_further(
+    client, fake_stripe, django_capture_on_commit_callbacks
+):
+    enrollment = buy(client, fake_stripe)
+    event = stripe_refund(fake_stripe, enrollment, 5000)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            post_event(client, event)
+        replayed = dict(event, id="evt_replay_with_new_id")
+        post_event(client, replayed)
+
+    assert end_state(enrollment) == ("paid", 5000, "enrol", (500, "pending"))
+    refund_mails = [m for m in mail.outbox if "refund" in m.subject.lower()]
+    assert len(refund_mails) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_of_a_full_refund_apply_it_once(fake_stripe):
+    if connection.vendor != "postgresql":
+        pytest.skip("real concurrency needs PostgreSQL")
+    enrollment = buy(Client(), fake_stripe)
+    event = stripe_refund(fake_stripe, enrollment)
+
+    def deliver(n):
+        try:
+            return post_event(Client(), dict(event, id=f"evt_refund_{n % 3}")).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(deliver, range(8))) == {200}
+
+    assert end_state(enrollment) == ("refunded", 10000, "unenrol", (1000, "reversed"))
+    assert len([m for m in mail.outbox if "refund" in m.subject.lower()]) == 1
+
+
+def test_partial_refund_with_revoke_chosen_by_staff_closes_access(
+    client, fake_stripe, staff_client
+):
+    enrollment = buy(client, fake_stripe)
+
+    staff_refund(staff_client, enrollment, "10.00", revoke=True)
+
+    assert end_state(enrollment) == ("refunded", 1000, "unenrol", (100, "pending"))
+
+
+def test_refund_of_a_full_grant_revokes_access_with_nothing_to_return(staff_client, client):
+    grant = GrantFactory(approved=True, email="ada@example.com", discount_percent=100)
+    client.force_login(UserFactory(email="ada@example.com"))
+    client.post(
+        reverse("enrollments:checkout", args=[grant.course.slug]),
+        {"email": "x", "coupon": grant.coupon_code},
+    )
+    enrollment = Enrollment.objects.get()
+
+    preview = staff_refund(staff_client, enrollment, "0", confirm=False)
+    staff_refund(staff_client, enrollment, "0", restore=True)
+
+    assert "nothing: this enrollment was free" in preview.text
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.lms_action) == ("refunded", "unenrol")
+    grant.refresh_from_db()
+    assert grant.coupon_state == Grant.CouponState.AVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"), [("0", "between"), ("100.01", "between"), ("-5", "greater than")]
+)
+def test_refund_outside_what_was_paid_is_refused_and_changes_nothing(
+    client, fake_stripe, staff_client, amount, message
+):
+    enrollment = buy(client, fake_stripe)
+
+    response = staff_refund(staff_client, enrollment, amount)
+
+    assert message in response.text
+    assert end_state(enrollment) == ("paid", 0, "enrol", (0, "pending"))
+
+
+def test_stripe_refusing_the_refund_leaves_everything_as_it_was(client, fake_stripe, staff_client):
+    enrollment = buy(client, fake_stripe)
+    fake_stripe.fail_next(status=400, error_type="invalid_request_error", path_prefix="/v1/refunds")
+
+    response = staff_refund(staff_client, enrollment, "30.00")
+
+    assert "Stripe did not accept the refund" in response.text
+    assert RefundRequest.objects.count() == 0
+    assert end_state(enrollment) == ("paid", 0, "enrol", (0, "pending"))
+
+
+def test_only_staff_reach_the_refund_page(client, fake_stripe):
+    enrollment = buy(client, fake_stripe)
+    learner = Client()
+    learner.force_login(UserFactory())
+
+    response = learner.get(refund_url(enrollment))
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_dispute_suspends_access_and_holds_the_commission_until_won(
+    client, fake_stripe, django_capture_on_commit_callbacks
+):
+    enrollment = buy(client, fake_stripe)
+    charge_id = next(iter(fake_stripe.charges))
+    opened = fake_stripe.event_for_dispute(charge_id)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, opened)
+
+    enrollment.refresh_from_db()
+    commission = Commission.objects.get()
+    assert (enrollment.dispute_status, enrollment.lms_action) == ("open", "unenrol")
+    assert commission.on_hold and enrollment.needs_review
+    assert any("dispute" in m.subject.lower() for m in mail.outbox)
+
+    won = dict(opened, id="evt_dispute_won", type="charge.dispute.closed")
+    won["data"] = {"object": dict(opened["data"]["object"], status="won")}
+    post_event(client, won)
+
+    enrollment.refresh_from_db()
+    commission.refresh_from_db()
+    assert (enrollment.status, enrollment.dispute_status, enrollment.lms_action) == (
+        "paid",
+        "won",
+        "enrol",
+    )
+    assert not commission.on_hold
+
+
+def test_lost_dispute_ends_like_a_full_refund(client, fake_stripe):
+    enrollment = buy(client, fake_stripe)
+    charge_id = next(iter(fake_stripe.charges))
+    opened = fake_stripe.event_for_dispute(charge_id)
+    post_event(client, opened)
+
+    lost = dict(opened, id="evt_dispute_lost", type="charge.dispute.closed")
+    lost["data"] = {"object": dict(opened["data"]["object"], status="lost")}
+    post_event(client, lost)
+
+    enrollment.refresh_from_db()
+    commission = Commission.objects.get()
+    assert (enrollment.status, enrollment.dispute_status) == ("refunded", "lost")
+    assert commission.status == Commission.Status.REVERSED

@@ -1,0 +1,88 @@
+"""Real threads against PostgreSQL: the database guard holds under simultaneous requests."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from grants.models import Grant
+from grants.services import CouponRefused, claim_coupon_for_free_enrollment, reserve_coupon
+from grants.tests.factories import GrantFactory
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL: SQLite serialises writers, so threads prove nothing",
+    ),
+]
+
+THREADS = 20
+
+
+def _run_together(target) -> list:
+    """Run ``target(i)`` in THREADS threads released at the same instant; collect outcomes."""
+    barrier = threading.Barrier(THREADS)
+    outcomes: list = [None] * THREADS
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            outcomes[index] = target(index)
+        except Exception as error:  # the outcome under test, collected for the assertions
+            outcomes[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def test_twenty_simultaneous_reservations_of_one_coupon_leave_exactly_one_holder():
+    grant = GrantFactory(approved=True)
+    until = timezone.now() + timedelta(hours=1)
+
+    def reserve(index: int) -> str:
+        reserve_coupon(grant_id=grant.pk, enrollment_id=1000 + index, until=until)
+        return "reserved"
+
+    outcomes = _run_together(reserve)
+
+    assert outcomes.count("reserved") == 1
+    refusals = [outcome for outcome in outcomes if isinstance(outcome, CouponRefused)]
+    assert len(refusals) == THREADS - 1
+    assert {refusal.reason for refusal in refusals} == {"held"}
+    grant.refresh_from_db()
+    winner = 1000 + outcomes.index("reserved")
+    assert (grant.coupon_state, grant.holder_enrollment_id) == ("reserved", winner)
+
+
+def test_twenty_simultaneous_free_claims_create_exactly_one_enrollment():
+    grant = GrantFactory(approved=True, discount_percent=100)
+    created: list[int] = []
+
+    def claim(index: int) -> int:
+        def create_enrollment() -> int:
+            created.append(2000 + index)
+            return 2000 + index
+
+        return claim_coupon_for_free_enrollment(
+            grant_id=grant.pk, create_enrollment=create_enrollment
+        )
+
+    outcomes = _run_together(claim)
+
+    assert len(created) == 1
+    assert [outcome for outcome in outcomes if isinstance(outcome, int)] == created
+    refusals = [outcome for outcome in outcomes if isinstance(outcome, CouponRefused)]
+    assert len(refusals) == THREADS - 1
+    assert {refusal.reason for refusal in refusals} == {"redeemed"}
+    grant.refresh_from_db()
+    assert (grant.coupon_state, grant.redeemed_enrollment_id) == ("redeemed", created[0])
+    assert Grant.objects.filter(coupon_state="redeemed").count() == 1

@@ -1,0 +1,279 @@
+"""Staff decisions through the services, and the e-mails they send (once)."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from accounts.tests.factories import StaffFactory
+from courses.tests.factories import CourseFactory
+from grants import services, tasks
+from grants.coupons import generate_coupon_code, normalize_coupon_code
+from grants.models import Grant
+from grants.services import GrantError, approve_grants, reject_grants
+from grants.tests.factories import GrantFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reviewer():
+    return StaffFactory(email="reviewer@maaledu.test")
+
+
+def _approve(grants, reviewer, *, discount=50, days=30, capture):
+    with capture(execute=True):
+        return approve_grants(
+            grant_ids=[grant.pk for grant in grants],
+            reviewer=reviewer,
+            discount_percent=discount,
+            valid_days=days,
+        )
+
+
+def test_approving_gives_each_pending_grant_its_own_coupon(
+    reviewer, django_capture_on_commit_callbacks
+):
+    grants = GrantFactory.create_batch(3)
+    before = timezone.now()
+
+    approved = _approve(grants, reviewer, capture=django_capture_on_commit_callbacks)
+
+    assert approved == 3
+    codes = set()
+    for grant in grants:
+        grant.refresh_from_db()
+        assert grant.status == Grant.Status.APPROVED
+        assert grant.coupon_state == Grant.CouponState.AVAILABLE
+        assert grant.discount_percent == 50
+        assert normalize_coupon_code(grant.coupon_code) == grant.coupon_code
+        assert before + timedelta(days=30) <= grant.coupon_expires_at
+        assert grant.coupon_expires_at <= timezone.now() + timedelta(days=30)
+        assert grant.reviewed_by == reviewer
+        assert grant.reviewed_at is not None
+        codes.add(grant.coupon_code)
+    assert len(codes) == 3
+
+
+def test_the_approval_email_has_the_code_discount_course_expiry_and_checkout_link(
+    reviewer, django_capture_on_commit_callbacks
+):
+    course = CourseFactory(title="Cloud Architect", slug="cloud-architect", price_cents=49900)
+    grant = GrantFactory(course=course, email="ada@example.com", name="Ada")
+
+    _approve([grant], reviewer, days=14, capture=django_capture_on_commit_callbacks)
+
+    grant.refresh_from_db()
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["ada@example.com"]
+    assert message.subject == "Your grant is approved: 50% off Cloud Architect"
+    html = message.alternatives[0][0]
+    for body in (message.body, html):
+        assert grant.coupon_code in body
+        assert "50%" in body
+        assert "you pay $249.50 instead of $499.00" in body
+        assert "Cloud Architect" in body
+        assert f"{grant.coupon_expires_at:%-d %B %Y}" in body
+        assert (
+            f"http://testserver/courses/cloud-architect/checkout/?coupon={grant.coupon_code}"
+            in body
+        )
+
+
+def test_a_100_percent_approval_email_says_the_course_is_free(
+    reviewer, django_capture_on_commit_callbacks
+):
+    grant = GrantFactory()
+
+    _approve([grant], reviewer, discount=100, capture=django_capture_on_commit_callbacks)
+
+    assert "100% (the course is free)" in mail.outbox[0].body
+
+
+def test_approving_an_already_decided_grant_changes_nothing_and_sends_nothing(
+    reviewer, django_capture_on_commit_callbacks
+):
+    approved = GrantFactory(approved=True)
+    rejected = GrantFactory(rejected=True)
+    snapshot = Grant.objects.filter(pk=approved.pk).values().get()
+
+    count = _approve(
+        [approved, rejected], reviewer, discount=80, capture=django_capture_on_commit_callbacks
+    )
+
+    assert count == 0
+    assert Grant.objects.filter(pk=approved.pk).values().get() == snapshot
+    rejected.refresh_from_db()
+    assert rejected.status == Grant.Status.REJECTED
+    assert mail.outbox == []
+
+
+def test_approving_the_same_grant_twice_emails_once(reviewer, django_capture_on_commit_callbacks):
+    grant = GrantFactory()
+
+    first = _approve([grant], reviewer, capture=django_capture_on_commit_callbacks)
+    second = _approve([grant, grant], reviewer, capture=django_capture_on_commit_callbacks)
+
+    assert (first, second) == (1, 0)
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize(("discount", "days"), [(9, 30), (101, 30), (50, 0)])
+def test_approval_outside_the_allowed_discount_or_validity_is_refused(reviewer, discount, days):
+    grant = GrantFactory()
+
+    with pytest.raises(GrantError):
+        approve_grants(
+            grant_ids=[grant.pk], reviewer=reviewer, discount_percent=discount, valid_days=days
+        )
+
+    grant.refresh_from_db()
+    assert grant.status == Grant.Status.PENDING
+
+
+def test_a_colliding_coupon_code_is_drawn_again(reviewer, monkeypatch):
+    taken = GrantFactory(approved=True).coupon_code
+    fresh = generate_coupon_code()
+    draws = iter([taken, fresh])
+    monkeypatch.setattr(services, "generate_coupon_code", lambda: next(draws))
+    grant = GrantFactory()
+
+    assert (
+        approve_grants(grant_ids=[grant.pk], reviewer=reviewer, discount_percent=50, valid_days=30)
+        == 1
+    )
+
+    grant.refresh_from_db()
+    assert grant.coupon_code == fresh
+
+
+def test_when_no_unique_code_can_be_drawn_nothing_is_approved(reviewer, monkeypatch):
+    taken = GrantFactory(approved=True).coupon_code
+    first, second = GrantFactory(), GrantFactory()
+    # The first grant gets a fresh code; every draw for the second collides.
+    monkeypatch.setattr(
+        services, "generate_coupon_code", iter([generate_coupon_code()] + [taken] * 10).__next__
+    )
+
+    with pytest.raises(GrantError, match="unique coupon code"):
+        approve_grants(
+            grant_ids=[first.pk, second.pk], reviewer=reviewer, discount_percent=50, valid_days=3
+        )
+
+    assert set(
+        Grant.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)
+    ) == {"pending"}
+
+
+def test_rejecting_records_the_reviewer_appends_the_note_and_sends_a_polite_notice(
+    reviewer, django_capture_on_commit_callbacks
+):
+    grant = GrantFactory(admin_notes="Called the applicant on Monday.", name="Grace")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        count = reject_grants(grant_ids=[grant.pk], reviewer=reviewer, note="  Budget is spent. ")
+
+    assert count == 1
+    grant.refresh_from_db()
+    assert grant.status == Grant.Status.REJECTED
+    assert grant.admin_notes == "Called the applicant on Monday.\n\nBudget is spent."
+    assert (grant.reviewed_by, grant.coupon_code) == (reviewer, None)
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [grant.email]
+    assert message.subject == f"Your grant application for {grant.course.title}"
+    assert "Hello Grace" in message.body
+    assert "we cannot offer you a grant this time" in message.body
+    assert "Budget is spent" not in message.body  # the note is internal
+
+
+def test_rejecting_with_notes_empty_so_far_stores_just_the_note(reviewer):
+    grant = GrantFactory()
+
+    reject_grants(grant_ids=[grant.pk], reviewer=reviewer, note="Not eligible.")
+
+    grant.refresh_from_db()
+    assert grant.admin_notes == "Not eligible."
+
+
+def test_rejecting_an_approved_grant_changes_nothing(reviewer, django_capture_on_commit_callbacks):
+    grant = GrantFactory(approved=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        count = reject_grants(grant_ids=[grant.pk], reviewer=reviewer, note="Oops")
+
+    assert count == 0
+    grant.refresh_from_db()
+    assert (grant.status, grant.admin_notes) == ("approved", "")
+    assert mail.outbox == []
+
+
+# --- e-mail tasks ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "sent_field"),
+    [
+        (tasks.send_grant_received_email, "received_email_sent_at"),
+        (tasks.send_grant_staff_notice, "staff_notified_at"),
+    ],
+)
+def test_an_email_task_run_twice_sends_once(task, sent_field):
+    grant = GrantFactory()
+
+    assert task.delay(grant.pk).get() is True
+    assert task.delay(grant.pk).get() is False
+
+    assert len(mail.outbox) == 1
+    assert getattr(Grant.objects.get(pk=grant.pk), sent_field) is not None
+
+
+def test_the_decision_task_run_twice_sends_once():
+    grant = GrantFactory(approved=True)
+
+    tasks.send_grant_decision_email.delay(grant.pk)
+    tasks.send_grant_decision_email.delay(grant.pk)
+
+    assert len(mail.outbox) == 1
+
+
+def test_no_decision_email_for_a_grant_still_pending():
+    grant = GrantFactory()
+
+    assert tasks.send_grant_decision_email.delay(grant.pk).get() is False
+
+    assert mail.outbox == []
+    assert Grant.objects.get(pk=grant.pk).decision_email_sent_at is None
+
+
+def test_an_email_task_for_a_grant_that_does_not_exist_sends_nothing():
+    assert tasks.send_grant_received_email.delay(424242).get() is False
+    assert mail.outbox == []
+
+
+def test_a_failed_send_gives_the_claim_back_so_a_retry_sends_it(monkeypatch):
+    grant = GrantFactory()
+
+    def unreachable_mail_server(**kwargs):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr(services, "send_templated_email", unreachable_mail_server)
+    with pytest.raises(ConnectionRefusedError):
+        services.send_application_received_email(grant_id=grant.pk)
+    assert Grant.objects.get(pk=grant.pk).received_email_sent_at is None
+
+    monkeypatch.undo()
+    assert services.send_application_received_email(grant_id=grant.pk) is True
+    assert len(mail.outbox) == 1
+
+
+def test_the_staff_notice_is_skipped_when_no_staff_address_is_configured(settings):
+    settings.STAFF_NOTIFICATION_EMAILS = []
+    grant = GrantFactory()
+
+    assert services.send_staff_notice(grant_id=grant.pk) is False
+
+    assert mail.outbox == []
+    assert Grant.objects.get(pk=grant.pk).staff_notified_at is None

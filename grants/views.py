@@ -1,0 +1,71 @@
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+from django_ratelimit.exceptions import Ratelimited
+
+from accounts.models import normalize_email
+from maaledu.ratelimits import over_limit
+from maaledu.views import rate_limited
+
+from .forms import GrantApplicationForm
+from .selectors import open_course_by_slug
+from .services import DuplicateApplication, apply_for_grant
+
+_APPLIED_SESSION_KEY = "grants:applied"
+
+
+def _email_key(group: str, request: HttpRequest) -> str:
+    return normalize_email(request.POST.get("email", ""))[:254]
+
+
+def _too_many_applications(request: HttpRequest) -> bool:
+    """Per IP and per applicant e-mail; fails open (an error is logged) when Redis is down."""
+    return over_limit(
+        request, group="grants.apply.ip", key="ip", rate=settings.GRANT_APPLY_RATE_PER_IP
+    ) or over_limit(
+        request,
+        group="grants.apply.email",
+        key=_email_key,
+        rate=settings.GRANT_APPLY_RATE_PER_EMAIL,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def apply(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and _too_many_applications(request):
+        return rate_limited(request, Ratelimited())
+    if request.method == "POST":
+        form = GrantApplicationForm(request.POST)
+        if form.is_valid():
+            try:
+                grant = apply_for_grant(**form.cleaned_data)
+            except DuplicateApplication as duplicate:
+                form.add_error(None, duplicate.message)
+            else:
+                request.session[_APPLIED_SESSION_KEY] = {
+                    "email": grant.email,
+                    "course": grant.course.title,
+                }
+                return redirect("grants:thanks")
+    else:
+        form = GrantApplicationForm(initial=_initial(request))
+    return render(request, "grants/apply.html", {"form": form})
+
+
+def _initial(request: HttpRequest) -> dict:
+    initial = {}
+    if request.user.is_authenticated:
+        initial.update(name=request.user.name, email=request.user.email)
+    slug = request.GET.get("course", "")
+    if slug:
+        initial["course"] = open_course_by_slug(slug)
+    return initial
+
+
+@require_GET
+def thanks(request: HttpRequest) -> HttpResponse:
+    applied = request.session.get(_APPLIED_SESSION_KEY)
+    if not applied:
+        return redirect("grants:apply")
+    return render(request, "grants/thanks.html", {"applied": applied})

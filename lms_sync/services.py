@@ -1,0 +1,376 @@
+"""LMS sync jobs: claim, call Frappe, record the outcome; staff alerts, retries, progress.
+
+The job lives on its ``Enrollment`` row (the ``lms_*`` fields), created by the same conditional
+update that makes the enrollment paid (``enrol``) or refunded (``unenrol``). Its life:
+
+    pending ──claim_job──▶ in_progress ──▶ synced
+                               ├─ Frappe unreachable / 5xx ─▶ pending after a backoff,
+                               │                              failed after LMS_SYNC_MAX_ATTEMPTS
+                               ├─ FRAPPE_* not set ─────────▶ waiting_config; the sweeper starts
+                               │                              it again once the settings are set
+                               ├─ credentials/site refused ─▶ waiting_config, tried every
+                               │                              LMS_SYNC_CONFIG_RETRY_SECONDS; alert
+                               └─ course mapping refused ───▶ failed (waits for staff); alert
+
+``failed`` means "needs staff": after fixing the cause (the course's Frappe name, the LMS course
+itself) staff use the admin action "Retry LMS sync now" (``retry_now``). Waiting for
+configuration never uses up the retry budget.
+
+Every step is one conditional UPDATE. The claim takes a lease with a fresh random token, so two
+workers never call Frappe for one enrollment at once; the outcome is written only ``WHERE`` the
+token is still ours, so a worker whose lease was taken over (it stalled past
+LMS_SYNC_LEASE_SECONDS) records nothing. Alerts are inserts guarded by a unique constraint.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from enrollments.models import Enrollment
+from maaledu.mail import send_templated_email
+
+from . import selectors
+from .frappe import (
+    FrappeClient,
+    LmsConfigError,
+    LmsError,
+    LmsMappingError,
+    LmsNotConfigured,
+    LmsTransientError,
+)
+from .models import LmsAlert
+
+logger = logging.getLogger(__name__)
+
+LmsStatus = Enrollment.LmsStatus
+LmsAction = Enrollment.LmsAction
+
+# What run_job did; also the Celery task's result.
+SYNCED = "synced"
+RETRY = "retry"
+FAILED = "failed"
+WAITING_CONFIG = "waiting_config"
+NOT_CLAIMED = "not_claimed"  # not due, already synced, or another worker holds it
+DISCARDED = "discarded"  # our lease was taken over (or the job changed) while we called Frappe
+
+SITE_KEY = "site"
+RETRYABLE = [LmsStatus.PENDING, LmsStatus.WAITING_CONFIG, LmsStatus.FAILED]
+
+
+def claim_job(*, enrollment_id: int, now: datetime | None = None) -> str | None:
+    """Take the job if it is due or its lease expired; return the lease token, or None."""
+    now = now or timezone.now()
+    token = secrets.token_hex(16)
+    claimed = Enrollment.objects.filter(selectors.claimable(now=now), pk=enrollment_id).update(
+        lms_status=LmsStatus.IN_PROGRESS,
+        lms_lease_token=token,
+        lms_lease_until=now + timedelta(seconds=settings.LMS_SYNC_LEASE_SECONDS),
+        lms_attempts=F("lms_attempts") + 1,
+        updated_at=timezone.now(),
+    )
+    return token if claimed else None
+
+
+def run_job(*, enrollment_id: int, now: datetime | None = None) -> str:
+    """Claim the job, make its one Frappe call, record what happened. Safe to call any time,
+    any number of times, concurrently. ``now`` pins the clock (tests travel in time with it)."""
+    clock: Callable[[], datetime] = (lambda: now) if now else timezone.now
+    token = claim_job(enrollment_id=enrollment_id, now=clock())
+    if token is None:
+        return NOT_CLAIMED
+    job = Enrollment.objects.select_related("course", "user").get(pk=enrollment_id)
+    if job.lms_attempts > settings.LMS_SYNC_MAX_ATTEMPTS:
+        # Only reached when workers kept dying mid-call (a transient error on the last attempt
+        # already fails the job): stop instead of looping forever.
+        return _give_up(job, token, "gave up: every attempt stopped mid-sync")
+    try:
+        lms_enrollment_name = _call_frappe(job)
+    except LmsNotConfigured as error:
+        return _wait_for_config(job, token, clock(), error, retry_in=timedelta(0))
+    except LmsConfigError as error:
+        retry_in = _jittered(settings.LMS_SYNC_CONFIG_RETRY_SECONDS)
+        outcome = _wait_for_config(job, token, clock(), error, retry_in=retry_in)
+        if outcome == WAITING_CONFIG:
+            _open_alert(LmsAlert.Kind.CONFIG, SITE_KEY, error.detail)
+        return outcome
+    except LmsMappingError as error:
+        detail = f"{job.course.title} (LMS course {job.course.frappe_course!r}): {error.detail}"
+        outcome = _fail(job, token, error.detail)
+        if outcome == FAILED:
+            _open_alert(LmsAlert.Kind.MAPPING, _course_key(job.course_id), detail)
+        return outcome
+    except LmsTransientError as error:
+        return _retry_later(job, token, clock(), error.detail, type(error).__name__)
+    except LmsError as error:  # Frappe refused the request for a reason retrying cannot fix
+        return _give_up(job, token, error.detail)
+    except Exception as error:
+        # A bug or a bad row: record it and back off rather than hold the lease until it
+        # expires and loop. The traceback goes to the log, never to lms_last_error.
+        logger.exception("event=lms.error enrollment_id=%s", job.pk)
+        return _retry_later(
+            job, token, clock(), f"internal error ({type(error).__name__})", type(error).__name__
+        )
+    return _succeed(job, token, clock(), lms_enrollment_name)
+
+
+def _call_frappe(job: Enrollment) -> str:
+    """Enrol or unenrol; return the LMS Enrollment name to keep ('' once unenrolled)."""
+    client = FrappeClient.from_settings()
+    try:
+        if job.lms_action == LmsAction.UNENROL:
+            client.unenrol(email=job.email, course=job.course.frappe_course)
+            return ""
+        full_name = job.user.name if job.user else ""
+        return client.enrol(email=job.email, full_name=full_name, course=job.course.frappe_course)
+    finally:
+        client.close()
+
+
+def _record(job: Enrollment, token: str, **fields) -> bool:
+    """Write the outcome only while our lease stands; release the lease either way.
+
+    ``updated_at`` is stamped by hand: QuerySet.update() skips auto_now, and the ops alerts
+    count recent failures by it."""
+    recorded = Enrollment.objects.filter(
+        pk=job.pk, lms_lease_token=token, lms_status=LmsStatus.IN_PROGRESS
+    ).update(lms_lease_token="", lms_lease_until=None, updated_at=timezone.now(), **fields)
+    if not recorded:
+        # Still our token but no longer in progress: the enrollment was refunded during the
+        # call. Let its unenrol job start now rather than when our lease would have ended.
+        Enrollment.objects.filter(pk=job.pk, lms_lease_token=token).update(
+            lms_lease_token="", lms_lease_until=None
+        )
+        logger.warning("event=lms.discarded enrollment_id=%s action=%s", job.pk, job.lms_action)
+    return bool(recorded)
+
+
+def _succeed(job: Enrollment, token: str, now: datetime, lms_enrollment_name: str) -> str:
+    if not _record(
+        job,
+        token,
+        lms_status=LmsStatus.SYNCED,
+        lms_synced_at=now,
+        lms_enrollment_name=lms_enrollment_name,
+        lms_next_attempt_at=None,
+        lms_last_error="",
+    ):
+        return DISCARDED
+    logger.info(
+        "event=lms.synced enrollment_id=%s action=%s attempts=%s",
+        job.pk,
+        job.lms_action,
+        job.lms_attempts,
+    )
+    # Frappe answered us, so the settings work and this course maps: close those incidents,
+    # and let jobs waiting on the configuration run at the next sweep, not their slow retry.
+    LmsAlert.objects.filter(
+        Q(kind__in=[LmsAlert.Kind.CONFIG, LmsAlert.Kind.FAILED])
+        | Q(kind=LmsAlert.Kind.MAPPING, key=_course_key(job.course_id)),
+        resolved_at__isnull=True,
+    ).update(resolved_at=now)
+    Enrollment.objects.filter(
+        lms_status=LmsStatus.WAITING_CONFIG, lms_next_attempt_at__gt=now
+    ).update(lms_next_attempt_at=now, updated_at=timezone.now())
+    return SYNCED
+
+
+def _retry_later(job: Enrollment, token: str, now: datetime, detail: str, error_type: str) -> str:
+    if job.lms_attempts >= settings.LMS_SYNC_MAX_ATTEMPTS:
+        return _give_up(job, token, f"{detail} (after {job.lms_attempts} attempts)")
+    delay = backoff_delay(job.lms_attempts)
+    if not _record(
+        job,
+        token,
+        lms_status=LmsStatus.PENDING,
+        lms_next_attempt_at=now + delay,
+        lms_last_error=detail,
+    ):
+        return DISCARDED
+    logger.info(
+        "event=lms.retry enrollment_id=%s action=%s attempt=%s next_in=%ds error=%s",
+        job.pk,
+        job.lms_action,
+        job.lms_attempts,
+        delay.total_seconds(),
+        error_type,
+    )
+    return RETRY
+
+
+def _wait_for_config(
+    job: Enrollment, token: str, now: datetime, error: LmsConfigError, *, retry_in: timedelta
+) -> str:
+    if not _record(
+        job,
+        token,
+        lms_status=LmsStatus.WAITING_CONFIG,
+        lms_next_attempt_at=now + retry_in,
+        lms_last_error=error.detail,
+        lms_attempts=F("lms_attempts") - 1,  # the claim counted it; waiting is not an attempt
+    ):
+        return DISCARDED
+    logger.warning(
+        "event=lms.waiting_config enrollment_id=%s error=%s status=%s",
+        job.pk,
+        type(error).__name__,
+        error.status,
+    )
+    return WAITING_CONFIG
+
+
+def _fail(job: Enrollment, token: str, detail: str) -> str:
+    if not _record(
+        job, token, lms_status=LmsStatus.FAILED, lms_next_attempt_at=None, lms_last_error=detail
+    ):
+        return DISCARDED
+    logger.error(
+        "event=lms.failed enrollment_id=%s action=%s attempts=%s",
+        job.pk,
+        job.lms_action,
+        job.lms_attempts,
+    )
+    return FAILED
+
+
+def _give_up(job: Enrollment, token: str, detail: str) -> str:
+    outcome = _fail(job, token, detail)
+    if outcome == FAILED:
+        _open_alert(LmsAlert.Kind.FAILED, SITE_KEY, detail)
+    return outcome
+
+
+def backoff_delay(attempt: int) -> timedelta:
+    """Delay after failed attempt ``attempt`` (1-based): base doubling up to the cap, then
+    jittered down to 75-100 % so a crowd of jobs that failed together spreads out."""
+    base, cap = settings.LMS_SYNC_BASE_DELAY_SECONDS, settings.LMS_SYNC_MAX_DELAY_SECONDS
+    return _jittered(min(cap, base * 2 ** min(attempt - 1, 32)))
+
+
+def _jittered(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds * random.uniform(0.75, 1.0))
+
+
+def _course_key(course_id: int) -> str:
+    return f"course-{course_id}"
+
+
+# --- Alerts -----------------------------------------------------------------------------------
+
+
+def _open_alert(kind: str, key: str, detail: str) -> bool:
+    """Open the incident and e-mail staff; False when it is already open (already alerted)."""
+    try:
+        with transaction.atomic():
+            alert = LmsAlert.objects.create(kind=kind, key=key, detail=detail)
+    except IntegrityError:
+        return False
+    from .tasks import send_lms_alert
+
+    logger.warning("event=lms.alert_opened alert_id=%s kind=%s key=%s", alert.pk, kind, key)
+    transaction.on_commit(partial(send_lms_alert.delay, alert.pk))
+    return True
+
+
+def notify_alert(*, alert_id: int) -> bool:
+    """E-mail staff about an open alert, once: the send is claimed first, undone if it fails."""
+    claimed_at = timezone.now()
+    claimed = LmsAlert.objects.filter(
+        pk=alert_id, notified_at__isnull=True, resolved_at__isnull=True
+    ).update(notified_at=claimed_at)
+    if not claimed:
+        return False
+    alert = LmsAlert.objects.get(pk=alert_id)
+    try:
+        send_templated_email(
+            to=list(settings.STAFF_NOTIFICATION_EMAILS),
+            template="lms_alert",
+            context={
+                "alert": alert,
+                "jobs_url": settings.SITE_URL + reverse("admin:lms_sync_lmssyncjob_changelist"),
+            },
+        )
+    except Exception:
+        LmsAlert.objects.filter(pk=alert_id, notified_at=claimed_at).update(notified_at=None)
+        raise
+    return True
+
+
+# --- Staff ------------------------------------------------------------------------------------
+
+
+def retry_now(*, enrollment_ids: list[int]) -> int:
+    """Failed, waiting or backing-off jobs: due now with a fresh retry budget, and started."""
+    from .tasks import sync_enrollment
+
+    ids = list(
+        Enrollment.objects.filter(pk__in=enrollment_ids, lms_status__in=RETRYABLE).values_list(
+            "pk", flat=True
+        )
+    )
+    now = timezone.now()
+    retried = Enrollment.objects.filter(pk__in=ids, lms_status__in=RETRYABLE).update(
+        lms_status=LmsStatus.PENDING, lms_attempts=0, lms_next_attempt_at=now, updated_at=now
+    )
+    for enrollment_id in ids:
+        transaction.on_commit(partial(sync_enrollment.delay, enrollment_id))
+    return retried
+
+
+def lms_configured() -> bool:
+    try:
+        FrappeClient.from_settings().close()
+    except LmsNotConfigured:
+        return False
+    return True
+
+
+# --- Progress ---------------------------------------------------------------------------------
+
+
+def pull_progress(*, batch_size: int) -> int:
+    """Read ``progress`` for the ``batch_size`` least recently read synced enrolments, with one
+    list call per course (per 100 learners), and store it; return how many rows were read."""
+    jobs = selectors.progress_batch(limit=batch_size)
+    if not jobs:
+        return 0
+    try:
+        client = FrappeClient.from_settings()
+    except LmsNotConfigured:
+        return 0
+    by_course: dict[str, list[Enrollment]] = defaultdict(list)
+    for job in jobs:
+        by_course[job.course.frappe_course].append(job)
+    now = timezone.now()
+    read: list[Enrollment] = []
+    missing = 0
+    try:
+        for course, course_jobs in by_course.items():
+            members = [job.email for job in course_jobs]
+            progress = client.progress_for(course=course, members=members)
+            for job in course_jobs:
+                value = progress.get(job.email.lower())
+                if value is None:  # no LMS Enrollment any more: someone deleted it in Frappe
+                    missing += 1
+                else:
+                    job.lms_progress = value
+                job.lms_progress_at = now
+                read.append(job)
+    except LmsError as error:  # Frappe is down or refuses us: keep what was read, stop here
+        logger.warning("event=lms.progress_stopped error=%s", type(error).__name__)
+    finally:
+        client.close()
+    Enrollment.objects.bulk_update(read, ["lms_progress", "lms_progress_at"])
+    logger.info("event=lms.progress_pulled read=%s missing_in_lms=%s", len(read), missing)
+    return len(read)

@@ -1,0 +1,483 @@
+"""Sync jobs against the fake Frappe LMS over real HTTP: claim, outcomes, backoff, alerts."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.tests.factories import UserFactory
+from courses.tests.factories import CourseFactory
+from enrollments import services as enrollment_services
+from enrollments.models import Enrollment
+from fakes.frappe_server import FrappeError
+from lms_sync import services, tasks
+from lms_sync.frappe import FrappeClient
+from lms_sync.models import LmsAlert
+
+from .conftest import COURSE, enrolment_posts, hook_first_client, paid_job, reload
+
+pytestmark = pytest.mark.django_db
+
+LmsStatus = Enrollment.LmsStatus
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=django_settings.LMS_SYNC_LEASE_SECONDS)
+
+
+# -- success ------------------------------------------------------------------------------------
+
+
+def test_paid_enrollment_is_enrolled_in_the_lms_and_marked_synced(fake, course):
+    job = paid_job(course, email="ada@example.com")
+
+    outcome = services.run_job(enrollment_id=job.pk)
+
+    job = reload(job)
+    assert outcome == services.SYNCED
+    assert job.lms_status == LmsStatus.SYNCED
+    assert job.lms_attempts == 1
+    assert job.lms_synced_at is not None
+    assert job.lms_lease_token == "" and job.lms_lease_until is None
+    assert fake.enrollments[job.lms_enrollment_name]["member"] == "ada@example.com"
+    assert fake.enrollments[job.lms_enrollment_name]["course"] == COURSE
+
+
+def test_a_synced_job_is_not_run_again(fake, course):
+    job = paid_job(course)
+    services.run_job(enrollment_id=job.pk)
+
+    assert services.run_job(enrollment_id=job.pk) == services.NOT_CLAIMED
+    assert len(enrolment_posts(fake)) == 1
+    assert reload(job).lms_attempts == 1
+
+
+def test_learner_name_is_sent_when_the_enrollment_has_an_account(fake, course):
+    user = UserFactory(email="grace@example.com", name="Grace Hopper")
+    job = paid_job(course, email=user.email, user=user)
+
+    services.run_job(enrollment_id=job.pk)
+
+    assert fake.users["grace@example.com"]["full_name"] == "Grace Hopper"
+
+
+# -- claims and leases --------------------------------------------------------------------------
+
+
+def test_a_leased_job_cannot_be_claimed_again_until_the_lease_expires(course):
+    job = paid_job(course)
+    now = timezone.now()
+
+    first = services.claim_job(enrollment_id=job.pk, now=now)
+    second = services.claim_job(enrollment_id=job.pk, now=now + lease() - timedelta(seconds=1))
+    taken_over = services.claim_job(enrollment_id=job.pk, now=now + lease() + timedelta(seconds=1))
+
+    assert first is not None
+    assert second is None
+    assert taken_over not in (None, first)
+    job = reload(job)
+    assert job.lms_lease_token == taken_over
+    assert job.lms_attempts == 2
+
+
+def test_a_job_not_due_yet_is_not_claimed(course):
+    job = paid_job(course, lms_next_attempt_at=timezone.now() + timedelta(minutes=5))
+
+    assert services.claim_job(enrollment_id=job.pk) is None
+
+
+def test_the_old_workers_late_result_is_discarded_after_its_lease_was_taken_over(
+    fake, course, monkeypatch
+):
+    """Worker A stalls past its lease after its first Frappe answer; worker B takes the job
+    over; then A's next call fails. A must record nothing: the job is B's."""
+    job = paid_job(course)
+    later = timezone.now() + lease() + timedelta(seconds=1)
+    tokens = {}
+
+    def worker_b_takes_over() -> None:
+        tokens["b"] = services.claim_job(enrollment_id=job.pk, now=later)
+        fake.fail_next(503)  # A's next request fails: A would record a retry
+
+    hook_first_client(monkeypatch, worker_b_takes_over)
+
+    assert services.run_job(enrollment_id=job.pk) == services.DISCARDED
+
+    job = reload(job)
+    assert tokens["b"] is not None
+    assert (job.lms_status, job.lms_lease_token) == (LmsStatus.IN_PROGRESS, tokens["b"])
+    assert job.lms_last_error == ""
+    assert job.lms_attempts == 2
+
+
+def test_a_refund_during_the_enrol_call_wins_and_its_unenrol_can_start_at_once(
+    fake, course, monkeypatch
+):
+    job = paid_job(course)
+    unenrol_while_enrolling = []
+
+    def refunded_meanwhile() -> None:
+        enrollment_services.apply_refund(enrollment_id=job.pk, refunded_cents=job.amount_due_cents)
+        # The unenrol job is due, but must not call Frappe while the enrol call is running.
+        unenrol_while_enrolling.append(services.run_job(enrollment_id=job.pk))
+
+    hook_first_client(monkeypatch, refunded_meanwhile)
+
+    assert services.run_job(enrollment_id=job.pk) == services.DISCARDED
+    assert unenrol_while_enrolling == [services.NOT_CLAIMED]
+    job = reload(job)
+    assert (job.lms_status, job.lms_action) == (LmsStatus.PENDING, Enrollment.LmsAction.UNENROL)
+    assert job.lms_lease_until is None
+
+    assert services.run_job(enrollment_id=job.pk) == services.SYNCED
+    assert fake.enrollments == {}
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="real concurrent claims need PostgreSQL (SQLite serialises every writer)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_same_job_run_five_times_at_once_reaches_frappe_once(fake, course):
+    job = paid_job(course)
+    fake.slow_seconds = 0.2  # each Frappe answer takes a while: the runs overlap
+    barrier = threading.Barrier(5)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(services.run_job(enrollment_id=job.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == [services.NOT_CLAIMED] * 4 + [services.SYNCED]
+    assert len(enrolment_posts(fake)) == 1
+    assert len(fake.enrollments) == 1
+    assert reload(job).lms_attempts == 1
+
+
+# -- transient failures: backoff, then failed ---------------------------------------------------
+
+
+def test_frappe_down_for_a_while_then_back_syncs_after_backoff(fake, course):
+    job = paid_job(course)
+    fake.down = True
+    now = timezone.now()
+    delays = []
+
+    for attempt in (1, 2, 3):
+        assert services.run_job(enrollment_id=job.pk, now=now) == services.RETRY
+        job = reload(job)
+        assert job.lms_status == LmsStatus.PENDING
+        assert job.lms_attempts == attempt
+        assert "connection failed" in job.lms_last_error
+        delays.append(job.lms_next_attempt_at - now)
+        # Not due before its time.
+        assert services.run_job(enrollment_id=job.pk, now=now + delays[-1] / 2) == (
+            services.NOT_CLAIMED
+        )
+        now = job.lms_next_attempt_at
+
+    fake.down = False
+    assert services.run_job(enrollment_id=job.pk, now=now) == services.SYNCED
+
+    job = reload(job)
+    assert job.lms_attempts == 4
+    assert job.lms_last_error == ""
+    base = django_settings.LMS_SYNC_BASE_DELAY_SECONDS
+    for attempt, delay in enumerate(delays, start=1):
+        nominal = base * 2 ** (attempt - 1)
+        assert 0.75 * nominal <= delay.total_seconds() <= nominal
+    assert delays[0] < delays[1] < delays[2]
+    assert len(enrolment_posts(fake)) == 1
+
+
+def test_backoff_doubles_from_the_base_to_the_cap_with_jitter_below_the_nominal_delay():
+    base = django_settings.LMS_SYNC_BASE_DELAY_SECONDS
+    cap = django_settings.LMS_SYNC_MAX_DELAY_SECONDS
+
+    for attempt in range(1, 40):
+        nominal = min(cap, base * 2 ** (attempt - 1))
+        delays = {services.backoff_delay(attempt).total_seconds() for _ in range(20)}
+        assert all(0.75 * nominal <= delay <= nominal for delay in delays)
+        assert len(delays) > 1  # jittered
+
+
+def test_default_retry_budget_covers_at_least_three_days_even_with_the_shortest_jitter():
+    base = django_settings.LMS_SYNC_BASE_DELAY_SECONDS
+    cap = django_settings.LMS_SYNC_MAX_DELAY_SECONDS
+    attempts = django_settings.LMS_SYNC_MAX_ATTEMPTS
+
+    shortest = sum(0.75 * min(cap, base * 2 ** (n - 1)) for n in range(1, attempts))
+
+    assert (base, cap) == (60, 6 * 3600)
+    assert shortest >= timedelta(days=3).total_seconds()
+
+
+def test_job_fails_after_the_last_attempt_and_staff_are_alerted_once(
+    fake, course, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.LMS_SYNC_MAX_ATTEMPTS = 3
+    jobs = [paid_job(course), paid_job(course)]
+    fake.fail_next(502, count=100)
+    now = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for job in jobs:
+            outcomes = [
+                services.run_job(enrollment_id=job.pk, now=now + timedelta(days=day))
+                for day in range(3)
+            ]
+            assert outcomes == [services.RETRY, services.RETRY, services.FAILED]
+
+    for job in jobs:
+        job = reload(job)
+        assert job.lms_status == LmsStatus.FAILED
+        assert job.lms_attempts == 3
+        assert job.lms_next_attempt_at is None
+        assert job.lms_last_error.startswith("HTTP 502 with a non-JSON body")
+        assert job.lms_last_error.endswith("(after 3 attempts)")
+    assert services.run_job(enrollment_id=jobs[0].pk, now=now + timedelta(days=9)) == (
+        services.NOT_CLAIMED
+    )
+    [email] = mailoutbox
+    assert email.to == ["staff@maaledu.test"]
+    assert "Sync jobs failed" in email.subject
+    assert "Retry LMS sync now" in email.body
+
+
+def test_a_worker_that_dies_on_every_attempt_stops_at_the_retry_budget(fake, course, settings):
+    settings.LMS_SYNC_MAX_ATTEMPTS = 2
+    job = paid_job(course)
+    now = timezone.now()
+    for _ in range(2):  # a worker claims, then dies before recording anything
+        assert services.claim_job(enrollment_id=job.pk, now=now)
+        now += lease() + timedelta(seconds=1)
+
+    assert services.run_job(enrollment_id=job.pk, now=now) == services.FAILED
+
+    job = reload(job)
+    assert job.lms_status == LmsStatus.FAILED
+    assert "stopped mid-sync" in job.lms_last_error
+    assert fake.requests == []
+
+
+def test_frappe_traceback_never_reaches_the_stored_error(fake, course):
+    job = paid_job(course)
+    fake.fail_next(500)  # a frappe 500: JSON with the server's traceback
+
+    services.run_job(enrollment_id=job.pk)
+
+    job = reload(job)
+    assert job.lms_last_error == "HTTP 500 OperationalError"
+    assert "Traceback" not in job.lms_last_error
+
+
+def test_a_request_frappe_rejects_for_good_fails_at_once_and_alerts(
+    fake, course, monkeypatch, mailoutbox, django_capture_on_commit_callbacks
+):
+    def reject_email(body):
+        raise FrappeError(
+            417, "InvalidEmailAddressError", f"{body['email']} is not a valid Email Address"
+        )
+
+    monkeypatch.setattr(fake, "_insert_user", reject_email)
+    job = paid_job(course, email="ada@intranet")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.run_job(enrollment_id=job.pk) == services.FAILED
+
+    job = reload(job)
+    assert job.lms_last_error == (
+        "HTTP 417 InvalidEmailAddressError: ada@intranet is not a valid Email Address"
+    )
+    assert job.lms_attempts == 1
+    [email] = mailoutbox
+    assert "Sync jobs failed" in email.subject
+
+
+def test_an_unexpected_error_backs_off_instead_of_holding_the_lease(fake, course):
+    job = paid_job(course, email="not-an-email")  # a bad row: the client refuses it
+
+    assert services.run_job(enrollment_id=job.pk) == services.RETRY
+
+    job = reload(job)
+    assert job.lms_status == LmsStatus.PENDING
+    assert job.lms_last_error == "internal error (ValueError)"
+    assert job.lms_lease_until is None
+    assert job.lms_next_attempt_at > timezone.now()
+    assert fake.requests == []
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def test_unconfigured_lms_makes_jobs_wait_then_they_run_once_configured(fake, course, settings):
+    url = settings.FRAPPE_URL
+    settings.FRAPPE_URL = ""
+    job = paid_job(course)
+
+    assert services.run_job(enrollment_id=job.pk) == services.WAITING_CONFIG
+    job = reload(job)
+    assert job.lms_status == LmsStatus.WAITING_CONFIG
+    assert job.lms_attempts == 0  # waiting is not an attempt
+    assert "FRAPPE_URL" in job.lms_last_error
+    assert tasks.sweep_due_jobs() == 0  # nothing to start while the settings are missing
+
+    settings.FRAPPE_URL = url
+    assert tasks.sweep_due_jobs() == 1
+
+    job = reload(job)
+    assert job.lms_status == LmsStatus.SYNCED
+    assert job.lms_attempts == 1
+    assert len(fake.enrollments) == 1
+
+
+def test_rejected_credentials_wait_alert_once_and_resume_after_the_fix(
+    fake, course, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.FRAPPE_API_SECRET = "rotated-by-someone"
+    jobs = [paid_job(course) for _ in range(4)]
+    now = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = [services.run_job(enrollment_id=job.pk) for job in jobs]
+
+    assert outcomes == [services.WAITING_CONFIG] * 4
+    retry = django_settings.LMS_SYNC_CONFIG_RETRY_SECONDS
+    for job in map(reload, jobs):
+        assert job.lms_status == LmsStatus.WAITING_CONFIG
+        assert job.lms_attempts == 0
+        assert job.lms_last_error == "HTTP 401 AuthenticationError"
+        assert 0.75 * retry <= (job.lms_next_attempt_at - now).total_seconds() <= retry + 5
+    [email] = mailoutbox
+    assert "LMS credentials or site rejected" in email.subject
+    assert "HTTP 401 AuthenticationError" in email.body
+    assert "lms_check" in email.body
+    assert tasks.sweep_due_jobs() == 0  # they retry slowly, not every minute
+
+    # The secret is fixed; the next sync that succeeds closes the incident and wakes the rest.
+    settings.FRAPPE_API_SECRET = "secret"
+    newcomer = paid_job(course)
+    assert services.run_job(enrollment_id=newcomer.pk) == services.SYNCED
+    assert tasks.sweep_due_jobs() == 4
+
+    assert {reload(job).lms_status for job in jobs} == {LmsStatus.SYNCED}
+    assert len(fake.enrollments) == 5
+    alert = LmsAlert.objects.get()
+    assert alert.resolved_at is not None
+    assert len(mailoutbox) == 1
+
+    # Broken again later: a new incident, a new alert.
+    settings.FRAPPE_API_SECRET = "wrong-again"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.run_job(enrollment_id=paid_job(course).pk)
+    assert len(mailoutbox) == 2
+    assert LmsAlert.objects.filter(resolved_at__isnull=True).count() == 1
+
+
+# -- course mapping -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frappe_course", "error"),
+    [
+        ("no-such-course", "HTTP 417 LinkValidationError: Could not find Course: no-such-course"),
+        ("draft-course", "HTTP 417 ValidationError: You cannot enroll in an unpublished course."),
+        ("", "no LMS course name is mapped"),
+    ],
+)
+def test_a_rejected_course_mapping_fails_the_jobs_and_alerts_once_per_course(
+    fake, frappe_course, error, mailoutbox, django_capture_on_commit_callbacks
+):
+    fake.add_course("draft-course", published=False)
+    course = CourseFactory(frappe_course=frappe_course, title="Kubernetes Admin")
+    jobs = [paid_job(course), paid_job(course)]
+    Enrollment.objects.update(updated_at=timezone.now() - timedelta(hours=3))
+    started = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = [services.run_job(enrollment_id=job.pk) for job in jobs]
+
+    assert outcomes == [services.FAILED, services.FAILED]
+    for job in map(reload, jobs):
+        assert job.lms_status == LmsStatus.FAILED
+        assert job.lms_last_error == error
+        assert job.lms_next_attempt_at is None  # waits for staff
+        assert job.updated_at >= started  # the ops alerts count recent failures by it
+    assert fake.enrollments == {}
+    [email] = mailoutbox
+    assert "Course mapping rejected" in email.subject
+    assert "Kubernetes Admin" in email.body
+    alert = LmsAlert.objects.get()
+    assert (alert.kind, alert.key) == (LmsAlert.Kind.MAPPING, f"course-{course.pk}")
+
+
+def test_after_staff_fix_the_mapping_a_retry_syncs_and_closes_the_alert(
+    fake, mailoutbox, django_capture_on_commit_callbacks
+):
+    course = CourseFactory(frappe_course="k8s-admin")
+    job = paid_job(course)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.run_job(enrollment_id=job.pk) == services.FAILED
+
+    fake.add_course("k8s-admin")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.retry_now(enrollment_ids=[job.pk]) == 1
+
+    job = reload(job)
+    assert job.lms_status == LmsStatus.SYNCED
+    assert job.lms_attempts == 1  # the retry started a fresh budget
+    assert LmsAlert.objects.get().resolved_at is not None
+    assert len(mailoutbox) == 1
+
+
+def test_retry_now_leaves_synced_and_running_jobs_alone(fake, course):
+    synced = paid_job(course)
+    services.run_job(enrollment_id=synced.pk)
+    running = paid_job(course)
+    token = services.claim_job(enrollment_id=running.pk)
+
+    assert services.retry_now(enrollment_ids=[synced.pk, running.pk]) == 0
+
+    assert reload(synced).lms_status == LmsStatus.SYNCED
+    assert reload(running).lms_lease_token == token
+
+
+# -- unenrol ------------------------------------------------------------------------------------
+
+
+def test_refund_unenrols_and_repeating_the_unenrol_is_harmless(
+    fake, course, django_capture_on_commit_callbacks
+):
+    job = paid_job(course, email="ada@example.com")
+    services.run_job(enrollment_id=job.pk)
+    fake.add_enrollment("ada@example.com", COURSE)  # a duplicate someone made by hand
+    enrollment_services.apply_refund(enrollment_id=job.pk, refunded_cents=job.amount_due_cents)
+
+    # A worker claims the unenrol, Frappe deletes the enrolments, and the worker dies.
+    now = timezone.now()
+    assert services.claim_job(enrollment_id=job.pk, now=now)
+    client = FrappeClient.from_settings()
+    assert client.unenrol(email="ada@example.com", course=COURSE) == 2
+    client.close()
+
+    # After its lease, the job runs again and finds nothing left to delete.
+    assert services.run_job(enrollment_id=job.pk, now=now + lease() + timedelta(seconds=1)) == (
+        services.SYNCED
+    )
+
+    job = reload(job)
+    assert (job.lms_status, job.lms_action) == (LmsStatus.SYNCED, Enrollment.LmsAction.UNENROL)
+    assert job.lms_enrollment_name == ""
+    assert fake.enrollments == {}

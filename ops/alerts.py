@@ -1,0 +1,253 @@
+"""Alert checks, run every five minutes by ``ops.tasks.check_alerts``: each one e-mails staff once
+per incident, and again when it clears.
+
+A check looks at the database and says whether its condition holds. When it does, an
+``Incident`` row is inserted; the partial unique constraint on open incidents turns every later
+run's insert into an ``IntegrityError``, which means "already open, already e-mailed". When the
+condition clears, one conditional UPDATE resolves the open row; whoever's update moves it sends
+the "resolved" e-mail. Nothing is locked, and two runs at once send each e-mail once.
+
+What each alert means and what to do: docs/runbook.md.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Min, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from enrollments.models import Enrollment, StripeEvent
+from maaledu.logging import mask_emails
+from maaledu.mail import send_templated_email
+
+from .models import Incident
+from .selectors import lms_overdue_filter
+
+logger = logging.getLogger(__name__)
+
+Kind = Incident.Kind
+LmsStatus = Enrollment.LmsStatus
+
+WEBHOOK_SILENCE = timedelta(hours=24)
+# Stripe sends checkout.session.expired when a session's time is up; after that long plus this
+# margin, a checkout that started must have produced an event.
+WEBHOOK_GRACE = timedelta(minutes=15)
+# An incident whose e-mail is still unsent this long after the change was lost in the queue.
+RESEND_AFTER = timedelta(minutes=5)
+DETAIL_EXAMPLES = 5
+
+OPENED, STILL_OPEN, RESOLVED, QUIET = "opened", "still_open", "resolved", "quiet"
+
+
+@dataclass(frozen=True)
+class Finding:
+    firing: bool
+    detail: str = ""
+
+
+def _ago(now: datetime, then: datetime) -> str:
+    minutes = int((now - then).total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def lms_failures(now: datetime) -> Finding:
+    """ALERT_LMS_FAILED_PER_HOUR or more LMS sync jobs failed within the last hour."""
+    threshold = settings.ALERT_LMS_FAILED_PER_HOUR
+    recent = Enrollment.objects.filter(
+        lms_status=LmsStatus.FAILED, updated_at__gte=now - timedelta(hours=1)
+    )
+    count = recent.count()
+    if count < threshold:
+        return Finding(False)
+    examples = recent.order_by("-updated_at", "-pk").values_list("pk", "lms_last_error")
+    lines = [
+        f"enrollment {pk}: {mask_emails(error)[:200] or 'no error recorded'}"
+        for pk, error in examples[:DETAIL_EXAMPLES]
+    ]
+    return Finding(
+        True,
+        f"{count} LMS sync job(s) failed in the last hour (threshold {threshold}). Latest:\n"
+        + "\n".join(lines),
+    )
+
+
+def lms_overdue(now: datetime) -> Finding:
+    """Paid enrollments still not enrolled in the LMS ALERT_LMS_PENDING_MINUTES after payment."""
+    summary = Enrollment.objects.filter(lms_overdue_filter(now=now)).aggregate(
+        total=Count("pk"),
+        oldest=Min("paid_at"),
+        waiting_config=Count("pk", filter=Q(lms_status=LmsStatus.WAITING_CONFIG)),
+    )
+    if not summary["total"]:
+        return Finding(False)
+    detail = (
+        f"{summary['total']} paid enrollment(s) not enrolled in the LMS "
+        f"{settings.ALERT_LMS_PENDING_MINUTES} minutes after payment; the oldest was paid "
+        f"{_ago(now, summary['oldest'])} ago."
+    )
+    if summary["waiting_config"]:
+        detail += (
+            f" {summary['waiting_config']} of them wait for the LMS configuration (FRAPPE_* "
+            "settings, or credentials Frappe refused)."
+        )
+    return Finding(True, detail)
+
+
+def stripe_event_failures(now: datetime) -> Finding:
+    """A verified Stripe event raised in its handler and has not been reprocessed since."""
+    failed = StripeEvent.objects.filter(outcome=StripeEvent.Outcome.FAILED)
+    examples = list(
+        failed.order_by("-received_at", "-pk").values_list("event_id", "type", "error")[
+            : DETAIL_EXAMPLES + 1
+        ]
+    )
+    if not examples:
+        return Finding(False)
+    count = len(examples) if len(examples) <= DETAIL_EXAMPLES else failed.count()
+    lines = [
+        f"{event_id} ({event_type}): {mask_emails(error)[:200]}"
+        for event_id, event_type, error in examples[:DETAIL_EXAMPLES]
+    ]
+    return Finding(True, f"{count} Stripe event(s) failed processing. Latest:\n" + "\n".join(lines))
+
+
+def webhooks_silent(now: datetime) -> Finding:
+    """Checkouts went to Stripe in the last day, but no webhook event arrived in that day."""
+    due_by = now - timedelta(minutes=settings.CHECKOUT_SESSION_MINUTES) - WEBHOOK_GRACE
+    started = Enrollment.objects.filter(
+        stripe_session_id__isnull=False,
+        created_at__gte=now - WEBHOOK_SILENCE,
+        created_at__lt=due_by,
+    ).count()
+    if not started:
+        return Finding(False)
+    if StripeEvent.objects.filter(received_at__gte=now - WEBHOOK_SILENCE).exists():
+        return Finding(False)
+    return Finding(
+        True,
+        f"{started} checkout(s) went to Stripe in the last 24 hours and should have produced a "
+        "webhook event by now, but no Stripe event arrived in 24 hours.",
+    )
+
+
+CHECKS: dict[str, Callable[[datetime], Finding]] = {
+    Kind.LMS_FAILURES: lms_failures,
+    Kind.LMS_OVERDUE: lms_overdue,
+    Kind.STRIPE_EVENT_FAILED: stripe_event_failures,
+    Kind.WEBHOOKS_SILENT: webhooks_silent,
+}
+
+
+def check_alerts(*, now: datetime | None = None) -> dict[str, str]:
+    """Run every check; open or resolve incidents. Returns what happened per kind."""
+    now = now or timezone.now()
+    outcomes = {}
+    for kind, check in CHECKS.items():
+        finding = check(now)
+        if finding.firing:
+            outcomes[kind] = open_incident(kind=kind, detail=finding.detail, now=now)
+        else:
+            outcomes[kind] = resolve_incident(kind=kind, now=now)
+    resend_lost_notifications(now=now)
+    return outcomes
+
+
+def open_incident(*, kind: str, detail: str, now: datetime) -> str:
+    try:
+        with transaction.atomic():
+            incident = Incident.objects.create(kind=kind, opened_at=now, last_detail=detail)
+    except IntegrityError:
+        Incident.objects.filter(kind=kind, resolved_at__isnull=True).exclude(
+            last_detail=detail
+        ).update(last_detail=detail)
+        return STILL_OPEN
+    logger.warning("event=incident.opened incident_id=%s kind=%s", incident.pk, kind)
+    _notify_after_commit(incident.pk)
+    return OPENED
+
+
+def resolve_incident(*, kind: str, now: datetime) -> str:
+    incident_id = (
+        Incident.objects.filter(kind=kind, resolved_at__isnull=True)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if incident_id is None:
+        return QUIET
+    resolved = Incident.objects.filter(pk=incident_id, resolved_at__isnull=True).update(
+        resolved_at=now
+    )
+    if not resolved:
+        return QUIET  # another run resolved it a moment ago
+    logger.info("event=incident.resolved incident_id=%s kind=%s", incident_id, kind)
+    _notify_after_commit(incident_id)
+    return RESOLVED
+
+
+def _notify_after_commit(incident_id: int) -> None:
+    from .tasks import notify_incident
+
+    transaction.on_commit(partial(notify_incident.delay, incident_id))
+
+
+def _needs_opened_email() -> Q:
+    # An incident that cleared before anyone was told is not worth two e-mails after the fact;
+    # it stays in the admin's incident list.
+    return Q(opened_notified_at__isnull=True, resolved_at__isnull=True)
+
+
+def _needs_resolved_email() -> Q:
+    return Q(
+        resolved_at__isnull=False,
+        resolved_notified_at__isnull=True,
+        opened_notified_at__isnull=False,
+    )
+
+
+def resend_lost_notifications(*, now: datetime) -> int:
+    """Enqueue the e-mail again for incidents whose task message was lost (the row decides)."""
+    cutoff = now - RESEND_AFTER
+    ids = list(
+        Incident.objects.filter(
+            (_needs_opened_email() & Q(opened_at__lt=cutoff))
+            | (_needs_resolved_email() & Q(resolved_at__lt=cutoff))
+        ).values_list("pk", flat=True)[:100]
+    )
+    for incident_id in ids:
+        _notify_after_commit(incident_id)
+    return len(ids)
+
+
+def notify_incident(*, incident_id: int) -> list[str]:
+    """Send the e-mails this incident is owed ("opened", then "resolved"), each at most once:
+    the send is claimed by a conditional UPDATE first and given back if sending fails."""
+    sent = []
+    for template, owed, field in (
+        ("ops_incident_opened", _needs_opened_email(), "opened_notified_at"),
+        ("ops_incident_resolved", _needs_resolved_email(), "resolved_notified_at"),
+    ):
+        claimed_at = timezone.now()
+        if not Incident.objects.filter(owed, pk=incident_id).update(**{field: claimed_at}):
+            continue
+        incident = Incident.objects.get(pk=incident_id)
+        try:
+            send_templated_email(
+                to=list(settings.STAFF_NOTIFICATION_EMAILS),
+                template=template,
+                context={
+                    "incident": incident,
+                    "ops_url": settings.SITE_URL + reverse("ops:dashboard"),
+                },
+            )
+        except Exception:
+            Incident.objects.filter(pk=incident_id, **{field: claimed_at}).update(**{field: None})
+            raise
+        logger.info("event=incident.notified incident_id=%s template=%s", incident_id, template)
+        sent.append(template)
+    return sent

@@ -1,0 +1,42 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Incident(models.Model):
+    """One stretch of time during which an alert condition held (``ops.alerts``).
+
+    The partial unique constraint allows one *open* incident per kind: the check that finds the
+    condition inserts it and e-mails staff; every later check hits the constraint and stays
+    quiet. When the condition clears, the incident is resolved (one conditional UPDATE) and the
+    next occurrence is a new incident. The ``*_notified_at`` fields are claimed by the e-mail
+    task before it sends, so a repeated task never e-mails twice.
+    """
+
+    class Kind(models.TextChoices):
+        LMS_FAILURES = "lms_failures", "LMS syncs failing"
+        LMS_OVERDUE = "lms_overdue", "Paid enrollments waiting for the LMS"
+        STRIPE_EVENT_FAILED = "stripe_event_failed", "Stripe event failed processing"
+        WEBHOOKS_SILENT = "webhooks_silent", "No Stripe webhook while checkouts start"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    opened_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    last_detail = models.TextField(blank=True, help_text="What the latest check found.")
+    opened_notified_at = models.DateTimeField(null=True, blank=True)
+    resolved_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            # Also serves "the open incident of this kind" (every check run, the ops page).
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(resolved_at__isnull=True),
+                name="incident_one_open_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "open" if self.resolved_at is None else "resolved"
+        return f"{self.get_kind_display()}, opened {self.opened_at:%Y-%m-%d %H:%M} ({state})"

@@ -1,0 +1,114 @@
+import hmac
+import ipaddress
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from maaledu.client_ip import client_ip
+from maaledu.metrics import live_registry
+
+from . import selectors, services
+from .collectors import BUSINESS_REGISTRY
+
+# --- /metrics ----------------------------------------------------------------------------------
+
+
+def _ip_allowed(request: HttpRequest) -> bool:
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(entry, strict=False)
+        for entry in settings.METRICS_ALLOWED_IPS
+    )
+
+
+def _token_ok(request: HttpRequest) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), settings.METRICS_TOKEN.encode()
+    )
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition. Off (404) unless METRICS_TOKEN or METRICS_ALLOWED_IPS is set; each
+    one that is set must be satisfied."""
+    if not settings.METRICS_TOKEN and not settings.METRICS_ALLOWED_IPS:
+        raise Http404
+    if settings.METRICS_ALLOWED_IPS and not _ip_allowed(request):
+        raise PermissionDenied
+    if settings.METRICS_TOKEN and not _token_ok(request):
+        response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body = generate_latest(live_registry()) + generate_latest(BUSINESS_REGISTRY)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+# --- /admin/ops/ (wrapped in admin.site.admin_view in ops.urls: staff only) ---------------------
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operations",
+        "now": now,
+        "lms_jobs": selectors.lms_jobs_needing_attention(now=now),
+        "stripe_events": selectors.stripe_events_needing_attention(now=now),
+        "needs_review": selectors.enrollments_needing_review(),
+        "stale_checkouts": selectors.stale_pending_checkouts(now=now),
+        "today": selectors.today(now=now),
+        "incidents": selectors.open_incidents(),
+        "lms_alerts": selectors.open_lms_alerts(),
+        "lms_pending_minutes": settings.ALERT_LMS_PENDING_MINUTES,
+        "can_retry_lms": request.user.has_perm("enrollments.change_enrollment"),
+        "can_reprocess": request.user.has_perm("enrollments.change_stripeevent"),
+    }
+    return render(request, "ops/dashboard.html", context)
+
+
+def _selected_ids(request: HttpRequest, field: str) -> list[int]:
+    return [int(value) for value in request.POST.getlist(field) if value.isdigit()]
+
+
+@require_POST
+def retry_lms(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("enrollments.change_enrollment"):
+        raise PermissionDenied
+    ids = _selected_ids(request, "enrollment_id")
+    if not ids:
+        messages.warning(request, "Select the LMS sync jobs to retry.")
+        return redirect("ops:dashboard")
+    retried = services.retry_lms_syncs(enrollment_ids=ids, staff_id=request.user.pk)
+    messages.success(
+        request, f"{retried} LMS sync job(s) are due now and were started; refresh in a minute."
+    )
+    return redirect("ops:dashboard")
+
+
+@require_POST
+def reprocess_events(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("enrollments.change_stripeevent"):
+        raise PermissionDenied
+    ids = _selected_ids(request, "event_id")
+    if not ids:
+        messages.warning(request, "Select the Stripe events to reprocess.")
+        return redirect("ops:dashboard")
+    result = services.reprocess_stripe_events(event_ids=ids, staff_id=request.user.pk)
+    messages.success(request, f"Reprocessed {result.processed} Stripe event(s).")
+    if result.failed:
+        messages.error(
+            request, f"{result.failed} event(s) failed again: see their error below and the logs."
+        )
+    return redirect("ops:dashboard")
