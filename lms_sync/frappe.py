@@ -207,6 +207,17 @@ class FrappeClient:
                 progress[member] = max(progress.get(member, 0.0), float(row["progress"] or 0))
         return progress
 
+    def enrollments_of(self, *, members: Sequence[str]) -> set[tuple[str, str]]:
+        """Every (member, course) enrolment of these learners, in list requests of
+        ``MEMBERS_PER_REQUEST`` members (reconciliation compares them with what we sold)."""
+        wanted = sorted({_user_name(member) for member in members})
+        pairs: set[tuple[str, str]] = set()
+        for start in range(0, len(wanted), MEMBERS_PER_REQUEST):
+            chunk = wanted[start : start + MEMBERS_PER_REQUEST]
+            for row in self._list_all(ENROLLMENT, [["member", "in", chunk]], ["member", "course"]):
+                pairs.add((str(row["member"]).lower(), str(row["course"])))
+        return pairs
+
     def _list_all(
         self,
         doctype: str,

@@ -3,11 +3,14 @@ import re
 import time
 import uuid
 
+import redis
 from django.conf import settings
 from django.http import HttpRequest
+from django.shortcuts import render
 
 from .logging import request_id_var
 
+logger = logging.getLogger(__name__)
 request_logger = logging.getLogger("maaledu.request")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -96,3 +99,21 @@ class RequestLogMiddleware:
             duration_ms,
         )
         return response
+
+
+class CacheUnavailableMiddleware:
+    """Redis down in the middle of a request that cannot do without it (allauth's login, signup
+    and password-reset limits count there): a 503 in the site layout, never a 500. Reads that
+    can do without the cache catch the error themselves and go to the database."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, redis.RedisError):
+            return None
+        logger.error("event=cache.unavailable path_name=%s", route_name(request))
+        return render(request, "503.html", status=503)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Incident
+from .models import Incident, ReconciliationRun
 
 
 @admin.register(Incident)
@@ -16,4 +16,14 @@ class IncidentAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "since", "finished_at", "unrepaired")
+    list_filter = ("dry_run",)
+    readonly_fields = [field.name for field in ReconciliationRun._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
         return False

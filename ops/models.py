@@ -18,6 +18,7 @@ class Incident(models.Model):
         LMS_OVERDUE = "lms_overdue", "Paid enrollments waiting for the LMS"
         STRIPE_EVENT_FAILED = "stripe_event_failed", "Stripe event failed processing"
         WEBHOOKS_SILENT = "webhooks_silent", "No Stripe webhook while checkouts start"
+        RECONCILIATION_DRIFT = "reconciliation_drift", "Reconciliation found drift to fix by hand"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     opened_at = models.DateTimeField(default=timezone.now)
@@ -40,3 +41,22 @@ class Incident(models.Model):
     def __str__(self) -> str:
         state = "open" if self.resolved_at is None else "resolved"
         return f"{self.get_kind_display()}, opened {self.opened_at:%Y-%m-%d %H:%M} ({state})"
+
+
+class ReconciliationRun(models.Model):
+    """One run of ``ops.reconciliation.reconcile``: what it compared, repaired and reported."""
+
+    since = models.DateTimeField(help_text="Start of the compared window.")
+    dry_run = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, help_text="Findings by kind.")
+    items = models.JSONField(default=list, help_text="Each finding: kind, ref, detail, repaired.")
+    unrepaired = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        mode = " (dry run)" if self.dry_run else ""
+        return f"Reconciliation #{self.pk} of {self.started_at:%Y-%m-%d %H:%M}{mode}"

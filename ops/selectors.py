@@ -11,7 +11,7 @@ from django.utils import timezone
 from enrollments.models import Enrollment, StripeEvent
 from lms_sync import selectors as lms_selectors
 
-from .models import Incident
+from .models import Incident, ReconciliationRun
 
 LIST_LIMIT = 50
 # A webhook records its event and processes it in the same request: one still ``received``
@@ -142,3 +142,8 @@ def open_incidents() -> list[Incident]:
 def open_lms_alerts() -> list:
     """lms_sync's own incidents (credentials, course mapping, jobs given up)."""
     return list(lms_selectors.open_alerts()[:LIST_LIMIT])
+
+
+def latest_reconciliation() -> ReconciliationRun | None:
+    """The newest finished reconciliation run, with its findings (one query)."""
+    return ReconciliationRun.objects.filter(finished_at__isnull=False).first()

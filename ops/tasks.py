@@ -1,9 +1,12 @@
 """Celery tasks for ops: the periodic alert check and the incident e-mails. Each takes ids and
 re-reads rows, so running one twice is harmless."""
 
-from celery import shared_task
+from datetime import timedelta
 
-from . import alerts
+from celery import shared_task
+from django.utils import timezone
+
+from . import alerts, reconciliation
 
 
 @shared_task
@@ -17,3 +20,9 @@ def notify_incident(self, incident_id: int) -> list[str]:
         return alerts.notify_incident(incident_id=incident_id)
     except Exception as error:
         raise self.retry(exc=error)
+
+
+@shared_task
+def nightly_reconcile() -> int:
+    """Reconcile the last week every night; a run with unrepaired drift alerts staff once."""
+    return reconciliation.reconcile(since=timezone.now() - timedelta(days=7)).pk

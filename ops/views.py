@@ -71,6 +71,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "today": selectors.today(now=now),
         "incidents": selectors.open_incidents(),
         "lms_alerts": selectors.open_lms_alerts(),
+        "reconciliation": selectors.latest_reconciliation(),
         "lms_pending_minutes": settings.ALERT_LMS_PENDING_MINUTES,
         "can_retry_lms": request.user.has_perm("enrollments.change_enrollment"),
         "can_reprocess": request.user.has_perm("enrollments.change_stripeevent"),

@@ -7,6 +7,7 @@ external service: SQLite, a local-memory cache, Celery tasks run eagerly, e-mail
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "affiliates.middleware.ReferralMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "maaledu.middleware.CacheUnavailableMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Turns django-ratelimit's Ratelimited (from @ratelimit(block=True)) into RATELIMIT_VIEW's 429.
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -125,6 +127,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "maaledu"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Three-way reconciliation of the last week (ops.reconciliation), every night.
+    "ops-nightly-reconcile": {
+        "task": "ops.tasks.nightly_reconcile",
+        "schedule": crontab(hour=2, minute=30),
+    },
     # Alert checks (ops.alerts): each alert e-mails staff once per incident.
     "ops-check-alerts": {"task": "ops.tasks.check_alerts", "schedule": 5 * 60},
     "enrollments-expire-stale-checkouts": {

@@ -1,0 +1,314 @@
+"""Three-way reconciliation: Stripe, our enrollments and commissions, and Frappe LMS.
+
+Run nightly (``ops.tasks.nightly_reconcile``) and by hand (``manage.py reconcile --since 7d``).
+What is safe to repair is repaired through the same idempotent services as the live path:
+
+- a paid Checkout Session whose enrollment is not paid → ``fulfil_checkout_session``;
+- a Stripe refund we never recorded → ``apply_refund`` (the refund policy);
+- a referred sale without its commission → ``record_commission``; a refunded sale whose
+  commission was not reversed → ``reverse_commission``;
+- a paid, synced enrollment missing in the LMS → its enrol job runs again; a refunded learner
+  still enrolled in the LMS → an unenrol job.
+
+What needs a human is reported, never guessed: amount mismatches, LMS enrollments we never sold,
+Stripe sessions we know nothing about. ``dry_run`` reports what it would repair and writes
+nothing. Each run is kept as a ``ReconciliationRun``; unrepaired drift opens an ops incident,
+so staff are e-mailed once.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from affiliates import services as affiliate_services
+from affiliates.models import Commission
+from courses.money import proportion_of
+from enrollments import services as enrollment_services
+from enrollments import stripe_gateway
+from enrollments.models import Enrollment
+from enrollments.services.transitions import as_pk
+from lms_sync.frappe import FrappeClient, LmsError
+from maaledu.logging import mask_email
+
+from .alerts import open_incident, resolve_incident
+from .models import Incident, ReconciliationRun
+
+logger = logging.getLogger(__name__)
+
+Status = Enrollment.Status
+REPAIRABLE = {
+    "missed_fulfilment",
+    "missed_refund",
+    "commission_missing",
+    "commission_not_reversed",
+    "lms_missing",
+    "lms_still_enrolled",
+}
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    items: list[dict] = field(default_factory=list)
+
+    def add(self, kind: str, ref: str, detail: str, *, repaired: bool = False) -> None:
+        self.items.append({"kind": kind, "ref": ref, "detail": detail, "repaired": repaired})
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for item in self.items:
+            counts[item["kind"]] += 1
+        return dict(sorted(counts.items()))
+
+    @property
+    def unrepaired(self) -> list[dict]:
+        return [item for item in self.items if not item["repaired"]]
+
+
+def reconcile(*, since: datetime, dry_run: bool = False) -> ReconciliationRun:
+    run = ReconciliationRun.objects.create(since=since, dry_run=dry_run)
+    report = Report(dry_run=dry_run)
+    _check_stripe_sessions(report, since)
+    _check_stripe_refunds(report, since)
+    window = Enrollment.objects.filter(
+        Q(created_at__gte=since) | Q(paid_at__gte=since) | Q(updated_at__gte=since),
+        status__in=[Status.PAID, Status.REFUNDED],
+    ).select_related("course")
+    enrollments = list(window)
+    _check_commissions(report, enrollments)
+    _check_lms(report, enrollments)
+    ReconciliationRun.objects.filter(pk=run.pk).update(
+        finished_at=timezone.now(),
+        counts=report.counts,
+        items=report.items[:1000],
+        unrepaired=len(report.unrepaired),
+    )
+    run.refresh_from_db()
+    if not dry_run:
+        _alert(run)
+    logger.info(
+        "event=reconcile.finished run_id=%s dry_run=%s items=%s unrepaired=%s",
+        run.pk,
+        dry_run,
+        len(report.items),
+        run.unrepaired,
+    )
+    return run
+
+
+def _alert(run: ReconciliationRun) -> None:
+    now = timezone.now()
+    if run.unrepaired:
+        detail = ", ".join(
+            f"{kind}: {count}" for kind, count in run.counts.items() if kind not in REPAIRABLE
+        )
+        open_incident(
+            kind=Incident.Kind.RECONCILIATION_DRIFT,
+            detail=f"Reconciliation run #{run.pk} needs a human: {detail}",
+            now=now,
+        )
+    else:
+        resolve_incident(kind=Incident.Kind.RECONCILIATION_DRIFT, now=now)
+
+
+# --- Stripe ---------------------------------------------------------------------------------
+
+
+def _check_stripe_sessions(report: Report, since: datetime) -> None:
+    sessions = list(stripe_gateway.completed_checkout_sessions(created_since=since))
+    ids = [session["id"] for session in sessions]
+    refs = [ref for s in sessions if (ref := as_pk(s.get("client_reference_id"))) is not None]
+    known = {
+        e.stripe_session_id: e
+        for e in Enrollment.objects.filter(Q(stripe_session_id__in=ids) | Q(pk__in=refs))
+    }
+    by_pk = {e.pk: e for e in known.values()}
+    for session in sessions:
+        reference = as_pk(session.get("client_reference_id"))
+        enrollment = known.get(session["id"]) or by_pk.get(reference)
+        if enrollment is None:
+            report.add(
+                "unknown_session", session["id"], "A paid Checkout Session we never created."
+            )
+            continue
+        paid = session.get("payment_status") in ("paid", "no_payment_required")
+        if paid and session.get("amount_total") != enrollment.amount_due_cents:
+            report.add(
+                "amount_mismatch",
+                f"enrollment {enrollment.pk}",
+                f"Stripe {session.get('amount_total')} vs ours {enrollment.amount_due_cents}.",
+            )
+            continue
+        if paid and enrollment.status not in (Status.PAID, Status.REFUNDED):
+            repaired = False
+            if not report.dry_run:
+                outcome = enrollment_services.fulfil_checkout_session(session)
+                repaired = outcome in (
+                    enrollment_services.FULFILLED,
+                    enrollment_services.ALREADY_FULFILLED,
+                )
+            report.add(
+                "missed_fulfilment",
+                f"enrollment {enrollment.pk}",
+                "Paid at Stripe, not fulfilled here.",
+                repaired=repaired,
+            )
+
+
+def _check_stripe_refunds(report: Report, since: datetime) -> None:
+    totals: dict[str, int] = defaultdict(int)
+    for refund in stripe_gateway.refunds_since(created_since=since):
+        if refund.get("status") in ("succeeded", "pending") and refund.get("payment_intent"):
+            totals[refund["payment_intent"]] += int(refund.get("amount") or 0)
+    enrollments = Enrollment.objects.filter(stripe_payment_intent_id__in=list(totals))
+    for enrollment in enrollments:
+        # Refunds created before the window are not listed: compare with what we saw at least.
+        stripe_total = totals[enrollment.stripe_payment_intent_id]
+        if stripe_total <= enrollment.amount_refunded_cents:
+            continue
+        repaired = False
+        if not report.dry_run:
+            enrollment_services.apply_refund(
+                enrollment_id=enrollment.pk, refunded_cents=stripe_total
+            )
+            repaired = True
+        report.add(
+            "missed_refund",
+            f"enrollment {enrollment.pk}",
+            f"Stripe refunded {stripe_total}, we had {enrollment.amount_refunded_cents}.",
+            repaired=repaired,
+        )
+
+
+# --- Commissions ----------------------------------------------------------------------------
+
+
+def _check_commissions(report: Report, enrollments: list[Enrollment]) -> None:
+    referred = [e for e in enrollments if e.affiliate_id and e.amount_due_cents > 0]
+    commissions = {
+        c.sale_id: c for c in Commission.objects.filter(sale_id__in=[e.pk for e in referred])
+    }
+    for enrollment in referred:
+        commission = commissions.get(enrollment.pk)
+        if commission is None:
+            repaired = False
+            if not report.dry_run:
+                repaired = (
+                    affiliate_services.record_commission(
+                        affiliate_id=enrollment.affiliate_id,
+                        sale_id=enrollment.pk,
+                        course=enrollment.course,
+                        buyer_email=enrollment.email,
+                        amount_paid_cents=enrollment.amount_due_cents,
+                        currency=enrollment.currency,
+                        sold_at=enrollment.paid_at or enrollment.created_at,
+                    )
+                    is not None
+                )
+            report.add(
+                "commission_missing",
+                f"enrollment {enrollment.pk}",
+                "A referred sale without its commission.",
+                repaired=repaired,
+            )
+            continue
+        expected = proportion_of(
+            commission.amount_cents, enrollment.amount_refunded_cents, enrollment.amount_due_cents
+        )
+        if commission.reversed_cents < expected:
+            if not report.dry_run:
+                affiliate_services.reverse_commission(
+                    sale_id=enrollment.pk,
+                    refunded_cents_total=enrollment.amount_refunded_cents,
+                    sale_amount_cents=enrollment.amount_due_cents,
+                )
+            report.add(
+                "commission_not_reversed",
+                f"enrollment {enrollment.pk}",
+                f"Reversed {commission.reversed_cents}, refund implies {expected}.",
+                repaired=not report.dry_run,
+            )
+
+
+# --- Frappe LMS -----------------------------------------------------------------------------
+
+
+def _check_lms(report: Report, enrollments: list[Enrollment]) -> None:
+    try:
+        client = FrappeClient.from_settings()
+    except LmsError:
+        return  # LMS not configured: nothing to compare with
+    mapped = [e for e in enrollments if e.course.frappe_course]
+    if not mapped:
+        return
+    try:
+        in_lms = client.enrollments_of(members=sorted({e.email for e in mapped}))
+    except LmsError as error:
+        report.add("lms_unreachable", "frappe", error.detail)
+        return
+    sold = {(e.email, e.course.frappe_course) for e in mapped if e.status == Status.PAID}
+    for enrollment in mapped:
+        pair = (enrollment.email, enrollment.course.frappe_course)
+        if (
+            enrollment.status == Status.PAID
+            and enrollment.dispute_status != Enrollment.Dispute.OPEN
+            and enrollment.lms_status == Enrollment.LmsStatus.SYNCED
+            and pair not in in_lms
+        ):
+            _requeue(
+                report,
+                enrollment,
+                "lms_missing",
+                Enrollment.LmsAction.ENROL,
+                "Synced here, but not enrolled in the LMS.",
+            )
+        elif (
+            enrollment.status == Status.REFUNDED
+            and enrollment.lms_status in (Enrollment.LmsStatus.SYNCED, Enrollment.LmsStatus.FAILED)
+            and pair in in_lms
+            and pair not in sold
+        ):
+            _requeue(
+                report,
+                enrollment,
+                "lms_still_enrolled",
+                Enrollment.LmsAction.UNENROL,
+                "Refunded here, still enrolled in the LMS.",
+            )
+    learners = {e.email for e in mapped}
+    for member, course in sorted(in_lms - sold):
+        refunded = any(
+            e.email == member and e.course.frappe_course == course
+            for e in mapped
+            if e.status == Status.REFUNDED
+        )
+        if member in learners and not refunded:
+            report.add(
+                "lms_unsold",
+                f"{mask_email(member)} / {course}",
+                "Enrolled in the LMS, but no paid enrollment here.",
+            )
+
+
+def _requeue(report: Report, enrollment: Enrollment, kind: str, action: str, detail: str):
+    repaired = False
+    if not report.dry_run:
+        repaired = bool(
+            Enrollment.objects.filter(
+                pk=enrollment.pk,
+                status=enrollment.status,
+                lms_status__in=[Enrollment.LmsStatus.SYNCED, Enrollment.LmsStatus.FAILED],
+            ).update(
+                lms_action=action,
+                lms_status=Enrollment.LmsStatus.PENDING,
+                lms_attempts=0,
+                lms_next_attempt_at=timezone.now(),
+                updated_at=timezone.now(),
+            )
+        )
+    report.add(kind, f"enrollment {enrollment.pk}", detail, repaired=repaired)
