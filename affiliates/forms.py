@@ -1,3 +1,5 @@
+from datetime import date, timedelta
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -93,4 +95,6 @@ class CommissionExportForm(forms.Form):
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start > end:
             self.add_error("end", "The end date is before the start date.")
+        if end and end >= date.max - timedelta(days=1):
+            self.add_error("end", "Choose a real end date.")
         return cleaned

@@ -31,7 +31,7 @@ def join(request: HttpRequest) -> HttpResponse:
     if affiliate_for_user(request.user) is not None:
         messages.info(request, "You are already an affiliate: here is your dashboard.")
         return redirect("affiliates:dashboard")
-    form = JoinForm(request.POST or None)
+    form = JoinForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if over_limit(
             request, group="affiliates.join", key="user", rate=settings.AFFILIATE_JOIN_RATE

@@ -62,7 +62,10 @@ class EnrollmentAdmin(admin.ModelAdmin):
             Enrollment.objects.select_related("course"), pk=enrollment_id
         )
         remaining = services.refundable_cents(enrollment)
-        form = RefundForm(request.POST or None, initial={"amount": f"{remaining / 100:.2f}"})
+        form = RefundForm(
+            request.POST if request.method == "POST" else None,
+            initial={"amount": f"{remaining / 100:.2f}"},
+        )
         preview = None
         if request.method == "POST" and form.is_valid():
             confirmed_total = form.cleaned_data["confirmed_total_cents"]

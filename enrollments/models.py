@@ -74,6 +74,9 @@ class Enrollment(models.Model):
     stripe_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
+    # SHA-256 of the checkout token of the browser that opened this checkout: only that browser
+    # (or the owning account) may be handed the open checkout again.
+    visitor_hash = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 

@@ -22,7 +22,7 @@ def enrollment_for_visitor(
     An id in the URL is not enough on its own: the browser that started the checkout (its
     session remembers the enrollment) or the owning account must be asking.
     """
-    if session_id:
+    if session_id and "\x00" not in session_id:
         lookup = {"stripe_session_id": session_id[:255]}
     elif enrollment_id:
         lookup = {"pk": enrollment_id}

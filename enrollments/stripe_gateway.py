@@ -196,7 +196,8 @@ def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
             settings.STRIPE_WEBHOOK_SECRET,
             stripe.Webhook.DEFAULT_TOLERANCE,
         )
-        event = json.loads(payload)
+        # PostgreSQL's jsonb cannot hold NUL: drop it from the verified copy we store.
+        event = json.loads(payload.replace(b"\\u0000", b""))
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
         raise InvalidWebhook(str(error)) from error
     data = event.get("data") if isinstance(event, dict) else None

@@ -1,4 +1,5 @@
 import logging
+import secrets
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -20,6 +21,7 @@ from .forms import CheckoutForm
 logger = logging.getLogger(__name__)
 
 VISITOR_CHECKOUTS_KEY = "checkout_enrollment_ids"
+VISITOR_TOKEN_KEY = "checkout_visitor_token"  # noqa: S105 (a session key name)
 COUPON_CHECKS_DOWN = (
     "Coupon codes cannot be checked right now. Please try again in a few minutes, or continue "
     "without a coupon."
@@ -31,6 +33,15 @@ def _course_or_404(slug: str):
     if course is None:
         raise Http404("No such course")
     return course
+
+
+def _visitor_token(request: HttpRequest) -> str:
+    """A random token for this browser's session, set when the checkout page is first shown, so
+    a double-clicked submit carries the same one."""
+    token = request.session.get(VISITOR_TOKEN_KEY)
+    if not token:
+        token = request.session[VISITOR_TOKEN_KEY] = secrets.token_urlsafe(24)
+    return token
 
 
 def _remember_checkout(request: HttpRequest, enrollment_id: int) -> None:
@@ -71,11 +82,12 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     course = _course_or_404(slug)
     verified_email = verified_email_of(request.user)
     form = CheckoutForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         initial={"coupon": request.GET.get("coupon", "")[:40]},
         fixed_email=verified_email,
     )
     referral_code = referral_code_from_request(request)
+    visitor_token = _visitor_token(request)
     context = {
         "course": course,
         "form": form,
@@ -98,6 +110,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
                 course=course,
                 email=data["email"],
                 user=request.user,
+                visitor_token=visitor_token,
                 coupon_code=data["coupon"],
                 referral_code=referral_code,
                 referral_refusal_seen=data["referral_acknowledged"],
@@ -186,7 +199,10 @@ def my_courses(request: HttpRequest) -> HttpResponse:
 @require_POST
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > settings.STRIPE_WEBHOOK_MAX_BYTES:
+    if (
+        not (declared.isascii() and declared.isdigit())
+        or int(declared) > settings.STRIPE_WEBHOOK_MAX_BYTES
+    ):
         return JsonResponse({"error": "body too large"}, status=413)
     try:
         event = stripe_gateway.parse_webhook(request.body, request.headers.get("Stripe-Signature"))

@@ -1503,7 +1503,12 @@ def _closed_page(session: dict) -> tuple[str, str]:
             "<p>This checkout session has expired. Nothing was charged; please start "
             f"again from the shop.</p>\n{back}",
         )
-    return "Already paid", f"<p>This checkout session is already complete.</p>\n{back}"
+    done = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
+    return (
+        "Already paid",
+        "<p>This checkout session is already complete.</p>\n"
+        f'<p><a href="{html.escape(done)}">See your order</a></p>',
+    )
 
 
 # --------------------------------------------------------------------------- command line

@@ -23,3 +23,6 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", ops_views.metrics, name="metrics"),
 ]
+
+# allauth answers its own rate limits through this handler: the site's 429 page, Retry-After.
+handler429 = "maaledu.views.too_many_requests"

@@ -64,3 +64,8 @@ def rate_limited(request: HttpRequest, exception: Exception):
         response = render(request, "429.html", {"retry_after": retry_after}, status=429)
     response["Retry-After"] = retry_after
     return response
+
+
+def too_many_requests(request: HttpRequest, exception: Exception | None = None):
+    """``handler429`` for allauth's own limits (login, signup, password reset)."""
+    return rate_limited(request, exception or Exception())

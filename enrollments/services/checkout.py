@@ -1,6 +1,7 @@
 """Checkout: the price the server decides, the one open checkout per learner and course, and
 the Stripe Checkout Session (or, for a 100% grant, the paid enrollment straight away)."""
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import normalize_email
+from accounts.selectors import verified_email_of
 from affiliates import services as affiliate_services
 from affiliates.models import Affiliate
 from courses.models import Course
@@ -75,6 +77,13 @@ class PaymentInProgress(CheckoutError):
     message = (
         "A payment for this course is still being confirmed. We will e-mail you as soon as "
         "it completes; there is no need to pay again."
+    )
+
+
+class CheckoutOpenElsewhere(CheckoutError):
+    message = (
+        "A checkout for this course and e-mail is already open in another browser. Finish it "
+        "there, or try again once it expires (within about an hour)."
     )
 
 
@@ -171,25 +180,55 @@ def open_checkout_of(*, course: Course, email: str) -> Enrollment | None:
     ).first()
 
 
+def visitor_hash_of(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest() if token else ""
+
+
+def _opened_by_caller(enrollment: Enrollment, *, user, visitor_hash: str) -> bool:
+    """The browser that opened this checkout, or the account it belongs to, is asking."""
+    if visitor_hash and enrollment.visitor_hash == visitor_hash:
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    return enrollment.user_id == user.pk or enrollment.email == verified_email_of(user)
+
+
+def _check_open_checkout(existing: Enrollment | None, *, user, visitor_hash: str) -> None:
+    """Someone else's live checkout is neither handed over nor canceled (typing a learner's
+    e-mail must not take over or disturb their payment)."""
+    if existing is None or _opened_by_caller(existing, user=user, visitor_hash=visitor_hash):
+        return
+    if existing.expires_at is None:
+        raise PaymentInProgress()
+    if existing.expires_at > timezone.now() + REUSE_MARGIN:
+        raise CheckoutOpenElsewhere()
+
+
 def start_checkout(
     *,
     course: Course,
     email: str,
     user=None,
+    visitor_token: str = "",
     coupon_code: str = "",
     referral_code: str | None = None,
     referral_refusal_seen: bool = False,
 ) -> Enrollment:
     """Open (or reuse) the learner's checkout; a 100% grant enrols them at once.
 
+    ``visitor_token`` identifies the browser (its session), so a double click reuses its own
+    checkout while another browser typing the same e-mail cannot take it over.
+
     Returns the enrollment: ``paid`` for a full grant, else ``pending`` with the
     ``checkout_url`` where the learner pays. Raises ``ReferralNotApplied`` (nothing created)
     for a self-referral the learner has not yet been told about.
     """
     email = normalize_email(email)
+    visitor_hash = visitor_hash_of(visitor_token)
     if Enrollment.objects.filter(email=email, course=course, status=Status.PAID).exists():
         raise AlreadyEnrolled()
     existing = open_checkout_of(course=course, email=email)
+    _check_open_checkout(existing, user=user, visitor_hash=visitor_hash)
     quote = quote_checkout(
         course=course,
         email=email,
@@ -204,7 +243,9 @@ def start_checkout(
         return _enrol_with_full_grant(course=course, email=email, user=user, quote=quote)
     if not stripe_gateway.is_configured():
         raise PaymentsUnavailable()
-    enrollment = _pending_enrollment(course=course, email=email, user=user, quote=quote)
+    enrollment = _pending_enrollment(
+        course=course, email=email, user=user, quote=quote, visitor_hash=visitor_hash
+    )
     if enrollment.grant_id:
         _reserve_coupon(enrollment)
     if enrollment.checkout_url:
@@ -216,7 +257,9 @@ def _user_or_none(user):
     return user if user is not None and user.is_authenticated else None
 
 
-def _pending_enrollment(*, course: Course, email: str, user, quote: Quote) -> Enrollment:
+def _pending_enrollment(
+    *, course: Course, email: str, user, quote: Quote, visitor_hash: str
+) -> Enrollment:
     """The one open checkout for (email, course): reused if its terms still hold, else replaced.
 
     The partial unique constraint on pending enrollments decides between concurrent requests:
@@ -224,6 +267,7 @@ def _pending_enrollment(*, course: Course, email: str, user, quote: Quote) -> En
     """
     for _ in range(3):
         existing = open_checkout_of(course=course, email=email)
+        _check_open_checkout(existing, user=user, visitor_hash=visitor_hash)
         if existing is not None:
             if _reusable(existing, quote):
                 return existing
@@ -242,6 +286,7 @@ def _pending_enrollment(*, course: Course, email: str, user, quote: Quote) -> En
                     currency=quote.currency,
                     grant=quote.grant,
                     affiliate=quote.affiliate,
+                    visitor_hash=visitor_hash,
                     expires_at=timezone.now()
                     + timedelta(minutes=settings.CHECKOUT_SESSION_MINUTES),
                 )

@@ -19,7 +19,7 @@ from .. import stripe_gateway
 from ..models import Enrollment
 from ..signals import enrollment_paid
 from .refunds import apply_refund
-from .transitions import flag_for_review, transition
+from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +69,10 @@ def _enrollment_for_session(session: dict) -> Enrollment | None:
     if enrollment is not None:
         return enrollment
     # Our process may have died between Stripe creating the session and us saving its id.
-    reference = str(session.get("client_reference_id") or "")
-    if not reference.isdigit():
+    reference = as_pk(session.get("client_reference_id"))
+    if reference is None:
         return None
-    enrollment = Enrollment.objects.filter(pk=int(reference)).first()
+    enrollment = Enrollment.objects.filter(pk=reference).first()
     if enrollment is None or enrollment.stripe_session_id not in (None, session.get("id")):
         return None
     Enrollment.objects.filter(pk=enrollment.pk, stripe_session_id__isnull=True).update(

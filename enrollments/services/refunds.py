@@ -30,7 +30,7 @@ from grants import services as grant_services
 from .. import stripe_gateway
 from ..models import Enrollment, RefundRequest
 from ..signals import enrollment_paid, enrollment_revoked
-from .transitions import flag_for_review, transition
+from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
 
@@ -226,8 +226,8 @@ def _enrollment_for_charge(charge: dict) -> Enrollment | None:
             return enrollment
     # payment_intent_data.metadata is copied onto the charge: it finds the enrollment even
     # when the refund event overtakes the payment event.
-    reference = str((charge.get("metadata") or {}).get("enrollment_id") or "")
-    return Enrollment.objects.filter(pk=int(reference)).first() if reference.isdigit() else None
+    reference = as_pk((charge.get("metadata") or {}).get("enrollment_id"))
+    return Enrollment.objects.filter(pk=reference).first() if reference is not None else None
 
 
 def record_charge_refund(charge: dict) -> str:

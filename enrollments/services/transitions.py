@@ -7,6 +7,12 @@ from ..models import Enrollment
 logger = logging.getLogger(__name__)
 
 
+def as_pk(value) -> int | None:
+    """A primary key from an untrusted string (metadata, client_reference_id), or None."""
+    text = str(value or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
 def transition(enrollment_id: int, from_status: str, to_status: str, **fields) -> bool:
     """One conditional UPDATE; True when this call moved the row."""
     return bool(

@@ -66,14 +66,18 @@ def test_double_submit_reuses_the_open_checkout(client, fake_stripe):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_submits_make_one_enrollment_and_one_session(fake_stripe):
+def test_concurrent_submits_from_one_browser_make_one_enrollment_and_one_session(fake_stripe):
     if connection.vendor != "postgresql":
         pytest.skip("real concurrency needs PostgreSQL")
     course = CourseFactory()
+    browser = Client()
+    browser.get(checkout_url(course))  # the page sets the session the submits share
 
     def submit(_):
+        client = Client()
+        client.cookies = browser.cookies
         try:
-            return Client().post(checkout_url(course), {"email": "ada@example.com"})["Location"]
+            return client.post(checkout_url(course), {"email": "ada@example.com"})["Location"]
         finally:
             connection.close()
 
@@ -84,6 +88,25 @@ def test_concurrent_submits_make_one_enrollment_and_one_session(fake_stripe):
     assert len(locations) == 1
     assert len({r.params["client_reference_id"] for r in session_creations(fake_stripe)}) == 1
     assert len(fake_stripe.sessions) == 1
+
+
+def test_another_browser_typing_the_same_email_neither_gets_nor_cancels_the_checkout(
+    client, fake_stripe
+):
+    course = CourseFactory()
+    owner_redirect = client.post(checkout_url(course), {"email": "ada@example.com"})
+    stranger = Client()
+
+    response = stranger.post(checkout_url(course), {"email": "ADA@example.com"})
+
+    assert response.status_code == 400
+    assert "already open in another browser" in response.text
+    assert owner_redirect["Location"] not in response.text
+    enrollment = Enrollment.objects.get()
+    assert enrollment.status == Enrollment.Status.PENDING
+    assert client.post(checkout_url(course), {"email": "ada@example.com"})["Location"] == (
+        owner_redirect["Location"]
+    )
 
 
 def test_already_enrolled_learner_gets_a_clear_message_and_nothing_is_created(client, fake_stripe):

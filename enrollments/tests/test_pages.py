@@ -103,7 +103,11 @@ def test_my_courses_lists_paid_enrollments_of_the_verified_email_only(client):
 
 def test_my_courses_asks_an_unverified_learner_to_verify(client):
     user = UserFactory(email="ada@example.com", verified=False)
-    EnrollmentFactory(email="ada@example.com", status=Enrollment.Status.PAID, course__title="Hidden until verified")
+    EnrollmentFactory(
+        email="ada@example.com",
+        status=Enrollment.Status.PAID,
+        course__title="Hidden until verified",
+    )
     client.force_login(user)
 
     response = client.get(reverse("enrollments:my_courses"))

@@ -19,6 +19,8 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+# No built-in demo password in production: seed_demo refuses to create the staff account.
+DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -3,7 +3,7 @@
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from courses.models import Course
@@ -113,6 +113,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo courses: {created} created, {updated} updated.")
 
         password = settings.DEMO_ADMIN_PASSWORD
+        if not password:
+            raise CommandError("Set DEMO_ADMIN_PASSWORD to create the demo staff account.")
         User = get_user_model()
         staff, _ = User.objects.get_or_create(
             email=DEMO_STAFF_EMAIL, defaults={"is_staff": True, "is_superuser": True}
