@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint migrate worker beat clean
+.PHONY: run test install install-dev lint migrate worker beat clean e2e e2e-deps
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,25 @@ run: migrate
 	@echo "Serving MaalEdu on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install-dev
+test: install-dev e2e-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Browser tests (e2e/README.md): Playwright (requirements-dev) drives Debian's Chromium, which
+# this installs when missing (as root, with apt-get); never a browser download. Without it, and
+# outside CI, the browser tests skip with the reason.
+CHROMIUM := /usr/bin/chromium
+e2e-deps:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "e2e-deps: installing Debian's chromium"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
+	  else \
+	    echo "e2e-deps: $(CHROMIUM) is missing: as root, apt-get install chromium"; \
+	  fi; }
+
+e2e: install-dev e2e-deps
+	$(PY) -m pytest e2e $(PYTEST_ARGS)
 
 lint: install-dev
 	$(PY) -m ruff check .

@@ -1,0 +1,18 @@
+"""Settings of the site and worker under browser test: ``maaledu.settings.base``, plus two
+things the browser tests need that base.py does not read from the environment.
+
+- E-mail goes to files in ``EMAIL_FILE_PATH`` (one per message), so a test can open the
+  confirmation link or read the grant coupon code that the site and the worker sent. Once
+  base.py reads ``EMAIL_BACKEND`` and ``EMAIL_FILE_PATH`` from the environment, this module can
+  go and the stack can run ``maaledu.settings.base`` itself.
+- With ``DEBUG`` off (as in production), whitenoise serves ``static/`` from the finders, so no
+  ``collectstatic`` is needed (the same choice as ``maaledu.settings.test``).
+"""
+
+from maaledu.settings.base import *  # noqa: F403
+from maaledu.settings.base import env
+
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH")
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
