@@ -19,6 +19,7 @@ from django.db import models
 from django.urls import reverse
 
 from courses.money import CURRENCIES, CURRENCY_CHOICES, format_money
+from maaledu.logging import mask_email
 
 from .validators import BANK, PAYPAL, clean_payout_details
 
@@ -120,14 +121,6 @@ class Affiliate(models.Model):
         if self.payout_method == PayoutMethod.PAYPAL:
             return f"PayPal {mask_email(self.paypal_email)}"
         return f"{self.bank_name}, account ending {self.bank_account[-4:]}"
-
-
-def mask_email(email: str) -> str:
-    """``john@example.com`` → ``j***@example.com``: enough to recognise, not to contact."""
-    local, at, domain = (email or "").strip().lower().rpartition("@")
-    if not at or not local or not domain:
-        return "***"
-    return f"{local[0]}***@{domain}"
 
 
 class ReferralClick(models.Model):

@@ -21,10 +21,11 @@ from django.utils import timezone
 from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
 from courses.money import CURRENCIES, percent_of, proportion_of
+from maaledu.logging import mask_email
 from maaledu.mail import send_templated_email
 
 from . import selectors, tasks
-from .models import Affiliate, Commission, Payout, PayoutMethod, mask_email, new_referral_code
+from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_code
 from .validators import clean_payout_details
 
 logger = logging.getLogger(__name__)

@@ -393,6 +393,14 @@ def redeem_coupon(*, grant_id: int, enrollment_id: int) -> bool:
     ).exists()
 
 
+def _approved_unless_expired(now: datetime) -> Case:
+    """A coupon given back is usable again, unless its own date passed meanwhile."""
+    return Case(
+        When(coupon_expires_at__lte=now, then=Value(Grant.Status.EXPIRED)),
+        default=Value(Grant.Status.APPROVED),
+    )
+
+
 def release_coupon(*, grant_id: int, enrollment_id: int) -> bool:
     """Give back the reservation of an enrollment whose payment expired or failed.
 
@@ -410,10 +418,7 @@ def release_coupon(*, grant_id: int, enrollment_id: int) -> bool:
         coupon_state=Grant.CouponState.AVAILABLE,
         holder_enrollment_id=None,
         reserved_until=None,
-        status=Case(
-            When(coupon_expires_at__lte=now, then=Value(Grant.Status.EXPIRED)),
-            default=Value(Grant.Status.APPROVED),
-        ),
+        status=_approved_unless_expired(now),
         updated_at=now,
     )
     if updated == 1:
@@ -475,10 +480,7 @@ def restore_coupon(*, grant_id: int, enrollment_id: int) -> bool:
         coupon_state=Grant.CouponState.AVAILABLE,
         redeemed_enrollment_id=None,
         redeemed_at=None,
-        status=Case(
-            When(coupon_expires_at__lte=now, then=Value(Grant.Status.EXPIRED)),
-            default=Value(Grant.Status.APPROVED),
-        ),
+        status=_approved_unless_expired(now),
         updated_at=now,
     )
     if updated:

@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.utils.text import Truncator
 
 from enrollments.models import Enrollment
+from maaledu.logging import mask_email
 
 from . import selectors, services
 from .models import LmsAlert, LmsSyncJob
@@ -24,14 +25,6 @@ JOB_FIELDS = (
     "lms_progress",
     "lms_progress_at",
 )
-
-
-def mask_email(email: str) -> str:
-    """``ada@example.com`` → ``a***@example.com``: enough to recognise, not to contact."""
-    local, at, domain = (email or "").strip().lower().rpartition("@")
-    if not at or not local or not domain:
-        return "***"
-    return f"{local[0]}***@{domain}"
 
 
 @admin.register(LmsSyncJob)

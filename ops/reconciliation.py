@@ -198,18 +198,9 @@ def _check_commissions(report: Report, enrollments: list[Enrollment]) -> None:
         if commission is None:
             repaired = False
             if not report.dry_run:
-                repaired = (
-                    affiliate_services.record_commission(
-                        affiliate_id=enrollment.affiliate_id,
-                        sale_id=enrollment.pk,
-                        course=enrollment.course,
-                        buyer_email=enrollment.email,
-                        amount_paid_cents=enrollment.amount_due_cents,
-                        currency=enrollment.currency,
-                        sold_at=enrollment.paid_at or enrollment.created_at,
-                    )
-                    is not None
-                )
+                sold_at = enrollment.paid_at or enrollment.created_at
+                commission = enrollment_services.record_commission_for(enrollment, sold_at=sold_at)
+                repaired = commission is not None
             report.add(
                 "commission_missing",
                 f"enrollment {enrollment.pk}",

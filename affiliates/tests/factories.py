@@ -2,9 +2,10 @@ import factory
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from affiliates.models import Affiliate, Commission, PayoutMethod, mask_email
+from affiliates.models import Affiliate, Commission, PayoutMethod
 from courses.money import percent_of
 from courses.tests.factories import CourseFactory
+from maaledu.logging import mask_email
 
 
 class AffiliateFactory(factory.django.DjangoModelFactory):

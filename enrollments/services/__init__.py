@@ -34,6 +34,7 @@ from .fulfilment import (
     expire_stale_checkouts,
     fulfil_checkout_session,
     reconcile_completed_sessions,
+    record_commission_for,
     refresh_from_stripe,
 )
 from .refunds import (
@@ -72,6 +73,7 @@ __all__ = [
     "process_stripe_event",
     "quote_checkout",
     "reconcile_completed_sessions",
+    "record_commission_for",
     "record_stripe_event",
     "refresh_from_stripe",
     "refund_enrollment",

@@ -171,15 +171,20 @@ def record_sale_side_effects(enrollment: Enrollment, *, sold_at) -> None:
                 "Check the grant before it is used again.",
             )
     if enrollment.affiliate_id:
-        affiliate_services.record_commission(
-            affiliate_id=enrollment.affiliate_id,
-            sale_id=enrollment.pk,
-            course=enrollment.course,
-            buyer_email=enrollment.email,
-            amount_paid_cents=enrollment.amount_due_cents,
-            currency=enrollment.currency,
-            sold_at=sold_at,
-        )
+        record_commission_for(enrollment, sold_at=sold_at)
+
+
+def record_commission_for(enrollment: Enrollment, *, sold_at):
+    """The affiliate's commission on this sale (idempotent; None when nothing is earned)."""
+    return affiliate_services.record_commission(
+        affiliate_id=enrollment.affiliate_id,
+        sale_id=enrollment.pk,
+        course=enrollment.course,
+        buyer_email=enrollment.email,
+        amount_paid_cents=enrollment.amount_due_cents,
+        currency=enrollment.currency,
+        sold_at=sold_at,
+    )
 
 
 def fail_checkout_session(session: dict) -> str:
