@@ -287,11 +287,14 @@ def record_dispute(dispute: dict) -> str:
 
 
 def record_dispute_closed(dispute: dict) -> str:
-    """Won: access and commission come back. Lost: the money is gone, as after a full refund."""
+    """Won (or an inquiry closed without a chargeback): access and commission come back.
+    Lost: the money is gone, as after a full refund. Closed because we refunded: the
+    ``charge.refunded`` event applies the refund policy."""
     enrollment = _enrollment_for_dispute(dispute)
     if enrollment is None:
         return "unknown_charge"
-    if dispute.get("status") == "won":
+    status = dispute.get("status")
+    if status in ("won", "warning_closed"):
         restored = Enrollment.objects.filter(
             pk=enrollment.pk, status=Status.PAID, dispute_status=Enrollment.Dispute.OPEN
         ).update(dispute_status=Enrollment.Dispute.WON, **_lms_job(Enrollment.LmsAction.ENROL))
@@ -301,6 +304,8 @@ def record_dispute_closed(dispute: dict) -> str:
                 partial(enrollment_paid.send, sender=Enrollment, enrollment_id=enrollment.pk)
             )
         return "restored" if restored else "unchanged"
+    if status != "lost":
+        return "unchanged"
     lost = Enrollment.objects.filter(
         pk=enrollment.pk, dispute_status=Enrollment.Dispute.OPEN
     ).update(dispute_status=Enrollment.Dispute.LOST)

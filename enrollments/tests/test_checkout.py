@@ -104,8 +104,9 @@ def test_another_browser_typing_the_same_email_neither_gets_nor_cancels_the_chec
     assert owner_redirect["Location"] not in response.text
     enrollment = Enrollment.objects.get()
     assert enrollment.status == Enrollment.Status.PENDING
-    assert client.post(checkout_url(course), {"email": "ada@example.com"})["Location"] == (
-        owner_redirect["Location"]
+    assert (
+        client.post(checkout_url(course), {"email": "ada@example.com"})["Location"]
+        == (owner_redirect["Location"])
     )
 
 

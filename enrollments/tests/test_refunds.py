@@ -302,3 +302,21 @@ def test_lost_dispute_ends_like_a_full_refund(client, fake_stripe):
     commission = Commission.objects.get()
     assert (enrollment.status, enrollment.dispute_status) == ("refunded", "lost")
     assert commission.status == Commission.Status.REVERSED
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [("warning_closed", "won"), ("charge_refunded", "open")]
+)
+def test_other_dispute_closings_restore_access_or_wait_for_the_refund_event(
+    client, fake_stripe, status, expected
+):
+    enrollment = buy(client, fake_stripe)
+    opened = fake_stripe.event_for_dispute(next(iter(fake_stripe.charges)))
+    post_event(client, opened)
+
+    closed = dict(opened, id=f"evt_dispute_{status}", type="charge.dispute.closed")
+    closed["data"] = {"object": dict(opened["data"]["object"], status=status)}
+    post_event(client, closed)
+
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.dispute_status) == ("paid", expected)
