@@ -5,7 +5,7 @@ from django.utils.html import format_html
 
 from courses.money import format_money
 
-from . import services
+from . import selectors, services
 from .admin_forms import RefundForm
 from .models import Enrollment, RefundRequest, StripeEvent
 
@@ -69,11 +69,8 @@ class EnrollmentAdmin(admin.ModelAdmin):
         preview = None
         if request.method == "POST" and form.is_valid():
             confirmed_total = form.cleaned_data["confirmed_total_cents"]
-            if (
-                confirmed_total is not None
-                and RefundRequest.objects.filter(
-                    enrollment=enrollment, refunded_total_cents=confirmed_total
-                ).exists()
+            if confirmed_total is not None and selectors.refund_made(
+                enrollment=enrollment, refunded_total_cents=confirmed_total
             ):
                 self.message_user(request, "This refund was already made.", messages.WARNING)
                 return redirect("admin:enrollments_enrollment_change", enrollment.pk)

@@ -2,7 +2,7 @@ from django.db.models import QuerySet
 
 from accounts.selectors import verified_email_of
 
-from .models import Enrollment
+from .models import Enrollment, RefundRequest
 
 
 def paid_enrollments_of(email: str) -> QuerySet[Enrollment]:
@@ -38,3 +38,15 @@ def enrollment_for_visitor(
     ):
         return enrollment
     return None
+
+
+def refund_made(*, enrollment: Enrollment, refunded_total_cents: int) -> bool:
+    """A staff refund to this total is done (Stripe confirmed it, or nothing was due to the
+    card). A request Stripe never answered is not: confirming again retries it safely."""
+    return (
+        RefundRequest.objects.filter(
+            enrollment=enrollment, refunded_total_cents=refunded_total_cents
+        )
+        .exclude(amount_cents__gt=0, stripe_refund_id="")
+        .exists()
+    )

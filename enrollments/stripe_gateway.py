@@ -23,7 +23,13 @@ class PaymentsNotConfigured(Exception):
 
 
 class GatewayError(Exception):
-    """Stripe could not be reached, failed, or refused the request. Nothing was charged."""
+    """Stripe could not be reached, failed, or refused the request.
+
+    ``refused`` is True when Stripe answered no (a 4xx): the request certainly did nothing.
+    Otherwise (timeout, connection error, 5xx) it may or may not have happened.
+    """
+
+    refused = False
 
 
 class InvalidWebhook(Exception):
@@ -69,7 +75,9 @@ def _call(description: str, func, *args, **kwargs):
             error.http_status,
             error.code,
         )
-        raise GatewayError(description) from error
+        gateway_error = GatewayError(description)
+        gateway_error.refused = error.http_status is not None and 400 <= error.http_status < 500
+        raise gateway_error from error
 
 
 def create_checkout_session(
@@ -138,6 +146,21 @@ def create_refund(
         options={"idempotency_key": idempotency_key},
     )
     return refund.to_dict()
+
+
+def refunded_total(payment_intent: str) -> int:
+    """What Stripe has refunded on a payment so far, all refunds together."""
+    page = _call(
+        "refunds.list",
+        _client().v1.refunds.list,
+        params={"payment_intent": payment_intent, "limit": 100},
+    )
+    try:
+        return sum(
+            refund.amount for refund in page.auto_paging_iter() if refund.status == "succeeded"
+        )
+    except stripe.StripeError as error:
+        raise GatewayError("refunds.list") from error
 
 
 def refunds_since(*, created_since: datetime):

@@ -21,7 +21,10 @@ logger = logging.getLogger(__name__)
 def send_enrollment_confirmation(self, enrollment_id: int) -> bool:
     claimed_at = timezone.now()
     claimed = Enrollment.objects.filter(
-        pk=enrollment_id, status=Enrollment.Status.PAID, confirmation_sent_at__isnull=True
+        # Refunded too: a refund that overtook the payment must not swallow the confirmation.
+        pk=enrollment_id,
+        status__in=[Enrollment.Status.PAID, Enrollment.Status.REFUNDED],
+        confirmation_sent_at__isnull=True,
     ).update(confirmation_sent_at=claimed_at)
     if not claimed:
         return False

@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from affiliates import services as affiliate_services
-from affiliates.models import Commission
+from affiliates.models import Affiliate, Commission
 from courses.money import proportion_of
 from enrollments import services as enrollment_services
 from enrollments import stripe_gateway
@@ -78,7 +78,7 @@ def reconcile(*, since: datetime, dry_run: bool = False) -> ReconciliationRun:
     window = Enrollment.objects.filter(
         Q(created_at__gte=since) | Q(paid_at__gte=since) | Q(updated_at__gte=since),
         status__in=[Status.PAID, Status.REFUNDED],
-    ).select_related("course")
+    ).select_related("course", "affiliate")
     enrollments = list(window)
     _check_commissions(report, enrollments)
     _check_lms(report, enrollments)
@@ -161,27 +161,26 @@ def _check_stripe_sessions(report: Report, since: datetime) -> None:
 
 
 def _check_stripe_refunds(report: Report, since: datetime) -> None:
-    totals: dict[str, int] = defaultdict(int)
-    for refund in stripe_gateway.refunds_since(created_since=since):
-        if refund.get("status") in ("succeeded", "pending") and refund.get("payment_intent"):
-            totals[refund["payment_intent"]] += int(refund.get("amount") or 0)
-    enrollments = Enrollment.objects.filter(stripe_payment_intent_id__in=list(totals))
-    for enrollment in enrollments:
-        # Refunds created before the window are not listed: compare with what we saw at least.
-        stripe_total = totals[enrollment.stripe_payment_intent_id]
+    """Payments refunded in the window: compare Stripe's total on each with what we recorded
+    (all of its refunds, including those made before the window)."""
+    intents = {
+        refund["payment_intent"]
+        for refund in stripe_gateway.refunds_since(created_since=since)
+        if refund.get("payment_intent")
+    }
+    for enrollment in Enrollment.objects.filter(stripe_payment_intent_id__in=sorted(intents)):
+        stripe_total = stripe_gateway.refunded_total(enrollment.stripe_payment_intent_id)
         if stripe_total <= enrollment.amount_refunded_cents:
             continue
-        repaired = False
         if not report.dry_run:
             enrollment_services.apply_refund(
                 enrollment_id=enrollment.pk, refunded_cents=stripe_total
             )
-            repaired = True
         report.add(
             "missed_refund",
             f"enrollment {enrollment.pk}",
             f"Stripe refunded {stripe_total}, we had {enrollment.amount_refunded_cents}.",
-            repaired=repaired,
+            repaired=not report.dry_run,
         )
 
 
@@ -189,7 +188,15 @@ def _check_stripe_refunds(report: Report, since: datetime) -> None:
 
 
 def _check_commissions(report: Report, enrollments: list[Enrollment]) -> None:
-    referred = [e for e in enrollments if e.affiliate_id and e.amount_due_cents > 0]
+    # Suspended affiliates earn nothing new (affiliates.services.record_commission), so a sale
+    # of theirs without a commission is not drift.
+    referred = [
+        e
+        for e in enrollments
+        if e.affiliate_id
+        and e.amount_due_cents > 0
+        and e.affiliate.status == Affiliate.Status.ACTIVE
+    ]
     commissions = {
         c.sale_id: c for c in Commission.objects.filter(sale_id__in=[e.pk for e in referred])
     }
@@ -207,7 +214,8 @@ def _check_commissions(report: Report, enrollments: list[Enrollment]) -> None:
                 "A referred sale without its commission.",
                 repaired=repaired,
             )
-            continue
+            if commission is None:
+                continue
         expected = proportion_of(
             commission.amount_cents, enrollment.amount_refunded_cents, enrollment.amount_due_cents
         )

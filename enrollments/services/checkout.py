@@ -28,6 +28,7 @@ from ..models import Enrollment
 from .fulfilment import (
     ALREADY_FULFILLED,
     FULFILLED,
+    RESERVATION_GRACE,
     announce_paid,
     fulfil_checkout_session,
     paid_fields,
@@ -41,8 +42,6 @@ Status = Enrollment.Status
 
 # A pending checkout this close to its expiry is not handed out again.
 REUSE_MARGIN = timedelta(minutes=5)
-# A coupon stays reserved a little past its session's expiry, so a late webhook finds it.
-RESERVATION_GRACE = timedelta(minutes=15)
 
 
 class CheckoutError(Exception):
@@ -200,7 +199,7 @@ def _check_open_checkout(existing: Enrollment | None, *, user, visitor_hash: str
         return
     if existing.expires_at is None:
         raise PaymentInProgress()
-    if existing.expires_at > timezone.now() + REUSE_MARGIN:
+    if existing.expires_at > timezone.now():
         raise CheckoutOpenElsewhere()
 
 
@@ -303,26 +302,35 @@ def _reusable(enrollment: Enrollment, quote: Quote) -> bool:
 
 
 def close_pending(enrollment: Enrollment) -> None:
-    """Retire an open checkout that cannot be reused: stale ones expire, others are canceled.
+    """Retire an open checkout that cannot be reused: expired ones expire, others are canceled.
 
-    An open Stripe session is expired first, so it can no longer be paid; if Stripe says it was
-    paid a moment ago, that payment is fulfilled instead.
+    Its Stripe session is expired first, even in its last minutes, so it can never be paid
+    alongside its replacement; if Stripe says it was paid a moment ago, that payment is
+    fulfilled instead. Stripe unreachable: ``CheckoutFailed``, and nothing changes.
     """
-    if enrollment.expires_at and enrollment.expires_at <= timezone.now() + REUSE_MARGIN:
-        if transition(enrollment.pk, Status.PENDING, Status.EXPIRED):
-            release_reservation(enrollment)
-        return
     if enrollment.stripe_session_id:
-        try:
-            stripe_gateway.expire_checkout_session(enrollment.stripe_session_id)
-        except stripe_gateway.GatewayError:
-            session = stripe_gateway.retrieve_checkout_session(enrollment.stripe_session_id)
-            if fulfil_checkout_session(session) in (FULFILLED, ALREADY_FULFILLED):
-                raise AlreadyEnrolled()
-            if session.get("status") != "expired":
-                raise PaymentInProgress()
-    if transition(enrollment.pk, Status.PENDING, Status.CANCELED):
+        _expire_at_stripe(enrollment.stripe_session_id)
+    expired = enrollment.expires_at is not None and enrollment.expires_at <= timezone.now()
+    if transition(enrollment.pk, Status.PENDING, Status.EXPIRED if expired else Status.CANCELED):
         release_reservation(enrollment)
+
+
+def _expire_at_stripe(session_id: str) -> None:
+    try:
+        stripe_gateway.expire_checkout_session(session_id)
+        return
+    except stripe_gateway.PaymentsNotConfigured:
+        raise CheckoutFailed()
+    except stripe_gateway.GatewayError:
+        pass  # not open any more, or Stripe is down: ask what state it is in
+    try:
+        session = stripe_gateway.retrieve_checkout_session(session_id)
+    except stripe_gateway.GatewayError:
+        raise CheckoutFailed()
+    if fulfil_checkout_session(session) in (FULFILLED, ALREADY_FULFILLED):
+        raise AlreadyEnrolled()
+    if session.get("status") != "expired":
+        raise PaymentInProgress()
 
 
 def _reserve_coupon(enrollment: Enrollment) -> None:

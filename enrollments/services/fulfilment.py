@@ -7,6 +7,7 @@ delivery in order.
 """
 
 import logging
+from datetime import timedelta
 from functools import partial
 
 from django.db import IntegrityError, transaction
@@ -18,7 +19,7 @@ from grants import services as grant_services
 from .. import stripe_gateway
 from ..models import Enrollment
 from ..signals import enrollment_paid
-from .refunds import apply_refund
+from .refunds import apply_refund, notify_refund
 from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,10 @@ Status = Enrollment.Status
 # States from which a confirmed payment still fulfils: the money was taken, so the learner gets
 # the course even if our side had already given up on the checkout (expired/canceled/failed).
 FULFILLABLE = [Status.PENDING, Status.EXPIRED, Status.FAILED, Status.CANCELED]
+
+# A coupon stays reserved a little past its session's expiry, and a checkout is only expired
+# here after that, so a payment made in the last minute whose webhook is late still finds both.
+RESERVATION_GRACE = timedelta(minutes=15)
 
 FULFILLED = "fulfilled"
 ALREADY_FULFILLED = "already_fulfilled"
@@ -127,8 +132,10 @@ def fulfil_checkout_session(session: dict) -> str:
     )
     enrollment.refresh_from_db(fields=["amount_refunded_cents"])
     if enrollment.amount_refunded_cents:
-        # A refund event overtook the payment event: apply it now, as if in order.
+        # A refund event overtook the payment event: apply it now, and tell the learner, as if
+        # the events had come in order.
         apply_refund(enrollment_id=enrollment.pk, refunded_cents=enrollment.amount_refunded_cents)
+        notify_refund(enrollment.pk, enrollment.amount_refunded_cents)
     return FULFILLED
 
 
@@ -219,7 +226,7 @@ def expire_stale_checkouts(*, now=None) -> int:
     Checkouts waiting for a delayed bank payment have no expiry and are left alone.
     """
     now = now or timezone.now()
-    stale = Enrollment.objects.filter(status=Status.PENDING, expires_at__lt=now)
+    stale = Enrollment.objects.filter(status=Status.PENDING, expires_at__lt=now - RESERVATION_GRACE)
     coupon_holders = list(stale.exclude(grant=None).values_list("pk", "grant_id"))
     expired = stale.update(status=Status.EXPIRED)
     # Release is conditional on the coupon still being reserved by that enrollment, so a

@@ -140,10 +140,20 @@ def refund_enrollment(*, preview: RefundPreview, reason: str, staff_user) -> Ref
                 idempotency_key=request.idempotency_key,
                 metadata={"enrollment_id": str(enrollment.pk), "refund_request": str(request.pk)},
             )
-        except (stripe_gateway.GatewayError, stripe_gateway.PaymentsNotConfigured):
-            # Nothing was refunded: forget the request so its policy is never applied.
+        except stripe_gateway.PaymentsNotConfigured:
             RefundRequest.objects.filter(pk=request.pk, stripe_refund_id="").delete()
-            raise RefundError("Stripe did not accept the refund; nothing was refunded.")
+            raise RefundError("Stripe is not configured; nothing was refunded.")
+        except stripe_gateway.GatewayError as error:
+            if error.refused:
+                # Certainly nothing was refunded: forget the request so its policy never applies.
+                RefundRequest.objects.filter(pk=request.pk, stripe_refund_id="").delete()
+                raise RefundError("Stripe did not accept the refund; nothing was refunded.")
+            # Maybe refunded: keep the request (its policy and idempotency key) for the retry.
+            raise RefundError(
+                "Stripe did not answer, so the refund may or may not have been made. Confirm "
+                "the same refund again: it is sent with the same idempotency key and cannot be "
+                "made twice."
+            )
         RefundRequest.objects.filter(pk=request.pk).update(stripe_refund_id=refund["id"])
     logger.info(
         "event=refund.requested enrollment_id=%s amount=%s revoke=%s",
@@ -160,21 +170,28 @@ def refund_enrollment(*, preview: RefundPreview, reason: str, staff_user) -> Ref
 
 def apply_refund(*, enrollment_id: int, refunded_cents: int) -> str:
     """Record Stripe's cumulative refunded amount, then apply the refund policy."""
-    enrollment = Enrollment.objects.get(pk=enrollment_id)
-    refunded = min(max(refunded_cents, 0), enrollment.amount_due_cents)
+    amount_due = Enrollment.objects.values_list("amount_due_cents", flat=True).get(pk=enrollment_id)
+    refunded = min(max(refunded_cents, 0), amount_due)
     grew = Enrollment.objects.filter(pk=enrollment_id, amount_refunded_cents__lt=refunded).update(
         amount_refunded_cents=refunded
     )
+    # Read after writing: a fulfilment committing meanwhile is either seen here (paid) or sees
+    # our amount when it re-reads after its own update; either way the policy runs once paid.
+    enrollment = Enrollment.objects.get(pk=enrollment_id)
     if grew:
         logger.info(
             "event=refund.recorded enrollment_id=%s refunded_cents=%s", enrollment_id, refunded
         )
-    if grew and enrollment.status in (Status.PAID, Status.REFUNDED):
-        from ..tasks import send_refund_notice
-
-        transaction.on_commit(partial(send_refund_notice.delay, enrollment_id, refunded))
-    enrollment.amount_refunded_cents = max(refunded, enrollment.amount_refunded_cents)
+        if enrollment.status in (Status.PAID, Status.REFUNDED):
+            notify_refund(enrollment_id, refunded)
     return apply_refund_policy(enrollment)
+
+
+def notify_refund(enrollment_id: int, refunded_cents: int) -> None:
+    """After commit, e-mail the learner about the refunded total."""
+    from ..tasks import send_refund_notice
+
+    transaction.on_commit(partial(send_refund_notice.delay, enrollment_id, refunded_cents))
 
 
 def apply_refund_policy(enrollment: Enrollment) -> str:

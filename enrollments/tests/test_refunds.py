@@ -320,3 +320,82 @@ def test_other_dispute_closings_restore_access_or_wait_for_the_refund_event(
 
     enrollment.refresh_from_db()
     assert (enrollment.status, enrollment.dispute_status) == ("paid", expected)
+
+
+def test_a_refund_recorded_while_the_payment_is_being_fulfilled_still_revokes_access(
+    client, fake_stripe, monkeypatch
+):
+    """Fulfilment commits between the refund event's arrival and its write: the refund must
+    still see the enrollment paid and revoke access."""
+    from django.db.models import QuerySet
+
+    from enrollments.services import fulfilment, refunds
+
+    course = CourseFactory(price_cents=10000)
+    client.post(reverse("enrollments:checkout", args=[course.slug]), {"email": "r@example.com"})
+    enrollment = Enrollment.objects.get()
+    fake_stripe.complete_session(enrollment.stripe_session_id)
+    session = fake_stripe.sessions[enrollment.stripe_session_id]
+    real_update = QuerySet.update
+
+    def fulfilment_commits_just_before_the_refund_write(queryset, **fields):
+        if "amount_refunded_cents" in fields and not fulfilled:
+            fulfilled.append(fulfilment.fulfil_checkout_session(session))
+        return real_update(queryset, **fields)
+
+    fulfilled = []
+    monkeypatch.setattr(QuerySet, "update", fulfilment_commits_just_before_the_refund_write)
+    refunds.apply_refund(enrollment_id=enrollment.pk, refunded_cents=10000)
+
+    assert fulfilled == ["fulfilled"]
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.lms_action) == ("refunded", "unenrol")
+
+
+def test_replacing_a_checkout_in_its_last_minutes_expires_its_stripe_session(
+    client, fake_stripe, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    course = CourseFactory()
+    client.post(reverse("enrollments:checkout", args=[course.slug]), {"email": "a@example.com"})
+    first = Enrollment.objects.get()
+    Enrollment.objects.update(expires_at=timezone.now() + timedelta(minutes=2))
+
+    client.post(reverse("enrollments:checkout", args=[course.slug]), {"email": "a@example.com"})
+
+    assert fake_stripe.sessions[first.stripe_session_id]["status"] == "expired"
+    assert Enrollment.objects.filter(status="pending").exclude(pk=first.pk).count() == 1
+
+
+def test_stripe_down_while_replacing_a_checkout_gives_the_friendly_error_page(client, fake_stripe):
+    grant = GrantFactory(approved=True, email="ada@example.com", discount_percent=50)
+    client.force_login(UserFactory(email="ada@example.com"))
+    client.post(reverse("enrollments:checkout", args=[grant.course.slug]), {"email": "x"})
+    fake_stripe.offline = True
+
+    response = client.post(
+        reverse("enrollments:checkout", args=[grant.course.slug]),
+        {"email": "x", "coupon": grant.coupon_code},
+    )
+
+    assert response.status_code == 503
+    assert Enrollment.objects.get().status == Enrollment.Status.PENDING
+
+
+def test_a_staff_refund_stripe_did_not_answer_can_be_confirmed_again_safely(
+    client, fake_stripe, staff_client
+):
+    enrollment = buy(client, fake_stripe)
+    fake_stripe.fail_next(status=500, count=3, path_prefix="/v1/refunds")
+
+    first = staff_refund(staff_client, enrollment, "30.00")
+    second = staff_refund(staff_client, enrollment, "30.00")
+
+    assert "may or may not have been made" in first.text
+    assert second.status_code == 302
+    assert RefundRequest.objects.count() == 1
+    assert end_state(enrollment)[:2] == ("paid", 3000)
+    assert next(iter(fake_stripe.charges.values()))["amount_refunded"] == 3000

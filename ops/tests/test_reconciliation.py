@@ -206,3 +206,33 @@ def test_the_ops_page_shows_the_last_run(client, drift):
 
     assert "Last reconciliation" in page.text and "need a human" in page.text
     assert "unknown_session" in page.text
+
+
+def test_a_lost_second_partial_refund_is_found_from_stripes_total(client, stripe):
+    course = CourseFactory(price_cents=10000)
+    enrollment = pay(client, stripe, checkout(client, course, "two@example.com"))
+    refund_in_stripe(stripe, enrollment, 1000)
+    charge = stripe.payment_intents[enrollment.stripe_payment_intent_id]["latest_charge"]
+    post_event(client, stripe.event_for_charge(charge))  # the first refund's event arrived
+    refund_in_stripe(stripe, enrollment, 1500)  # the second's was lost
+
+    reconcile()
+
+    enrollment.refresh_from_db()
+    assert enrollment.amount_refunded_cents == 2500
+    assert ReconciliationRun.objects.get().counts == {"missed_refund": 1}
+
+
+def test_a_suspended_affiliates_sale_without_commission_is_not_drift(client, stripe):
+    from affiliates.models import Affiliate
+
+    course = CourseFactory(price_cents=10000)
+    affiliate = AffiliateFactory()
+    enrollment = checkout(client, course, "late@example.com", affiliate)
+    Affiliate.objects.filter(pk=affiliate.pk).update(status=Affiliate.Status.SUSPENDED)
+    pay(client, stripe, enrollment)
+
+    reconcile()
+
+    assert not Commission.objects.exists()
+    assert ReconciliationRun.objects.get().counts == {}
