@@ -24,7 +24,7 @@ from courses.money import CURRENCIES, percent_of, proportion_of
 from maaledu.logging import mask_email
 from maaledu.mail import send_templated_email
 
-from . import selectors, tasks
+from . import dashboard_cache, selectors, tasks
 from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_code
 from .validators import clean_payout_details
 
@@ -146,6 +146,7 @@ def record_referral_click(*, affiliate: Affiliate, visitor_key: str, day) -> boo
             affiliate.clicks.create(visitor_key=visitor_key, day=day)
     except IntegrityError:
         return False
+    dashboard_cache.invalidate(affiliate.pk)
     return True
 
 
@@ -225,6 +226,7 @@ def record_commission(
         if existing is None:
             raise
         return existing
+    dashboard_cache.invalidate(affiliate.pk)
     logger.info(
         "event=commission.recorded sale_id=%s affiliate_id=%s amount_cents=%s",
         sale_id,
@@ -259,6 +261,7 @@ def reverse_commission(*, sale_id: int, refunded_cents_total: int, sale_amount_c
     else:
         changed = commissions.filter(reversed_cents__lt=target).update(reversed_cents=target)
     if changed:
+        dashboard_cache.invalidate(*commissions.values_list("affiliate_id", flat=True))
         logger.info(
             "event=commission.reversed sale_id=%s reversed_cents=%s of=%s",
             sale_id,
@@ -281,10 +284,13 @@ def approve_matured_commissions(*, now: datetime | None = None) -> int:
     """Pending commissions whose refund window has passed become approved; returns how many."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.COMMISSION_REFUND_WINDOW_DAYS)
-    approved = Commission.objects.filter(
+    matured = Commission.objects.filter(
         status=Commission.Status.PENDING, sold_at__lte=cutoff, on_hold=False
-    ).update(status=Commission.Status.APPROVED, approved_at=now)
+    )
+    affiliate_ids = set(matured.values_list("affiliate_id", flat=True).distinct())
+    approved = matured.update(status=Commission.Status.APPROVED, approved_at=now)
     if approved:
+        dashboard_cache.invalidate(*affiliate_ids)
         logger.info("event=commission.approved count=%s", approved)
     return approved
 
@@ -383,6 +389,7 @@ def _claim_into_payout(
             raise _PayoutAbandoned
         Payout.objects.filter(pk=payout.pk).update(amount_cents=amount_cents)
         payout.amount_cents = amount_cents
+    dashboard_cache.invalidate(affiliate_id)
     logger.info(
         "event=payout.created payout_id=%s affiliate_id=%s commissions=%s amount_cents=%s "
         "claimed_cents=%s",

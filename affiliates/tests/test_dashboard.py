@@ -1,5 +1,5 @@
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -262,3 +262,65 @@ def test_nav_links_to_the_affiliate_area_for_logged_in_users(client):
     response = client.get("/courses/")
 
     assert f'href="{DASHBOARD}"' in response.text
+
+
+def test_cached_figures_follow_every_change_that_touches_them(client, settings):
+    """Views the dashboard between each write: a stale cached summary would show old figures."""
+    settings.PAYOUT_MINIMUM_CENTS = 1000
+    affiliate = AffiliateFactory()
+    client.force_login(affiliate.user)
+
+    def figures():
+        dashboard = client.get(DASHBOARD).context["dashboard"]
+        earnings = dashboard.earnings[0] if dashboard.earnings else None
+        return (
+            dashboard.clicks,
+            dashboard.referrals,
+            dashboard.sales.paginator.count,
+            earnings
+            and (
+                earnings.pending_cents,
+                earnings.approved_cents,
+                earnings.reversed_cents,
+                earnings.paid_out_cents,
+            ),
+        )
+
+    assert figures() == (0, 0, 0, None)
+    services.record_referral_click(affiliate=affiliate, visitor_key="v1", day=date.today())
+    assert figures() == (1, 0, 0, None)
+    services.record_commission(
+        affiliate_id=affiliate.pk,
+        sale_id=7,
+        course=CourseFactory(),
+        buyer_email="a@b.com",
+        amount_paid_cents=24950,
+        currency="usd",
+        sold_at=timezone.now() - timedelta(days=20),
+    )
+    assert figures() == (1, 1, 1, (2495, 0, 0, 0))
+    services.approve_matured_commissions()
+    assert figures() == (1, 1, 1, (0, 2495, 0, 0))
+    services.create_payout(
+        affiliate_id=affiliate.pk,
+        currency="usd",
+        method="paypal",
+        reference="PP-9",
+        created_by=None,
+    )
+    assert figures() == (1, 1, 1, (0, 0, 0, 2495))
+    services.reverse_commission(sale_id=7, refunded_cents_total=24950, sale_amount_cents=24950)
+    assert figures() == (1, 1, 1, (0, 0, 2495, 2495))
+
+
+def test_a_warm_dashboard_reads_only_one_page_of_sales(client, django_assert_max_num_queries):
+    affiliate = AffiliateFactory()
+    _history(affiliate, size=400)
+    client.force_login(affiliate.user)
+    client.get(DASHBOARD)  # fills the cached summary
+
+    # Session, user, affiliate, verified e-mail (login checks) and one page of sales.
+    with django_assert_max_num_queries(5):
+        response = client.get(DASHBOARD, {"page": 3})
+
+    assert len(response.context["dashboard"].sales.object_list) == SALES_PAGE_SIZE
