@@ -19,7 +19,7 @@ so staff are e-mailed once.
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
@@ -40,6 +40,10 @@ from .models import Incident, ReconciliationRun
 logger = logging.getLogger(__name__)
 
 Status = Enrollment.Status
+# Bank (ACH/SEPA) payments take days; after this long we ask Stripe ourselves, and after the
+# second delay a human looks.
+DELAYED_PAYMENT_RECHECK = timedelta(days=1)
+DELAYED_PAYMENT_GIVE_UP = timedelta(days=7)
 REPAIRABLE = {
     "missed_fulfilment",
     "missed_refund",
@@ -74,6 +78,7 @@ def reconcile(*, since: datetime, dry_run: bool = False) -> ReconciliationRun:
     run = ReconciliationRun.objects.create(since=since, dry_run=dry_run)
     report = Report(dry_run=dry_run)
     _check_stripe_sessions(report, since)
+    _check_delayed_payments(report)
     _check_stripe_refunds(report, since)
     window = Enrollment.objects.filter(
         Q(created_at__gte=since) | Q(paid_at__gte=since) | Q(updated_at__gte=since),
@@ -157,6 +162,37 @@ def _check_stripe_sessions(report: Report, since: datetime) -> None:
                 f"enrollment {enrollment.pk}",
                 "Paid at Stripe, not fulfilled here.",
                 repaired=repaired,
+            )
+
+
+def _check_delayed_payments(report: Report) -> None:
+    """Checkouts completed with a bank payment still unsettled after a day: ask Stripe again
+    (the async event may have been lost); settled ones are fulfilled, week-old ones reported."""
+    now = timezone.now()
+    waiting = Enrollment.objects.filter(
+        status=Status.PENDING,
+        expires_at__isnull=True,
+        stripe_session_id__isnull=False,
+        created_at__lt=now - DELAYED_PAYMENT_RECHECK,
+    )[:200]
+    for enrollment in waiting:
+        session = stripe_gateway.retrieve_checkout_session(enrollment.stripe_session_id)
+        if session.get("payment_status") in ("paid", "no_payment_required"):
+            repaired = False
+            if not report.dry_run:
+                outcome = enrollment_services.fulfil_checkout_session(session)
+                repaired = outcome == enrollment_services.FULFILLED
+            report.add(
+                "missed_fulfilment",
+                f"enrollment {enrollment.pk}",
+                "The bank payment settled, but its event never arrived.",
+                repaired=repaired,
+            )
+        elif enrollment.created_at < now - DELAYED_PAYMENT_GIVE_UP:
+            report.add(
+                "delayed_payment_unresolved",
+                f"enrollment {enrollment.pk}",
+                "A bank payment unsettled for over a week: check it in Stripe's dashboard.",
             )
 
 

@@ -236,3 +236,25 @@ def test_a_suspended_affiliates_sale_without_commission_is_not_drift(client, str
 
     assert not Commission.objects.exists()
     assert ReconciliationRun.objects.get().counts == {}
+
+
+def test_a_settled_bank_payment_whose_event_was_lost_is_fulfilled(client, stripe):
+    from datetime import timedelta
+
+    course = CourseFactory(price_cents=10000)
+    enrollment = checkout(client, course, "ach@example.com")
+    stripe.complete_session(enrollment.stripe_session_id, payment_status="unpaid")
+    post_event(client, stripe.event_for_session(enrollment.stripe_session_id))
+    stripe.complete_session(enrollment.stripe_session_id, payment_status="paid")  # settles...
+    Enrollment.objects.filter(pk=enrollment.pk).update(  # ...days later; that event is lost
+        created_at=timezone.now() - timedelta(days=3)
+    )
+
+    # A window that starts after the checkout: only the delayed-payment check can find it.
+    from ops.reconciliation import reconcile as reconcile_since
+
+    reconcile_since(since=timezone.now() + timedelta(minutes=1))
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == "paid"
+    assert ReconciliationRun.objects.get().counts == {"missed_fulfilment": 1}
