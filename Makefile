@@ -6,7 +6,8 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint migrate worker beat clean e2e e2e-deps
+.PHONY: run test install install-dev lint migrate worker beat clean bench bench-scaling bench-deps \
+	e2e e2e-deps
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,17 @@ worker: install
 
 beat: install
 	$(VENV)/bin/celery -A maaledu beat --loglevel=INFO
+
+# Load benchmarks (bench/README.md): PostgreSQL and Redis on loopback, wrk from Debian's packages.
+bench-deps: install
+	@command -v wrk >/dev/null || apt-get install -y -q wrk \
+		|| { apt-get update -q && apt-get install -y -q wrk; }
+
+bench: bench-deps
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-scaling: bench-deps
+	$(PY) -m bench --scaling $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
@@ -245,6 +245,18 @@ class Dashboard:
         return f"{100 * self.referrals / self.clicks:.1f}%"
 
 
+_commission_count = Coalesce(
+    Subquery(
+        Commission.objects.filter(payout=OuterRef("pk"))
+        .order_by()
+        .values("payout")
+        .annotate(count=Count("id"))
+        .values("count")[:1]
+    ),
+    0,
+)
+
+
 def dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
     """The history-wide figures: from the cache, or 5 queries over the history."""
     key = dashboard_cache.summary_key(affiliate.pk)
@@ -256,7 +268,8 @@ def dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
             earnings=earnings,
             payouts=list(
                 Payout.objects.filter(affiliate=affiliate)
-                .annotate(commission_count=Count("commissions"))
+                # A subquery per shown payout, not a join of the whole commission history.
+                .annotate(commission_count=_commission_count)
                 .order_by("-sequence")[:PAYOUT_HISTORY_SIZE]
             ),
             sales_count=sum(e.referrals for e in earnings),

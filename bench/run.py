@@ -1,0 +1,442 @@
+"""``python -m bench``: the site under load beside a floor, one endpoint after another.
+
+One run: a fresh PostgreSQL database (migrated, seeded), an emptied Redis database, the fake
+Stripe in this process, then the floor (a bare view over the same settings and middleware) on
+its own gunicorn, then the site's gunicorn, each endpoint warmed up and loaded by wrk. Every
+server, the fake and the database are gone when it ends, however it ends.
+"""
+
+import argparse
+import contextlib
+import functools
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import django
+import redis
+
+from fakes.stripe_server import FakeStripe
+
+from .load import Load, LoadResult, run_wrk, wrk_path
+from .site import (
+    BenchError,
+    Server,
+    ServerSampler,
+    Services,
+    check_services,
+    drop_database,
+    flush_redis,
+    free_port,
+    recreate_database,
+    site_environment,
+)
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/maaledu_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
+# Webhook events are signed before their load and Stripe's SDK accepts them for 300 s.
+MAX_SECONDS = 240
+SCALING_POINTS = "1000,10000,100000,1000000"
+# The scaling curve is flat when p95 at the largest history is within this factor of the smallest.
+FLAT_FACTOR = 1.5
+# Above this many cores taken by other programs during a load, the report says the machine was
+# not quiet.
+CONTENDED_CORES = 0.2
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Load the site beside a bare-Django floor."
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--smoke", action="store_true", help="a small data set and a few seconds per endpoint"
+    )
+    mode.add_argument(
+        "--scaling",
+        action="store_true",
+        help="only the affiliate dashboard, as the affiliate's history grows (see --points)",
+    )
+    parser.add_argument("--seconds", type=int, help="load per endpoint (20; smoke: 2)")
+    parser.add_argument("--warmup", type=int, help="unmeasured load before each (3; smoke: 1)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (README: 4)")
+    parser.add_argument(
+        "--points", default=SCALING_POINTS, help=f"commissions, with --scaling ({SCALING_POINTS})"
+    )
+    parser.add_argument(
+        "--database-url",
+        help=f"a PostgreSQL database the bench may drop ({DEFAULT_DATABASE_URL}[_smoke])",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+        help=f"a Redis database the bench may flush ({DEFAULT_REDIS_URL})",
+    )
+    parser.add_argument("--output", type=Path, help="the JSON report (bench/results/<time>.json)")
+    parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
+    options = parser.parse_args(argv)
+    options.seconds = options.seconds or (2 if options.smoke else 20)
+    options.warmup = options.warmup or (1 if options.smoke else 3)
+    options.database_url = options.database_url or os.environ.get(
+        "BENCH_DATABASE_URL", DEFAULT_DATABASE_URL + ("_smoke" if options.smoke else "")
+    )
+    if not 1 <= options.seconds + options.warmup <= MAX_SECONDS:
+        parser.error(f"--seconds plus --warmup must be 1 to {MAX_SECONDS} (webhook signatures)")
+    if not 1 <= options.threads <= options.connections:
+        parser.error("--threads must be 1 to --connections")
+    options.points = sorted({int(point) for point in options.points.split(",")})
+    return options
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        report = run(options)
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        raise SystemExit(2)
+    for problem in report["problems"]:
+        print(f"bench: PROBLEM: {problem}", file=sys.stderr)
+    raise SystemExit(1 if report["problems"] else 0)
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds the with-blocks: servers stop, database drops
+
+
+def run(options: argparse.Namespace) -> dict:
+    if wrk_path() is None:
+        raise BenchError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+    services = check_services(options.database_url, options.redis_url)
+    kind = "scaling" if options.scaling else "smoke" if options.smoke else "full"
+    started = datetime.now(UTC)
+    with (
+        tempfile.TemporaryDirectory(prefix="maaledu-bench-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        work_dir = Path(tmp)
+        recreate_database(services)
+        if not options.keep_db:
+            stack.callback(drop_database, services)
+        flush_redis(services)
+        stack.callback(flush_redis, services)
+        fake_stripe = stack.enter_context(FakeStripe())
+        app_port = free_port()
+        env = site_environment(
+            services=services,
+            site_url=f"http://127.0.0.1:{app_port}",
+            stripe_url=fake_stripe.url,
+            static_root=work_dir / "static",
+        )
+        os.environ.update(env)
+        django.setup()
+        # This process's own requests (the probes) would log a line each; the servers' go to
+        # their log files.
+        logging.disable(logging.INFO)
+        from django.db import connections
+
+        stack.callback(connections.close_all)  # before the database is dropped
+        report = {
+            "kind": kind,
+            "started_at": started.isoformat(timespec="seconds"),
+            **_prepare(options),
+        }
+        servers = _Servers(
+            env=env,
+            app_port=app_port,
+            workers=options.workers,
+            work_dir=work_dir,
+            services=functools.partial(_service_processes, services),
+        )
+        if options.scaling:
+            report.update(_scaling(options, servers))
+        else:
+            report.update(_endpoints(options, servers))
+        report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        report["machine"] = _machine(services)
+    from .report import RESULTS_DIR, write_json
+
+    suffix = "" if kind == "full" else f"-{kind}"
+    path = options.output or RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}{suffix}.json"
+    print(f"\nJSON report: {write_json(report, path)}")
+    return report
+
+
+def _prepare(options: argparse.Namespace) -> dict:
+    """Migrate, collect static files, seed; timed."""
+    from django.core.management import call_command
+
+    from . import seed
+
+    data = seed.SCALING_BASE if options.scaling else seed.SMOKE if options.smoke else seed.FULL
+    started = time.monotonic()
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    prepared = time.monotonic()
+    seed.seed(data)
+    seed.analyze()
+    seeded = time.monotonic()
+    print(
+        f"bench: migrated and collected static in {prepared - started:.0f} s, "
+        f"seeded {data} in {seeded - prepared:.0f} s"
+    )
+    return {
+        "config": {
+            "seconds": options.seconds,
+            "warmup": options.warmup,
+            "connections": options.connections,
+            "wrk_threads": options.threads,
+            "server": f"gunicorn maaledu.wsgi --workers {options.workers} (sync worker)",
+            "settings": "maaledu.settings.production via bench.settings (STATIC_ROOT only)",
+            "data": asdict(data),
+        },
+        "seed_seconds": round(seeded - prepared, 1),
+    }
+
+
+class _Servers:
+    def __init__(self, *, env: dict, app_port: int, workers: int, work_dir: Path, services):
+        self.env, self.app_port, self.workers, self.work_dir = env, app_port, workers, work_dir
+        self.services = services
+
+    def floor(self) -> Server:
+        return Server(
+            name="floor",
+            env={**self.env, "DJANGO_SETTINGS_MODULE": "bench.floor_settings"},
+            port=free_port(),
+            workers=self.workers,
+            log=self.work_dir / "floor.log",
+            services=self.services,
+        )
+
+    def app(self) -> Server:
+        return Server(
+            name="site",
+            env=self.env,
+            port=self.app_port,
+            workers=self.workers,
+            log=self.work_dir / "site.log",
+            services=self.services,
+        )
+
+
+def _context(options: argparse.Namespace, server: Server, work_dir: Path):
+    from django.conf import settings
+    from django.test import Client
+
+    from accounts.models import User
+    from courses.models import Course
+
+    from . import seed
+    from .endpoints import Context
+
+    user = User.objects.select_related("affiliate").get(email=seed.AFFILIATE_EMAIL)
+    client = Client()
+    client.force_login(user)
+    return Context(
+        url=server.url,
+        work_dir=work_dir,
+        tag=f"b{secrets.token_hex(3)}",
+        load=Load(connections=options.connections, threads=options.threads),
+        affiliate_id=user.affiliate.pk,
+        session_cookie=(
+            f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        ),
+        webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
+        course_slugs=list(Course.objects.order_by("pk").values_list("slug", flat=True)),
+    )
+
+
+def _measure(endpoint, server: Server, ctx, options: argparse.Namespace) -> tuple[dict, LoadResult]:
+    """Check one sample answer, warm up, load while sampling the server, then probe requests
+    in-process (caches as warm as under load). Returns the row and wrk's result."""
+    from . import probe
+
+    print(f"bench: {endpoint.name} …", flush=True)
+    probe.check_over_http(server.url, endpoint, endpoint.sample(0))
+    run_wrk(
+        url=server.url,
+        script_path=endpoint.script,
+        args=endpoint.args("warmup", options.warmup),
+        seconds=options.warmup,
+        load=ctx.load,
+    )
+    args = endpoint.args("run", options.seconds)
+    sampler = ServerSampler(server, limit_seconds=options.seconds + 120)
+    with sampler:
+        result = run_wrk(
+            url=server.url,
+            script_path=endpoint.script,
+            args=args,
+            seconds=options.seconds,
+            load=ctx.load,
+        )
+    probed = None
+    if endpoint.in_process_probe:
+        probe.in_process(endpoint, endpoint.sample(1))  # warms this process (templates, imports)
+        probed = probe.in_process(endpoint, endpoint.sample(2))
+    row = {
+        "name": endpoint.name,
+        "label": endpoint.label,
+        "load": result.as_dict(),
+        "cpu": sampler.cpu(requests=result.requests, wrk_cpu_s=result.wrk_cpu_s),
+        "memory": sampler.memory(),
+        "probe": probed,
+        "problems": [],
+    }
+    if result.requests == 0:
+        row["problems"].append(f"{endpoint.name}: no request was answered")
+    if result.failed:
+        row["problems"].append(
+            f"{endpoint.name}: {result.failed} of {result.requests} requests failed "
+            f"{result.errors} (see the server log lines above)"
+        )
+        print(server.log_tail(), file=sys.stderr)
+    if endpoint.effect is not None:
+        row["effect_rows"] = endpoint.effect("run")
+        if row["effect_rows"] < result.requests:
+            row["problems"].append(
+                f"{endpoint.name}: {result.requests} answers but only {row['effect_rows']} "
+                "enrollments changed: requests repeated or did nothing"
+            )
+    return row, result
+
+
+def _service_processes(services: Services) -> tuple[list[int], int]:
+    """The Redis server and the PostgreSQL backends serving the site (every connection to the
+    bench database but this process's own), and the postmaster (their parent)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        backends = [pid for (pid,) in cursor.fetchall()]
+        cursor.execute("SELECT pg_backend_pid()")
+        (own,) = cursor.fetchone()
+    postmaster = int(Path(f"/proc/{own}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    redis_server = _redis(services).info("server")["process_id"]
+    return [redis_server, *backends], postmaster
+
+
+def _endpoints(options: argparse.Namespace, servers: _Servers) -> dict:
+    from . import endpoints, probe
+    from .report import compare, table
+
+    with servers.floor() as server:
+        ctx = _context(options, server, servers.work_dir)
+        floor_row, floor_result = _measure(endpoints.floor(ctx), server, ctx, options)
+    rows = []
+    with servers.app() as server:
+        ctx.url, ctx.floor_rps = server.url, floor_result.rps
+        for build in endpoints.APP_ENDPOINTS:
+            endpoint = build(ctx)
+            row, _result = _measure(endpoint, server, ctx, options)
+            row.update(compare(row, floor_row, endpoint.target))
+            if row["met"] is False:
+                row["explain"] = probe.explain(row["probe"]["slowest_query"])
+            rows.append(row)
+    print()
+    print(table([floor_row, *rows]))
+    for row in rows:
+        if row["met"] is False:
+            print(_miss(row))
+    problems = [problem for row in (floor_row, *rows) for problem in row.pop("problems")]
+    other = max(row["cpu"]["cores"]["other"] for row in (floor_row, *rows))
+    if other > CONTENDED_CORES:
+        print(
+            f"\nbench: WARNING: programs outside the bench took up to {other:.2f} cores during "
+            "the loads: requests/s and latencies are worse than on a quiet machine, and the "
+            "ratios to the floor are only as fair as the contention was even. CPU ms per "
+            "request is the figure to compare."
+        )
+    return {
+        "contended": other > CONTENDED_CORES,
+        "floor": floor_row,
+        "endpoints": rows,
+        "memory": {
+            "floor": floor_row["memory"],
+            "site_peak_rss_mb": max(row["memory"]["peak_rss_mb"] for row in rows),
+            "site_peak_pss_mb": max(row["memory"]["peak_pss_mb"] for row in rows),
+        },
+        "problems": problems,
+    }
+
+
+def _miss(row: dict) -> str:
+    probe = row["probe"]
+    lines = [
+        f"\n{row['name']}: target {row['target']} missed. One request in-process: "
+        f"{probe['wall_ms']:.1f} ms, of which Python CPU {probe['python_cpu_ms']:.1f} ms and "
+        f"{probe['queries']} queries {probe['sql_ms']:.1f} ms; the slowest "
+        f"({probe['slowest_query_ms']:.1f} ms):",
+        f"  {probe['slowest_query']}",
+    ]
+    lines.extend(f"    {line}" for line in row.get("explain", []))
+    return "\n".join(lines)
+
+
+def _scaling(options: argparse.Namespace, servers: _Servers) -> dict:
+    from affiliates.models import Affiliate
+
+    from . import endpoints, probe, seed
+    from .report import scaling_table
+
+    rows, problems = [], []
+    affiliate = Affiliate.objects.get(user__email=seed.AFFILIATE_EMAIL)
+    with servers.app() as server:
+        ctx = _context(options, server, servers.work_dir)
+        referral_visit = endpoints.referral_visit(ctx, affiliate.referral_code)
+        for commissions in options.points:
+            started = time.monotonic()
+            seed.add_affiliate_sales(
+                affiliate,
+                up_to=commissions,
+                clicks_per_commission=seed.SCALING_BASE.clicks_per_commission,
+            )
+            seed.analyze()
+            print(
+                f"bench: {commissions:,} commissions seeded in {time.monotonic() - started:.0f} s"
+            )
+            endpoint = endpoints.dashboard(ctx)
+            row, _result = _measure(endpoint, server, ctx, options)
+            row["commissions"] = commissions
+            row["explain"] = probe.explain(row["probe"]["slowest_query"])
+            # A new visitor follows the affiliate's link, as happens all day: the first
+            # dashboard after it shows what a visit costs when nothing is warm for it.
+            probe.in_process(referral_visit, referral_visit.sample(commissions))
+            row["after_click_probe"] = probe.in_process(endpoint, endpoint.sample(3))
+            problems.extend(row.pop("problems"))
+            rows.append(row)
+    first, last = rows[0]["load"]["latency_ms"]["p95"], rows[-1]["load"]["latency_ms"]["p95"]
+    # A point whose requests failed has no true p95 (wrk leaves failures out): not flat.
+    flat = not problems and last <= FLAT_FACTOR * first
+    print()
+    print(scaling_table(rows))
+    print(
+        f"\np95 {first:.0f} ms at {rows[0]['commissions']:,} commissions, {last:.0f} ms at "
+        f"{rows[-1]['commissions']:,}: "
+        + ("flat" if flat else f"NOT flat (flat: within {FLAT_FACTOR}×, every request answered)")
+    )
+    return {"scaling": rows, "flat": flat, "problems": problems}
+
+
+def _redis(services: Services) -> redis.Redis:
+    return redis.Redis.from_url(services.redis_url, socket_timeout=5)
+
+
+def _machine(services: Services) -> dict:
+    from .report import machine
+
+    return machine(_redis(services))

@@ -1,0 +1,67 @@
+"""The bench harness runs end to end in its smoke mode (a small data set, two seconds per
+endpoint), so a change to the site or the harness that breaks a load shows up in the suite."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+ENDPOINTS = ["healthz", "catalog", "course", "dashboard", "checkout", "webhook"]
+
+pytestmark = pytest.mark.integration
+
+
+def _bench_services() -> tuple[str, str]:
+    """The suite's PostgreSQL server and Redis, with databases of the bench's own."""
+    database = urllib.parse.urlsplit(os.environ.get("DATABASE_URL", ""))
+    cache = urllib.parse.urlsplit(os.environ.get("REDIS_URL", ""))
+    if database.scheme not in ("postgres", "postgresql"):
+        pytest.skip("the bench needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)")
+    if cache.scheme != "redis":
+        pytest.skip("the bench needs Redis: set REDIS_URL=redis://… (CI does)")
+    if shutil.which("wrk") is None:
+        pytest.skip("the bench needs wrk: apt-get install wrk (CI installs it)")
+    return (
+        urllib.parse.urlunsplit(database._replace(path="/maaledu_bench_smoke")),
+        urllib.parse.urlunsplit(cache._replace(path="/14")),
+    )
+
+
+def test_smoke_run_loads_every_endpoint_beside_the_floor(tmp_path):
+    # Given PostgreSQL, Redis and wrk
+    database_url, redis_url = _bench_services()
+    output = tmp_path / "smoke.json"
+
+    # When the bench runs in smoke mode
+    command = [sys.executable, "-m", "bench", "--smoke", f"--output={output}"]
+    command += [f"--database-url={database_url}", f"--redis-url={redis_url}"]
+    finished = subprocess.run(
+        command, cwd=BASE_DIR, capture_output=True, text=True, timeout=600, check=False
+    )
+
+    # Then it succeeds and reports the floor and every endpoint, each loaded for real
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
+    report = json.loads(output.read_text())
+    assert [row["name"] for row in report["endpoints"]] == ENDPOINTS
+    assert report["floor"]["name"] == "floor"
+    for row in [report["floor"], *report["endpoints"]]:
+        load = row["load"]
+        assert load["requests"] > 0 and load["rps"] > 0, row["name"]
+        # wrk counts answers of 400 and above, timeouts and broken connections as errors.
+        assert sum(load["errors"].values()) == 0, (row["name"], load["errors"])
+        assert load["latency_ms"]["p50"] <= load["latency_ms"]["p95"] <= load["latency_ms"]["p99"]
+        assert row["cpu"]["ms_per_request"] > 0, row["name"]
+        assert row["memory"]["peak_rss_mb"] > 0 and row["memory"]["processes"] >= 2, row["name"]
+    for row in report["endpoints"]:
+        assert row["vs_floor"]["throughput_x"] > 0, row["name"]
+        assert row["probe"]["wall_ms"] > 0, row["name"]
+    # Each checkout opened an enrollment and each webhook paid one: nothing was a no-op.
+    for row in report["endpoints"][-2:]:
+        assert row["effect_rows"] >= row["load"]["requests"], row["name"]
+    assert report["problems"] == []
