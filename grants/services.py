@@ -346,6 +346,16 @@ def reserve_coupon(*, grant_id: int, enrollment_id: int, until: datetime) -> Non
     logger.info("event=grant.coupon_reserved grant_id=%s enrollment_id=%s", grant_id, enrollment_id)
 
 
+def _held_by(grant_id: int, enrollment_id: int):
+    """The coupon, if this enrollment's checkout holds its reservation."""
+    return Grant.objects.filter(
+        pk=grant_id,
+        status=Grant.Status.APPROVED,
+        coupon_state=Grant.CouponState.RESERVED,
+        holder_enrollment_id=enrollment_id,
+    )
+
+
 def hold_coupon_until_payment_result(*, grant_id: int, enrollment_id: int) -> bool:
     """Keep this enrollment's reservation with no end while a delayed (ACH) payment settles.
 
@@ -353,12 +363,9 @@ def hold_coupon_until_payment_result(*, grant_id: int, enrollment_id: int) -> bo
     if the coupon's own expiry passes meanwhile. Idempotent. False when this enrollment does not
     hold the coupon (released or taken over after its reservation ran out): the caller decides.
     """
-    updated = Grant.objects.filter(
-        pk=grant_id,
-        status=Grant.Status.APPROVED,
-        coupon_state=Grant.CouponState.RESERVED,
-        holder_enrollment_id=enrollment_id,
-    ).update(reserved_until=None, updated_at=timezone.now())
+    updated = _held_by(grant_id, enrollment_id).update(
+        reserved_until=None, updated_at=timezone.now()
+    )
     return updated == 1
 
 
@@ -370,12 +377,7 @@ def redeem_coupon(*, grant_id: int, enrollment_id: int) -> bool:
     every other case (never reserved by it, released, taken over).
     """
     now = timezone.now()
-    updated = Grant.objects.filter(
-        pk=grant_id,
-        status=Grant.Status.APPROVED,
-        coupon_state=Grant.CouponState.RESERVED,
-        holder_enrollment_id=enrollment_id,
-    ).update(
+    updated = _held_by(grant_id, enrollment_id).update(
         coupon_state=Grant.CouponState.REDEEMED,
         redeemed_enrollment_id=enrollment_id,
         redeemed_at=now,
@@ -409,12 +411,7 @@ def release_coupon(*, grant_id: int, enrollment_id: int) -> bool:
     (already released, redeemed, or taken over) — repeating the call changes nothing.
     """
     now = timezone.now()
-    updated = Grant.objects.filter(
-        pk=grant_id,
-        status=Grant.Status.APPROVED,
-        coupon_state=Grant.CouponState.RESERVED,
-        holder_enrollment_id=enrollment_id,
-    ).update(
+    updated = _held_by(grant_id, enrollment_id).update(
         coupon_state=Grant.CouponState.AVAILABLE,
         holder_enrollment_id=None,
         reserved_until=None,
