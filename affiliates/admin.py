@@ -14,6 +14,8 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from maaledu.admin import RecordAdmin
+
 from . import services
 from .forms import CommissionExportForm, PayoutForm
 from .models import Affiliate, Commission, Payout
@@ -230,7 +232,7 @@ def _csv_lines(commissions: Iterable[Commission]) -> Iterator[str]:
 
 
 @admin.register(Commission)
-class CommissionAdmin(admin.ModelAdmin):
+class CommissionAdmin(RecordAdmin):
     change_list_template = "affiliates/admin/commission_change_list.html"
     list_display = (
         "sale_id",
@@ -250,13 +252,7 @@ class CommissionAdmin(admin.ModelAdmin):
     date_hierarchy = "sold_at"
     ordering = ("-sold_at", "-id")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     @admin.display(description="amount paid", ordering="sale_amount_cents")
@@ -306,7 +302,7 @@ class CommissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin):
+class PayoutAdmin(RecordAdmin):
     list_display = (
         "sequence",
         "affiliate",
@@ -325,13 +321,7 @@ class PayoutAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).annotate(commission_count=Count("commissions"))
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # Payouts are made from the affiliates list ("Create payout…").
-
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     @admin.display(description="amount", ordering="amount_cents")

@@ -4,6 +4,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from courses.money import format_money
+from maaledu.admin import RecordAdmin
 
 from . import selectors, services
 from .admin_forms import RefundForm
@@ -11,7 +12,7 @@ from .models import Enrollment, RefundRequest, StripeEvent
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(RecordAdmin):
     list_display = (
         "id",
         "email",
@@ -27,11 +28,8 @@ class EnrollmentAdmin(admin.ModelAdmin):
     search_fields = ("email", "stripe_session_id", "stripe_payment_intent_id")
     list_select_related = ("course",)
     date_hierarchy = "created_at"
-    readonly_fields = ["refund_link", *[field.name for field in Enrollment._meta.fields]]
+    readonly_fields = ["refund_link"]
     actions = ["refund_selected"]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # enrollments are made by checkout and grants, never by hand
 
     def get_urls(self):
         refund = self.admin_site.admin_view(self.refund_view)
@@ -107,16 +105,13 @@ class EnrollmentAdmin(admin.ModelAdmin):
         }
         return render(request, "admin/enrollments/refund.html", context)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # the money trail is kept
-
     @admin.display(description="amount due", ordering="amount_due_cents")
     def amount_due_display(self, enrollment: Enrollment) -> str:
         return enrollment.amount_due_display
 
 
 @admin.register(RefundRequest)
-class RefundRequestAdmin(admin.ModelAdmin):
+class RefundRequestAdmin(RecordAdmin):
     list_display = (
         "enrollment",
         "amount_cents",
@@ -125,28 +120,14 @@ class RefundRequestAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
     )
-    readonly_fields = [field.name for field in RefundRequest._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(RecordAdmin):
     list_display = ("event_id", "type", "outcome", "result", "attempts", "received_at")
     list_filter = ("outcome", "type")
     search_fields = ("event_id",)
-    readonly_fields = [field.name for field in StripeEvent._meta.fields]
     actions = ["reprocess"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Reprocess selected events (safe: handlers are idempotent)")
     def reprocess(self, request, queryset) -> None:

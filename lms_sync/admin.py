@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.utils.text import Truncator
 
 from enrollments.models import Enrollment
+from maaledu.admin import RecordAdmin
 from maaledu.logging import mask_email
 
 from . import selectors, services
@@ -104,13 +105,8 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(LmsAlert)
-class LmsAlertAdmin(admin.ModelAdmin):
+class LmsAlertAdmin(RecordAdmin):
+    """Opened by failing sync jobs, resolved by the next successful one."""
+
     list_display = ("kind", "key", "detail", "opened_at", "notified_at", "resolved_at")
     list_filter = (OpenFilter, "kind")
-    readonly_fields = ("kind", "key", "detail", "opened_at", "notified_at", "resolved_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # opened by failing sync jobs, resolved by the next successful one
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
