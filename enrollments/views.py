@@ -12,7 +12,7 @@ from django_ratelimit.exceptions import Ratelimited
 from accounts.selectors import verified_email_of
 from affiliates.selectors import referral_code_from_request
 from courses.selectors import published_course
-from maaledu.ratelimits import RateLimitUnavailable, over_limit
+from maaledu.ratelimits import RateLimitUnavailable, over_ip_or_email_limit, over_limit
 from maaledu.views import rate_limited
 
 from . import selectors, services, stripe_gateway
@@ -50,19 +50,12 @@ def _remember_checkout(request: HttpRequest, enrollment_id: int) -> None:
     request.session[VISITOR_CHECKOUTS_KEY] = [*ids[-19:], enrollment_id]
 
 
-def _checkout_email_key(group: str, request: HttpRequest) -> str:
-    return request.POST.get("email", "").strip().lower()[:254]
-
-
 def _too_many_checkouts(request: HttpRequest) -> bool:
-    """Per IP and per buyer e-mail; fails open (an error is logged) when Redis is down."""
-    return over_limit(
-        request, group="checkout-ip", key="ip", rate=settings.CHECKOUT_RATE_PER_IP
-    ) or over_limit(
+    return over_ip_or_email_limit(
         request,
-        group="checkout-email",
-        key=_checkout_email_key,
-        rate=settings.CHECKOUT_RATE_PER_EMAIL,
+        group="checkout",
+        ip_rate=settings.CHECKOUT_RATE_PER_IP,
+        email_rate=settings.CHECKOUT_RATE_PER_EMAIL,
     )
 
 

@@ -4,8 +4,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.exceptions import Ratelimited
 
-from accounts.models import normalize_email
-from maaledu.ratelimits import over_limit
+from maaledu.ratelimits import over_ip_or_email_limit
 from maaledu.views import rate_limited
 
 from .forms import GrantApplicationForm
@@ -15,19 +14,12 @@ from .services import DuplicateApplication, apply_for_grant
 _APPLIED_SESSION_KEY = "grants:applied"
 
 
-def _email_key(group: str, request: HttpRequest) -> str:
-    return normalize_email(request.POST.get("email", ""))[:254]
-
-
 def _too_many_applications(request: HttpRequest) -> bool:
-    """Per IP and per applicant e-mail; fails open (an error is logged) when Redis is down."""
-    return over_limit(
-        request, group="grants.apply.ip", key="ip", rate=settings.GRANT_APPLY_RATE_PER_IP
-    ) or over_limit(
+    return over_ip_or_email_limit(
         request,
-        group="grants.apply.email",
-        key=_email_key,
-        rate=settings.GRANT_APPLY_RATE_PER_EMAIL,
+        group="grants.apply",
+        ip_rate=settings.GRANT_APPLY_RATE_PER_IP,
+        email_rate=settings.GRANT_APPLY_RATE_PER_EMAIL,
     )
 
 

@@ -28,3 +28,15 @@ def over_limit(
         if fail_closed:
             raise RateLimitUnavailable(group)
         return False
+
+
+def posted_email_key(group: str, request: HttpRequest) -> str:
+    """django-ratelimit key: the e-mail a form posts, normalised as we store it."""
+    return request.POST.get("email", "").strip().lower()[:254]
+
+
+def over_ip_or_email_limit(request: HttpRequest, *, group: str, ip_rate: str, email_rate: str):
+    """A form guarded per client IP and per posted e-mail; fails open (error logged)."""
+    return over_limit(request, group=f"{group}-ip", key="ip", rate=ip_rate) or over_limit(
+        request, group=f"{group}-email", key=posted_email_key, rate=email_rate
+    )
