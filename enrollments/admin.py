@@ -131,14 +131,9 @@ class StripeEventAdmin(RecordAdmin):
 
     @admin.action(description="Reprocess selected events (safe: handlers are idempotent)")
     def reprocess(self, request, queryset) -> None:
-        done = failed = 0
-        for stripe_event in queryset:
-            try:
-                services.process_stripe_event(stripe_event)
-            except Exception:
-                failed += 1
-            else:
-                done += 1
-        self.message_user(request, f"Reprocessed {done} event(s).", messages.SUCCESS)
-        if failed:
-            self.message_user(request, f"{failed} event(s) failed again.", messages.ERROR)
+        result = services.reprocess_stripe_events(
+            event_ids=list(queryset.values_list("pk", flat=True))
+        )
+        self.message_user(request, f"Reprocessed {result.processed} event(s).", messages.SUCCESS)
+        if result.failed:
+            self.message_user(request, f"{result.failed} event(s) failed again.", messages.ERROR)

@@ -2,10 +2,8 @@
 double click or two staff pressing at once changes nothing twice."""
 
 import logging
-from dataclasses import dataclass
 
 from enrollments import services as enrollment_services
-from enrollments.models import StripeEvent
 from lms_sync import services as lms_services
 
 from .selectors import LIST_LIMIT
@@ -21,29 +19,15 @@ def retry_lms_syncs(*, enrollment_ids: list[int], staff_id: int) -> int:
     return retried
 
 
-@dataclass(frozen=True)
-class ReprocessResult:
-    processed: int
-    failed: int
-
-
-def reprocess_stripe_events(*, event_ids: list[int], staff_id: int) -> ReprocessResult:
+def reprocess_stripe_events(
+    *, event_ids: list[int], staff_id: int
+) -> enrollment_services.ReprocessResult:
     """Run the selected events not yet processed through their handler again."""
-    processed = failed = 0
-    events = StripeEvent.objects.filter(pk__in=event_ids[:LIST_LIMIT]).exclude(
-        outcome__in=enrollment_services.DONE_OUTCOMES
-    )
-    for stripe_event in events.order_by("received_at", "pk"):
-        try:
-            enrollment_services.process_stripe_event(stripe_event)
-        except Exception:
-            failed += 1  # process_stripe_event logged it and marked the event failed
-        else:
-            processed += 1
+    result = enrollment_services.reprocess_stripe_events(event_ids=event_ids[:LIST_LIMIT])
     logger.info(
         "event=ops.stripe_reprocess processed=%s failed=%s staff_id=%s",
-        processed,
-        failed,
+        result.processed,
+        result.failed,
         staff_id,
     )
-    return ReprocessResult(processed=processed, failed=failed)
+    return result

@@ -45,7 +45,13 @@ from .refunds import (
     refund_enrollment,
     refundable_cents,
 )
-from .stripe_events import DONE_OUTCOMES, process_stripe_event, record_stripe_event
+from .stripe_events import (
+    DONE_OUTCOMES,
+    ReprocessResult,
+    process_stripe_event,
+    record_stripe_event,
+    reprocess_stripe_events,
+)
 
 __all__ = [
     "ALREADY_FULFILLED",
@@ -66,6 +72,7 @@ __all__ = [
     "ReferralNotApplied",
     "RefundError",
     "RefundPreview",
+    "ReprocessResult",
     "apply_refund",
     "expire_stale_checkouts",
     "fulfil_checkout_session",
@@ -78,5 +85,6 @@ __all__ = [
     "refresh_from_stripe",
     "refund_enrollment",
     "refundable_cents",
+    "reprocess_stripe_events",
     "start_checkout",
 ]

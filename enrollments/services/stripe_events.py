@@ -1,6 +1,7 @@
 """The Stripe webhook inbox: store each verified event once, then apply it through its handler."""
 
 import logging
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -71,3 +72,24 @@ def process_stripe_event(stripe_event: StripeEvent) -> str:
         result,
     )
     return result
+
+
+@dataclass(frozen=True)
+class ReprocessResult:
+    processed: int
+    failed: int
+
+
+def reprocess_stripe_events(*, event_ids: list[int]) -> ReprocessResult:
+    """Staff's "reprocess": the selected events not yet processed go through their handler
+    again, oldest first. Safe to repeat: every handler is idempotent."""
+    processed = failed = 0
+    events = StripeEvent.objects.filter(pk__in=event_ids).exclude(outcome__in=DONE_OUTCOMES)
+    for stripe_event in events.order_by("received_at", "pk"):
+        try:
+            process_stripe_event(stripe_event)
+        except Exception:
+            failed += 1  # logged, and the event marked failed, by process_stripe_event
+        else:
+            processed += 1
+    return ReprocessResult(processed=processed, failed=failed)
