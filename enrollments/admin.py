@@ -80,12 +80,11 @@ class EnrollmentAdmin(RecordAdmin):
                     restore_coupon=form.cleaned_data["restore_coupon"],
                 )
                 if confirmed_total is not None:
-                    if confirmed_total != preview.refunded_total_cents:
-                        raise services.RefundError(
-                            "The enrollment changed since the preview; check the new preview."
-                        )
                     services.refund_enrollment(
-                        preview=preview, reason=form.cleaned_data["reason"], staff_user=request.user
+                        preview=preview,
+                        confirmed_total_cents=confirmed_total,
+                        reason=form.cleaned_data["reason"],
+                        staff_user=request.user,
                     )
                     self.message_user(
                         request, f"Refunded {preview.amount_display}.", messages.SUCCESS

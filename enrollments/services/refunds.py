@@ -113,9 +113,14 @@ def preview_refund(
     )
 
 
-def refund_enrollment(*, preview: RefundPreview, reason: str, staff_user) -> RefundRequest:
-    """Make the refund the preview described. A second confirmation of the same refund (double
-    click, back button) finds the same request and the same Stripe idempotency key."""
+def refund_enrollment(
+    *, preview: RefundPreview, confirmed_total_cents: int, reason: str, staff_user
+) -> RefundRequest:
+    """Make the refund the preview described, if the refunded total staff confirmed is still
+    the one it leads to. A second confirmation of the same refund (double click, back button)
+    finds the same request and the same Stripe idempotency key."""
+    if confirmed_total_cents != preview.refunded_total_cents:
+        raise RefundError("The enrollment changed since the preview; check the new preview.")
     enrollment = preview.enrollment
     try:
         with transaction.atomic():

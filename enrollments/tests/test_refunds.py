@@ -399,3 +399,20 @@ def test_a_staff_refund_stripe_did_not_answer_can_be_confirmed_again_safely(
     assert RefundRequest.objects.count() == 1
     assert end_state(enrollment)[:2] == ("paid", 3000)
     assert next(iter(fake_stripe.charges.values()))["amount_refunded"] == 3000
+
+
+def test_confirming_a_preview_after_the_enrollment_changed_refunds_nothing(
+    client, fake_stripe, staff_client
+):
+    enrollment = buy(client, fake_stripe)
+    preview = staff_client.post(refund_url(enrollment), {"amount": "30.00", "reason": "x"})
+    total = preview.text.split('name="confirmed_total_cents" value="')[1].split('"')[0]
+    post_event(client, stripe_refund(fake_stripe, enrollment, 1000))  # refunded in Stripe meanwhile
+
+    response = staff_client.post(
+        refund_url(enrollment), {"amount": "30.00", "reason": "x", "confirmed_total_cents": total}
+    )
+
+    assert "changed since the preview" in response.text
+    assert RefundRequest.objects.count() == 0
+    assert end_state(enrollment)[:2] == ("paid", 1000)
