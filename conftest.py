@@ -1,4 +1,5 @@
 import pytest
+from celery.result import allow_join_result
 from django.core.cache import cache
 
 
@@ -8,3 +9,16 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _eager_results_can_be_read():
+    """Each test may call `.get()` on an eager task's result.
+
+    Celery's `Task.apply` guards its run with a process-wide "joining would block" flag that it
+    saves and restores without a lock, so two threads applying tasks at once (the concurrency
+    tests, whose on-commit hooks run tasks eagerly) can leave it set for good; every later
+    `.get()` in the process would then fail with "Never call result.get() within a task!".
+    """
+    with allow_join_result():
+        yield
