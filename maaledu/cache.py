@@ -1,0 +1,69 @@
+"""The cache makes pages fast; it is never needed for them to be right.
+
+Every read and write here survives an unreachable cache (Redis down): a read is a miss, a write
+is skipped, and an error is logged, so the caller falls back to the database. Cached values live
+under versioned keys: replacing a version (``bump_versions``) retires every key built on it.
+"""
+
+import logging
+import uuid
+
+import redis
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+CACHE_ERRORS = (redis.RedisError, OSError)
+
+
+def get(key: str | None):
+    """The cached value, or None on a miss, for a None key or when the cache is down."""
+    if key is None:
+        return None
+    try:
+        return cache.get(key)
+    except CACHE_ERRORS:
+        logger.error("event=cache.unavailable op=get")
+        return None
+
+
+def get_many(keys: list[str]) -> dict:
+    """The cached values of ``keys`` in one round trip (missing keys absent; {} when down)."""
+    try:
+        return cache.get_many(keys)
+    except CACHE_ERRORS:
+        logger.error("event=cache.unavailable op=get_many")
+        return {}
+
+
+def put(key: str | None, value, *, timeout: int) -> None:
+    if key is None:
+        return
+    try:
+        cache.set(key, value, timeout=timeout)
+    except CACHE_ERRORS:
+        logger.error("event=cache.unavailable op=set")
+
+
+def version(key: str) -> str | None:
+    """The version stored under ``key``, created when missing; None when the cache is down.
+
+    ``add`` keeps the first of two racing creators, and both go on with the one stored.
+    """
+    try:
+        current = cache.get(key)
+        if current is None:
+            cache.add(key, uuid.uuid4().hex, timeout=None)
+            current = cache.get(key)
+    except CACHE_ERRORS:
+        logger.error("event=cache.unavailable op=version")
+        return None
+    return current
+
+
+def bump_versions(*keys: str) -> None:
+    """Give each version key a new value, retiring everything cached under the old one."""
+    try:
+        cache.set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
+    except CACHE_ERRORS:
+        logger.error("event=cache.unavailable op=bump_versions")
