@@ -1,10 +1,37 @@
+import hashlib
+
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from maaledu.page_cache import cache_shared_page
+
 from .models import Course
-from .selectors import catalog_page, published_course
+from .selectors import CATALOG_VERSION_KEY, catalog_page, published_course
 
 
+def _page_key(kind: str, request: HttpRequest, *parts: str) -> str:
+    where = (request.scheme, request.get_host(), request.path, *parts)
+    return f"courses:{kind}:{hashlib.sha256(chr(0).join(where).encode()).hexdigest()[:32]}"
+
+
+def _catalog_page_key(request: HttpRequest) -> str:
+    query = request.GET
+    return _page_key(
+        "catalog-page", request, query.get("q", ""), query.get("level", ""), query.get("page", "1")
+    )
+
+
+def _course_page_key(request: HttpRequest) -> str:
+    return _page_key("course-page", request)
+
+
+@cache_shared_page(
+    version_key=CATALOG_VERSION_KEY,
+    key=_catalog_page_key,
+    name="catalog_html",
+    timeout=settings.CATALOG_CACHE_SECONDS,
+)
 def catalog(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
     level = request.GET.get("level", "")
@@ -16,6 +43,12 @@ def catalog(request: HttpRequest) -> HttpResponse:
     )
 
 
+@cache_shared_page(
+    version_key=CATALOG_VERSION_KEY,
+    key=_course_page_key,
+    name="course_html",
+    timeout=settings.CATALOG_CACHE_SECONDS,
+)
 def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
     course = published_course(slug)
     if course is None:

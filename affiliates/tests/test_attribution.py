@@ -203,6 +203,17 @@ def test_referral_clicks_are_rate_limited_per_ip(settings):
     assert ReferralClick.objects.count() == 2
 
 
+def test_a_click_on_a_page_served_from_the_cache_is_still_recorded():
+    affiliate = AffiliateFactory()
+    Client().get(CATALOG)  # cached for every anonymous visitor
+
+    response = Client().get(CATALOG, {"ref": affiliate.referral_code})
+
+    assert response.templates == []  # served from the cache
+    assert REFERRAL_COOKIE in response.cookies
+    assert ReferralClick.objects.filter(affiliate=affiliate).count() == 1
+
+
 def test_rate_limit_fails_open_when_its_cache_is_down(settings):
     settings.CACHES = {
         **settings.CACHES,

@@ -1,0 +1,81 @@
+"""Whole pages cached for the visitors who all see the same page.
+
+A visitor with neither a session cookie nor a messages cookie is anonymous and has no message
+waiting, so a public page (the catalog, a course) depends only on its address and its data.
+For them the view's response is cached; everyone else gets the page rendered. Either way the
+whole middleware stack runs: a ``?ref=`` click is still recorded and the security headers are
+still set.
+
+A page is stored with the data version it was rendered from (``maaledu.cache.version``) and
+served only while that version is current, so one round trip to the cache fetches both and a
+data change retires every page at once.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+
+from . import cache
+from .metrics import record_cache
+
+
+def _sees_the_shared_page(request: HttpRequest) -> bool:
+    return (
+        request.method in ("GET", "HEAD")
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and CookieStorage.cookie_name not in request.COOKIES
+    )
+
+
+def _shareable(request: HttpRequest, response: HttpResponse) -> bool:
+    """Nothing of this visitor's own went into the page: no CSRF token, no session write."""
+    session = getattr(request, "session", None)
+    return (
+        response.status_code == 200
+        and not response.streaming
+        and not response.cookies
+        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        and not (session is not None and session.modified)
+    )
+
+
+def cache_shared_page(
+    *, version_key: str, key: Callable[[HttpRequest], str], name: str, timeout: int
+):
+    """Serve the view's page from the cache to visitors who all see the same one.
+
+    ``version_key`` holds the version of the data the page shows; ``key(request)`` names the
+    page from the parts of the request the view reads; ``name`` labels the hit/miss metric;
+    ``timeout`` (seconds) is a safety net, the version is what retires a page.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not _sees_the_shared_page(request):
+                return view(request, *args, **kwargs)
+            page_key = key(request)
+            found = cache.get_many([version_key, page_key])
+            version, cached = found.get(version_key), found.get(page_key)
+            hit = version is not None and cached is not None and cached[0] == version
+            record_cache(hit=hit, cache_name=name)
+            if hit:
+                _version, content_type, content = cached
+                response = HttpResponse(content, content_type=content_type)
+            else:
+                version = version or cache.version(version_key)
+                response = view(request, *args, **kwargs)
+                if version is not None and _shareable(request, response):
+                    page = (version, response["Content-Type"], response.content)
+                    cache.put(page_key, page, timeout=timeout)
+            # Visitors with cookies may see another page at the same address.
+            patch_vary_headers(response, ("Cookie",))
+            return response
+
+        return wrapped
+
+    return decorator
