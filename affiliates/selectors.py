@@ -228,6 +228,9 @@ class Dashboard:
     earnings: list[Earnings]
     payouts: list[Payout]
     sales: Page
+    # Where the rendered history sections (figures, payouts, this page of sales) are cached;
+    # None when the cache is down.
+    history_key: str | None
 
     @property
     def referrals(self) -> int:
@@ -257,9 +260,8 @@ _commission_count = Coalesce(
 )
 
 
-def dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
-    """The history-wide figures: from the cache, or 5 queries over the history."""
-    key = dashboard_cache.summary_key(affiliate.pk)
+def dashboard_summary(affiliate: Affiliate, key: str | None) -> DashboardSummary:
+    """The history-wide figures: cached under ``key``, else 5 queries over the history."""
     summary = dashboard_cache.get(key)
     if summary is None:
         earnings = earnings_by_affiliate([affiliate.pk])[affiliate.pk]
@@ -292,16 +294,19 @@ class _CountedSales:
 
 
 def affiliate_dashboard(*, affiliate: Affiliate, page: str | int | None = 1) -> Dashboard:
-    """Everything the dashboard shows: the cached summary plus one page of sales (1 query when
-    the summary is cached, 6 when it is not), whatever the affiliate's history."""
-    summary = dashboard_summary(affiliate)
+    """Everything the dashboard shows: the cached summary plus one page of sales, whatever the
+    affiliate's history (the page's query runs only when its table is rendered)."""
+    key = dashboard_cache.summary_key(affiliate.pk)
+    summary = dashboard_summary(affiliate, key)
     sales = _CountedSales(referred_sales(affiliate), summary.sales_count)
+    sales_page = Paginator(sales, SALES_PAGE_SIZE).get_page(page)
     return Dashboard(
         affiliate=affiliate,
         clicks=summary.clicks,
         earnings=summary.earnings,
         payouts=summary.payouts,
-        sales=Paginator(sales, SALES_PAGE_SIZE).get_page(page),
+        sales=sales_page,
+        history_key=key and f"{key}:history:{sales_page.number}",
     )
 
 

@@ -5,14 +5,21 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django_ratelimit.exceptions import Ratelimited
 
 from maaledu.ratelimits import over_limit
 from maaledu.views import rate_limited
 
+from . import dashboard_cache
 from .forms import JoinForm
-from .selectors import affiliate_dashboard, affiliate_for_user, payout_minimum_display
+from .selectors import (
+    Dashboard,
+    affiliate_dashboard,
+    affiliate_for_user,
+    payout_minimum_display,
+)
 from .services import join_affiliate_programme
 
 
@@ -59,5 +66,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "affiliates/dashboard.html",
-        {"dashboard": data, "cookie_days": settings.AFFILIATE_COOKIE_DAYS},
+        {
+            "dashboard": data,
+            "history": _history_html(request, data),
+            "cookie_days": settings.AFFILIATE_COOKIE_DAYS,
+        },
     )
+
+
+def _history_html(request: HttpRequest, data: Dashboard) -> str:
+    """The dashboard's history sections, rendered once per version of the affiliate's figures
+    and page of sales: the tables cost more than the rest of the request together."""
+    html = dashboard_cache.get(data.history_key)
+    if html is None:
+        html = render_to_string(
+            "affiliates/includes/dashboard_history.html", {"dashboard": data}, request
+        )
+        dashboard_cache.put(data.history_key, html)
+    return html
