@@ -85,12 +85,6 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
         "course": course,
         "form": form,
         "payments_configured": stripe_gateway.is_configured(),
-        "quote": services.quote_checkout(
-            course=course,
-            email=verified_email or "",
-            user=request.user,
-            referral_code=referral_code,
-        ),
     }
     if request.method == "POST" and _too_many_checkouts(request):
         return rate_limited(request, Ratelimited())
@@ -134,6 +128,10 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
             response = HttpResponseRedirect(enrollment.checkout_url)
             response.status_code = 303
             return response
+    # The price shown with the form (a submitted coupon is priced by start_checkout).
+    context["quote"] = services.quote_checkout(
+        course=course, email=verified_email or "", user=request.user, referral_code=referral_code
+    )
     status = 400 if request.method == "POST" else 200
     return render(request, "enrollments/checkout.html", context, status=status)
 

@@ -224,9 +224,7 @@ def start_checkout(
     """
     email = normalize_email(email)
     visitor_hash = visitor_hash_of(visitor_token)
-    if Enrollment.objects.filter(email=email, course=course, status=Status.PAID).exists():
-        raise AlreadyEnrolled()
-    existing = open_checkout_of(course=course, email=email)
+    existing = _open_checkout_unless_enrolled(course=course, email=email)
     _check_open_checkout(existing, user=user, visitor_hash=visitor_hash)
     quote = quote_checkout(
         course=course,
@@ -243,7 +241,12 @@ def start_checkout(
     if not stripe_gateway.is_configured():
         raise PaymentsUnavailable()
     enrollment = _pending_enrollment(
-        course=course, email=email, user=user, quote=quote, visitor_hash=visitor_hash
+        course=course,
+        email=email,
+        user=user,
+        quote=quote,
+        visitor_hash=visitor_hash,
+        existing=existing,
     )
     if enrollment.grant_id:
         _reserve_coupon(enrollment)
@@ -252,21 +255,45 @@ def start_checkout(
     return _attach_checkout_session(enrollment, course)
 
 
+def _open_checkout_unless_enrolled(*, course: Course, email: str) -> Enrollment | None:
+    """The learner's open checkout for the course, if any; ``AlreadyEnrolled`` if they paid.
+
+    One query for both: the unique constraints allow one paid and one pending row at most.
+    """
+    rows = Enrollment.objects.filter(
+        email=email, course=course, status__in=(Status.PAID, Status.PENDING)
+    )
+    existing = None
+    for enrollment in rows:
+        if enrollment.status == Status.PAID:
+            raise AlreadyEnrolled()
+        existing = enrollment
+    return existing
+
+
 def _user_or_none(user):
     return user if user is not None and user.is_authenticated else None
 
 
 def _pending_enrollment(
-    *, course: Course, email: str, user, quote: Quote, visitor_hash: str
+    *,
+    course: Course,
+    email: str,
+    user,
+    quote: Quote,
+    visitor_hash: str,
+    existing: Enrollment | None,
 ) -> Enrollment:
     """The one open checkout for (email, course): reused if its terms still hold, else replaced.
 
-    The partial unique constraint on pending enrollments decides between concurrent requests:
-    the loser of the insert reuses the winner's row.
+    ``existing`` is the open checkout the caller found (and checked) just before. The partial
+    unique constraint on pending enrollments decides between concurrent requests: the loser of
+    the insert looks again and reuses the winner's row.
     """
-    for _ in range(3):
-        existing = open_checkout_of(course=course, email=email)
-        _check_open_checkout(existing, user=user, visitor_hash=visitor_hash)
+    for attempt in range(3):
+        if attempt:
+            existing = open_checkout_of(course=course, email=email)
+            _check_open_checkout(existing, user=user, visitor_hash=visitor_hash)
         if existing is not None:
             if _reusable(existing, quote):
                 return existing
@@ -371,12 +398,18 @@ def _attach_checkout_session(enrollment: Enrollment, course: Course) -> Enrollme
         if failed:
             release_reservation(enrollment)
         raise CheckoutFailed()
-    Enrollment.objects.filter(pk=enrollment.pk, status=Status.PENDING).filter(
-        Q(stripe_session_id__isnull=True) | Q(stripe_session_id=session.id)
-    ).update(stripe_session_id=session.id, checkout_url=session.url, expires_at=session.expires_at)
-    enrollment.refresh_from_db()
-    if enrollment.stripe_session_id != session.id or not enrollment.checkout_url:
-        raise CheckoutFailed()
+    attached = (
+        Enrollment.objects.filter(pk=enrollment.pk, status=Status.PENDING)
+        .filter(Q(stripe_session_id__isnull=True) | Q(stripe_session_id=session.id))
+        .update(
+            stripe_session_id=session.id, checkout_url=session.url, expires_at=session.expires_at
+        )
+    )
+    if not attached or not session.url:
+        raise CheckoutFailed()  # canceled or given another session meanwhile
+    enrollment.stripe_session_id = session.id
+    enrollment.checkout_url = session.url
+    enrollment.expires_at = session.expires_at
     logger.info(
         "event=checkout.created enrollment_id=%s kind=%s amount=%s currency=%s",
         enrollment.pk,

@@ -244,3 +244,19 @@ def test_cancel_page_leads_back_to_the_course(client):
     assert response.status_code == 200
     assert course.get_absolute_url() in response.text
     assert "nothing was charged" in response.text
+
+
+def test_a_checkout_runs_a_bounded_number_of_queries(
+    client, fake_stripe, django_assert_max_num_queries
+):
+    course = CourseFactory()
+    client.get(checkout_url(course))  # the form: the session gets its visitor token
+    EnrollmentFactory.create_batch(3, course=course, status=Enrollment.Status.PAID)
+
+    # Session; the learner's paid or open enrollment; the insert; the Stripe session id; the
+    # session's update; and, inside the test's transaction, two savepoints taken and released.
+    with django_assert_max_num_queries(9):
+        response = client.post(checkout_url(course), {"email": "ada@example.com"})
+
+    assert response.status_code == 303
+    assert Enrollment.objects.get(email="ada@example.com").checkout_url == response["Location"]
