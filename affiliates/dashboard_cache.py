@@ -1,12 +1,21 @@
 """Versioned cache keys for an affiliate's dashboard.
 
-Its figures are sums over the whole history (commissions, clicks, payouts), too costly to
-recompute on every visit once an affiliate has a long history, and its tables are costly to
-render. Both are cached under keys that carry the affiliate's version; every service that writes
-a commission, click or payout for an affiliate calls ``invalidate`` (now and again after commit,
-so a reader between the write and the commit cannot re-cache old figures). With the cache down
-everything is computed each time.
+Its figures are sums over the whole history, too costly to recompute on every visit once an
+affiliate has a long history, and its tables are costly to render. Two versions per affiliate
+retire them:
+
+- the *sales* version, for the commission and payout figures and the rendered history tables:
+  every service that writes a commission or payout for an affiliate calls ``invalidate``;
+- the *clicks* version, for the click count: ``record_referral_click`` calls
+  ``invalidate_clicks``. Clicks come far more often than sales, and recounting them is cheap
+  (``selectors.click_count``), so a click leaves the costly sums in place.
+
+Both bump now and again after commit, so a reader between the write and the commit cannot
+re-cache old figures. With the cache down everything is computed each time.
 """
+
+from dataclasses import dataclass
+from datetime import date
 
 from django.db import transaction
 
@@ -14,31 +23,70 @@ from maaledu import cache
 
 # A safety net only: correctness comes from invalidation.
 SUMMARY_SECONDS = 10 * 60
+# Clicks of settled days never change: their count is kept until the next day's replaces it.
+SETTLED_CLICKS_SECONDS = 26 * 60 * 60
 
 
-def _version_key(affiliate_id: int) -> str:
+def _sales_version_key(affiliate_id: int) -> str:
     return f"affiliates:dashboard-version:{affiliate_id}"
 
 
-def summary_key(affiliate_id: int) -> str | None:
-    """The key under which this affiliate's current figures are cached (None: cache down)."""
-    version = cache.version(_version_key(affiliate_id))
-    if version is None:
+def _clicks_version_key(affiliate_id: int) -> str:
+    return f"affiliates:clicks-version:{affiliate_id}"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Where this affiliate's current figures are cached."""
+
+    summary: str
+    clicks: str
+
+    def history(self, page_number: int) -> str:
+        """The rendered history tables with this page of sales."""
+        return f"{self.summary}:history:{page_number}"
+
+
+def keys(affiliate_id: int) -> Keys | None:
+    """The keys of the current versions (one round trip); None when the cache is down."""
+    sales_key, clicks_key = _sales_version_key(affiliate_id), _clicks_version_key(affiliate_id)
+    versions = cache.versions(sales_key, clicks_key)
+    if versions is None:
         return None
-    return f"affiliates:dashboard:{affiliate_id}:{version}"
+    return Keys(
+        summary=f"affiliates:dashboard:{affiliate_id}:{versions[sales_key]}",
+        clicks=f"affiliates:clicks:{affiliate_id}:{versions[clicks_key]}",
+    )
+
+
+def settled_clicks_key(affiliate_id: int, before: date) -> str:
+    return f"affiliates:settled-clicks:{affiliate_id}:{before.isoformat()}"
+
+
+def get_many(*keys_: str) -> dict:
+    return cache.get_many(list(keys_))
 
 
 def get(key: str | None):
     return cache.get(key)
 
 
-def put(key: str | None, value) -> None:
-    cache.put(key, value, timeout=SUMMARY_SECONDS)
+def put(key: str | None, value, *, timeout: int = SUMMARY_SECONDS) -> None:
+    cache.put(key, value, timeout=timeout)
+
+
+def _bump_after_commit_too(keys_: list[str]) -> None:
+    if not keys_:
+        return
+    cache.bump_versions(*keys_)
+    transaction.on_commit(lambda: cache.bump_versions(*keys_))
 
 
 def invalidate(*affiliate_ids: int) -> None:
-    keys = [_version_key(pk) for pk in sorted(set(affiliate_ids))]
-    if not keys:
-        return
-    cache.bump_versions(*keys)
-    transaction.on_commit(lambda: cache.bump_versions(*keys))
+    """Commissions or payouts of these affiliates changed."""
+    _bump_after_commit_too([_sales_version_key(pk) for pk in sorted(set(affiliate_ids))])
+
+
+def invalidate_clicks(affiliate_id: int) -> None:
+    """A click was recorded for this affiliate."""
+    _bump_after_commit_too([_clicks_version_key(affiliate_id)])

@@ -21,7 +21,7 @@ from courses.money import format_money
 
 from . import dashboard_cache
 from .cookies import REFERRAL_COOKIE, decode_referral, normalize_code
-from .models import Affiliate, Commission, Payout
+from .models import Affiliate, Commission, Payout, ReferralClick
 
 SALES_PAGE_SIZE = 25
 PAYOUT_HISTORY_SIZE = 12
@@ -213,9 +213,8 @@ def referred_sales(affiliate: Affiliate) -> QuerySet[Commission]:
 
 @dataclass(frozen=True)
 class DashboardSummary:
-    """The figures summed over the affiliate's whole history (cached: dashboard_cache)."""
+    """The sales figures summed over the affiliate's whole history (cached: dashboard_cache)."""
 
-    clicks: int
     earnings: list[Earnings]
     payouts: list[Payout]
     sales_count: int
@@ -228,8 +227,9 @@ class Dashboard:
     earnings: list[Earnings]
     payouts: list[Payout]
     sales: Page
-    # Where the rendered history sections (figures, payouts, this page of sales) are cached;
-    # None when the cache is down.
+    # The history tables (earnings, payouts, this page of sales) as rendered for these figures,
+    # when cached, and where to cache them (None when the cache is down).
+    history_html: str | None
     history_key: str | None
 
     @property
@@ -260,24 +260,40 @@ _commission_count = Coalesce(
 )
 
 
-def dashboard_summary(affiliate: Affiliate, key: str | None) -> DashboardSummary:
-    """The history-wide figures: cached under ``key``, else 5 queries over the history."""
-    summary = dashboard_cache.get(key)
-    if summary is None:
-        earnings = earnings_by_affiliate([affiliate.pk])[affiliate.pk]
-        summary = DashboardSummary(
-            clicks=affiliate.clicks.count(),
-            earnings=earnings,
-            payouts=list(
-                Payout.objects.filter(affiliate=affiliate)
-                # A subquery per shown payout, not a join of the whole commission history.
-                .annotate(commission_count=_commission_count)
-                .order_by("-sequence")[:PAYOUT_HISTORY_SIZE]
-            ),
-            sales_count=sum(e.referrals for e in earnings),
-        )
-        dashboard_cache.put(key, summary)
-    return summary
+def _dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
+    """The sales figures over the whole history: 4 queries."""
+    earnings = earnings_by_affiliate([affiliate.pk])[affiliate.pk]
+    return DashboardSummary(
+        earnings=earnings,
+        payouts=list(
+            Payout.objects.filter(affiliate=affiliate)
+            # A subquery per shown payout, not a join of the whole commission history.
+            .annotate(commission_count=_commission_count)
+            .order_by("-sequence")[:PAYOUT_HISTORY_SIZE]
+        ),
+        sales_count=sum(e.referrals for e in earnings),
+    )
+
+
+def click_count(affiliate_id: int) -> int:
+    """Clicks over the whole history: those of settled days (before yesterday, which no click
+    can join any more) counted once a day and cached, plus the last two days' counted now."""
+    recent_since = timezone.localdate() - timedelta(days=1)
+    clicks = ReferralClick.objects.filter(affiliate_id=affiliate_id)
+    settled_key = dashboard_cache.settled_clicks_key(affiliate_id, recent_since)
+    settled = dashboard_cache.get(settled_key)
+    if settled is None:
+        settled = clicks.filter(day__lt=recent_since).count()
+        dashboard_cache.put(settled_key, settled, timeout=dashboard_cache.SETTLED_CLICKS_SECONDS)
+    return settled + clicks.filter(day__gte=recent_since).count()
+
+
+def _page_number(page) -> int:
+    """The page asked for, as the paginator will read it (an out-of-range one is clamped there)."""
+    try:
+        return min(max(int(page), 1), 10**6)
+    except (TypeError, ValueError):
+        return 1
 
 
 class _CountedSales:
@@ -294,19 +310,34 @@ class _CountedSales:
 
 
 def affiliate_dashboard(*, affiliate: Affiliate, page: str | int | None = 1) -> Dashboard:
-    """Everything the dashboard shows: the cached summary plus one page of sales, whatever the
-    affiliate's history (the page's query runs only when its table is rendered)."""
-    key = dashboard_cache.summary_key(affiliate.pk)
-    summary = dashboard_summary(affiliate, key)
+    """Everything the dashboard shows, whatever the affiliate's history: two round trips to the
+    cache when it is warm (the versions, then the figures and the rendered tables). The sales
+    page's query runs only when its table is rendered."""
+    keys = dashboard_cache.keys(affiliate.pk)
+    cached = {}
+    if keys is not None:
+        cached = dashboard_cache.get_many(
+            keys.summary, keys.clicks, keys.history(_page_number(page))
+        )
+    summary = keys and cached.get(keys.summary)
+    if summary is None:
+        summary = _dashboard_summary(affiliate)
+        dashboard_cache.put(keys and keys.summary, summary)
+    clicks = keys and cached.get(keys.clicks)
+    if clicks is None:
+        clicks = click_count(affiliate.pk)
+        dashboard_cache.put(keys and keys.clicks, clicks)
     sales = _CountedSales(referred_sales(affiliate), summary.sales_count)
     sales_page = Paginator(sales, SALES_PAGE_SIZE).get_page(page)
+    history_key = keys and keys.history(sales_page.number)
     return Dashboard(
         affiliate=affiliate,
-        clicks=summary.clicks,
+        clicks=clicks,
         earnings=summary.earnings,
         payouts=summary.payouts,
         sales=sales_page,
-        history_key=key and f"{key}:history:{sales_page.number}",
+        history_html=cached.get(history_key),
+        history_key=history_key,
     )
 
 

@@ -146,7 +146,7 @@ def record_referral_click(*, affiliate: Affiliate, visitor_key: str, day) -> boo
             affiliate.clicks.create(visitor_key=visitor_key, day=day)
     except IntegrityError:
         return False
-    dashboard_cache.invalidate(affiliate.pk)
+    dashboard_cache.invalidate_clicks(affiliate.pk)
     return True
 
 

@@ -75,9 +75,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _history_html(request: HttpRequest, data: Dashboard) -> str:
-    """The dashboard's history sections, rendered once per version of the affiliate's figures
-    and page of sales: the tables cost more than the rest of the request together."""
-    html = dashboard_cache.get(data.history_key)
+    """The dashboard's history tables, rendered once per version of the affiliate's sales
+    figures and page of sales: they cost more than the rest of the request together."""
+    html = data.history_html
     if html is None:
         html = render_to_string(
             "affiliates/includes/dashboard_history.html", {"dashboard": data}, request

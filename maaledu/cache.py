@@ -61,6 +61,17 @@ def version(key: str) -> str | None:
     return current
 
 
+def versions(*keys: str) -> dict[str, str] | None:
+    """``version`` of several keys, in one round trip when they all exist; None when down."""
+    found = get_many(list(keys))
+    missing = [key for key in keys if found.get(key) is None]
+    for key in missing:
+        found[key] = version(key)
+        if found[key] is None:
+            return None
+    return {key: found[key] for key in keys}
+
+
 def bump_versions(*keys: str) -> None:
     """Give each version key a new value, retiring everything cached under the old one."""
     try:

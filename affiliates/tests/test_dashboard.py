@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from affiliates import services
+from affiliates import selectors, services
 from affiliates.models import Commission, Payout, ReferralClick
 from affiliates.selectors import SALES_PAGE_SIZE
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
@@ -342,3 +342,37 @@ def test_a_page_of_history_seen_before_is_not_rendered_or_queried_again(
     assert "affiliates/includes/dashboard_history.html" not in templates
     history = 'class="stat-grid"'
     assert again.text[again.text.index(history) :] == first.text[first.text.index(history) :]
+
+
+def test_a_click_recounts_the_clicks_but_not_the_sales_figures(
+    client, django_assert_max_num_queries
+):
+    affiliate = AffiliateFactory()
+    _history(affiliate, size=400)
+    client.force_login(affiliate.user)
+    client.get(DASHBOARD)  # caches the figures, the tables and the settled clicks
+    clicks_before = client.get(DASHBOARD).context["dashboard"].clicks
+
+    services.record_referral_click(affiliate=affiliate, visitor_key="new", day=date.today())
+    # The login checks (session, user, affiliate, verified e-mail) and the recent clicks.
+    with django_assert_max_num_queries(5):
+        response = client.get(DASHBOARD)
+
+    assert response.context["dashboard"].clicks == clicks_before + 1
+    assert f'<span class="stat">{clicks_before + 1}</span> clicks' in response.text
+
+
+def test_clicks_of_every_day_are_counted_and_settled_days_only_once_a_day(
+    django_assert_num_queries,
+):
+    affiliate = AffiliateFactory()
+    today = timezone.localdate()
+    for days_ago in (0, 1, 2, 30):
+        ReferralClick.objects.create(
+            affiliate=affiliate, visitor_key=f"v{days_ago}", day=today - timedelta(days=days_ago)
+        )
+
+    assert selectors.click_count(affiliate.pk) == 4
+    services.record_referral_click(affiliate=affiliate, visitor_key="late", day=today)
+    with django_assert_num_queries(1):  # yesterday's and today's; the rest is cached
+        assert selectors.click_count(affiliate.pk) == 5
