@@ -40,10 +40,14 @@ def _client() -> Client:
     return Client(headers={"Host": "127.0.0.1"})
 
 
-def in_process(endpoint: Endpoint, request: Request) -> dict:
+def in_process(endpoint: Endpoint, request: Request, *, host: str) -> dict:
     """The request through Django's full stack in this process: its wall time, the CPU Python
-    spent on it, its queries with their round-trip times, the slowest of them."""
-    headers = dict(request.headers)
+    spent on it, its queries with their round-trip times, the slowest of them.
+
+    ``host`` is the server's ``host:port``, sent as wrk sends it, so the probe finds what the
+    load left in the cache (page keys carry the host).
+    """
+    headers = {"Host": host, **request.headers}
     content_type = headers.pop("Content-Type", "application/octet-stream")
     client = _client()
     client.cookies.clear()  # only the request's own Cookie header counts

@@ -283,8 +283,9 @@ def _measure(endpoint, server: Server, ctx, options: argparse.Namespace) -> tupl
         )
     probed = None
     if endpoint.in_process_probe:
-        probe.in_process(endpoint, endpoint.sample(1))  # warms this process (templates, imports)
-        probed = probe.in_process(endpoint, endpoint.sample(2))
+        host = server.url.removeprefix("http://")
+        probe.in_process(endpoint, endpoint.sample(1), host=host)  # warms this process
+        probed = probe.in_process(endpoint, endpoint.sample(2), host=host)
     row = {
         "name": endpoint.name,
         "label": endpoint.label,
@@ -415,8 +416,9 @@ def _scaling(options: argparse.Namespace, servers: _Servers) -> dict:
             row["explain"] = probe.explain(row["probe"]["slowest_query"])
             # A new visitor follows the affiliate's link, as happens all day: the first
             # dashboard after it shows what a visit costs when nothing is warm for it.
-            probe.in_process(referral_visit, referral_visit.sample(commissions))
-            row["after_click_probe"] = probe.in_process(endpoint, endpoint.sample(3))
+            host = server.url.removeprefix("http://")
+            probe.in_process(referral_visit, referral_visit.sample(commissions), host=host)
+            row["after_click_probe"] = probe.in_process(endpoint, endpoint.sample(3), host=host)
             problems.extend(row.pop("problems"))
             rows.append(row)
     first, last = rows[0]["load"]["latency_ms"]["p95"], rows[-1]["load"]["latency_ms"]["p95"]
