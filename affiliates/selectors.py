@@ -40,9 +40,14 @@ def payout_minimum_display() -> str:
 
 
 def affiliate_for_user(user) -> Affiliate | None:
+    """The user's affiliate row: loaded with ``request.user`` by the auth backends
+    (``affiliates.auth_backends``), else read now."""
     if not user.is_authenticated:
         return None
-    return Affiliate.objects.filter(user=user).first()
+    try:
+        return user.affiliate
+    except Affiliate.DoesNotExist:
+        return None
 
 
 def active_affiliate_by_code(code: str | None) -> Affiliate | None:

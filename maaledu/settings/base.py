@@ -164,9 +164,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Auth and accounts (django-allauth) -----------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Django's and allauth's backends, loading the user's affiliate row with the user (one query).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "affiliates.auth_backends.ModelBackendWithAffiliate",
+    "affiliates.auth_backends.AllauthBackendWithAffiliate",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
