@@ -22,3 +22,19 @@ def _eager_results_can_be_read():
     """
     with allow_join_result():
         yield
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The cache (and so every cached page and counter) points at a Redis that is not there.
+    Changing CACHES makes Django's test signal rebuild the ``caches`` handler, so ``cache`` is
+    the dead one."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "maaledu.redis_cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    with pytest.raises(Exception):  # noqa: B017 - proves the cache really is unreachable
+        cache.get("probe")

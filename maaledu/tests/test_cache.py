@@ -24,15 +24,7 @@ def test_a_version_is_created_once_and_replaced_by_a_bump():
     assert cache.version("maaledu-test:version") not in (None, first)
 
 
-def test_with_the_cache_down_reads_miss_writes_are_skipped_and_versions_are_none(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "maaledu.redis_cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        },
-    }
-
+def test_with_the_cache_down_reads_miss_writes_are_skipped_and_versions_are_none(redis_down):
     cache.put("maaledu-test:key", 1, timeout=5)
     cache.bump_versions("maaledu-test:version")
 

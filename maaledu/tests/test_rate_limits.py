@@ -21,13 +21,6 @@ from grants.tests.factories import GrantFactory
 pytestmark = pytest.mark.django_db
 
 JSON = {"Accept": "application/json"}
-DEAD_REDIS = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-    }
-}
 
 
 def assert_limited(response, *, as_json: bool = False) -> None:
@@ -400,17 +393,6 @@ def test_the_webhook_rejects_bodies_over_the_size_limit_and_stores_nothing(world
 
 
 # --- Redis down -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_down(settings):
-    """The cache (and so every counter) points at a Redis that is not there. Changing CACHES
-    makes Django's test signal rebuild the ``caches`` handler, so ``cache`` is the dead one."""
-    from django.core.cache import cache
-
-    settings.CACHES = DEAD_REDIS
-    with pytest.raises(Exception):  # noqa: B017 - proves the cache really is unreachable
-        cache.get("probe")
 
 
 def test_with_redis_down_browsing_keeps_working(world, redis_down, caplog):
