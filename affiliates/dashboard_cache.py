@@ -5,7 +5,8 @@ affiliate has a long history, and its tables are costly to render. Two versions 
 retire them:
 
 - the *sales* version, for the commission and payout figures and the rendered history tables:
-  every service that writes a commission or payout for an affiliate calls ``invalidate``;
+  every service that writes a commission or payout for an affiliate calls ``invalidate`` (the
+  tables also carry the catalog version, for the course titles they show);
 - the *clicks* version, for the click count: ``record_referral_click`` calls
   ``invalidate_clicks``. Clicks come far more often than sales, and recounting them is cheap
   (``selectors.click_count``), so a click leaves the costly sums in place.
@@ -19,6 +20,7 @@ from datetime import date
 
 from django.db import transaction
 
+from courses.selectors import CATALOG_VERSION_KEY
 from maaledu import cache
 
 # A safety net only: correctness comes from invalidation.
@@ -41,21 +43,24 @@ class Keys:
 
     summary: str
     clicks: str
+    catalog_version: str
 
     def history(self, page_number: int) -> str:
-        """The rendered history tables with this page of sales."""
-        return f"{self.summary}:history:{page_number}"
+        """The rendered history tables with this page of sales; they name courses, so a course
+        change (the catalog version) retires them too."""
+        return f"{self.summary}:{self.catalog_version}:history:{page_number}"
 
 
 def keys(affiliate_id: int) -> Keys | None:
     """The keys of the current versions (one round trip); None when the cache is down."""
     sales_key, clicks_key = _sales_version_key(affiliate_id), _clicks_version_key(affiliate_id)
-    versions = cache.versions(sales_key, clicks_key)
+    versions = cache.versions(sales_key, clicks_key, CATALOG_VERSION_KEY)
     if versions is None:
         return None
     return Keys(
         summary=f"affiliates:dashboard:{affiliate_id}:{versions[sales_key]}",
         clicks=f"affiliates:clicks:{affiliate_id}:{versions[clicks_key]}",
+        catalog_version=versions[CATALOG_VERSION_KEY],
     )
 
 

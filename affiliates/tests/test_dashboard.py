@@ -376,3 +376,15 @@ def test_clicks_of_every_day_are_counted_and_settled_days_only_once_a_day(
     services.record_referral_click(affiliate=affiliate, visitor_key="late", day=today)
     with django_assert_num_queries(1):  # yesterday's and today's; the rest is cached
         assert selectors.click_count(affiliate.pk) == 5
+
+
+def test_a_renamed_course_shows_its_new_title_in_the_sales_table(client):
+    affiliate = AffiliateFactory()
+    sale = CommissionFactory(affiliate=affiliate, course__title="Old course title")
+    client.force_login(affiliate.user)
+    assert "Old course title" in client.get(DASHBOARD).text
+
+    sale.course.title = "New course title"
+    sale.course.save()
+
+    assert "New course title" in client.get(DASHBOARD).text
