@@ -15,5 +15,7 @@ urlpatterns = [
         name="enrollment_status_fragment",
     ),
     path("my/courses/", views.my_courses, name="my_courses"),
+    path("my/orders/", views.my_orders, name="my_orders"),
+    path("my/orders/<int:enrollment_id>/receipt/", views.order_receipt, name="order_receipt"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
 ]

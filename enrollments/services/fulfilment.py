@@ -20,6 +20,7 @@ from .. import stripe_gateway
 from ..models import Enrollment
 from ..signals import enrollment_paid
 from .refunds import apply_refund, notify_refund
+from .tax import price_paid, recorded_amounts
 from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,10 @@ def release_reservation(enrollment: Enrollment) -> None:
 
 def announce_paid(enrollment_id: int) -> None:
     """After commit: the confirmation e-mail and the hook the LMS sync listens to."""
-    from ..tasks import send_enrollment_confirmation
+    from ..tasks import fetch_invoice_links, send_enrollment_confirmation
 
     send_enrollment_confirmation.delay(enrollment_id)
+    fetch_invoice_links.delay(enrollment_id)
     enrollment_paid.send(sender=Enrollment, enrollment_id=enrollment_id)
 
 
@@ -103,7 +105,8 @@ def fulfil_checkout_session(session: dict) -> str:
         return AWAITING_PAYMENT
     if enrollment.status in (Status.PAID, Status.REFUNDED):
         return ALREADY_FULFILLED
-    amount, currency = session.get("amount_total"), str(session.get("currency") or "").lower()
+    # The price before any tax added on top, against ours (services.tax: prices include tax).
+    amount, currency = price_paid(session), str(session.get("currency") or "").lower()
     if amount != enrollment.amount_due_cents or currency != enrollment.currency:
         flag_for_review(
             enrollment.pk,
@@ -113,7 +116,7 @@ def fulfil_checkout_session(session: dict) -> str:
         return AMOUNT_MISMATCH
     try:
         with transaction.atomic():
-            fulfilled = _mark_paid(enrollment, payment_intent=session.get("payment_intent"))
+            fulfilled = _mark_paid(enrollment, session=session)
     except IntegrityError:
         flag_for_review(
             enrollment.pk,
@@ -148,18 +151,24 @@ def _await_delayed_payment(enrollment: Enrollment) -> None:
         )
 
 
-def _mark_paid(enrollment: Enrollment, *, payment_intent: str | None) -> bool:
+def _mark_paid(enrollment: Enrollment, *, session: dict) -> bool:
     """``→ paid`` with its LMS job, then the coupon and the commission, in one transaction.
 
-    Each step is safe to re-run on its own (coupon redemption and commission recording are
-    idempotent), so reconciliation can finish whatever an interrupted run left undone.
+    The same update keeps Stripe's subtotal, tax, total and invoice id. Each step is safe to
+    re-run on its own (coupon redemption and commission recording are idempotent), so
+    reconciliation can finish whatever an interrupted run left undone.
     """
     now = timezone.now()
+    amounts = recorded_amounts(session)
     updated = Enrollment.objects.filter(pk=enrollment.pk, status__in=FULFILLABLE).update(
-        stripe_payment_intent_id=payment_intent or "", **paid_fields(now)
+        stripe_payment_intent_id=session.get("payment_intent") or "",
+        **amounts,
+        **paid_fields(now),
     )
     if not updated:
         return False
+    for field, value in amounts.items():
+        setattr(enrollment, field, value)
     record_sale_side_effects(enrollment, sold_at=now)
     transaction.on_commit(partial(announce_paid, enrollment.pk))
     return True
@@ -182,13 +191,16 @@ def record_sale_side_effects(enrollment: Enrollment, *, sold_at) -> None:
 
 
 def record_commission_for(enrollment: Enrollment, *, sold_at):
-    """The affiliate's commission on this sale (idempotent; None when nothing is earned)."""
+    """The affiliate's commission on this sale (idempotent; None when nothing is earned).
+
+    It is computed on the amount before tax: an affiliate does not earn on VAT.
+    """
     return affiliate_services.record_commission(
         affiliate_id=enrollment.affiliate_id,
         sale_id=enrollment.pk,
         course=enrollment.course,
         buyer_email=enrollment.email,
-        amount_paid_cents=enrollment.amount_due_cents,
+        amount_paid_cents=enrollment.amount_before_tax_cents,
         currency=enrollment.currency,
         sold_at=sold_at,
     )

@@ -142,6 +142,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "enrollments.tasks.sweep_unsent_confirmations",
         "schedule": 10 * 60,
     },
+    # Receipt links of Stripe invoices whose fetch after payment was lost.
+    "enrollments-sweep-missing-invoice-links": {
+        "task": "enrollments.tasks.sweep_missing_invoice_links",
+        "schedule": 10 * 60,
+    },
     # The LMS retry scheduler: starts due sync jobs and jobs whose worker died (lease expired).
     "lms-sync-sweep-due-jobs": {"task": "lms_sync.tasks.sweep_due_jobs", "schedule": 60},
     "lms-sync-pull-progress": {"task": "lms_sync.tasks.pull_progress", "schedule": 30 * 60},
@@ -217,6 +222,9 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 # How long a Checkout Session stays open (Stripe allows 30 minutes to 24 hours).
 CHECKOUT_SESSION_MINUTES = env.int("CHECKOUT_SESSION_MINUTES", default=60)
 STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 1024)
+# Stripe Tax: tax computed by Stripe inside our (tax-inclusive) prices, and a tax-ID field for
+# business buyers at checkout. Needs Stripe Tax set up in the Stripe dashboard.
+STRIPE_AUTOMATIC_TAX = env.bool("STRIPE_AUTOMATIC_TAX", default=False)
 
 # --- Frappe LMS ---------------------------------------------------------------------------
 FRAPPE_URL = env("FRAPPE_URL", default="").rstrip("/")
