@@ -12,3 +12,10 @@ enrollment_paid = Signal()
 
 # The enrollment's access must be revoked (full refund): access should be removed.
 enrollment_revoked = Signal()
+
+# A learner deleted their account (``enrollments.services.privacy``). Sent synchronously, inside
+# the deletion and before the shop forgets the address, with ``user_id`` and ``email``: a
+# receiver records whatever durable job it needs (``lms_sync`` erases the LMS user) with an
+# idempotent insert; the deletion is re-run whole if anything fails, so receivers may be called
+# again for the same account.
+account_erased = Signal()

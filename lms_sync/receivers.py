@@ -10,11 +10,19 @@ a minute. Connected in ``LmsSyncConfig.ready()``.
 
 from django.dispatch import receiver
 
-from enrollments.signals import enrollment_paid, enrollment_revoked
+from enrollments.signals import account_erased, enrollment_paid, enrollment_revoked
 
+from . import services
 from .tasks import sync_enrollment
 
 
 @receiver([enrollment_paid, enrollment_revoked], dispatch_uid="lms_sync.start_sync")
 def start_sync(sender, enrollment_id: int, **kwargs) -> None:
     sync_enrollment.delay(enrollment_id)
+
+
+@receiver(account_erased, dispatch_uid="lms_sync.erase_lms_user")
+def record_user_erasure(sender, user_id: int, email: str, **kwargs) -> None:
+    """A deleted account: record the LMS erasure job now, while the deletion still knows the
+    address. ``sweep_user_erasures`` starts it once due (after one lease period)."""
+    services.request_user_erasure(email=email)

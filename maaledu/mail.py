@@ -5,12 +5,26 @@ layouts ``emails/base.txt`` / ``emails/base.html``. The backend is SendGrid (any
 ``SENDGRID_API_KEY`` is set, the console otherwise. Call it from Celery tasks, never in a request.
 """
 
+import logging
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+logger = logging.getLogger(__name__)
+
+
+def deliverable(address: str) -> bool:
+    """False for the reserved ``.invalid`` domain (RFC 2606), which can never receive mail: a
+    deleted account's records carry such a placeholder, and e-mails queued for it are dropped."""
+    return not address.strip().lower().rstrip(">").endswith(".invalid")
+
 
 def send_templated_email(*, to: list[str], template: str, context: dict) -> None:
+    to = [address for address in to if deliverable(address)]
+    if not to:
+        logger.info("event=email.skipped template=%s reason=undeliverable", template)
+        return
     context = {"site_url": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     text = render_to_string(f"emails/{template}.txt", context)

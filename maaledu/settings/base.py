@@ -149,6 +149,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The LMS retry scheduler: starts due sync jobs and jobs whose worker died (lease expired).
     "lms-sync-sweep-due-jobs": {"task": "lms_sync.tasks.sweep_due_jobs", "schedule": 60},
+    # Deleted accounts: their LMS users are removed by these jobs.
+    "lms-sync-sweep-user-erasures": {"task": "lms_sync.tasks.sweep_user_erasures", "schedule": 60},
     "lms-sync-pull-progress": {"task": "lms_sync.tasks.pull_progress", "schedule": 30 * 60},
     "lms-sync-resend-unsent-alerts": {
         "task": "lms_sync.tasks.resend_unsent_alerts",
@@ -280,6 +282,9 @@ CHECKOUT_RATE_PER_EMAIL = env("CHECKOUT_RATE_PER_EMAIL", default="10/m")
 # Checkout attempts with a grant coupon per user and per client IP (brute force of codes).
 COUPON_RATE_PER_USER = env("COUPON_RATE_PER_USER", default="10/h")
 COUPON_RATE_PER_IP = env("COUPON_RATE_PER_IP", default="30/h")
+# The account page: data exports per user, and deletion attempts (password checks) per user.
+ACCOUNT_EXPORT_RATE = env("ACCOUNT_EXPORT_RATE", default="10/h")
+ACCOUNT_DELETE_RATE = env("ACCOUNT_DELETE_RATE", default="5/h")
 
 # --- Static files, i18n -------------------------------------------------------------------
 STATIC_URL = "/static/"

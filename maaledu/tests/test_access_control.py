@@ -130,6 +130,11 @@ ROWS: dict[str, list[Row]] = {
         ),
         Row(lambda w: f"/my/orders/{MISSING_ID}/receipt/", logged_in(404), "missing"),
     ],
+    # The account page, its data export (POST only) and deletion (POST with the password).
+    "enrollments:account": [Row(lambda w: "/account/", logged_in(200))],
+    "enrollments:account_export": [Row(lambda w: "/account/export/", logged_in(405))],
+    "enrollments:account_delete": [Row(lambda w: "/account/delete/", logged_in(200))],
+    "enrollments:account_deleted": [Row(lambda w: "/account/deleted/", everyone(200))],
     # POST only, signed by Stripe; see test_headers and test_hostile_input.
     "enrollments:stripe_webhook": [Row(lambda w: "/webhooks/stripe/", everyone(405))],
     "affiliates:index": [Row(lambda w: "/affiliates/", everyone((302, "/affiliates/dashboard/")))],
