@@ -23,6 +23,11 @@ from .services import privacy
 
 logger = logging.getLogger(__name__)
 
+CHECKS_DOWN = (
+    "Your account cannot be deleted right now: we cannot check the request. Nothing was "
+    "changed; please try again in a few minutes."
+)
+
 
 @login_required
 @require_GET
@@ -68,7 +73,8 @@ def delete_account(request: HttpRequest) -> HttpResponse:
                 fail_closed=True,
             )
         except RateLimitUnavailable:
-            limited = True
+            context = {"form": form, "error": CHECKS_DOWN}
+            return render(request, "enrollments/delete_account.html", context, status=503)
         if limited:
             return rate_limited(request, Ratelimited())
         if form.is_valid():

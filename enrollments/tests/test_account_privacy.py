@@ -359,3 +359,12 @@ def test_accounts_and_enrollments_never_import_lms_sync():
         and re.search(r"^\s*(from|import) lms_sync", path.read_text(), re.M)
     ]
     assert offenders == []
+
+
+def test_with_redis_down_deletion_is_refused_with_a_clear_message(ada, ada_client, redis_down):
+    response = delete(ada_client)
+
+    assert response.status_code == 503
+    assert "cannot be deleted right now" in response.text
+    ada.refresh_from_db()
+    assert ada.is_active
