@@ -56,6 +56,7 @@ from .report import Report
 PAYOUT_REFERENCE = "Paid by the old MaalEdu before the import (its totalPaid)"
 PAID_STATUSES = ("paid", "completed", "refunded")
 ADMIN_ROLES = ("admin", "staff", "superadmin")
+ALREADY_OWNED = "the learner has another paid enrollment for this course"
 _BAD_DOCUMENT = (ValidationError, ValueError, TypeError, IntegrityError, DataError)
 
 
@@ -97,6 +98,7 @@ class Importer:
         self.stored_commissions: dict[str, int] = defaultdict(int)
         self.affiliate_currencies: dict[str, set] = defaultdict(set)
         self.queued_enrollments: set[str] = set()
+        self.dry_paid: set[tuple[str, str]] = set()  # (e-mail, course slug) paid in a dry run
 
     # --- The run ---------------------------------------------------------------------------
 
@@ -419,6 +421,13 @@ class Importer:
             lms_synced_at=moment(sync.get("syncedAt")),
         )
         if self.dry_run:
+            owner = (email, course.slug)
+            if not refunded and (
+                owner in self.dry_paid or enrollment_imports.owned_elsewhere(sale)
+            ):
+                raise Skip("already_owned", ALREADY_OWNED)
+            if not refunded:
+                self.dry_paid.add(owner)
             enrollment = Enrollment(paid_at=sale.paid_at)
         else:
             enrollment = self._write_sale(sale, lid, commission, affiliate)
@@ -464,9 +473,7 @@ class Importer:
             try:
                 enrollment, created = enrollment_imports.import_sale(sale)
             except enrollment_imports.AlreadyOwned as error:
-                raise Skip(
-                    "already_owned", "the learner has another paid enrollment for this course"
-                ) from error
+                raise Skip("already_owned", ALREADY_OWNED) from error
             other = self.first["enrollments"].get(str(enrollment.pk))
             if not created and other is not None:
                 raise Skip("duplicate_sale", f"the same sale as {other}")

@@ -109,6 +109,15 @@ def import_sale(sale: ImportedSale) -> tuple[Enrollment, bool]:
     return enrollment, True
 
 
+def owned_elsewhere(sale: ImportedSale) -> bool:
+    """What ``import_sale`` would refuse with ``AlreadyOwned`` (for a dry run; reads only)."""
+    if sale.refunded or sale.course.pk is None or _existing(sale) is not None:
+        return False
+    return Enrollment.objects.filter(
+        email=sale.email, course=sale.course, status=Status.PAID
+    ).exists()
+
+
 def link_imported_grant(*, enrollment_id: int, grant_id: int) -> bool:
     """Record which grant's coupon priced an imported enrollment (set once)."""
     return bool(
