@@ -57,7 +57,16 @@ PAYOUT_REFERENCE = "Paid by the old MaalEdu before the import (its totalPaid)"
 PAID_STATUSES = ("paid", "completed", "refunded")
 ADMIN_ROLES = ("admin", "staff", "superadmin")
 ALREADY_OWNED = "the learner has another paid enrollment for this course"
-_BAD_DOCUMENT = (ValidationError, ValueError, TypeError, IntegrityError, DataError)
+# A document of an unexpected shape is skipped with the error, never a crash halfway.
+_BAD_DOCUMENT = (
+    ValidationError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IntegrityError,
+    DataError,
+)
 
 
 class Importer:
@@ -328,9 +337,12 @@ class Importer:
             self.affiliates_by_email[email] = Affiliate(user=user, rate_percent=rate, **details)
             return None
         with transaction.atomic():
-            affiliate, _created = affiliate_services.import_affiliate(
+            affiliate, created = affiliate_services.import_affiliate(
                 user=user, rate_percent=rate, active=active, joined_at=created_at(doc), **details
             )
+            other = self.first["affiliates"].get(str(affiliate.pk))
+            if not created and other is not None:
+                raise Skip("duplicate_affiliate", f"the same affiliate as {other}")
             self._record("affiliates", lid, affiliate)
         self.affiliates_by_email[email] = affiliate
         return None
@@ -525,7 +537,10 @@ class Importer:
         if self.dry_run:
             return None
         with transaction.atomic():
-            grant, _created = grant_services.import_grant(**fields)
+            grant, created = grant_services.import_grant(**fields)
+            other = self.first["grants"].get(str(grant.pk))
+            if not created and other is not None:
+                raise Skip("duplicate_grant", f"the same coupon or application as {other}")
             for enrollment in redeemers:
                 enrollment_imports.link_imported_grant(
                     enrollment_id=enrollment.pk, grant_id=grant.pk

@@ -385,3 +385,42 @@ def snapshot() -> dict:
         LegacyRecord.objects.values_list("collection", "legacy_id", "target_id")
     )
     return data
+
+
+def test_documents_of_unexpected_shapes_are_skipped_with_the_reason_never_a_crash(
+    old_db, blockchain_course, tmp_path
+):
+    from bson import Decimal128, ObjectId
+
+    weird = [
+        {"_id": "string-id", "email": {"$bad": 1}, "status": "paid", "courseId": "blockchain-101"},
+        {"_id": ObjectId(), "email": "x@example.com", "status": "paid", "amount": "abc",
+         "courseId": "blockchain-101"},
+        {"_id": ObjectId(), "email": "y@example.com", "status": "paid", "amount": True,
+         "courseId": "blockchain-101"},
+        {"_id": ObjectId(), "email": "z@example.com", "status": "paid", "courseId": ["x"],
+         "amount": 1},
+        {"_id": ObjectId(), "email": "w@example.com", "status": "paid", "courseId": "defi-advanced",
+         "amount": Decimal128("12.34"), "currency": "zzz"},
+        {"_id": ObjectId(), "email": "v@example.com", "status": "paid", "courseId": "defi-advanced",
+         "amount": Decimal128("12.34"), "frappeSync": "garbage", "affiliateData": [1]},
+    ]  # fmt: skip
+    old_db.db.enrollments.insert_many(weird)
+    old_db.db.affiliates.insert_one(
+        {"_id": ObjectId(), "email": "aff@example.com", "paymentMethod": {"type": "paypal"}}
+    )
+    _text, data = old_db.run(tmp_path=tmp_path)
+    reasons = {row[0]: row[1] for row in data["collections"]["enrollments"]["skips"]}
+    assert reasons["string-id"] == "missing_email"
+    assert [reasons[str(doc["_id"])] for doc in weird[1:5]] == [
+        "invalid_amount",
+        "invalid_amount",
+        "unknown_course",
+        "unknown_currency",
+    ]
+    decimal = Enrollment.objects.get(email="v@example.com")
+    assert (decimal.amount_due_cents, decimal.lms_status) == (1234, "pending")
+    assert data["collections"]["affiliates"]["skip_reasons"] == {
+        "no_user_account": 1,
+        "duplicate_affiliate": 1,
+    }
