@@ -256,7 +256,7 @@ class Importer:
         self.report.counts["courses_created_unpublished"] += 1
         return Course(
             slug=slug,
-            title=text(doc.get("title")) or slug,
+            title=text(doc.get("title")) or str(doc["courseId"]),
             description=doc.get("description") if isinstance(doc.get("description"), str) else "",
             price_cents=price_cents,
             currency=currency_of(doc),
