@@ -374,6 +374,10 @@ def test_a_wrong_database_or_uri_is_a_clear_error_and_changes_nothing(
         call_command("import_legacy", "--mongodb-uri", "http://nope", "--amount-unit", "cents")
     with pytest.raises(CommandError, match="pass --database"):
         call_command("import_legacy", "--mongodb-uri", old_db.uri, "--amount-unit", "cents")
+    bad_map = tmp_path / "map.json"
+    bad_map.write_text('["not", "a", "mapping"]')
+    with pytest.raises(CommandError, match="--course-map"):
+        old_db.run("--course-map", str(bad_map))
     assert snapshot() == before
 
 
