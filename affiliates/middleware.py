@@ -37,7 +37,7 @@ class ReferralMiddleware:
     def _click(self, request):
         raw = request.GET.get("ref")
         code = normalize_code(raw)
-        if code is None and "@" not in (raw or ""):
+        if code is None and ("@" not in (raw or "") or settings.LEGACY_REF_LINKS_UNTIL is None):
             return None
         # Without a visitor cookie every request is a new visitor: the per-IP limit bounds that.
         # Fails open: with the cache down we would rather count a click than break the page.
