@@ -32,7 +32,7 @@ def test_staff_see_failed_jobs_with_a_masked_learner_the_error_and_open_alerts(
     assert response.status_code == 200
     assert "a***@example.com" in response.text
     assert "ada.lovelace@example.com" not in response.text
-    assert "Could not find Course: k8s-admin" in response.text
+    assert "LMS Course &#x27;k8s-admin&#x27; does not exist" in response.text
     assert "Open LMS alert since" in response.text
     assert "checkout-only" not in response.text
 
