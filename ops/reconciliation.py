@@ -315,6 +315,21 @@ def _check_lms(report: Report, enrollments: list[Enrollment]) -> None:
                 Enrollment.LmsAction.UNENROL,
                 "Refunded here, still enrolled in the LMS.",
             )
+        elif (
+            enrollment.status == Status.PAID
+            and enrollment.dispute_status == Enrollment.Dispute.OPEN
+            and enrollment.lms_action == Enrollment.LmsAction.SUSPEND
+            and enrollment.lms_status in (Enrollment.LmsStatus.SYNCED, Enrollment.LmsStatus.FAILED)
+            and pair in in_lms
+        ):
+            # The suspend job saves the learner's progress again before removing the enrolment.
+            _requeue(
+                report,
+                enrollment,
+                "lms_still_enrolled",
+                Enrollment.LmsAction.SUSPEND,
+                "Access suspended here (dispute open), still enrolled in the LMS.",
+            )
     learners = {e.email for e in mapped}
     for member, course in sorted(in_lms - sold):
         refunded = any(

@@ -16,6 +16,7 @@ from enrollments.models import Enrollment
 from enrollments.tests.conftest import post_event
 from fakes.frappe_server import FakeFrappe
 from fakes.stripe_server import FakeStripe
+from lms_sync import services as lms_services
 from ops.models import Incident, ReconciliationRun
 
 pytestmark = pytest.mark.django_db
@@ -162,6 +163,28 @@ def test_every_kind_of_drift_is_repaired_or_reported_and_a_second_run_finds_noth
     repairable = {k for k in run2.counts if k not in ("lms_unsold", "unknown_session")}
     assert repairable == set(), second
     assert Incident.objects.filter(kind=Incident.Kind.RECONCILIATION_DRIFT).count() == 1
+
+
+def test_a_learner_suspended_by_a_dispute_but_enrolled_in_the_lms_is_suspended_again(
+    client, stripe, frappe
+):
+    course = CourseFactory(price_cents=10000, frappe_course="intro-to-django")
+    frappe.add_course("intro-to-django")
+    disputed = pay(client, stripe, checkout(client, course, "disputed@example.com"))
+    Enrollment.objects.filter(pk=disputed.pk).update(
+        dispute_status="open", lms_action="suspend", lms_status="synced", lms_progress=30.0
+    )
+    frappe.add_enrollment("disputed@example.com", "intro-to-django", progress=55.0)  # re-added
+
+    reconcile()
+
+    assert ReconciliationRun.objects.get().counts == {"lms_still_enrolled": 1}
+    disputed.refresh_from_db()
+    assert (disputed.lms_action, disputed.lms_status) == ("suspend", "pending")
+    assert lms_services.run_job(enrollment_id=disputed.pk) == lms_services.SYNCED
+    assert frappe.enrollments == {}
+    disputed.refresh_from_db()
+    assert disputed.lms_progress == 55.0  # saved again before the removal
 
 
 def test_dry_run_reports_the_drift_and_writes_nothing(drift):
