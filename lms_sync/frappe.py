@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -148,6 +148,36 @@ class FrappeClient:
 
     def close(self) -> None:
         self._session.close()
+
+    def explain(self, error: LmsError) -> str:
+        """For operators: what failed (the network, the site, the credentials or Frappe itself)
+        and which setting to look at, then Frappe's own short detail."""
+        url = self.config.base_url
+        site = self.config.host_header or urlsplit(url).hostname or url
+        if isinstance(error, LmsUnreachable):
+            return f"Could not reach Frappe at {url} (FRAPPE_URL): {error.detail}"
+        if isinstance(error, LmsUnknownSite):
+            return (
+                f"{url} answered, but has no Frappe site {site!r}: {error.detail}. "
+                "FRAPPE_HOST_HEADER (or the host in FRAPPE_URL) must be the site's name."
+            )
+        if error.status == 401:
+            return (
+                "Frappe refused the credentials (FRAPPE_API_KEY / FRAPPE_API_SECRET): "
+                f"{error.detail}"
+            )
+        if error.status == 403:
+            return (
+                "Frappe ran the call as Guest or without the needed role: the Authorization "
+                f"header did not reach it (a proxy in front of {url} dropping it?), or the API "
+                f"user lacks System Manager + Moderator: {error.detail}"
+            )
+        if isinstance(error, LmsTransientError):
+            return (
+                f"Frappe at {url} answered with a server error: {error.detail}. Try again; if "
+                "it persists, read the Frappe site's error log."
+            )
+        return f"Frappe at {url} gave an unexpected answer: {error.detail}"
 
     def check_credentials(self) -> str:
         """The API user's name; a cheap authenticated call."""

@@ -31,7 +31,7 @@ from enrollments import services as enrollment_services
 from enrollments import stripe_gateway
 from enrollments.models import Enrollment
 from enrollments.services.transitions import as_pk
-from lms_sync.frappe import FrappeClient, LmsError
+from lms_sync.frappe import FrappeClient, LmsError, LmsTransientError
 from maaledu.logging import mask_email
 
 from .alerts import open_incident, resolve_incident
@@ -284,8 +284,11 @@ def _check_lms(report: Report, enrollments: list[Enrollment]) -> None:
     try:
         in_lms = client.enrollments_of(members=sorted({e.email for e in mapped}))
     except LmsError as error:
-        report.add("lms_unreachable", "frappe", error.detail)
+        kind = "lms_unreachable" if isinstance(error, LmsTransientError) else "lms_refused"
+        report.add(kind, "frappe", client.explain(error))
         return
+    finally:
+        client.close()
     sold = {(e.email, e.course.frappe_course) for e in mapped if e.status == Status.PAID}
     for enrollment in mapped:
         pair = (enrollment.email, enrollment.course.frappe_course)

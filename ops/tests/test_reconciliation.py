@@ -187,6 +187,33 @@ def test_a_learner_suspended_by_a_dispute_but_enrolled_in_the_lms_is_suspended_a
     assert disputed.lms_progress == 55.0  # saved again before the removal
 
 
+@pytest.mark.parametrize(
+    ("break_it", "kind", "says"),
+    [
+        ("host", "lms_refused", "has no Frappe site 'other.localhost'"),
+        ("secret", "lms_refused", "Frappe refused the credentials"),
+        ("down", "lms_unreachable", "Could not reach Frappe at"),
+    ],
+)
+def test_an_lms_that_cannot_be_compared_is_reported_with_what_failed(
+    client, stripe, frappe, settings, break_it, kind, says
+):
+    course = CourseFactory(price_cents=10000, frappe_course="intro-to-django")
+    frappe.add_course("intro-to-django")
+    pay(client, stripe, checkout(client, course, "ada@example.com"))
+    if break_it == "host":
+        settings.FRAPPE_HOST_HEADER = "other.localhost"
+    elif break_it == "secret":
+        settings.FRAPPE_API_SECRET = "wrong"
+    else:
+        frappe.down = True
+
+    output = reconcile(dry_run=True)
+
+    assert ReconciliationRun.objects.get().counts == {kind: 1}
+    assert says in output
+
+
 def test_dry_run_reports_the_drift_and_writes_nothing(drift):
     before = {
         e.pk: (e.status, e.amount_refunded_cents, e.lms_status) for e in Enrollment.objects.all()

@@ -1,18 +1,8 @@
-from urllib.parse import urlsplit
-
 from django.core.management.base import BaseCommand, CommandError
 
 from courses.models import Course
 from lms_sync import selectors
-from lms_sync.frappe import (
-    FrappeClient,
-    LmsError,
-    LmsMappingError,
-    LmsNotConfigured,
-    LmsTransientError,
-    LmsUnknownSite,
-    LmsUnreachable,
-)
+from lms_sync.frappe import FrappeClient, LmsError, LmsMappingError, LmsNotConfigured
 
 
 class Command(BaseCommand):
@@ -30,7 +20,7 @@ class Command(BaseCommand):
             try:
                 api_user = client.check_credentials()
             except LmsError as error:
-                raise CommandError(_what_failed(client, error))
+                raise CommandError(client.explain(error))
             self.stdout.write(f"OK    credentials (API user {api_user})")
             problems = 0
             for course in selectors.published_courses():
@@ -57,36 +47,8 @@ class Command(BaseCommand):
             return f"the LMS course {course.frappe_course!r} does not exist"
         except LmsError as error:
             raise CommandError(
-                f"Could not check {course.frappe_course!r}. {_what_failed(client, error)}"
+                f"Could not check {course.frappe_course!r}. {client.explain(error)}"
             )
         if not lms_course.get("published"):
             return f"the LMS course {course.frappe_course!r} is not published"
         return None
-
-
-def _what_failed(client: FrappeClient, error: LmsError) -> str:
-    """Name what failed: the network, the site, the credentials, or Frappe itself."""
-    url = client.config.base_url
-    site = client.config.host_header or urlsplit(url).hostname or url
-    if isinstance(error, LmsUnreachable):
-        return f"Could not reach Frappe at {url} (FRAPPE_URL): {error.detail}"
-    if isinstance(error, LmsUnknownSite):
-        return (
-            f"{url} answered, but has no Frappe site {site!r}: {error.detail}. "
-            "FRAPPE_HOST_HEADER (or the host in FRAPPE_URL) must be the site's name."
-        )
-    if error.status == 401:
-        return (
-            f"Frappe refused the credentials (FRAPPE_API_KEY / FRAPPE_API_SECRET): {error.detail}"
-        )
-    if error.status == 403:
-        return (
-            "Frappe ran the check as Guest: the Authorization header did not reach it "
-            f"(a proxy in front of {url} dropping it?): {error.detail}"
-        )
-    if isinstance(error, LmsTransientError):
-        return (
-            f"Frappe at {url} answered with a server error: {error.detail}. Try again; if it "
-            "persists, read the Frappe site's error log."
-        )
-    return f"Frappe at {url} gave an unexpected answer: {error.detail}"
