@@ -10,8 +10,8 @@ enrolment is removed; a won dispute's ``enrol`` creates it again with them). Its
                                │                              failed after LMS_SYNC_MAX_ATTEMPTS
                                ├─ FRAPPE_* not set ─────────▶ waiting_config; the sweeper starts
                                │                              it again once the settings are set
-                               ├─ credentials/site refused ─▶ waiting_config, tried every
-                               ├─ LMS course unpublished ───▶ LMS_SYNC_CONFIG_RETRY_SECONDS; alert
+                               ├─ credentials/site refused, ▶ waiting_config, tried every
+                               │  LMS course unpublished      LMS_SYNC_CONFIG_RETRY_SECONDS; alert
                                └─ course mapping refused ───▶ failed (waits for staff); alert
 
 ``failed`` means "needs staff": after fixing the cause (the course's Frappe name, the LMS course
