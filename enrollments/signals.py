@@ -19,3 +19,7 @@ enrollment_revoked = Signal()
 # idempotent insert; the deletion is re-run whole if anything fails, so receivers may be called
 # again for the same account.
 account_erased = Signal()
+
+
+# A dispute opened: access is suspended, and may come back (won) with the learner's progress.
+enrollment_suspended = Signal()

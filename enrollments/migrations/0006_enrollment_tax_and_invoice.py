@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollments', '0004_enrollment_visitor_hash'),
+        ('enrollments', '0005_enrollment_lms_suspend'),
     ]
 
     operations = [
