@@ -164,3 +164,20 @@ def test_every_price_carries_the_same_tax_note(client, settings, stripe_tax_on, 
     for name, page in pages.items():
         assert f'<small class="tax-note">{note}' in page, name
     assert "business buyers can enter their tax ID" in pages["checkout"] or not stripe_tax_on
+
+
+def test_the_confirmation_email_names_the_tax_in_the_price_and_the_receipt(
+    client, stripe_tax, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    course = CourseFactory(price_cents=12000, currency="eur")
+    client.post(reverse("enrollments:checkout", args=[course.slug]), {"email": "b@example.com"})
+    enrollment = Enrollment.objects.get()
+    stripe_tax.complete_session(enrollment.stripe_session_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, stripe_tax.event_for_session(enrollment.stripe_session_id))
+
+    [message] = mail.outbox
+    assert "Amount paid: €120.00, incl. €20.00 tax" in message.body
+    assert "/my/orders/" in message.body
