@@ -6,9 +6,6 @@ from ops import views as ops_views
 
 from . import views
 
-admin.site.site_header = "MaalEdu administration"
-admin.site.site_title = "MaalEdu admin"
-
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="courses:catalog", permanent=False), name="home"),
     path("courses/", include("courses.urls")),
@@ -24,5 +21,10 @@ urlpatterns = [
     path("metrics", ops_views.metrics, name="metrics"),
 ]
 
+# The site's own error pages: none of them reads the request body (see maaledu.views).
+handler400 = "maaledu.views.bad_request"
+handler403 = "maaledu.views.permission_denied"
+handler404 = "maaledu.views.page_not_found"
+handler500 = "maaledu.views.server_error"
 # allauth answers its own rate limits through this handler: the site's 429 page, Retry-After.
 handler429 = "maaledu.views.too_many_requests"

@@ -3,8 +3,9 @@ import logging
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -51,6 +52,39 @@ def readyz(request: HttpRequest) -> JsonResponse:
     failed = sorted(name for name, ok in checks.items() if not ok)
     body = {"status": "ok" if not failed else "unavailable", "failed": failed}
     return JsonResponse(body, status=503 if failed else 200)
+
+
+# --- Error pages -------------------------------------------------------------------------------
+# Django's default handlers are wrapped in ``requires_csrf_token``, which reads ``request.POST``:
+# when the body itself is what failed (undecodable charset, too many fields), they fail again
+# and the error escapes to the WSGI server as a bare 500 with a traceback per request. These
+# never touch the request body.
+
+
+def _error_page(request: HttpRequest, template: str, status: int) -> HttpResponse:
+    """The page in the site's layout; if even that cannot render, the standalone 500 page."""
+    try:
+        return render(request, template, status=status)
+    except Exception:
+        logger.error("event=error_page.render_failed template=%s status=%s", template, status)
+        return HttpResponse(loader.render_to_string("500.html"), status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(request, "400.html", 400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(request, "403.html", 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(request, "404.html", 404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Standalone page: no user, session or database, which may be what failed."""
+    return HttpResponse(loader.render_to_string("500.html"), status=500)
 
 
 def rate_limited(request: HttpRequest, exception: Exception):
