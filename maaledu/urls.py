@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import views as accounts_views
 from ops import views as ops_views
 
 from . import views
@@ -12,6 +13,8 @@ urlpatterns = [
     path("", include("enrollments.urls")),
     path("affiliates/", include("affiliates.urls")),
     path("grants/", include("grants.urls")),
+    # allauth's sign-up, answering a lost race for one address with the usual form error.
+    path("accounts/signup/", accounts_views.signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),
     # Before the admin's URLs: /admin/ops/ is the ops page, not the admin's app index.
     path("admin/ops/", include("ops.urls")),

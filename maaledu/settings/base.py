@@ -185,6 +185,7 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 # Browsing and buying work before verification; verified-only features (affiliates, grant
 # redemption) use allauth's ``verified_email_required``, which sends the link and explains.
 ACCOUNT_EMAIL_VERIFICATION = "optional"
