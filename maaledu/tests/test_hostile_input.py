@@ -138,6 +138,10 @@ CHECKOUT_FIELDS = ("email", "coupon", "referral_acknowledged", "csrfmiddlewareto
 @example(data={"email": "\x00", "coupon": "\x00", "referral_acknowledged": "\x00"}, as_learner=True)
 @example(data={"email": ["a@example.com", "b@example.com"], "coupon": ["x", "y"]}, as_learner=False)
 @example(data={"referral_acknowledged": "yes" * 1000}, as_learner=False)
+@example(
+    data={"coupon": "MAAL-2222-3333-4444-5555", "referral_acknowledged": "y" * 100_000},
+    as_learner=True,
+)
 def test_checkout_survives_hostile_input(world, settings, fake_stripe, data, as_learner):
     quiet_limits(settings)
     client = client_for(world.learner if as_learner else None)
@@ -305,6 +309,8 @@ def test_affiliate_join_survives_hostile_input(world, settings, data, method):
 @given(data=form_data("email", "password1", "password2"))
 @example(data={"email": "new\x00@example.com", "password1": "\x00" * 20, "password2": "\x00" * 20})
 @example(data={"email": ["a@example.com", "b@example.com"], "password1": "x", "password2": "y"})
+@example(data={"email": "true", "password1": "Corr3ct-horse-b", "password2": "Corr3ct-horse-b"})
+@example(data={"email": ["true", "1"], "password1": ["a", "b"], "password2": "x" * 100_000})
 def test_signup_survives_hostile_input(world, settings, data):
     quiet_limits(settings)
     before = User.objects.count()

@@ -485,9 +485,7 @@ def test_an_hourly_coupon_limit_sends_the_wait_until_its_window_resets(world, se
     assert f"Please wait {minutes} minute" in limited.text
 
 
-def test_an_hourly_grant_application_limit_sends_the_wait_until_its_window_resets(
-    world, settings
-):
+def test_an_hourly_grant_application_limit_sends_the_wait_until_its_window_resets(world, settings):
     settings.GRANT_APPLY_RATE_PER_IP = "1/h"
     client = client_at("198.51.100.61")
     client.post("/grants/apply/", {"email": "a@example.com"})
@@ -517,9 +515,7 @@ def test_an_hourly_affiliate_join_limit_sends_the_wait_until_its_window_resets(w
     assert int(limited["Retry-After"]) in expected
 
 
-def test_an_allauth_limit_sends_the_wait_until_its_oldest_hit_leaves_the_window(
-    world, settings
-):
+def test_an_allauth_limit_sends_the_wait_until_its_oldest_hit_leaves_the_window(world, settings):
     # allauth's windows slide: the wait ends when the first of the two counted resets leaves it.
     settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "reset_password": "2/5m/ip"}
     client = client_at("198.51.100.62")
