@@ -9,6 +9,7 @@ import uuid
 import pytest
 from allauth.account.models import EmailAddress
 from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts.models import User
@@ -29,6 +30,8 @@ from maaledu.tests.test_hostile_input import (
 )
 
 pytestmark = pytest.mark.django_db
+# Ten forms, most of them admin pages: fewer examples each keeps the file under a minute.
+FUZZ_FORMS = hypothesis_settings(FUZZ, max_examples=15)
 
 MODELS = (
     User,
@@ -102,7 +105,7 @@ TARGETS = {
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
-@FUZZ
+@FUZZ_FORMS
 @given(data=st.data())
 def test_every_form_survives_hostile_input(world, settings, fake_stripe, target, data):
     quiet_limits(settings)
