@@ -91,6 +91,9 @@ class Earnings:
     """One affiliate's figures in one currency, each a sum over rows."""
 
     currency: str
+    # Every referred sale, and those not fully refunded: a sale whose commission was wholly
+    # reversed stays in the sales table but is no paid referral.
+    sales: int = 0
     referrals: int = 0
     pending_cents: int = 0
     approved_cents: int = 0
@@ -145,7 +148,8 @@ def earnings_by_affiliate(affiliate_ids: Iterable[int]) -> dict[int, list[Earnin
         Commission.objects.filter(affiliate_id__in=ids)
         .values("affiliate_id", "currency")
         .annotate(
-            referrals=Count("id"),
+            sales=Count("id"),
+            referrals=Count("id", filter=~Q(status=Commission.Status.REVERSED)),
             pending_cents=_sum(_NET, Q(status=Commission.Status.PENDING)),
             approved_cents=_sum(_NET, Q(status=Commission.Status.APPROVED)),
             in_payouts_net_cents=_sum(_NET, Q(payout__isnull=False)),
@@ -276,7 +280,7 @@ def _dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
             .annotate(commission_count=_commission_count)
             .order_by("-sequence")[:PAYOUT_HISTORY_SIZE]
         ),
-        sales_count=sum(e.referrals for e in earnings),
+        sales_count=sum(e.sales for e in earnings),
     )
 
 

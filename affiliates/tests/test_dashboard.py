@@ -95,7 +95,7 @@ def _expected_figures(affiliate) -> dict:
 
     in_payouts = sum(r.amount_cents - r.reversed_cents for r in rows if r.payout_id)
     return {
-        "referrals": len(rows),
+        "referrals": sum(r.status != Commission.Status.REVERSED for r in rows),
         "pending_cents": net(Commission.Status.PENDING),
         "approved_cents": net(Commission.Status.APPROVED),
         "reversed_cents": sum(r.reversed_cents for r in rows),
@@ -120,7 +120,8 @@ def test_dashboard_runs_a_bounded_number_of_queries_with_10000_commissions(
     assert first.status_code == last.status_code == 200
     assert len(first.context["dashboard"].sales.object_list) == SALES_PAGE_SIZE
     assert last.context["dashboard"].sales.number == HISTORY // SALES_PAGE_SIZE
-    assert first.context["dashboard"].referrals == HISTORY
+    # A quarter of the history is refunded in full: listed, but no paid referral.
+    assert first.context["dashboard"].referrals == HISTORY * 3 // 4
 
 
 def test_every_dashboard_figure_is_the_sum_of_the_underlying_rows(client):
@@ -136,7 +137,7 @@ def test_every_dashboard_figure_is_the_sum_of_the_underlying_rows(client):
     expected = _expected_figures(affiliate)
     assert dashboard.referrals == expected["referrals"]
     assert dashboard.clicks == ReferralClick.objects.filter(affiliate=affiliate).count() == 1600
-    assert dashboard.conversion_rate == "25.0%"
+    assert dashboard.conversion_rate == "18.8%"  # 300 paid referrals (100 refunded) / 1600
     for name, cents in expected.items():
         if name != "referrals":
             assert getattr(earnings, name) == cents, name
@@ -309,7 +310,8 @@ def test_cached_figures_follow_every_change_that_touches_them(client, settings):
     )
     assert figures() == (1, 1, 1, ("$0.00", "$0.00", "$24.95", "$0.00"))
     services.reverse_commission(sale_id=7, refunded_cents_total=24950, sale_amount_cents=24950)
-    assert figures() == (1, 1, 1, ("$0.00", "$0.00", "$24.95", "$24.95"))
+    # Refunded in full: still listed, no longer a paid referral.
+    assert figures() == (1, 0, 1, ("$0.00", "$0.00", "$24.95", "$24.95"))
 
 
 def test_a_warm_dashboard_reads_only_one_page_of_sales(client, django_assert_max_num_queries):
@@ -388,3 +390,34 @@ def test_a_renamed_course_shows_its_new_title_in_the_sales_table(client):
     sale.course.save()
 
     assert "New course title" in client.get(DASHBOARD).text
+
+
+def _referred_sale(affiliate, sale_id: int) -> None:
+    services.record_commission(
+        affiliate_id=affiliate.pk,
+        sale_id=sale_id,
+        course=CourseFactory(),
+        buyer_email=f"buyer{sale_id}@example.com",
+        amount_paid_cents=10000,
+        currency="usd",
+        sold_at=timezone.now(),
+    )
+
+
+def test_a_fully_refunded_sale_is_listed_but_not_counted_as_a_paid_referral(client):
+    affiliate = AffiliateFactory()
+    for sale_id in (1, 2, 3):
+        _referred_sale(affiliate, sale_id)
+    services.reverse_commission(sale_id=1, refunded_cents_total=10000, sale_amount_cents=10000)
+    services.reverse_commission(sale_id=2, refunded_cents_total=5000, sale_amount_cents=10000)
+    for visitor in ("a", "b", "c", "d"):
+        services.record_referral_click(affiliate=affiliate, visitor_key=visitor, day=date.today())
+    client.force_login(affiliate.user)
+
+    response = client.get(DASHBOARD)
+
+    # The partly refunded sale still earned something: it counts; the fully refunded one not.
+    assert '<span class="stat">2</span> paid referrals' in response.text
+    assert response.context["dashboard"].conversion_rate == "50.0%"
+    assert response.text.count("%)</small></td>") == 3  # all three stay in the sales table
+    assert "Reversed" in response.text
