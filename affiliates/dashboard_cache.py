@@ -7,9 +7,10 @@ retire them:
 - the *sales* version, for the commission and payout figures and the rendered history tables:
   every service that writes a commission or payout for an affiliate calls ``invalidate`` (the
   tables also carry the catalog version, for the course titles they show);
-- the *clicks* version, for the click count: ``record_referral_click`` calls
-  ``invalidate_clicks``. Clicks come far more often than sales, and recounting them is cheap
-  (``selectors.click_count``), so a click leaves the costly sums in place.
+- the *clicks* version, for the click counts: ``record_referral_click`` calls
+  ``invalidate_clicks`` (the clicks-and-sales chart carries both versions). Clicks come far
+  more often than sales, and recounting them is cheap (``selectors.click_figures``), so a
+  click leaves the costly sums in place.
 
 Both bump now and again after commit, so a reader between the write and the commit cannot
 re-cache old figures. With the cache down everything is computed each time.
@@ -44,6 +45,11 @@ class Keys:
     summary: str
     clicks: str
     catalog_version: str
+
+    @property
+    def activity(self) -> str:
+        """The rendered clicks-and-sales chart: it draws both figures, so either retires it."""
+        return f"{self.summary}:{self.clicks}:activity"
 
     def history(self, page_number: int) -> str:
         """The rendered history tables with this page of sales; they name courses, so a course
