@@ -23,7 +23,7 @@ def earnings_charts(dashboard: Dashboard) -> list[SafeString]:
     return [
         charts.render(
             charts.BarChart(
-                slug=f"earnings-{currency}",
+                slug=f"chart-earnings-{currency}",
                 title=f"Earnings per month ({currency.upper()})",
                 description=(
                     f"Commission on the sales of each of the last {len(months)} months, by "
@@ -50,7 +50,7 @@ def activity_chart(dashboard: Dashboard) -> SafeString:
     weeks = dashboard.weeks
     return charts.render(
         charts.BarChart(
-            slug="activity",
+            slug="chart-activity",
             title="Clicks and paid referrals per week",
             description=(
                 f"Clicks on your links and the sales they brought, in each of the last "

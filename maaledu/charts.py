@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString
 WIDTH = 640
 HEIGHT = 240
 # Room for the value axis labels (left) and the category labels (bottom).
-LEFT, RIGHT, TOP, BOTTOM = 56, 8, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 76, 8, 12, 28
 GRID_LINES = 4
 
 

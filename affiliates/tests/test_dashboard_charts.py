@@ -72,7 +72,7 @@ def test_the_earnings_chart_draws_each_months_commissions_by_status(client, sett
 
     html = client.get(DASHBOARD).text
 
-    usd = _figure(html, "earnings-usd")
+    usd = _figure(html, "chart-earnings-usd")
     last, this = last_month.strftime("%b %Y"), this_month.strftime("%b %Y")
     expected = {
         (last, "paid"): 2500,  # 1000 - 500 + 2000
@@ -85,7 +85,7 @@ def test_the_earnings_chart_draws_each_months_commissions_by_status(client, sett
     assert {key: value for key, value in tabled.items() if value} == expected
     assert len(tabled) == 12 * 4  # every month of the year is in the table, zeros too
     assert "<title>" + this + ", Pending: $30.00</title>" in usd
-    assert _drawn(_figure(html, "earnings-eur")) == {(this, "pending"): 990}
+    assert _drawn(_figure(html, "chart-earnings-eur")) == {(this, "pending"): 990}
 
 
 def test_the_activity_chart_draws_clicks_and_paid_referrals_per_week(client):
@@ -106,7 +106,7 @@ def test_the_activity_chart_draws_clicks_and_paid_referrals_per_week(client):
 
     html = client.get(DASHBOARD).text
 
-    activity = _figure(html, "activity")
+    activity = _figure(html, "chart-activity")
     this_label, last_label = this_week.strftime("%d %b"), last_week.strftime("%d %b")
     expected = {
         (last_label, "clicks"): 2,
@@ -137,7 +137,9 @@ def test_the_charts_are_named_pictures_with_their_tables_and_nothing_inline(clie
 
     html = client.get(DASHBOARD).text
 
-    for slug in ("earnings-usd", "activity"):
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # aria-labelledby must find the chart's own title
+    for slug in ("chart-earnings-usd", "chart-activity"):
         figure = _figure(html, slug)
         assert re.search(
             rf'<svg [^>]*role="img" aria-labelledby="{slug}-title {slug}-desc"', figure
@@ -158,7 +160,7 @@ def test_a_warm_dashboard_with_charts_keeps_its_query_budget(client, django_asse
     with django_assert_max_num_queries(2):
         html = client.get(DASHBOARD).text
 
-    assert 'id="earnings-usd"' in html and 'id="activity"' in html
+    assert 'id="chart-earnings-usd"' in html and 'id="chart-activity"' in html
 
 
 def test_a_click_redraws_the_activity_chart(client):
@@ -166,9 +168,11 @@ def test_a_click_redraws_the_activity_chart(client):
     _sale(affiliate, 1, datetime.now(UTC))
     client.force_login(affiliate.user)
     this_week = chart_weeks(datetime.now(UTC).date())[-1].strftime("%d %b")
-    assert (this_week, "clicks") not in _drawn(_figure(client.get(DASHBOARD).text, "activity"))
+    assert (this_week, "clicks") not in _drawn(
+        _figure(client.get(DASHBOARD).text, "chart-activity")
+    )
 
     services.record_referral_click(affiliate=affiliate, visitor_key="new", day=date.today())
 
-    drawn = _drawn(_figure(client.get(DASHBOARD).text, "activity"))
+    drawn = _drawn(_figure(client.get(DASHBOARD).text, "chart-activity"))
     assert drawn[(this_week, "clicks")] == 1
