@@ -26,8 +26,10 @@ from maaledu import cache
 
 # A safety net only: correctness comes from invalidation.
 SUMMARY_SECONDS = 10 * 60
-# Clicks of settled days never change: their count is kept until the next day's replaces it.
-SETTLED_CLICKS_SECONDS = 26 * 60 * 60
+# Clicks of settled days never change: each day's count of them is kept a week, so a later
+# day's count starts from the latest one kept (selectors.click_figures).
+SETTLED_CLICKS_DAYS = 7
+SETTLED_CLICKS_SECONDS = (SETTLED_CLICKS_DAYS + 1) * 24 * 60 * 60
 
 
 def _sales_version_key(affiliate_id: int) -> str:

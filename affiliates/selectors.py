@@ -385,24 +385,45 @@ def _dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
     )
 
 
-def click_figures(affiliate_id: int) -> Clicks:
+def _clicks_by_week(clicks: QuerySet[ReferralClick]) -> dict[date, int]:
+    return {
+        row["week"]: row["n"]
+        for row in clicks.annotate(week=TruncWeek("day"))
+        .values("week")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+
+
+def click_figures(affiliate_id: int, *, today: date | None = None) -> Clicks:
     """Clicks over the whole history and per week: those of settled days (before yesterday,
-    which no click can join any more) counted once a day and cached, plus the last two days'
-    counted now."""
-    recent_since = timezone.localdate() - timedelta(days=1)
+    which no click can join any more) cached once a day, plus the last two days' counted now.
+
+    A settled day's count never changes, so a new day's settled figures are an earlier day's
+    (the latest cached in the last week) plus the days settled since: a query over a few days
+    of clicks. Only with none of them cached are all the settled clicks counted."""
+    recent_since = (today or timezone.localdate()) - timedelta(days=1)
     clicks = ReferralClick.objects.filter(affiliate_id=affiliate_id)
-    settled_key = dashboard_cache.settled_clicks_key(affiliate_id, recent_since)
-    settled = dashboard_cache.get(settled_key)
-    if settled is None:
-        settled = {
-            row["week"]: row["n"]
-            for row in clicks.filter(day__lt=recent_since)
-            .annotate(week=TruncWeek("day"))
-            .values("week")
-            .annotate(n=Count("pk"))
-            .order_by()
-        }
-        dashboard_cache.put(settled_key, settled, timeout=dashboard_cache.SETTLED_CLICKS_SECONDS)
+    keys = {
+        dashboard_cache.settled_clicks_key(affiliate_id, recent_since - timedelta(days=n)): n
+        for n in range(dashboard_cache.SETTLED_CLICKS_DAYS)
+    }
+    cached = dashboard_cache.get_many(*keys)
+    if cached:
+        key = min(cached, key=keys.__getitem__)
+        settled = defaultdict(int, cached[key])
+        if keys[key]:
+            since = recent_since - timedelta(days=keys[key])
+            for week, n in _clicks_by_week(
+                clicks.filter(day__gte=since, day__lt=recent_since)
+            ).items():
+                settled[week] += n
+    else:
+        settled = _clicks_by_week(clicks.filter(day__lt=recent_since))
+    if not cached or keys[key]:
+        dashboard_cache.put(
+            next(iter(keys)), dict(settled), timeout=dashboard_cache.SETTLED_CLICKS_SECONDS
+        )
     by_week = defaultdict(int, settled)
     for row in clicks.filter(day__gte=recent_since).values("day").annotate(n=Count("pk")):
         by_week[row["day"] - timedelta(days=row["day"].weekday())] += row["n"]

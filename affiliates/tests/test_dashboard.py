@@ -423,3 +423,28 @@ def test_a_fully_refunded_sale_is_listed_but_not_counted_as_a_paid_referral(clie
     assert response.context["dashboard"].conversion_rate == "50.0%"
     assert response.text.count("%)</small></td>") == 3  # all three stay in the sales table
     assert "Reversed" in response.text
+
+
+def test_a_new_days_settled_clicks_add_that_day_to_the_last_count_kept(
+    django_assert_num_queries,
+):
+    affiliate = AffiliateFactory()
+    today = date(2026, 3, 11)  # a Wednesday
+    for days_ago in (0, 1, 2, 9, 40):
+        ReferralClick.objects.create(
+            affiliate=affiliate, visitor_key=f"v{days_ago}", day=today - timedelta(days=days_ago)
+        )
+    assert selectors.click_figures(affiliate.pk, today=today).total == 5
+    # A row no real click could write (a settled day changed): proves the old days are not
+    # counted again.
+    ReferralClick.objects.create(affiliate=affiliate, visitor_key="x", day=today - timedelta(9))
+    ReferralClick.objects.create(affiliate=affiliate, visitor_key="y", day=today + timedelta(1))
+
+    # The day that settled overnight (the day before yesterday), then the last two days.
+    with django_assert_num_queries(2):
+        clicks = selectors.click_figures(affiliate.pk, today=today + timedelta(days=1))
+
+    assert clicks.total == 6
+    monday = date(2026, 3, 9)
+    assert clicks.by_week[monday] == 4  # 9, 10, 11 and 12 March
+    assert clicks.by_week[monday - timedelta(weeks=1)] == 1  # 2 March; not the late row
