@@ -48,6 +48,16 @@ def day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
+def stale_affiliate_ids() -> list[int]:
+    """Affiliates with commissions not yet counted (after a crash, or a bulk import)."""
+    return list(
+        Commission.objects.filter(totals_stale=True)
+        .values_list("affiliate_id", flat=True)
+        .distinct()
+        .order_by("affiliate_id")
+    )
+
+
 def refresh(affiliate_id: int) -> int:
     """Bring the affiliate's ``EarningsDay`` rows up to date; returns how many days it
     recomputed (0, in one query, when nothing was stale)."""
@@ -89,7 +99,7 @@ def day_sums(affiliate_id: int, days) -> list[dict]:
             # Not named reversed_cents: that would shadow the column in the F() of _NET.
             reversed_sum=_sum("reversed_cents"),
         )
-        .order_by()
+        .order_by("currency", "sold_on")  # one order of row locks for every refresh
     )
 
 

@@ -1,8 +1,10 @@
 """The daily totals the dashboard reads (affiliates.earnings) against the commission rows."""
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -190,3 +192,18 @@ def test_a_cold_dashboard_costs_the_same_queries_with_100_or_4000_commissions(
         client.logout()
 
     assert counts[0] == counts[1] <= QUERY_BUDGET
+
+
+def test_the_command_counts_every_affiliates_uncounted_commissions():
+    first, second = AffiliateFactory(), AffiliateFactory()
+    _sale(first, 1)
+    _sale(second, 2, days_ago=3)
+    _sale(second, 3, days_ago=4)  # no commit here, so no after-commit refresh: all stale
+    assert earnings.stale_affiliate_ids() == sorted([first.pk, second.pk])
+
+    out = io.StringIO()
+    call_command("refresh_earnings", stdout=out)
+
+    assert "2 affiliate(s), 3 day(s) recomputed." in out.getvalue()
+    assert earnings.stale_affiliate_ids() == []
+    assert _daily_totals(second) == _row_totals(second)
