@@ -20,7 +20,6 @@ WIDTH = 640
 HEIGHT = 240
 # Room for the value axis labels (left) and the category labels (bottom).
 LEFT, RIGHT, TOP, BOTTOM = 76, 8, 12, 28
-GRID_LINES = 4
 
 
 @dataclass(frozen=True)
@@ -73,6 +72,11 @@ def _nice_ceiling(value: int) -> int:
     return magnitude * 10  # pragma: no cover - the loop always returns
 
 
+def _grid_lines(maximum: int) -> int:
+    """How many steps the value axis has: whole numbers on every line (1 → 0, 1)."""
+    return next(lines for lines in (4, 5, 2, 1) if maximum % lines == 0)
+
+
 def _scale_max(chart: BarChart) -> int:
     if chart.stacked:
         top = max((sum(row) for row in chart.values), default=0)
@@ -109,6 +113,7 @@ def _svg(chart: BarChart) -> SafeString:
     maximum = _scale_max(chart)
     plot_height = HEIGHT - TOP - BOTTOM
     slot = (WIDTH - LEFT - RIGHT) / max(len(chart.categories), 1)
+    lines = _grid_lines(maximum)
     grid = format_html_join(
         "",
         '<line class="chart-grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
@@ -117,13 +122,13 @@ def _svg(chart: BarChart) -> SafeString:
             (
                 LEFT,
                 WIDTH - RIGHT,
-                f"{TOP + plot_height * (1 - n / GRID_LINES):.2f}",
-                f"{TOP + plot_height * (1 - n / GRID_LINES):.2f}",
+                f"{TOP + plot_height * (1 - n / lines):.2f}",
+                f"{TOP + plot_height * (1 - n / lines):.2f}",
                 LEFT - 6,
-                f"{TOP + plot_height * (1 - n / GRID_LINES) + 4:.2f}",
-                chart.format_value(round(maximum * n / GRID_LINES)),
+                f"{TOP + plot_height * (1 - n / lines) + 4:.2f}",
+                chart.format_value(maximum * n // lines),
             )
-            for n in range(GRID_LINES + 1)
+            for n in range(lines + 1)
         ),
     )
     labels = format_html_join(
@@ -156,7 +161,8 @@ def _svg(chart: BarChart) -> SafeString:
         ),
     )
     return format_html(
-        '<svg class="chart-svg" viewBox="0 0 {} {}" role="img" '
+        '<svg class="chart-svg" viewBox="0 0 {} {}" preserveAspectRatio="xMinYMid meet" '
+        'role="img" '
         'aria-labelledby="{}-title {}-desc" data-scale-max="{}" data-plot-height="{}">'
         '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>{}{}{}</svg>',
         WIDTH,

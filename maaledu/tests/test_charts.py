@@ -122,3 +122,16 @@ def test_malformed_data_is_refused(values):
 )
 def test_the_scale_ends_on_a_round_number(top, ceiling):
     assert charts._nice_ceiling(top) == ceiling
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [(1, ["0", "1"]), (2, ["0", "1", "2"]), (5, ["0", "1", "2", "3", "4", "5"]),
+     (1000, ["0", "250", "500", "750", "1000"]), (25, ["0", "5", "10", "15", "20", "25"])],
+)  # fmt: skip
+def test_the_value_axis_is_labelled_with_whole_steps(top, ticks):
+    html = charts.render(_chart([(top, 0)]))
+
+    assert (
+        re.findall(r'<text class="chart-axis" [^>]*text-anchor="end">(\d+)</text>', html) == ticks
+    )
