@@ -24,6 +24,9 @@ from django.db import transaction
 from courses.selectors import CATALOG_VERSION_KEY
 from maaledu import cache
 
+# Part of every key holding a value: change it with the shape of what is cached, so a process of
+# the new code never reads what the old one cached (a deploy keeps Redis). 2: charts' figures.
+SHAPE = 2
 # A safety net only: correctness comes from invalidation.
 SUMMARY_SECONDS = 10 * 60
 # Clicks of settled days never change: each day's count of them is kept a week, so a later
@@ -66,14 +69,14 @@ def keys(affiliate_id: int) -> Keys | None:
     if versions is None:
         return None
     return Keys(
-        summary=f"affiliates:dashboard:{affiliate_id}:{versions[sales_key]}",
-        clicks=f"affiliates:clicks:{affiliate_id}:{versions[clicks_key]}",
+        summary=f"affiliates:dashboard:{SHAPE}:{affiliate_id}:{versions[sales_key]}",
+        clicks=f"affiliates:clicks:{SHAPE}:{affiliate_id}:{versions[clicks_key]}",
         catalog_version=versions[CATALOG_VERSION_KEY],
     )
 
 
 def settled_clicks_key(affiliate_id: int, before: date) -> str:
-    return f"affiliates:settled-clicks:{affiliate_id}:{before.isoformat()}"
+    return f"affiliates:settled-clicks:{SHAPE}:{affiliate_id}:{before.isoformat()}"
 
 
 def get_many(*keys_: str) -> dict:

@@ -448,3 +448,25 @@ def test_a_new_days_settled_clicks_add_that_day_to_the_last_count_kept(
     monday = date(2026, 3, 9)
     assert clicks.by_week[monday] == 4  # 9, 10, 11 and 12 March
     assert clicks.by_week[monday - timedelta(weeks=1)] == 1  # 2 March; not the late row
+
+
+def test_figures_cached_in_the_previous_releases_shape_are_not_read(client):
+    """A deploy keeps Redis: the old release cached the click count as an int and the summary
+    without the charts' figures, under keys of the same versions."""
+    from django.core.cache import cache
+
+    from affiliates import dashboard_cache
+
+    affiliate = AffiliateFactory()
+    keys = dashboard_cache.keys(affiliate.pk)
+    old = lambda key: key.replace(f":{dashboard_cache.SHAPE}:", ":")  # noqa: E731
+    cache.set(old(keys.clicks), 41)
+    cache.set(old(keys.summary), "a summary of the old shape")
+    yesterday = timezone.localdate() - timedelta(days=1)
+    cache.set(old(dashboard_cache.settled_clicks_key(affiliate.pk, yesterday)), 40)
+    client.force_login(affiliate.user)
+
+    response = client.get(DASHBOARD)
+
+    assert response.status_code == 200
+    assert '<span class="stat">0</span> clicks' in response.text
