@@ -547,7 +547,7 @@ def import_commission(
             )
     except IntegrityError:
         return Commission.objects.get(sale_id=sale_id), False
-    dashboard_cache.invalidate(affiliate_id)
+    _figures_changed(affiliate_id)
     return commission, True
 
 
@@ -598,8 +598,11 @@ def import_payout(
             status=Commission.Status.PAID,
             paid_cents=F("amount_cents") - F("reversed_cents"),
             approved_at=Coalesce(F("approved_at"), timezone.now()),
+            **_FIGURES_CHANGED,
         )
         if took:
             room -= net
-    dashboard_cache.invalidate(affiliate_id)
+    # A recount, so a re-run that claims nothing more writes the same number.
+    Payout.objects.filter(pk=payout.pk).update(commissions_claimed=payout.commissions.count())
+    _figures_changed(affiliate_id)
     return payout, created

@@ -207,3 +207,34 @@ def test_the_command_counts_every_affiliates_uncounted_commissions():
     assert "2 affiliate(s), 3 day(s) recomputed." in out.getvalue()
     assert earnings.stale_affiliate_ids() == []
     assert _daily_totals(second) == _row_totals(second)
+
+
+def test_commissions_and_payouts_imported_from_the_old_system_are_counted(
+    django_capture_on_commit_callbacks,
+):
+    affiliate = AffiliateFactory()
+    course = CourseFactory()
+    long_ago = timezone.now() - timedelta(days=90)
+    with django_capture_on_commit_callbacks(execute=True):
+        for sale_id, reversed_ in ((1, False), (2, False), (3, True)):
+            services.import_commission(
+                affiliate_id=affiliate.pk, sale_id=sale_id, course=course,
+                buyer_email="old@example.com", sale_amount_cents=10000, currency="usd",
+                rate_percent=10, amount_cents=1000, sold_at=long_ago, reversed=reversed_,
+            )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        payout, _ = services.import_payout(
+            affiliate_id=affiliate.pk, amount_cents=1500, currency="usd", method="paypal",
+            reference="OLD-1",
+        )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        services.import_payout(
+            affiliate_id=affiliate.pk, amount_cents=1500, currency="usd", method="paypal",
+            reference="OLD-1",
+        )  # fmt: skip  # a re-run
+
+    assert not Commission.objects.filter(totals_stale=True).exists()
+    assert _daily_totals(affiliate) == _row_totals(affiliate)
+    assert _daily_totals(affiliate)["usd"]["in_payouts_net_cents"] == 1000
+    payout.refresh_from_db()
+    assert payout.commissions_claimed == 1
