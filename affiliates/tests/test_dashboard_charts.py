@@ -12,30 +12,11 @@ from affiliates.selectors import chart_months, chart_weeks
 from affiliates.tests.factories import AffiliateFactory
 from affiliates.tests.test_dashboard import _history
 from courses.tests.factories import CourseFactory
-from maaledu.tests.test_charts import bars, table_cells
+from maaledu.tests.chart_reading import drawn, figure, tabled
 
 pytestmark = pytest.mark.django_db
 
 DASHBOARD = reverse("affiliates:dashboard")
-
-
-def _figure(html: str, slug: str) -> str:
-    match = re.search(rf'<figure class="chart[^"]*" id="{slug}">.*?</figure>', html, re.S)
-    assert match, f"no chart {slug}"
-    return match[0]
-
-
-def _drawn(figure: str) -> dict[tuple[str, str], int]:
-    return {(bar["category"], bar["series"]): bar["value"] for bar in bars(figure)}
-
-
-def _tabled(figure: str) -> dict[tuple[str, str], int]:
-    """(row header, series) → value, from the chart's data table."""
-    found = {}
-    for header, cells in re.findall(r'<tr><th scope="row">([^<]*)</th>(.*?)</tr>', figure):
-        for series, value in table_cells(cells):
-            found[(header, series)] = value
-    return found
 
 
 def _sale(affiliate, sale_id, sold_at, cents=10000, currency="usd"):
@@ -72,7 +53,7 @@ def test_the_earnings_chart_draws_each_months_commissions_by_status(client, sett
 
     html = client.get(DASHBOARD).text
 
-    usd = _figure(html, "chart-earnings-usd")
+    usd = figure(html, "chart-earnings-usd")
     last, this = last_month.strftime("%b %Y"), this_month.strftime("%b %Y")
     expected = {
         (last, "paid"): 2500,  # 1000 - 500 + 2000
@@ -80,12 +61,12 @@ def test_the_earnings_chart_draws_each_months_commissions_by_status(client, sett
         (this, "pending"): 3000,
         (this, "reversed"): 4000,
     }
-    assert _drawn(usd) == expected
-    tabled = _tabled(usd)
-    assert {key: value for key, value in tabled.items() if value} == expected
-    assert len(tabled) == 12 * 4  # every month of the year is in the table, zeros too
+    assert drawn(usd) == expected
+    table = tabled(usd)
+    assert {key: value for key, value in table.items() if value} == expected
+    assert len(table) == 12 * 4  # every month of the year is in the table, zeros too
     assert "<title>" + this + ", Pending: $30.00</title>" in usd
-    assert _drawn(_figure(html, "chart-earnings-eur")) == {(this, "pending"): 990}
+    assert drawn(figure(html, "chart-earnings-eur")) == {(this, "pending"): 990}
 
 
 def test_the_activity_chart_draws_clicks_and_paid_referrals_per_week(client):
@@ -106,15 +87,15 @@ def test_the_activity_chart_draws_clicks_and_paid_referrals_per_week(client):
 
     html = client.get(DASHBOARD).text
 
-    activity = _figure(html, "chart-activity")
+    activity = figure(html, "chart-activity")
     this_label, last_label = this_week.strftime("%d %b"), last_week.strftime("%d %b")
     expected = {
         (last_label, "clicks"): 2,
         (last_label, "sales"): 1,  # the sale refunded in full is no paid referral
         (this_label, "clicks"): 2,
     }
-    assert _drawn(activity) == expected
-    assert {key: value for key, value in _tabled(activity).items() if value} == expected
+    assert drawn(activity) == expected
+    assert {key: value for key, value in tabled(activity).items() if value} == expected
     assert '<span class="stat">7</span> clicks' in html  # the total counts every week
 
 
@@ -140,12 +121,10 @@ def test_the_charts_are_named_pictures_with_their_tables_and_nothing_inline(clie
     ids = re.findall(r' id="([^"]+)"', html)
     assert len(ids) == len(set(ids))  # aria-labelledby must find the chart's own title
     for slug in ("chart-earnings-usd", "chart-activity"):
-        figure = _figure(html, slug)
-        assert re.search(
-            rf'<svg [^>]*role="img" aria-labelledby="{slug}-title {slug}-desc"', figure
-        )
-        assert f'<title id="{slug}-title">' in figure and f'<desc id="{slug}-desc">' in figure
-        assert "<caption>" in figure and '<th scope="row">' in figure
+        shown = figure(html, slug)
+        assert re.search(rf'<svg [^>]*role="img" aria-labelledby="{slug}-title {slug}-desc"', shown)
+        assert f'<title id="{slug}-title">' in shown and f'<desc id="{slug}-desc">' in shown
+        assert "<caption>" in shown and '<th scope="row">' in shown
     assert " style=" not in html and "<style" not in html
     assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html))
 
@@ -168,11 +147,9 @@ def test_a_click_redraws_the_activity_chart(client):
     _sale(affiliate, 1, datetime.now(UTC))
     client.force_login(affiliate.user)
     this_week = chart_weeks(datetime.now(UTC).date())[-1].strftime("%d %b")
-    assert (this_week, "clicks") not in _drawn(
-        _figure(client.get(DASHBOARD).text, "chart-activity")
-    )
+    assert (this_week, "clicks") not in drawn(figure(client.get(DASHBOARD).text, "chart-activity"))
 
     services.record_referral_click(affiliate=affiliate, visitor_key="new", day=date.today())
 
-    drawn = _drawn(_figure(client.get(DASHBOARD).text, "chart-activity"))
-    assert drawn[(this_week, "clicks")] == 1
+    now_drawn = drawn(figure(client.get(DASHBOARD).text, "chart-activity"))
+    assert now_drawn[(this_week, "clicks")] == 1
