@@ -11,24 +11,12 @@ from affiliates.models import ReferralClick
 from affiliates.selectors import chart_months, chart_weeks
 from affiliates.tests.factories import AffiliateFactory
 from affiliates.tests.test_dashboard import _history
-from courses.tests.factories import CourseFactory
+from affiliates.tests.test_earnings import _sale
 from maaledu.tests.chart_reading import drawn, figure, tabled
 
 pytestmark = pytest.mark.django_db
 
 DASHBOARD = reverse("affiliates:dashboard")
-
-
-def _sale(affiliate, sale_id, sold_at, cents=10000, currency="usd"):
-    services.record_commission(
-        affiliate_id=affiliate.pk,
-        sale_id=sale_id,
-        course=CourseFactory(),
-        buyer_email="buyer@example.com",
-        amount_paid_cents=cents,
-        currency=currency,
-        sold_at=sold_at,
-    )
 
 
 def test_the_earnings_chart_draws_each_months_commissions_by_status(client, settings):
@@ -37,18 +25,18 @@ def test_the_earnings_chart_draws_each_months_commissions_by_status(client, sett
     this_month, last_month = chart_months(datetime.now(UTC).date())[-1:-3:-1]
     now = datetime.now(UTC)
     early = datetime.combine(last_month + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
-    _sale(affiliate, 1, early, cents=10000)  # 10.00, paid out, then half refunded
-    _sale(affiliate, 2, early, cents=20000)  # 20.00, paid out
+    _sale(affiliate, 1, sold_at=early, cents=10000)  # 10.00, paid out, then half refunded
+    _sale(affiliate, 2, sold_at=early, cents=20000)  # 20.00, paid out
     services.approve_matured_commissions(now=now + timedelta(days=60))
     services.create_payout(
         affiliate_id=affiliate.pk, currency="usd", method="paypal", reference="PP-1",
         created_by=None,
     )  # fmt: skip
     services.reverse_commission(sale_id=1, refunded_cents_total=5000, sale_amount_cents=10000)
-    _sale(affiliate, 3, now, cents=30000)  # 30.00 pending
-    _sale(affiliate, 4, now, cents=40000)  # 40.00, refunded in full
+    _sale(affiliate, 3, sold_at=now, cents=30000)  # 30.00 pending
+    _sale(affiliate, 4, sold_at=now, cents=40000)  # 40.00, refunded in full
     services.reverse_commission(sale_id=4, refunded_cents_total=40000, sale_amount_cents=40000)
-    _sale(affiliate, 5, now, cents=9900, currency="eur")
+    _sale(affiliate, 5, sold_at=now, cents=9900, currency="eur")
     client.force_login(affiliate.user)
 
     html = client.get(DASHBOARD).text
@@ -80,8 +68,8 @@ def test_the_activity_chart_draws_clicks_and_paid_referrals_per_week(client):
             affiliate=affiliate, visitor_key=f"old{n}", day=date(2001, 1, 1)
         )
     noon = datetime.combine(last_week, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
-    _sale(affiliate, 1, noon)
-    _sale(affiliate, 2, noon)
+    _sale(affiliate, 1, sold_at=noon, cents=10000)
+    _sale(affiliate, 2, sold_at=noon, cents=10000)
     services.reverse_commission(sale_id=2, refunded_cents_total=10000, sale_amount_cents=10000)
     client.force_login(affiliate.user)
 
@@ -112,7 +100,7 @@ def test_a_new_affiliate_sees_no_empty_charts_but_a_word_to_start(client):
 
 def test_the_charts_are_named_pictures_with_their_tables_and_nothing_inline(client):
     affiliate = AffiliateFactory()
-    _sale(affiliate, 1, datetime.now(UTC))
+    _sale(affiliate, 1, sold_at=datetime.now(UTC), cents=10000)
     ReferralClick.objects.create(affiliate=affiliate, visitor_key="v", day=date.today())
     client.force_login(affiliate.user)
 
@@ -144,7 +132,7 @@ def test_a_warm_dashboard_with_charts_keeps_its_query_budget(client, django_asse
 
 def test_a_click_redraws_the_activity_chart(client):
     affiliate = AffiliateFactory()
-    _sale(affiliate, 1, datetime.now(UTC))
+    _sale(affiliate, 1, sold_at=datetime.now(UTC), cents=10000)
     client.force_login(affiliate.user)
     this_week = chart_weeks(datetime.now(UTC).date())[-1].strftime("%d %b")
     assert (this_week, "clicks") not in drawn(figure(client.get(DASHBOARD).text, "chart-activity"))

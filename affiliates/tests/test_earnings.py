@@ -44,7 +44,7 @@ def _row_totals(affiliate) -> dict:
     }
 
 
-def _sale(affiliate, sale_id, *, days_ago=20, cents=24950, currency="usd"):
+def _sale(affiliate, sale_id, *, days_ago=20, sold_at=None, cents=24950, currency="usd"):
     services.record_commission(
         affiliate_id=affiliate.pk,
         sale_id=sale_id,
@@ -52,7 +52,7 @@ def _sale(affiliate, sale_id, *, days_ago=20, cents=24950, currency="usd"):
         buyer_email="buyer@example.com",
         amount_paid_cents=cents,
         currency=currency,
-        sold_at=timezone.now() - timedelta(days=days_ago),
+        sold_at=sold_at or timezone.now() - timedelta(days=days_ago),
     )
 
 
