@@ -79,9 +79,11 @@ def refresh(affiliate_id: int) -> int:
     recomputed = 0
     while True:
         stale = list(
-            Commission.objects.filter(affiliate_id=affiliate_id, totals_stale=True).values_list(
-                "pk", "version", "sold_at"
-            )[:STALE_ROWS_PER_ROUND]
+            Commission.objects.filter(affiliate_id=affiliate_id, totals_stale=True)
+            .values_list("pk", "version", "sold_at")
+            # Any order: a round's rows leave the stale index once counted. (The model's
+            # ordering would sort every stale row of a backfill for each round.)
+            .order_by()[:STALE_ROWS_PER_ROUND]
         )
         if not stale:
             return recomputed
