@@ -38,3 +38,10 @@ def redis_down(settings):
     }
     with pytest.raises(Exception):  # noqa: B017 - proves the cache really is unreachable
         cache.get("probe")
+
+
+@pytest.fixture(autouse=True)
+def _media_in_a_temporary_directory(settings, tmp_path_factory):
+    """Uploaded files (course covers and their thumbnails) go to a directory of the test's own,
+    never into the checkout's media/."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))

@@ -1,7 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
-from django.views.generic import RedirectView
+from django.urls import include, path, re_path
 
+from courses import views as courses_views
 from ops import views as ops_views
 
 from . import views
@@ -10,7 +11,7 @@ admin.site.site_header = "MaalEdu administration"
 admin.site.site_title = "MaalEdu admin"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="courses:catalog", permanent=False), name="home"),
+    path("", courses_views.home, name="home"),
     path("courses/", include("courses.urls")),
     path("", include("enrollments.urls")),
     path("affiliates/", include("affiliates.urls")),
@@ -23,6 +24,12 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", ops_views.metrics, name="metrics"),
 ]
+
+if settings.SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
+    # Course covers from MEDIA_ROOT (development, the demo, the browser tests).
+    urlpatterns.append(
+        re_path(rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$", views.media, name="media")
+    )
 
 # allauth answers its own rate limits through this handler: the site's 429 page, Retry-After.
 handler429 = "maaledu.views.too_many_requests"
