@@ -19,6 +19,10 @@ PALETTES = [
 ]
 
 
+# Pillow's built-in font covers ASCII only: typographic punctuation is drawn as its plain form.
+_PLAIN = str.maketrans({"–": "-", "—": "-", "’": "'", "‘": "'", "“": '"', "”": '"', "·": "-"})
+
+
 def _font(size: int) -> ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
@@ -46,6 +50,7 @@ def draw_cover(*, title: str, subtitle: str, index: int) -> bytes:
         shapes.ellipse([x - r, y - r, x + r, y + r], outline=(255, 255, 255, 38), width=6)
     image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
 
+    title, subtitle = title.translate(_PLAIN), subtitle.translate(_PLAIN)
     text = ImageDraw.Draw(image)
     y = 250
     for line in textwrap.wrap(title, width=24)[:3]:

@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from e2e.stack import REPO, Process, StackError, free_port, wait_until
+from fakes.demo_lms import add_demo_courses
 from fakes.frappe_server import FakeFrappe
 from fakes.stripe_server import FakeStripe
 
@@ -41,54 +42,6 @@ DEVELOPMENT_SETTINGS = frozenset(
     {"", DEMO_SETTINGS, "maaledu.settings.base", "maaledu.settings.test", "e2e.settings"}
 )
 STAFF_LOGIN = "admin@maaledu.local / maaledu-demo-admin"
-INSTRUCTORS = [
-    ("amira.haddad@maaledu.local", "Amira Haddad"),
-    ("jonas.berg@maaledu.local", "Jonas Berg"),
-    ("priya.raman@maaledu.local", "Priya Raman"),
-]
-# What the fake LMS holds for each demo course (its LMS name is its slug): chapters of lessons;
-# a lesson marked True is a free preview.
-OUTLINES: dict[str, list[tuple[str, list[str | tuple[str, bool]]]]] = {
-    "aws-solutions-architect-associate": [
-        (
-            "Designing secure architectures",
-            [("How the exam is scored", True), "IAM in depth", "VPC security"],
-        ),
-        (
-            "Resilient and high-performing designs",
-            ["Multi-AZ and multi-Region", "Storage tiers", "Caching"],
-        ),
-        ("Cost-optimised architectures", ["Pricing models", "Mock exam review"]),
-    ],
-    "certified-kubernetes-administrator": [
-        (
-            "Cluster architecture",
-            [("The CKA in 10 minutes", True), "kubeadm installs", "etcd backup and restore"],
-        ),
-        ("Workloads and scheduling", ["Deployments", "Taints and tolerations"]),
-        ("Troubleshooting", ["Broken nodes", "Networking drills", "Timed mock exam"]),
-    ],
-    "pmp-exam-prep": [
-        ("People", [("Your study plan", True), "Leading teams", "Conflict"]),
-        ("Process", ["Predictive planning", "Agile delivery", "Risk"]),
-        ("Business environment", ["Compliance", "Benefits realisation"]),
-    ],
-    "comptia-security-plus": [
-        ("Threats and vulnerabilities", [("Attack types", True), "Social engineering"]),
-        ("Security architecture", ["Zero trust", "Cryptography basics"]),
-        ("Operations and governance", ["Incident response", "Risk management"]),
-    ],
-    "data-analytics-professional": [
-        ("Ask and prepare", [("Thinking like an analyst", True), "Data sources"]),
-        ("Process and analyse", ["SQL fundamentals", "Spreadsheets", "Cleaning data"]),
-        ("Share and act", ["Dashboards", "Capstone project"]),
-    ],
-    "professional-scrum-master": [
-        ("Scrum theory", [("Empiricism", True), "Values"]),
-        ("The Scrum Team", ["Accountabilities", "Self-management"]),
-        ("Events and artefacts", ["Sprint Planning", "Increments", "Assessment drills"]),
-    ],
-}
 
 
 class DemoRefused(SystemExit):
@@ -177,7 +130,7 @@ class Demo:
         self._started.append(self.stripe)
         self.frappe.start()
         self._started.append(self.frappe)
-        self._write_lms_courses()
+        add_demo_courses(self.frappe)
         for command in (["migrate", "--noinput", "-v", "0"], ["seed_demo"], ["demo_data"]):
             self.manage(*command)
         self.site = Process(
@@ -202,14 +155,6 @@ class Demo:
         marker.write_text("Created by `make demo`; deleted and remade on every start.\n")
         self.database.unlink(missing_ok=True)
         shutil.rmtree(self.media_root, ignore_errors=True)
-
-    def _write_lms_courses(self) -> None:
-        for index, (course, chapters) in enumerate(OUTLINES.items()):
-            self.frappe.add_course(course)
-            for title, lessons in chapters:
-                self.frappe.add_chapter(course, title, lessons)
-            email, name = INSTRUCTORS[index % len(INSTRUCTORS)]
-            self.frappe.add_instructor(course, email, name)
 
     def manage(self, *args: str) -> str:
         """Run a management command with the demo's settings; its output, or ``StackError``."""
