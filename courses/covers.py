@@ -7,8 +7,8 @@ path directly. Pages show them in a ``<picture>`` with width, height and lazy lo
 
 from __future__ import annotations
 
-import hashlib
 import io
+import secrets
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
@@ -100,8 +100,8 @@ def _opaque(image: Image.Image) -> Image.Image:
 def make_thumbnails(storage: Storage, source_name: str) -> list[dict]:
     """Write every size of ``source_name`` (a name in ``storage``); return their descriptions.
 
-    Names carry a digest of the source name, so a new image never overwrites (or is served from
-    a browser cache as) the old one's thumbnails.
+    Every run writes new names (a random token), so a new image is never served from a
+    browser cache as the old one, and two overlapping runs never delete each other's files.
     """
     try:
         with storage.open(source_name, "rb") as handle:
@@ -116,16 +116,14 @@ def make_thumbnails(storage: Storage, source_name: str) -> list[dict]:
         raise CoverError(f"not a readable image: {type(error).__name__}") from error
 
     stem = source_name.rsplit("/", 1)[-1].rsplit(".", 1)[0][:60]
-    digest = hashlib.sha256(source_name.encode()).hexdigest()[:10]
+    token = secrets.token_hex(5)
     thumbnails = []
     for width in COVER_WIDTHS:
         size = (width, width * COVER_RATIO[1] // COVER_RATIO[0])
         resized = ImageOps.fit(image, size, Image.Resampling.LANCZOS)
         names = {}
         for fmt, ext in (("WEBP", "webp"), ("JPEG", "jpg")):
-            name = f"courses/thumbs/{stem}-{digest}-{width}.{ext}"
-            if storage.exists(name):
-                storage.delete(name)  # a half-done earlier run: same source, same content
+            name = f"courses/thumbs/{stem}-{token}-{width}.{ext}"
             names[ext] = storage.save(name, ContentFile(_encode(resized, fmt)))
         thumbnails.append(
             {

@@ -3,6 +3,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from .covers import Cover
 from .money import CURRENCIES, CURRENCY_CHOICES, format_money
 
 
@@ -76,10 +77,8 @@ class Course(models.Model):
         return format_money(self.price_cents, self.currency)
 
     @property
-    def cover(self):
+    def cover(self) -> Cover | None:
         """The cover's thumbnails, or None while there is no image or they are being made."""
-        from .covers import Cover
-
         return Cover.of(self)
 
 

@@ -27,8 +27,9 @@ MAX_LESSONS = 500
 def refresh_cover(course_id: int) -> bool:
     """Make the thumbnails of the course's current image, unless they exist; True if made.
 
-    The thumbnails are recorded only if the image is still the one they were made from; a
-    newer upload's own run records its own, and the losing run's files are deleted.
+    The thumbnails are recorded only if the image is still the one they were made from and
+    no overlapping run recorded its own first (one conditional update); a run that loses
+    deletes the files it wrote.
     """
     course = (
         Course.objects.filter(pk=course_id)
@@ -50,8 +51,10 @@ def refresh_cover(course_id: int) -> bool:
             # Not an image after all (the admin's ImageField validates uploads, a shell may
             # not): record that nothing can be made, so the page shows no cover.
             logger.warning("event=course.cover_unreadable course=%s error=%s", course_id, error)
-    recorded = Course.objects.filter(pk=course_id, image=source).update(
-        cover_source=source, cover_thumbnails=thumbnails
+    recorded = (
+        Course.objects.filter(pk=course_id, image=source)
+        .exclude(cover_source=source)
+        .update(cover_source=source, cover_thumbnails=thumbnails)
     )
     if not recorded:
         delete_thumbnails(storage, thumbnails)

@@ -169,3 +169,74 @@ def test_seed_demo_draws_a_distinct_cover_for_every_demo_course():
 
     call_command("seed_demo", verbosity=0)  # again: the same covers, not new ones
     assert {c.image.name for c in Course.objects.all()} == {c.image.name for c in courses}
+
+
+def test_staff_upload_in_the_admin_makes_the_thumbnails(
+    admin_client, django_capture_on_commit_callbacks
+):
+    course = CourseFactory(title="Admin upload")
+    url = f"/admin/courses/course/{course.pk}/change/"
+    upload_file = ContentFile(image_bytes(), name="admin-cover.png")
+    form = {
+        "slug": course.slug,
+        "title": course.title,
+        "subtitle": course.subtitle,
+        "description": course.description,
+        "price_cents": course.price_cents,
+        "currency": course.currency,
+        "features": '["Labs"]',
+        "level": course.level,
+        "duration": course.duration,
+        "is_published": "on",
+        "frappe_course": course.frappe_course,
+        "image": upload_file,
+        "outline-TOTAL_FORMS": "0",
+        "outline-INITIAL_FORMS": "0",
+        "outline-MIN_NUM_FORMS": "0",
+        "outline-MAX_NUM_FORMS": "0",
+    }
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, form)
+
+    assert response.status_code == 302, response.content[:2000]
+    course.refresh_from_db()
+    assert course.cover is not None
+    page = admin_client.get(url).text
+    assert f'<img src="/media/{course.cover_thumbnails[0]["fallback"]}"' in page
+
+
+def test_the_admin_refuses_a_file_that_is_not_an_image(admin_client):
+    course = CourseFactory()
+    url = f"/admin/courses/course/{course.pk}/change/"
+
+    response = admin_client.post(
+        url,
+        {
+            "slug": course.slug,
+            "title": course.title,
+            "description": course.description,
+            "price_cents": course.price_cents,
+            "currency": course.currency,
+            "features": "[]",
+            "level": course.level,
+            "image": ContentFile(b"%PDF-1.4 not an image", name="cover.png"),
+            "outline-TOTAL_FORMS": "0",
+            "outline-INITIAL_FORMS": "0",
+            "outline-MIN_NUM_FORMS": "0",
+            "outline-MAX_NUM_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "Upload a valid image" in response.text
+    course.refresh_from_db()
+    assert not course.image
+
+
+def test_stale_covers_are_swept_hourly():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["courses-sweep-stale-covers"]
+
+    assert entry == {"task": "courses.tasks.sweep_stale_covers", "schedule": 3600}
