@@ -13,6 +13,7 @@ import argparse
 import base64
 import binascii
 import contextlib
+import html
 import json
 import random
 import re
@@ -512,6 +513,8 @@ class FakeFrappe:
     def _route(
         self, method: str, segments: list[str], query: dict[str, str], body: Any, user: str
     ) -> tuple[int, dict[str, Any] | str]:
+        if method == "GET" and segments[:2] == ["lms", "courses"] and len(segments) == 3:
+            return self._course_page(segments[2])
         if segments[:2] == ["api", "method"] and len(segments) == 3:
             return self._call_method(segments[2], query, user)
         if segments[:2] != ["api", "resource"] or len(segments) not in (3, 4):
@@ -583,6 +586,25 @@ class FakeFrappe:
                 ),
             )
         return 200, {"message": user}
+
+    def _course_page(self, course: str) -> tuple[int, str]:
+        """The learner's course page (``/lms/courses/<name>``, a single-page app on a real
+        site): here a plain page with the outline, so a demo's "Start learning" link lands."""
+        doc = self.courses.get(course)
+        if doc is None:
+            return 404, _werkzeug_404("Page not found")
+        chapters = "".join(
+            f"<li>{html.escape(chapter['title'])}<ol>"
+            + "".join(f"<li>{html.escape(lesson['title'])}</li>" for lesson in chapter["lessons"])
+            + "</ol></li>"
+            for chapter in self._course_outline(course)
+        )
+        title = html.escape(doc["title"])
+        return 200, (
+            f"<!doctype html>\n<html lang=en>\n<title>{title} · Fake Frappe LMS</title>\n"
+            f"<h1>{title}</h1>\n<p>This is the fake Frappe LMS of the MaalEdu demo: a real site "
+            f"shows the course's lessons here.</p>\n<ol>{chapters}</ol>\n"
+        )
 
     def _course_outline(self, course: str) -> list[dict[str, Any]]:
         """lms 2.61 ``get_course_outline``: the course's Chapter Reference rows in order, each
