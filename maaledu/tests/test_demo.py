@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.core.cache import cache
 
 from e2e.stack import free_port
 from maaledu.demo import REPO, Demo, DemoRefused, refuse_production
@@ -159,3 +160,13 @@ def test_demo_settings_refuse_a_real_database(tmp_path: Path):
 
     assert done.returncode != 0
     assert "own SQLite file only" in done.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/courses/", "/grants/apply/", "/accounts/login/"])
+def test_the_demo_banner_is_on_every_page_in_demo_mode_only(client, settings, path):
+    assert "Demo payments:" not in client.get(path).text
+
+    settings.DEMO_MODE = True
+    cache.clear()  # the setting is fixed for a process's life; cached pages were made without
+    assert "Demo payments:" in client.get(path).text
