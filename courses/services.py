@@ -1,4 +1,5 @@
-"""Writes of the courses app besides the admin's own: cover thumbnails and LMS outlines.
+"""Writes of the courses app besides the admin's own: cover thumbnails, LMS outlines and
+courses brought over from the old MaalEdu.
 
 Each write is one conditional update (or an insert guarded by the outline's unique course), so
 running one twice, or two at once, leaves one right answer. Neither fires ``post_save``, so each
@@ -168,3 +169,29 @@ def drop_stale_outlines() -> int:
     if deleted:
         bump_catalog_version()
     return deleted
+
+
+def import_unpublished_course(
+    *, slug: str, title: str, description: str, price_cents: int, currency: str, level: str
+) -> tuple[Course, bool]:
+    """The course with ``slug``, created unpublished if missing (staff publish it once its
+    content and LMS mapping are checked); and whether this call created it."""
+    existing = Course.objects.filter(slug=slug).first()
+    if existing is not None:
+        return existing, False
+    if level not in Course.Level.values:
+        level = Course.Level.BEGINNER
+    try:
+        with transaction.atomic():
+            course = Course.objects.create(
+                slug=slug,
+                title=title[:200],
+                description=description,
+                price_cents=price_cents,
+                currency=currency,
+                level=level,
+                is_published=False,
+            )
+    except IntegrityError:
+        return Course.objects.get(slug=slug), False
+    return course, True
