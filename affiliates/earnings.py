@@ -35,8 +35,23 @@ STALE_ROWS_PER_ROUND = 50_000
 _NET = F("amount_cents") - F("reversed_cents")
 
 
-def _sum(expression, condition: Q | None = None):
+def money_sum(expression, condition: Q | None = None):
     return Coalesce(Sum(expression, filter=condition), 0)
+
+
+def commission_figures() -> dict:
+    """The aggregates of every commission figure, named like ``selectors.Earnings``: one
+    definition for the daily totals and for the staff pages that sum the rows themselves, so the
+    two always agree. ``reversed_cents`` comes as ``reversed_sum`` (that name would shadow the
+    column in the F() of the net)."""
+    return {
+        "sales": Count("pk"),
+        "referrals": Count("pk", filter=~Q(status=Commission.Status.REVERSED)),
+        "pending_cents": money_sum(_NET, Q(status=Commission.Status.PENDING)),
+        "approved_cents": money_sum(_NET, Q(status=Commission.Status.APPROVED)),
+        "in_payouts_net_cents": money_sum(_NET, Q(payout__isnull=False)),
+        "reversed_sum": money_sum("reversed_cents"),
+    }
 
 
 def _batched(items: list, size: int):
@@ -64,9 +79,11 @@ def refresh(affiliate_id: int) -> int:
     recomputed = 0
     while True:
         stale = list(
-            Commission.objects.filter(affiliate_id=affiliate_id, totals_stale=True).values_list(
-                "pk", "version", "sold_at"
-            )[:STALE_ROWS_PER_ROUND]
+            Commission.objects.filter(affiliate_id=affiliate_id, totals_stale=True)
+            .values_list("pk", "version", "sold_at")
+            # Any order: a round's rows leave the stale index once counted. (The model's
+            # ordering would sort every stale row of a backfill for each round.)
+            .order_by()[:STALE_ROWS_PER_ROUND]
         )
         if not stale:
             return recomputed
@@ -89,16 +106,7 @@ def day_sums(affiliate_id: int, days) -> list[dict]:
         Commission.objects.filter(window, affiliate_id=affiliate_id)
         .annotate(sold_on=TruncDate("sold_at", tzinfo=UTC))
         .values("currency", "sold_on")
-        .annotate(
-            stamp=Sum("version"),
-            sales=Count("pk"),
-            referrals=Count("pk", filter=~Q(status=Commission.Status.REVERSED)),
-            pending_cents=_sum(_NET, Q(status=Commission.Status.PENDING)),
-            approved_cents=_sum(_NET, Q(status=Commission.Status.APPROVED)),
-            paid_cents=_sum(_NET, Q(payout__isnull=False)),
-            # Not named reversed_cents: that would shadow the column in the F() of _NET.
-            reversed_sum=_sum("reversed_cents"),
-        )
+        .annotate(stamp=Sum("version"), **commission_figures())
         .order_by("currency", "sold_on")  # one order of row locks for every refresh
     )
 
@@ -123,7 +131,11 @@ def store(affiliate_id: int, sums: list[dict]) -> None:
             currency=figures.pop("currency"),
             day=figures.pop("sold_on"),
             stamp__lt=figures["stamp"],
-        ).update(reversed_cents=figures.pop("reversed_sum"), **figures)
+        ).update(
+            reversed_cents=figures.pop("reversed_sum"),
+            paid_cents=figures.pop("in_payouts_net_cents"),
+            **figures,
+        )
 
 
 def _clear(stale: list[tuple[int, int, datetime]]) -> None:

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncMonth, TruncWeek
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from courses.money import format_money
 
 from . import dashboard_cache
 from .cookies import REFERRAL_COOKIE, decode_referral, normalize_code
+from .earnings import commission_figures, money_sum
 from .earnings import refresh as refresh_earnings
 from .models import Affiliate, Commission, EarningsDay, Payout, ReferralClick
 
@@ -31,12 +32,6 @@ PAYOUT_HISTORY_SIZE = 12
 # The dashboard's charts: earnings of the last 12 months, clicks and sales of the last 12 weeks.
 CHART_MONTHS = 12
 CHART_WEEKS = 12
-
-_NET = F("amount_cents") - F("reversed_cents")
-
-
-def _sum(expression, condition: Q | None = None):
-    return Coalesce(Sum(expression, filter=condition), 0)
 
 
 def payout_minimum_display() -> str:
@@ -170,15 +165,7 @@ def earnings_by_affiliate(affiliate_ids: Iterable[int]) -> dict[int, list[Earnin
     commission_sums = (
         Commission.objects.filter(affiliate_id__in=ids)
         .values("affiliate_id", "currency")
-        .annotate(
-            sales=Count("id"),
-            referrals=Count("id", filter=~Q(status=Commission.Status.REVERSED)),
-            pending_cents=_sum(_NET, Q(status=Commission.Status.PENDING)),
-            approved_cents=_sum(_NET, Q(status=Commission.Status.APPROVED)),
-            in_payouts_net_cents=_sum(_NET, Q(payout__isnull=False)),
-            # Not named reversed_cents: that would shadow the column in the F() of _NET.
-            reversed_sum=_sum("reversed_cents"),
-        )
+        .annotate(**commission_figures())
         .order_by()
     )
     for row in commission_sums:
@@ -187,7 +174,7 @@ def earnings_by_affiliate(affiliate_ids: Iterable[int]) -> dict[int, list[Earnin
     payout_sums = (
         Payout.objects.filter(affiliate_id__in=ids)
         .values("affiliate_id", "currency")
-        .annotate(paid_out_cents=_sum("amount_cents"), payouts=Count("id"))
+        .annotate(paid_out_cents=money_sum("amount_cents"), payouts=Count("id"))
         .order_by()
     )
     for row in payout_sums:
@@ -372,7 +359,7 @@ def _dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
     payout_sums = (
         Payout.objects.filter(affiliate=affiliate)
         .values("currency")
-        .annotate(paid_out_cents=_sum("amount_cents"), payouts=Count("id"))
+        .annotate(paid_out_cents=money_sum("amount_cents"), payouts=Count("id"))
         .order_by()
     )
     for row in payout_sums:

@@ -309,7 +309,9 @@ def approve_matured_commissions(*, now: datetime | None = None) -> int:
         status=Commission.Status.PENDING, sold_at__lte=cutoff, on_hold=False
     )
     affiliate_ids = set(matured.values_list("affiliate_id", flat=True).distinct())
-    approved = matured.update(
+    # Only those affiliates' rows: one whose commission matures meanwhile is approved by the
+    # next run, never left approved without its totals recounted and its dashboard retired.
+    approved = matured.filter(affiliate_id__in=affiliate_ids).update(
         status=Commission.Status.APPROVED, approved_at=now, **_FIGURES_CHANGED
     )
     if approved:

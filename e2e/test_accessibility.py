@@ -66,6 +66,8 @@ def visitors(browser: Browser, stack: Stack) -> Iterator[Visitors]:
 
 PAGES = [
     # (page, who, path)
+    ("home", "anonymous", "/"),
+    ("home, logged in", "learner", "/"),
     ("catalog", "anonymous", "/courses/"),
     ("course", "anonymous", f"/courses/{SCRUM.slug}/"),
     ("checkout", "anonymous", f"/courses/{SCRUM.slug}/checkout/"),

@@ -84,3 +84,9 @@ def sweep_user_erasures() -> int:
     for erasure_id in ids:
         erase_lms_user.delay(erasure_id)
     return len(ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sync_course_outlines() -> int:
+    """Beat, every LMS_OUTLINE_SYNC_SECONDS: course outlines from the LMS (read-only there)."""
+    return services.sync_course_outlines()

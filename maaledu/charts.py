@@ -1,7 +1,7 @@
 """Bar charts as inline SVG, drawn on the server, each with the same figures as a data table.
 
 No JavaScript and nothing inline for the Content-Security-Policy to refuse: shapes carry only
-geometry attributes and classes (``static/css/site.css`` colours them), so no ``style``
+geometry attributes and classes (``static/css/charts.css`` colours them), so no ``style``
 attribute or element. The SVG is ``role="img"`` named by its ``<title>`` and ``<desc>``; the
 table (caption, ``th scope``) is what a screen reader reads, and what a sighted visitor opens
 for exact figures. Every bar states its series, category and value in ``data-`` attributes,

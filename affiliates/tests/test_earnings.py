@@ -13,7 +13,7 @@ from django.utils import timezone
 from affiliates import earnings, services
 from affiliates.models import Commission, EarningsDay
 from affiliates.selectors import earnings_by_affiliate
-from affiliates.tests.factories import AffiliateFactory
+from affiliates.tests.factories import AffiliateFactory, CommissionFactory
 from affiliates.tests.test_dashboard import QUERY_BUDGET, _history
 from courses.tests.factories import CourseFactory
 
@@ -44,7 +44,7 @@ def _row_totals(affiliate) -> dict:
     }
 
 
-def _sale(affiliate, sale_id, *, days_ago=20, cents=24950, currency="usd"):
+def _sale(affiliate, sale_id, *, days_ago=20, sold_at=None, cents=24950, currency="usd"):
     services.record_commission(
         affiliate_id=affiliate.pk,
         sale_id=sale_id,
@@ -52,7 +52,7 @@ def _sale(affiliate, sale_id, *, days_ago=20, cents=24950, currency="usd"):
         buyer_email="buyer@example.com",
         amount_paid_cents=cents,
         currency=currency,
-        sold_at=timezone.now() - timedelta(days=days_ago),
+        sold_at=sold_at or timezone.now() - timedelta(days=days_ago),
     )
 
 
@@ -238,3 +238,32 @@ def test_commissions_and_payouts_imported_from_the_old_system_are_counted(
     assert _daily_totals(affiliate)["usd"]["in_payouts_net_cents"] == 1000
     payout.refresh_from_db()
     assert payout.commissions_claimed == 1
+
+
+def test_a_commission_maturing_while_approval_runs_is_not_approved_uncounted(
+    django_capture_on_commit_callbacks,
+):
+    """Another affiliate's matured commission lands between the approval run's look-up of whose
+    commissions it approves and its UPDATE: the run must not approve a row of an affiliate it
+    then neither recounts nor retires the cached dashboard of."""
+    first, late = AffiliateFactory(), AffiliateFactory()
+    _sale(first, 1, days_ago=40)
+    long_ago = timezone.now() - timedelta(days=40)
+    landed = []
+
+    def land_a_sale_before_the_update(execute, sql, params, many, context):
+        if not landed and sql.startswith('UPDATE "affiliates_commission"'):
+            landed.append(CommissionFactory(affiliate=late, sale_id=2, sold_at=long_ago))
+        return execute(sql, params, many, context)
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        connection.execute_wrapper(land_a_sale_before_the_update),
+    ):
+        services.approve_matured_commissions()
+
+    assert landed
+    assert not Commission.objects.filter(
+        status=Commission.Status.APPROVED, totals_stale=True
+    ).exists()
+    assert Commission.objects.get(sale_id=1).status == Commission.Status.APPROVED

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from maaledu import charts
+from maaledu.tests.chart_reading import bars, table_cells
 
 SERIES = (charts.Series("a", "Alpha"), charts.Series("b", "Beta"))
 PLOT_HEIGHT = charts.HEIGHT - charts.TOP - charts.BOTTOM
@@ -21,29 +22,6 @@ def _chart(values, **options):
         values=values,
         **options,
     )
-
-
-def bars(html: str) -> list[dict]:
-    """Every bar as drawn: its data attributes and geometry."""
-    found = []
-    for tag in re.findall(r"<rect [^>]*>", html):
-        attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
-        found.append(
-            {
-                "series": attributes["data-series"],
-                "category": attributes["data-category"],
-                "value": int(attributes["data-value"]),
-                "y": float(attributes["y"]),
-                "height": float(attributes["height"]),
-            }
-        )
-    return found
-
-
-def table_cells(html: str) -> list[tuple[str, int]]:
-    return [
-        (s, int(v)) for s, v in re.findall(r'<td data-series="(\w+)" data-value="(\d+)">', html)
-    ]
 
 
 @pytest.mark.parametrize("stacked", [False, True])

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.factories import EnrollmentFactory
-from maaledu.tests.test_charts import bars, table_cells
+from maaledu.tests.chart_reading import drawn, figure, tabled
 
 from .test_ops_page import staff_client  # noqa: F401 - a fixture
 
@@ -17,23 +17,8 @@ pytestmark = pytest.mark.django_db
 LmsStatus = Enrollment.LmsStatus
 
 
-def _figure(html: str, slug: str) -> str:
-    match = re.search(rf'<figure class="chart[^"]*" id="{slug}">.*?</figure>', html, re.S)
-    assert match, f"no chart {slug}"
-    return match[0]
-
-
-def _drawn(figure: str) -> dict[tuple[str, str], int]:
-    return {(bar["category"], bar["series"]): bar["value"] for bar in bars(figure)}
-
-
-def _tabled_nonzero(figure: str) -> dict[tuple[str, str], int]:
-    found = {}
-    for header, cells in re.findall(r'<tr><th scope="row">([^<]*)</th>(.*?)</tr>', figure):
-        for series, value in table_cells(cells):
-            if value:
-                found[(header, series)] = value
-    return found
+def _nonzero(found: dict) -> dict:
+    return {key: value for key, value in found.items() if value}
 
 
 def _label(moment) -> str:
@@ -69,10 +54,10 @@ def test_the_lms_backlog_chart_counts_what_waited_at_the_end_of_each_hour(staff_
 
     html = staff_client.get("/admin/ops/").content.decode()
 
-    backlog = _figure(html, "chart-lms-backlog")
+    backlog = figure(html, "chart-lms-backlog")
     expected = {(_label(hour - timedelta(hours=n)), "backlog"): 1 for n in (5, 4, 3, 1, 0)}
-    assert _drawn(backlog) == expected
-    assert _tabled_nonzero(backlog) == expected
+    assert drawn(backlog) == expected
+    assert _nonzero(tabled(backlog)) == expected
     assert backlog.count('<th scope="row">') == 24
 
 
@@ -88,14 +73,14 @@ def test_the_webhook_chart_counts_each_hours_events_by_outcome(staff_client):  #
 
     html = staff_client.get("/admin/ops/").content.decode()
 
-    webhooks = _figure(html, "chart-webhooks")
+    webhooks = figure(html, "chart-webhooks")
     expected = {
         (_label(three_ago), "processed"): 2,
         (_label(three_ago), "failed"): 1,
         (_label(hour), "ignored"): 1,
     }
-    assert _drawn(webhooks) == expected
-    assert _tabled_nonzero(webhooks) == expected
+    assert drawn(webhooks) == expected
+    assert _nonzero(tabled(webhooks)) == expected
     assert re.search(r'<svg [^>]*role="img" aria-labelledby="chart-webhooks-title', webhooks)
 
 
@@ -105,4 +90,4 @@ def test_a_quiet_day_shows_sentences_not_empty_charts(staff_client):  # noqa: F8
     assert 'class="chart-svg"' not in html
     assert "No paid enrollment waited for the LMS in the last 24 hours." in html
     assert "No Stripe event in the last 24 hours." in html
-    assert "<style" not in html and " style=" not in _figure(html, "chart-webhooks")
+    assert "<style" not in html and " style=" not in figure(html, "chart-webhooks")
