@@ -1,5 +1,7 @@
 from django.conf import settings
+from django.http import HttpResponseRedirect
 from django.utils import timezone
+from django.utils.encoding import escape_uri_path
 
 from maaledu.ratelimits import over_limit
 
@@ -21,15 +23,20 @@ class ReferralMiddleware:
     """A GET with ``?ref=<code>`` of an active affiliate records a click (once per visitor and
     day) and sets the signed ``maaledu_ref`` cookie: the latest valid click wins. An old MaalEdu
     link (``?ref=<affiliate e-mail>``) counts the same while ``LEGACY_REF_LINKS_UNTIL`` lasts,
-    as the affiliate's code (the address goes nowhere). Anything else
-    (unknown, suspended, malformed, rate limited) is ignored and the page renders as usual."""
+    as the affiliate's code (the address goes nowhere), and the visitor is redirected to the same
+    page without it, so the address is not echoed by what copies the URL (a login's ``?next=``).
+    Anything else (unknown, suspended, malformed, rate limited) is ignored and the page renders
+    as usual."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         click = self._click(request) if request.method == "GET" and "ref" in request.GET else None
-        response = self.get_response(request)
+        if request.method == "GET" and "@" in request.GET.get("ref", ""):
+            response = _without_ref(request)
+        else:
+            response = self.get_response(request)
         if click is not None:
             self._set_cookies(request, response, *click)
         return response
@@ -81,3 +88,12 @@ class ReferralMiddleware:
                 samesite="Lax",
                 secure=secure,
             )
+
+
+def _without_ref(request) -> HttpResponseRedirect:
+    """This page's own address without ``ref``: an old link's e-mail goes no further. Always a
+    path on this site ("//host" is collapsed, so it is never an open redirect)."""
+    query = request.GET.copy()
+    query.pop("ref", None)
+    path = "/" + escape_uri_path(request.path).lstrip("/")
+    return HttpResponseRedirect(f"{path}?{query.urlencode()}" if query else path)
