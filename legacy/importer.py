@@ -21,6 +21,7 @@ from django.utils.text import slugify
 
 from accounts import services as account_services
 from accounts.models import User
+from accounts.selectors import verified_email_of
 from affiliates import services as affiliate_services
 from affiliates.models import Affiliate, PayoutMethod
 from affiliates.validators import clean_payout_details
@@ -178,9 +179,14 @@ class Importer:
         is_staff = is_admin and self.staff_from_role
         merged_into = self.user_lid_by_email.get(email)
         if merged_into is None:
-            existing = User.objects.filter(email=email).only("pk").first()
+            existing = User.objects.filter(email=email).first()
             if existing is not None:
                 merged_into = self.first["users"].get(str(existing.pk))
+            if existing is not None and merged_into is None and not verified_email_of(existing):
+                # Opened here before the import by whoever typed this address and never
+                # verified: the old system's verification and role prove nothing about it.
+                verified = is_staff = False
+                self.report.counts["existing_accounts_unproven"] += 1
         if self.dry_run:
             self.users_by_email.setdefault(email, User(email=email))
         else:

@@ -100,6 +100,36 @@ def test_admin_role_makes_a_staff_user_only_with_the_flag(old_db, blockchain_cou
     assert bob.is_staff and not bob.is_superuser
 
 
+def test_an_unverified_account_opened_here_before_the_import_is_not_verified_or_made_staff(
+    old_db, blockchain_course, tmp_path
+):
+    """Someone who signed up here with Bob's address before the import (never verified) must not
+    inherit the old system's verification (Bob's courses, coupons) or Bob's admin role."""
+    squatter = User.objects.create_user(email="bob@example.com", password="squatters-own")
+    EmailAddress.objects.create(user=squatter, email=squatter.email, verified=False, primary=True)
+
+    _text, data = old_db.run("--staff-from-role", tmp_path=tmp_path)
+
+    squatter.refresh_from_db()
+    assert not squatter.is_staff
+    assert not EmailAddress.objects.get(email="bob@example.com").verified
+    assert squatter.check_password("squatters-own")
+    assert data["counts"]["existing_accounts_unproven"] == 1
+
+
+def test_a_verified_account_opened_here_before_the_import_takes_the_old_role(
+    old_db, blockchain_course, tmp_path
+):
+    bob = User.objects.create_user(email="bob@example.com", password="bobs-new-password")
+    EmailAddress.objects.create(user=bob, email=bob.email, verified=True, primary=True)
+
+    _text, data = old_db.run("--staff-from-role", tmp_path=tmp_path)
+
+    bob.refresh_from_db()
+    assert bob.is_staff
+    assert "existing_accounts_unproven" not in data["counts"]
+
+
 def test_courses_match_by_slug_and_unknown_ones_are_created_unpublished(
     old_db, blockchain_course, tmp_path
 ):
