@@ -382,6 +382,26 @@ def test_a_dry_run_writes_nothing_and_prints_the_same_report(old_db, blockchain_
     assert "A real run would change nothing." in again_text
 
 
+def test_a_sale_without_currency_keeps_the_old_currency_not_the_mapped_courses(
+    old_db, blockchain_course, tmp_path
+):
+    """The school sells blockchain-101 in euros here; the old system charged in its own currency
+    (its course's, else US dollars). 499 old dollars must not become 499 euros."""
+    Course.objects.filter(pk=blockchain_course.pk).update(currency="eur")
+    old_db.db.enrollments.update_many({}, {"$unset": {"currency": ""}})
+    old_db.db.courses.update_one({"_id": old.DEFI}, {"$set": {"currency": "gbp"}})
+
+    old_db.run(tmp_path=tmp_path)
+
+    ann = enrollment_of(old.E_ANN)
+    assert (ann.course_id, ann.amount_due_cents, ann.currency) == (
+        blockchain_course.pk,
+        49900,
+        "usd",
+    )
+    assert {e.currency for e in Enrollment.objects.filter(course__slug="defi-advanced")} == {"gbp"}
+
+
 def test_amounts_in_cents_are_read_as_cents(old_db, blockchain_course, tmp_path):
     old_db.db.enrollments.update_one({"_id": old.E_ANN}, {"$set": {"amount": 49900}})
     old_db.db.enrollments.update_one({"_id": old.E_ERIN_FIRST}, {"$set": {"amount": 249.5}})
