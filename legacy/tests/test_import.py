@@ -1,8 +1,10 @@
 """import_legacy against a real MongoDB wire-protocol server loaded with old-shaped documents:
 every mapping rule, the report, re-runs and the dry run."""
 
+import io
 import json
 
+import pymongo
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth import authenticate
@@ -478,3 +480,48 @@ def test_documents_of_unexpected_shapes_are_skipped_with_the_reason_never_a_cras
         "no_user_account": 1,
         "duplicate_affiliate": 1,
     }
+
+
+def test_losing_the_old_database_mid_run_is_a_clear_error_and_a_rerun_finishes(
+    db, blockchain_course, monkeypatch
+):
+    """The old server goes away after the learners were read: a message to run it again, no
+    traceback; the run against it (back with the same data) finishes, nothing twice."""
+    from fakes.mongo_server import MongoServerUnavailable, start_mongo_server
+    from legacy.management.commands import import_legacy
+
+    def server_with_old_data():
+        try:
+            server = start_mongo_server()
+        except MongoServerUnavailable as error:
+            pytest.skip(str(error))
+        client = pymongo.MongoClient(server.uri)
+        for collection, docs in old.documents().items():
+            client["old"][collection].insert_many(docs)
+        client.close()
+        return server
+
+    class ServerGoesAway(import_legacy.Importer):
+        def _each(self, collection, *args, **kwargs):
+            if collection == "courses":
+                first.stop()
+            return super()._each(collection, *args, **kwargs)
+
+    first = server_with_old_data()
+    monkeypatch.setattr(import_legacy, "SERVER_TIMEOUT_MS", 500)
+    monkeypatch.setattr(import_legacy, "Importer", ServerGoesAway)
+    args = ["--database", "old", "--amount-unit", "dollars"]
+    with pytest.raises(CommandError, match="run the same command again to finish"):
+        call_command("import_legacy", "--mongodb-uri", first.uri, *args, stdout=io.StringIO())
+    assert LegacyRecord.objects.filter(collection="users").count() == 8
+    assert not Enrollment.objects.exists()
+
+    monkeypatch.undo()
+    again = server_with_old_data()
+    try:
+        out = io.StringIO()
+        call_command("import_legacy", "--mongodb-uri", again.uri, *args, stdout=out)
+    finally:
+        again.stop()
+    assert "users             9         0        8        1" in out.getvalue()
+    assert Enrollment.objects.count() == 8
