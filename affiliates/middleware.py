@@ -33,13 +33,16 @@ class ReferralMiddleware:
 
     def __call__(self, request):
         click = self._click(request) if request.method == "GET" and "ref" in request.GET else None
-        if request.method == "GET" and "@" in request.GET.get("ref", ""):
-            response = _without_ref(request)
-        else:
-            response = self.get_response(request)
+        response = self.get_response(request)
         if click is not None:
             self._set_cookies(request, response, *click)
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # In process_view, after RequestInputMiddleware's: junk (NUL) still gets its 400 first.
+        if request.method == "GET" and "@" in request.GET.get("ref", ""):
+            return _without_ref(request)
+        return None
 
     def _click(self, request):
         raw = request.GET.get("ref")

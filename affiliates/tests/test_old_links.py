@@ -65,8 +65,13 @@ def test_the_redirect_stays_on_this_site(transition):
     ):
         request = RequestFactory().get("/", {"ref": "aff@example.com"})
         request.path = request.path_info = path  # what a request line "GET //evil.example/" gives
-        response = middleware(request)
+        response = middleware.process_view(request, lambda request: None, (), {})
         assert (response.status_code, response["Location"]) == (302, location)
+
+
+def test_junk_in_an_old_link_still_gets_the_400_page(transition):
+    response = Client().get(CATALOG, {"ref": "aff@example.com", "page": "\x00"})
+    assert response.status_code == 400
 
 
 def test_old_links_stop_after_the_transition_period_and_are_off_by_default(settings):
