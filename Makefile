@@ -55,10 +55,9 @@ e2e-deps:
 # mongod when one is on PATH, else mongoeco (PyPI), which needs Python 3.13: pyenv's when pyenv
 # exists, else python3.13 on PATH. Without that interpreter, and outside CI, those tests skip.
 MONGO_VENV := .venv-mongo
-MONGOECO := mongoeco[wire]==4.11.0 pymongo==4.16.0
 mongo-deps: $(MONGO_VENV)/.installed
 
-$(MONGO_VENV)/.installed: Makefile
+$(MONGO_VENV)/.installed: requirements-mongo.txt Makefile
 	@py=""; \
 	if command -v pyenv >/dev/null && [ -x "$$(pyenv root)/versions/3.13.0/bin/python" ]; then \
 	  py="$$(pyenv root)/versions/3.13.0/bin/python"; \
@@ -72,8 +71,7 @@ $(MONGO_VENV)/.installed: Makefile
 	  exit 0; \
 	fi; \
 	rm -rf $(MONGO_VENV) && "$$py" -m venv $(MONGO_VENV) \
-	  && $(MONGO_VENV)/bin/pip install --disable-pip-version-check -q "$(firstword $(MONGOECO))" \
-	     "$(lastword $(MONGOECO))" \
+	  && $(MONGO_VENV)/bin/pip install --disable-pip-version-check -q -r requirements-mongo.txt \
 	  && touch $@
 
 e2e: install-dev e2e-deps

@@ -66,24 +66,29 @@ def join_affiliate_programme(
         bank_name=bank_name,
         bank_swift=bank_swift,
     )
+    affiliate, created = _create_affiliate(user, terms_accepted_at=timezone.now(), **details)
+    if created:
+        transaction.on_commit(partial(tasks.send_affiliate_welcome.delay, affiliate.pk))
+        logger.info("event=affiliate.joined affiliate_id=%s", affiliate.pk)
+    return affiliate
+
+
+def _create_affiliate(user, **fields) -> tuple[Affiliate, bool]:
+    """The user's affiliate account with a fresh referral code, or the one they already have;
+    and whether this call created it."""
     for _ in range(_CODE_ATTEMPTS):
         try:
             with transaction.atomic():
                 affiliate = Affiliate.objects.create(
-                    user=user,
-                    referral_code=new_referral_code(),
-                    terms_accepted_at=timezone.now(),
-                    **details,
+                    user=user, referral_code=new_referral_code(), **fields
                 )
         except IntegrityError:
             # The user's one-to-one decided: they joined already (another tab, a double submit).
             existing = Affiliate.objects.filter(user=user).first()
             if existing is not None:
-                return existing
+                return existing, False
             continue  # A referral code collision (1 in 10^14): draw another.
-        transaction.on_commit(partial(tasks.send_affiliate_welcome.delay, affiliate.pk))
-        logger.info("event=affiliate.joined affiliate_id=%s", affiliate.pk)
-        return affiliate
+        return affiliate, True
     raise RuntimeError("Could not draw an unused referral code.")
 
 
@@ -478,26 +483,14 @@ def import_affiliate(
         bank_name=bank_name,
         bank_swift=bank_swift,
     )
-    for _ in range(_CODE_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                affiliate = Affiliate.objects.create(
-                    user=user,
-                    referral_code=new_referral_code(),
-                    rate_percent=rate_percent,
-                    status=Affiliate.Status.ACTIVE if active else Affiliate.Status.SUSPENDED,
-                    terms_accepted_at=joined_at,
-                    # The old system welcomed them long ago.
-                    welcome_sent_at=joined_at,
-                    **details,
-                )
-        except IntegrityError:
-            existing = Affiliate.objects.filter(user=user).first()
-            if existing is not None:
-                return existing, False
-            continue
-        return affiliate, True
-    raise RuntimeError("Could not draw an unused referral code.")
+    return _create_affiliate(
+        user,
+        rate_percent=rate_percent,
+        status=Affiliate.Status.ACTIVE if active else Affiliate.Status.SUSPENDED,
+        terms_accepted_at=joined_at,
+        welcome_sent_at=joined_at,  # the old system welcomed them long ago
+        **details,
+    )
 
 
 def import_commission(

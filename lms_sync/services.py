@@ -36,7 +36,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, FloatField, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -439,9 +439,30 @@ def pull_progress(*, batch_size: int) -> int:
         logger.warning("event=lms.progress_stopped error=%s", type(error).__name__)
     finally:
         client.close()
-    Enrollment.objects.bulk_update(read, ["lms_progress", "lms_progress_at"])
+    _store_progress(read, now)
     logger.info("event=lms.progress_pulled read=%s missing_in_lms=%s", len(read), missing)
     return len(read)
+
+
+def _store_progress(read: list[Enrollment], now: datetime) -> None:
+    """One conditional UPDATE: only rows still synced and enrolled take what was read. A row a
+    dispute suspended meanwhile keeps the progress its suspend job saved (the restore uses it),
+    never the older value this pull read before the enrolment was removed."""
+    if not read:
+        return
+    Enrollment.objects.filter(
+        pk__in=[job.pk for job in read],
+        status=Enrollment.Status.PAID,
+        lms_action=LmsAction.ENROL,
+        lms_status=LmsStatus.SYNCED,
+    ).update(
+        lms_progress=Case(
+            *(When(pk=job.pk, then=Value(job.lms_progress, FloatField())) for job in read),
+            default=F("lms_progress"),
+            output_field=FloatField(),
+        ),
+        lms_progress_at=now,
+    )
 
 
 # --- Course outlines for the course pages ---------------------------------------------------
