@@ -9,7 +9,6 @@ and ``reverse_commission`` on refunds; staff reach the rest through the admin.
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,6 +22,7 @@ from accounts.selectors import verified_email_of
 from courses.money import CURRENCIES, percent_of, proportion_of
 from maaledu.logging import mask_email
 from maaledu.mail import send_templated_email
+from maaledu.queue import enqueue_on_commit
 
 from . import dashboard_cache, selectors, tasks
 from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_code
@@ -81,7 +81,7 @@ def join_affiliate_programme(
             if existing is not None:
                 return existing
             continue  # A referral code collision (1 in 10^14): draw another.
-        transaction.on_commit(partial(tasks.send_affiliate_welcome.delay, affiliate.pk))
+        enqueue_on_commit(tasks.send_affiliate_welcome, affiliate.pk)
         logger.info("event=affiliate.joined affiliate_id=%s", affiliate.pk)
         return affiliate
     raise RuntimeError("Could not draw an unused referral code.")

@@ -11,10 +11,11 @@ a minute. Connected in ``LmsSyncConfig.ready()``.
 from django.dispatch import receiver
 
 from enrollments.signals import enrollment_paid, enrollment_revoked
+from maaledu.queue import enqueue
 
 from .tasks import sync_enrollment
 
 
 @receiver([enrollment_paid, enrollment_revoked], dispatch_uid="lms_sync.start_sync")
 def start_sync(sender, enrollment_id: int, **kwargs) -> None:
-    sync_enrollment.delay(enrollment_id)
+    enqueue(sync_enrollment, enrollment_id)

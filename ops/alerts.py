@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -25,6 +24,7 @@ from django.utils import timezone
 from enrollments.models import Enrollment, StripeEvent
 from maaledu.logging import mask_emails
 from maaledu.mail import send_templated_email
+from maaledu.queue import enqueue_on_commit
 
 from .models import Incident
 from .selectors import lms_overdue_filter
@@ -193,7 +193,7 @@ def resolve_incident(*, kind: str, now: datetime) -> str:
 def _notify_after_commit(incident_id: int) -> None:
     from .tasks import notify_incident
 
-    transaction.on_commit(partial(notify_incident.delay, incident_id))
+    enqueue_on_commit(notify_incident, incident_id)
 
 
 def _needs_opened_email() -> Q:

@@ -160,6 +160,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "grants.tasks.expire_coupons",
         "schedule": 60 * 60,
     },
+    # Grant e-mails (received, staff notice, decision) whose task message was lost.
+    "grants-resend-unsent-emails": {
+        "task": "grants.tasks.resend_unsent_emails",
+        "schedule": 10 * 60,
+    },
 }
 
 # --- Auth and accounts (django-allauth) -----------------------------------------------------
