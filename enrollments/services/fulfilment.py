@@ -8,18 +8,18 @@ delivery in order.
 
 import logging
 from datetime import timedelta
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from affiliates import services as affiliate_services
 from grants import services as grant_services
+from maaledu.queue import enqueue_on_commit, send_on_commit
 
 from .. import stripe_gateway
 from ..models import Enrollment
 from ..signals import enrollment_paid
-from .refunds import apply_refund, notify_refund
+from .refunds import apply_dispute, apply_refund, notify_refund
 from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
@@ -48,12 +48,13 @@ def release_reservation(enrollment: Enrollment) -> None:
         grant_services.release_coupon(grant_id=enrollment.grant_id, enrollment_id=enrollment.pk)
 
 
-def announce_paid(enrollment_id: int) -> None:
-    """After commit: the confirmation e-mail and the hook the LMS sync listens to."""
+def announce_paid_on_commit(enrollment_id: int) -> None:
+    """After commit: the confirmation e-mail and the hook the LMS sync listens to. A message
+    lost with Redis is recovered by the confirmation sweep and the LMS sweep."""
     from ..tasks import send_enrollment_confirmation
 
-    send_enrollment_confirmation.delay(enrollment_id)
-    enrollment_paid.send(sender=Enrollment, enrollment_id=enrollment_id)
+    enqueue_on_commit(send_enrollment_confirmation, enrollment_id)
+    send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
 
 
 def paid_fields(now) -> dict:
@@ -130,12 +131,14 @@ def fulfil_checkout_session(session: dict) -> str:
         enrollment.amount_due_cents,
         enrollment.currency,
     )
-    enrollment.refresh_from_db(fields=["amount_refunded_cents"])
+    enrollment.refresh_from_db(fields=["amount_refunded_cents", "dispute_status"])
     if enrollment.amount_refunded_cents:
         # A refund event overtook the payment event: apply it now, and tell the learner, as if
         # the events had come in order.
         apply_refund(enrollment_id=enrollment.pk, refunded_cents=enrollment.amount_refunded_cents)
         notify_refund(enrollment.pk, enrollment.amount_refunded_cents)
+    if enrollment.dispute_status != Enrollment.Dispute.NONE:
+        apply_dispute(enrollment.pk)  # a dispute overtook the payment event too
     return FULFILLED
 
 
@@ -161,7 +164,7 @@ def _mark_paid(enrollment: Enrollment, *, payment_intent: str | None) -> bool:
     if not updated:
         return False
     record_sale_side_effects(enrollment, sold_at=now)
-    transaction.on_commit(partial(announce_paid, enrollment.pk))
+    announce_paid_on_commit(enrollment.pk)
     return True
 
 
@@ -205,7 +208,7 @@ def fail_checkout_session(session: dict) -> str:
     release_reservation(enrollment)
     from ..tasks import send_payment_failed_notice
 
-    transaction.on_commit(partial(send_payment_failed_notice.delay, enrollment.pk))
+    enqueue_on_commit(send_payment_failed_notice, enrollment.pk)
     return "failed"
 
 
