@@ -158,11 +158,19 @@ class Enrollment(models.Model):
     @property
     def is_settled(self) -> bool:
         """Nothing more will change by itself: the status page can stop refreshing."""
+        if self.awaits_staff_review:
+            return True
         if self.status == self.Status.PENDING:
             return False
         if self.status == self.Status.PAID:
             return self.lms_status in (self.LmsStatus.SYNCED, self.LmsStatus.FAILED)
         return True
+
+    @property
+    def awaits_staff_review(self) -> bool:
+        """Paid at Stripe, but flagged instead of fulfilled (another amount or currency than
+        asked, a second payment): staff decide, and the learner is told so."""
+        return self.needs_review and self.status not in (self.Status.PAID, self.Status.REFUNDED)
 
     @property
     def amount_due_display(self) -> str:

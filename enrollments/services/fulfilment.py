@@ -18,7 +18,7 @@ from maaledu.queue import enqueue_on_commit, send_on_commit
 
 from .. import stripe_gateway
 from ..models import Enrollment
-from ..signals import enrollment_paid
+from ..signals import enrollment_paid, payment_needs_review
 from .refunds import apply_dispute, apply_refund, notify_refund
 from .transitions import as_pk, flag_for_review, transition
 
@@ -100,14 +100,16 @@ def fulfil_checkout_session(session: dict) -> str:
         return UNKNOWN_SESSION
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         if session.get("status") == "complete":
-            _await_delayed_payment(enrollment)
+            _hold_open(enrollment)  # ACH/SEPA: until the bank answers
         return AWAITING_PAYMENT
     if enrollment.status in (Status.PAID, Status.REFUNDED):
         return ALREADY_FULFILLED
     amount, currency = session.get("amount_total"), str(session.get("currency") or "").lower()
     if amount != enrollment.amount_due_cents or currency != enrollment.currency:
-        flag_for_review(
-            enrollment.pk,
+        # The learner paid something: keep the checkout (and its coupon) for staff to settle.
+        _hold_open(enrollment)
+        _payment_needs_review(
+            enrollment,
             f"Amount mismatch: Stripe reports {amount} {currency}, expected "
             f"{enrollment.amount_due_cents} {enrollment.currency}. Not fulfilled.",
         )
@@ -116,8 +118,8 @@ def fulfil_checkout_session(session: dict) -> str:
         with transaction.atomic():
             fulfilled = _mark_paid(enrollment, payment_intent=session.get("payment_intent"))
     except IntegrityError:
-        flag_for_review(
-            enrollment.pk,
+        _payment_needs_review(
+            enrollment,
             "Paid twice: the learner already owns this course through another enrollment. "
             "Refund this payment.",
         )
@@ -142,8 +144,15 @@ def fulfil_checkout_session(session: dict) -> str:
     return FULFILLED
 
 
-def _await_delayed_payment(enrollment: Enrollment) -> None:
-    """Checkout completed with ACH/SEPA: keep it (and its coupon) open until the bank answers."""
+def _payment_needs_review(enrollment: Enrollment, reason: str) -> None:
+    """Flag it; the first time for this reason, ``ops`` hears of it (incident, staff e-mail)."""
+    if flag_for_review(enrollment.pk, reason):
+        send_on_commit(payment_needs_review, Enrollment, enrollment_id=enrollment.pk)
+
+
+def _hold_open(enrollment: Enrollment) -> None:
+    """Keep a pending checkout (and its coupon) open with no expiry: the learner completed it and
+    its outcome is not ours to decide by the clock (a delayed bank payment, or staff review)."""
     Enrollment.objects.filter(pk=enrollment.pk, status=Status.PENDING).update(expires_at=None)
     if enrollment.grant_id:
         grant_services.hold_coupon_until_payment_result(
