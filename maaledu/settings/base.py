@@ -150,6 +150,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10 * 60,
     },
     # Pending commissions past COMMISSION_REFUND_WINDOW_DAYS become approved.
+    "affiliates-resend-unsent-welcomes": {
+        "task": "affiliates.tasks.resend_unsent_welcomes",
+        "schedule": 10 * 60,
+    },
     "affiliates-approve-matured-commissions": {
         "task": "affiliates.tasks.approve_matured_commissions",
         "schedule": 60 * 60,
