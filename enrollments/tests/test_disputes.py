@@ -2,8 +2,12 @@
 before the payment's own events (real disputes carry none of the payment's metadata)."""
 
 import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from affiliates.models import Commission
@@ -137,3 +141,27 @@ def test_a_dispute_on_a_payment_that_is_not_ours_is_recorded_as_unknown(client, 
     assert response.json() == {"status": "unknown_charge"}
     enrollment.refresh_from_db()
     assert enrollment.dispute_status == ""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("closing", ["won", "lost"])
+def test_opening_and_closing_delivered_at_the_same_moment_end_as_in_order(fake_stripe, closing):
+    if connection.vendor != "postgresql":
+        pytest.skip("real concurrency needs PostgreSQL")
+    enrollment = buy(Client(), fake_stripe)
+    opened = fake_stripe.event_for_dispute(next(iter(fake_stripe.charges)))
+    payloads = [opened, closed_event(opened, closing)] * 4
+    barrier = threading.Barrier(len(payloads))
+
+    def deliver(event):
+        try:
+            barrier.wait()
+            return post_event(Client(), event).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
+        statuses = list(pool.map(deliver, payloads))
+
+    assert statuses == [200] * len(payloads)
+    assert dispute_state(enrollment) == (WON if closing == "won" else LOST)
