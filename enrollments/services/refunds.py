@@ -332,10 +332,9 @@ def record_dispute(dispute: dict) -> str:
         from ..tasks import send_dispute_alert
 
         enqueue_on_commit(send_dispute_alert, enrollment.pk)
-    applied = apply_dispute(enrollment.pk)
-    if applied == "suspended" or opened:
-        return "suspended" if applied == "suspended" else "opened"
-    return applied
+    if apply_dispute(enrollment.pk) == "suspended":
+        return "suspended"
+    return "opened" if opened else "unchanged"  # unchanged: a replay, or closed already
 
 
 def record_dispute_closed(dispute: dict) -> str:
@@ -387,7 +386,9 @@ def apply_dispute(enrollment_id: int) -> str:
             lms_action=LmsAction.UNENROL,
         ).update(**_lms_job(LmsAction.ENROL)):
             send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
-        outcome = "restored"
+            outcome = "restored"
+        else:
+            outcome = "won"
     elif enrollment.dispute_status == Dispute.LOST:
         if enrollment.affiliate_id and enrollment.status in (Status.PAID, Status.REFUNDED):
             affiliate_services.reverse_commission(
