@@ -17,3 +17,6 @@ enrollment_revoked = Signal()
 # amount or currency than we asked, or a second payment for a course they own). Sent once per
 # new reason; ``ops`` opens an incident and e-mails staff.
 payment_needs_review = Signal()
+
+# A dispute opened: access is suspended, and may come back (won) with the learner's progress.
+enrollment_suspended = Signal()

@@ -12,7 +12,9 @@ The policy (``apply_refund_policy``):
 - the grant coupon is given back only when staff chose so.
 
 Disputes (``record_dispute``, ``record_dispute_closed``): an open dispute suspends access and
-holds the commission; a won dispute restores both; a lost one ends like a full refund.
+holds the commission; a won dispute restores both; a lost one ends like a full refund. A
+suspension is not a revocation: its LMS job (``suspend``) keeps the learner's progress on the row
+before removing the LMS enrolment, and the restore enrols them again with it.
 """
 
 import logging
@@ -29,7 +31,7 @@ from maaledu.queue import enqueue_on_commit, send_on_commit
 
 from .. import stripe_gateway
 from ..models import Enrollment, RefundRequest
-from ..signals import enrollment_paid, enrollment_revoked
+from ..signals import enrollment_paid, enrollment_revoked, enrollment_suspended
 from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
@@ -362,9 +364,9 @@ def apply_dispute(enrollment_id: int) -> str:
     """Bring access and the commission in line with the recorded dispute. Idempotent; also run
     after fulfilment, for a dispute that arrived before the payment's own events.
 
-    A paid enrollment's access is suspended by an unenrol job while its dispute is open (in
-    ``paid``, an unenrol job means exactly that) and given back by an enrol job once won; a lost
-    dispute ends like a full refund.
+    A paid enrollment's access is suspended by a suspend job (which keeps the LMS progress) while
+    its dispute is open and given back by an enrol job once won; a lost dispute ends like a full
+    refund.
     """
     enrollment = Enrollment.objects.get(pk=enrollment_id)
     Dispute, LmsAction = Enrollment.Dispute, Enrollment.LmsAction
@@ -375,15 +377,15 @@ def apply_dispute(enrollment_id: int) -> str:
             status=Status.PAID,
             dispute_status=Dispute.OPEN,
             lms_action=LmsAction.ENROL,
-        ).update(**_lms_job(LmsAction.UNENROL)):
-            send_on_commit(enrollment_revoked, Enrollment, enrollment_id=enrollment_id)
+        ).update(**_lms_job(LmsAction.SUSPEND)):
+            send_on_commit(enrollment_suspended, Enrollment, enrollment_id=enrollment_id)
             outcome = "suspended"
     elif enrollment.dispute_status == Dispute.WON:
         if Enrollment.objects.filter(
             pk=enrollment_id,
             status=Status.PAID,
             dispute_status=Dispute.WON,
-            lms_action=LmsAction.UNENROL,
+            lms_action=LmsAction.SUSPEND,
         ).update(**_lms_job(LmsAction.ENROL)):
             send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
             outcome = "restored"

@@ -83,7 +83,7 @@ def test_dispute_events_arriving_before_the_payment_events_apply_once_it_is_paid
     assert dispute_state(enrollment) == (
         "paid",
         "open",
-        "unenrol",
+        "suspend",
         True,
         Commission.Status.PENDING,
     )
