@@ -5,6 +5,7 @@
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -238,6 +239,9 @@ def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
         )
         # PostgreSQL's jsonb cannot hold NUL: drop it from the verified copy we store.
         event = json.loads(payload.replace(b"\\u0000", b""))
+        if _SURROGATE_ESCAPE.search(payload):
+            # Nor a lone surrogate (a pair is one character): UnicodeEncodeError, a ValueError.
+            json.dumps(event, ensure_ascii=False).encode("utf-8")
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
         raise InvalidWebhook(str(error)) from error
     if _signed_at(signature_header) > time.time() + tolerance:
@@ -246,6 +250,9 @@ def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
     if problem:
         raise InvalidWebhook(f"not a Stripe event: {problem}")
     return event
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _signed_at(signature_header: str) -> int:
@@ -264,10 +271,10 @@ def _is_int(value) -> bool:
 def _envelope_problem(event) -> str:
     if not isinstance(event, dict):
         return f"the body is a JSON {type(event).__name__}, not an object"
-    for field in ("id", "type"):
+    for field, longest in (("id", 255), ("type", 100)):  # the StripeEvent columns
         value = event.get(field)
-        if not (isinstance(value, str) and 0 < len(value) <= 255):
-            return f"{field} is not a short string"
+        if not (isinstance(value, str) and 0 < len(value) <= longest):
+            return f"{field} is not a string of 1 to {longest} characters"
     # Stripe always sends these two; a signed body without them is still judged by the rest.
     created = event.get("created", 0)
     if not (_is_int(created) and created >= 0):

@@ -417,6 +417,9 @@ def test_event_for_an_unknown_session_is_recorded_without_error(client):
         b' "livemode": false, "data": {"object": {}}}',
         b'{"id": "evt_x", "type": "charge.refunded", "created": 1750104002,'
         b' "livemode": false, "data": {"object": "ch_1"}}',
+        b'{"id": "evt_x", "type": "' + b"t" * 101 + b'", "data": {"object": {}}}',
+        b'{"id": "evt_\\ud800", "type": "charge.refunded", "data": {"object": {}}}',
+        b'{"id": "evt_x", "type": "charge.refunded", "data": {"object": {"m": "\\udfff"}}}',
     ],
 )
 def test_signed_bodies_that_are_not_stripe_events_get_400_and_store_nothing(client, body):
