@@ -138,7 +138,7 @@ def fulfil_checkout_session(session: dict) -> str:
         # A refund event overtook the payment event: apply it now, and tell the learner, as if
         # the events had come in order.
         apply_refund(enrollment_id=enrollment.pk, refunded_cents=enrollment.amount_refunded_cents)
-        notify_refund(enrollment.pk, enrollment.amount_refunded_cents)
+        notify_refund(enrollment.pk)
     if enrollment.dispute_status != Enrollment.Dispute.NONE:
         apply_dispute(enrollment.pk)  # a dispute overtook the payment event too
     return FULFILLED

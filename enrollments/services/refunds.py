@@ -190,15 +190,15 @@ def apply_refund(*, enrollment_id: int, refunded_cents: int) -> str:
             "event=refund.recorded enrollment_id=%s refunded_cents=%s", enrollment_id, refunded
         )
         if enrollment.status in (Status.PAID, Status.REFUNDED):
-            notify_refund(enrollment_id, refunded)
+            notify_refund(enrollment_id)
     return apply_refund_policy(enrollment)
 
 
-def notify_refund(enrollment_id: int, refunded_cents: int) -> None:
-    """After commit, e-mail the learner about the refunded total."""
+def notify_refund(enrollment_id: int) -> None:
+    """After commit, e-mail the learner about the refunded total (the task reads it)."""
     from ..tasks import send_refund_notice
 
-    enqueue_on_commit(send_refund_notice, enrollment_id, refunded_cents)
+    enqueue_on_commit(send_refund_notice, enrollment_id)
 
 
 def apply_refund_policy(enrollment: Enrollment) -> str:

@@ -145,6 +145,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "enrollments.tasks.sweep_unsent_confirmations",
         "schedule": 10 * 60,
     },
+    # Refund notices, payment-failed notices and dispute alerts whose message was lost.
+    "enrollments-sweep-unsent-notices": {
+        "task": "enrollments.tasks.sweep_unsent_notices",
+        "schedule": 10 * 60,
+    },
     # The LMS retry scheduler: starts due sync jobs and jobs whose worker died (lease expired).
     "lms-sync-sweep-due-jobs": {"task": "lms_sync.tasks.sweep_due_jobs", "schedule": 60},
     "lms-sync-pull-progress": {"task": "lms_sync.tasks.pull_progress", "schedule": 30 * 60},
