@@ -343,7 +343,7 @@ def event_refusal(event: dict) -> str:
         allowed = tuple(t for t in types if t is not None)
         if not isinstance(value, allowed) or (allowed == _INTEGER and not _is_int(value)):
             return f"malformed event: data.object.{field} is {type(value).__name__}"
-    metadata = obj.get("metadata") or {}
-    if not all(isinstance(value, str) for value in metadata.values()):
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and not all(isinstance(v, str) for v in metadata.values()):
         return "malformed event: data.object.metadata holds a value that is not a string"
     return ""

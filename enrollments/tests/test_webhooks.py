@@ -459,6 +459,17 @@ def test_signed_events_with_wrongly_typed_fields_are_kept_as_ignored_with_the_re
     assert Enrollment.objects.get().status == Enrollment.Status.PENDING
 
 
+def test_an_unhandled_event_with_odd_fields_is_kept_as_ignored(client):
+    event = fixture_event("checkout.session.expired")
+    event.update(id="evt_customer", type="customer.created")
+    event["data"]["object"] = {"id": None, "metadata": 1}
+
+    response = post_event(client, event)
+
+    assert response.json() == {"status": "ignored"}
+    assert StripeEvent.objects.get().outcome == StripeEvent.Outcome.IGNORED
+
+
 def test_a_live_mode_event_is_refused_on_a_test_key_and_kept_with_the_reason(
     client, session_a_enrollment
 ):
