@@ -7,7 +7,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
-from django_ratelimit.exceptions import Ratelimited
 
 from maaledu.ratelimits import over_limit
 from maaledu.views import rate_limited
@@ -40,10 +39,11 @@ def join(request: HttpRequest) -> HttpResponse:
         return redirect("affiliates:dashboard")
     form = JoinForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if over_limit(
+        wait = over_limit(
             request, group="affiliates.join", key="user", rate=settings.AFFILIATE_JOIN_RATE
-        ):
-            return rate_limited(request, Ratelimited())
+        )
+        if wait:
+            return rate_limited(request, retry_after=wait)
         if form.is_valid():
             try:
                 join_affiliate_programme(user=request.user, **form.cleaned_data)

@@ -79,8 +79,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "ops/dashboard.html", context)
 
 
+_MAX_ID = 2**63 - 1  # a row id is a 64-bit integer
+
+
 def _selected_ids(request: HttpRequest, field: str) -> list[int]:
-    return [int(value) for value in request.POST.getlist(field) if value.isdigit()]
+    """The row ids the buttons post; anything else is dropped (``"²".isdigit()`` is True, but
+    ``int("²")`` raises, hence ASCII only)."""
+    values = request.POST.getlist(field)
+    ids = [int(value) for value in values if value.isascii() and value.isdigit()]
+    return [pk for pk in ids if pk <= _MAX_ID]
 
 
 @require_POST
