@@ -1,4 +1,5 @@
-# The newcomer's commands: `make run` (the site on embedded defaults) and `make test` (the suite).
+# The newcomer's commands: `make run` (the site on embedded defaults), `make demo` (the site with
+# a fake Stripe and a fake LMS: buy, refund, see commissions) and `make test` (the suite).
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint migrate worker beat clean bench bench-scaling bench-deps \
+.PHONY: run demo test install install-dev lint migrate worker beat clean bench bench-scaling bench-deps \
 	e2e e2e-deps mongo-deps
 
 $(VENV)/.installed: requirements.txt
@@ -28,6 +29,10 @@ run: migrate
 	$(PY) manage.py seed_demo
 	@echo "Serving MaalEdu on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# No Redis, database server or accounts: SQLite in .demo/, tasks in-process, fakes on threads.
+demo: install
+	$(PY) -m maaledu.demo --host $(HOST) --port $(PORT)
 
 test: install-dev e2e-deps mongo-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -77,6 +77,11 @@ class _BrokerOutage:
             self._ended = True
 
 
+@pytest.fixture(autouse=True)
+def _media_in_a_temporary_directory(settings, tmp_path_factory):
+    """Uploaded files (course covers and their thumbnails) go to a directory of the test's own,
+    never into the checkout's media/."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
 @pytest.fixture(scope="session")
 def mongodb_server():
     """A MongoDB wire-protocol server for the session (``fakes/mongo_server.py``): a real mongod

@@ -3,6 +3,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from .covers import Cover
 from .money import CURRENCIES, CURRENCY_CHOICES, format_money
 
 
@@ -30,8 +31,20 @@ class Course(models.Model):
     features = models.JSONField(default=list, blank=True, validators=[validate_features])
     level = models.CharField(max_length=20, choices=Level.choices, default=Level.BEGINNER)
     duration = models.CharField(max_length=60, blank=True, help_text='e.g. "6 weeks, 40 hours"')
-    image = models.ImageField(upload_to="courses/", blank=True)
+    image = models.ImageField(
+        upload_to="courses/",
+        blank=True,
+        help_text="The cover; resized copies (WebP and JPEG) are made from it on upload.",
+    )
+    # The image name the thumbnails below were made from: when it differs from ``image``, the
+    # thumbnails are stale and ``courses.services.refresh_cover`` makes new ones.
+    cover_source = models.CharField(max_length=255, blank=True, editable=False)
+    # [{"width", "height", "webp", "fallback", "fallback_type"}], smallest first (storage names).
+    cover_thumbnails = models.JSONField(default=list, blank=True, editable=False)
     is_published = models.BooleanField("published", default=False)
+    is_featured = models.BooleanField(
+        "featured", default=False, help_text="Shown on the home page (published courses only)."
+    )
     frappe_course = models.CharField(
         "Frappe LMS course name",
         max_length=140,
@@ -62,3 +75,34 @@ class Course(models.Model):
     @property
     def price_display(self) -> str:
         return format_money(self.price_cents, self.currency)
+
+    @property
+    def cover(self) -> Cover | None:
+        """The cover's thumbnails, or None while there is no image or they are being made."""
+        return Cover.of(self)
+
+
+class CourseOutline(models.Model):
+    """What is inside a course, as its Frappe LMS course says: chapters, lessons, instructors.
+
+    One row per course, written whole by ``courses.services.store_outline`` (the LMS sync task
+    calls it); the LMS is the only source, this is a copy the course page reads without calling
+    the LMS. ``lms_course`` is the LMS course it was read from: a copy from an older mapping is
+    not shown.
+    """
+
+    course = models.OneToOneField(Course, on_delete=models.CASCADE, related_name="outline")
+    lms_course = models.CharField(max_length=140)
+    # [{"title", "lessons": [{"title", "preview"}]}] in course order.
+    chapters = models.JSONField(default=list)
+    # [{"name", "full_name"}] in the LMS's order.
+    instructors = models.JSONField(default=list)
+    digest = models.CharField(max_length=64)
+    synced_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Outline of {self.course_id} from {self.lms_course}"
+
+    @property
+    def lesson_count(self) -> int:
+        return sum(len(chapter["lessons"]) for chapter in self.chapters)

@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 
@@ -18,6 +19,7 @@ from .models import Course
 
 CATALOG_VERSION_KEY = "courses:catalog-version"
 CATALOG_PAGE_SIZE = 12
+HOME_FEATURED = 3
 
 
 def catalog_version() -> str | None:
@@ -91,7 +93,43 @@ def published_course(slug: str) -> Course | None:
     record_cache(hit=cached is not None, cache_name="course_detail")
     if cached is not None:
         return cached or None
-    course = published_courses().filter(slug=slug).first()
+    course = published_courses().select_related("outline").filter(slug=slug).first()
     # Cache misses too (as False), so probing unknown slugs cannot hammer the database.
     cache.put(key, course or False, timeout=settings.CATALOG_CACHE_SECONDS)
     return course
+
+
+def featured_courses(limit: int = HOME_FEATURED) -> list[Course]:
+    """The home page's courses: those marked featured, else the newest (1-2 queries, cached)."""
+    key = catalog_key("featured", str(limit))
+    cached = cache.get(key)
+    record_cache(hit=cached is not None, cache_name="featured_courses")
+    if cached is not None:
+        return cached
+    courses = published_courses().defer("description", "features")
+    featured = list(courses.filter(is_featured=True).order_by("title", "pk")[:limit])
+    if not featured:
+        featured = list(courses.order_by("-created_at", "-pk")[:limit])
+    cache.put(key, featured, timeout=settings.CATALOG_CACHE_SECONDS)
+    return featured
+
+
+def published_course_count() -> int:
+    key = catalog_key("count")
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    count = published_courses().count()
+    cache.put(key, count, timeout=settings.CATALOG_CACHE_SECONDS)
+    return count
+
+
+def shown_outline(course: Course):
+    """The course's LMS outline, if it was read from the LMS course it is mapped to now."""
+    try:
+        outline = course.outline
+    except ObjectDoesNotExist:
+        return None
+    if not course.frappe_course or outline.lms_course != course.frappe_course:
+        return None
+    return outline

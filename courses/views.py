@@ -7,7 +7,14 @@ from django.shortcuts import render
 from maaledu.page_cache import cache_shared_page
 
 from .models import Course
-from .selectors import CATALOG_VERSION_KEY, catalog_page, published_course
+from .selectors import (
+    CATALOG_VERSION_KEY,
+    catalog_page,
+    featured_courses,
+    published_course,
+    published_course_count,
+    shown_outline,
+)
 
 
 def _page_key(kind: str, request: HttpRequest, *parts: str) -> str:
@@ -24,6 +31,31 @@ def _catalog_page_key(request: HttpRequest) -> str:
 
 def _course_page_key(request: HttpRequest) -> str:
     return _page_key("course-page", request)
+
+
+def _home_page_key(request: HttpRequest) -> str:
+    return _page_key("home-page", request)
+
+
+@cache_shared_page(
+    version_key=CATALOG_VERSION_KEY,
+    key=_home_page_key,
+    name="home_html",
+    timeout=settings.CATALOG_CACHE_SECONDS,
+)
+def home(request: HttpRequest) -> HttpResponse:
+    """Featured courses, how grants work, the affiliate programme."""
+    return render(
+        request,
+        "courses/home.html",
+        {
+            "featured": featured_courses(),
+            "course_count": published_course_count(),
+            "affiliate_rate_percent": settings.AFFILIATE_DEFAULT_RATE_PERCENT,
+            "affiliate_cookie_days": settings.AFFILIATE_COOKIE_DAYS,
+            "grant_valid_days": settings.GRANT_COUPON_VALID_DAYS,
+        },
+    )
 
 
 @cache_shared_page(
@@ -53,4 +85,6 @@ def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
     course = published_course(slug)
     if course is None:
         raise Http404("No such course")
-    return render(request, "courses/detail.html", {"course": course})
+    return render(
+        request, "courses/detail.html", {"course": course, "outline": shown_outline(course)}
+    )

@@ -89,6 +89,7 @@ def log_in_to_admin(page: Page) -> None:
 def open_course_from_catalog(page: Page, course: Course) -> None:
     """From the home page: the catalog, then the course's page."""
     page.goto("/")
+    main(page).get_by_role("button", name="Browse all courses").click()
     expect(page.get_by_role("heading", name="Course catalog", level=1)).to_be_visible()
     page.get_by_role("link", name=course.title, exact=True).click()
     expect(page.get_by_role("heading", name=course.title, level=1)).to_be_visible()

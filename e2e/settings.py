@@ -6,7 +6,8 @@ things the browser tests need that base.py does not read from the environment.
   base.py reads ``EMAIL_BACKEND`` and ``EMAIL_FILE_PATH`` from the environment, this module can
   go and the stack can run ``maaledu.settings.base`` itself.
 - With ``DEBUG`` off (as in production), whitenoise serves ``static/`` from the finders, so no
-  ``collectstatic`` is needed (the same choice as ``maaledu.settings.test``).
+  ``collectstatic`` is needed (the same choice as ``maaledu.settings.test``); the site serves
+  the course covers from the run's ``MEDIA_ROOT`` too.
 """
 
 from maaledu.settings.base import *  # noqa: F403
@@ -15,4 +16,5 @@ from maaledu.settings.base import env
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH")
 WHITENOISE_USE_FINDERS = True
+SERVE_MEDIA = True  # course covers from the run's own MEDIA_ROOT
 WHITENOISE_AUTOREFRESH = True

@@ -8,8 +8,9 @@
 - a real Celery worker on that broker;
 - the fake Stripe (``fakes.stripe_server``: its hosted page "pays" by completing the session and
   sending the signed ``checkout.session.completed`` webhook) and the fake Frappe LMS
-  (``fakes.frappe_server``, with every seeded course's ``frappe_course``), both in this process
-  on threads, so a test can look at what they received;
+  (``fakes.frappe_server``, with every seeded course's ``frappe_course`` and its outline from
+  ``fakes.demo_lms``, read once into the site), both in this process on threads, so a test can
+  look at what they received;
 - e-mail written to files (``e2e.settings``), read through ``Mailbox``.
 
 Every wait has a deadline, and every process is started in its own process group, which
@@ -36,6 +37,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from fakes.demo_lms import add_demo_courses
 from fakes.frappe_server import FakeFrappe
 from fakes.stripe_server import FakeStripe
 
@@ -279,8 +281,10 @@ class Stack:
             "result = sorted(set(Course.objects.exclude(frappe_course='')"
             ".values_list('frappe_course', flat=True)))\n"
         )
-        for course in frappe_courses:
-            self.frappe.add_course(course)
+        add_demo_courses(self.frappe, frappe_courses)
+        # The course outlines, as the periodic task reads them (no beat runs here).
+        self.django("from lms_sync.services import sync_course_outlines\n"
+                    "result = sync_course_outlines()\n")
 
         web = self._spawn(
             "gunicorn",
@@ -350,6 +354,7 @@ class Stack:
             "REDIS_URL": self.redis_url,
             "CACHE_KEY_PREFIX": "e2e",
             "EMAIL_FILE_PATH": str(self.mailbox.directory),
+            "MEDIA_ROOT": str(self.workdir / "media"),
             "SENDGRID_API_KEY": "",
             "SENTRY_DSN": "",
             "DEMO_ADMIN_PASSWORD": "maaledu-demo-admin",  # flows.STAFF_PASSWORD

@@ -15,6 +15,7 @@ import argparse
 import base64
 import binascii
 import contextlib
+import html
 import json
 import random
 import re
@@ -51,13 +52,15 @@ _FIELDS = {
     ),
     "LMS Course": (
         "title",
+        "short_introduction",
+        "description",
         "published",
         "paid_course",
         "disable_self_learning",
         "upcoming",
         "status",
     ),
-    "Course Lesson": ("title", "course"),
+    "Course Lesson": ("title", "course", "chapter", "include_in_preview"),
     "LMS Enrollment": (
         "course",
         "member",
@@ -74,6 +77,12 @@ _FIELDS = {
     ),
 }
 _NAME_CHARS = string.ascii_lowercase + string.digits
+# Whitelisted with allow_guest (lms/lms/utils.py); what they answer a Guest while the site's
+# LMS Settings do not allow guest access.
+_GUEST_METHODS: dict[str, Any] = {
+    "lms.lms.utils.get_course_outline": [],
+    "lms.lms.utils.get_course_details": {},
+}
 _EMAIL_ALERT = "Please setup default outgoing Email Account from Settings &gt; Email Account"
 
 
@@ -266,7 +275,11 @@ class FakeFrappe:
         self.users: dict[str, dict[str, Any]] = {}
         self.enrollments: dict[str, dict[str, Any]] = {}
         self.courses: dict[str, dict[str, Any]] = {}
-        self.lessons: dict[str, dict[str, Any]] = {}
+        self.chapters: dict[str, dict[str, Any]] = {}  # Course Chapter
+        self.lessons: dict[str, dict[str, Any]] = {}  # Course Lesson
+        # LMS Settings "allow_guest_access": off, so Guest calls of the outline methods get
+        # an empty answer, as on a default site.
+        self.allow_guest_access = False
         self.down = False
         self.slow_seconds = 0.0
         self._bind = bind
@@ -343,20 +356,79 @@ class FakeFrappe:
         disable_self_learning: bool = False,
     ) -> None:
         with self._lock:
+            title = title or name.replace("-", " ").title()
             self.courses[name] = self._new_doc(
                 name,
-                title=title or name.replace("-", " ").title(),
+                title=title,
+                short_introduction=f"An introduction to {title}.",
+                description=f"<p>{title}</p>",
                 published=int(published),
                 paid_course=int(paid),
                 disable_self_learning=int(disable_self_learning),
                 upcoming=0,
                 status="Approved" if published else "In Progress",
+                chapters=[],  # Chapter Reference rows: {"chapter": <Course Chapter name>, "idx"}
+                instructors=[],  # Course Instructor rows: {"instructor": <User name>, "idx"}
             )
 
     def add_lesson(self, name: str, course: str, title: str | None = None) -> None:
         """A ``Course Lesson`` (what an enrolment's ``current_lesson`` links to)."""
         with self._lock:
             self.lessons[name] = self._new_doc(name, title=title or name, course=course)
+
+    def add_chapter(
+        self, course: str, title: str, lessons: Iterable[str | tuple[str, bool]] = ()
+    ) -> str:
+        """A Course Chapter with its lessons (a title, or (title, include_in_preview)), linked
+        from the course's ``chapters`` table and the chapter's ``lessons`` table, as a course
+        author's edits leave them (inserting the documents alone would not show them)."""
+        with self._lock:
+            doc = self.courses[course]
+            name = f"{len(self.chapters) + 1:04d} {title}"
+            chapter = self._new_doc(
+                name, title=title, course=course, is_scorm_package=0, lessons=[]
+            )
+            self.chapters[name] = chapter
+            doc["chapters"].append({"chapter": name, "idx": len(doc["chapters"]) + 1})
+            for lesson in lessons:
+                lesson_title, preview = lesson if isinstance(lesson, tuple) else (lesson, False)
+                self.add_chapter_lesson(name, lesson_title, include_in_preview=preview)
+            doc["modified"] = self._now()
+            return name
+
+    def add_chapter_lesson(
+        self, chapter: str, title: str, *, include_in_preview: bool = False
+    ) -> str:
+        """A Course Lesson at the end of ``chapter``'s ``lessons`` table."""
+        with self._lock:
+            parent = self.chapters[chapter]
+            name = f"{len(self.lessons) + 1:04d} {title}"
+            self.lessons[name] = self._new_doc(
+                name,
+                title=title,
+                chapter=chapter,
+                course=parent["course"],
+                include_in_preview=int(include_in_preview),
+                youtube=None,
+                quiz_id=None,
+                body="",
+            )
+            parent["lessons"].append({"lesson": name, "idx": len(parent["lessons"]) + 1})
+            return name
+
+    def rename_lesson(self, lesson: str, title: str) -> None:
+        with self._lock:
+            self.lessons[lesson].update(title=title, modified=self._now())
+
+    def add_instructor(self, course: str, email: str, full_name: str) -> str:
+        """Make ``email`` a User (if needed) and an instructor of ``course``."""
+        name = email.strip().lower()
+        with self._lock:
+            if name not in self.users:
+                self.add_user(email, full_name)
+            rows = self.courses[course]["instructors"]
+            rows.append({"instructor": name, "idx": len(rows) + 1})
+        return name
 
     def add_user(self, email: str, full_name: str = "") -> str:
         first, _, last = full_name.partition(" ")
@@ -459,8 +531,10 @@ class FakeFrappe:
     def _route(
         self, method: str, segments: list[str], query: dict[str, str], body: Any, user: str
     ) -> tuple[int, dict[str, Any] | str]:
+        if method == "GET" and segments[:2] == ["lms", "courses"] and len(segments) == 3:
+            return self._course_page(segments[2])
         if segments[:2] == ["api", "method"] and len(segments) == 3:
-            return self._call_method(segments[2], user)
+            return self._call_method(segments[2], query, user)
         if segments[:2] != ["api", "resource"] or len(segments) not in (3, 4):
             return 404, _werkzeug_404("Page not found")
         doctype = segments[2]
@@ -499,7 +573,24 @@ class FakeFrappe:
             return 202, {"data": "ok"}
         return 405, f"<p>{method} on {doctype} is not implemented by the fake</p>"
 
-    def _call_method(self, method_name: str, user: str) -> tuple[int, dict[str, Any]]:
+    def _call_method(
+        self, method_name: str, query: dict[str, str], user: str
+    ) -> tuple[int, dict[str, Any]]:
+        if method_name in _GUEST_METHODS:
+            if user == "Guest" and not self.allow_guest_access:
+                return 200, {"message": _GUEST_METHODS[method_name]}
+            if method_name == "lms.lms.utils.get_course_outline":
+                return 200, {"message": self._course_outline(query.get("course") or "")}
+            return 200, {"message": self._course_details(query.get("course") or "", user)}
+        if method_name == "lms.lms.utils.get_chapters":
+            raise FrappeError(
+                403,
+                "PermissionError",
+                (
+                    "<details><summary>You are not permitted to access this resource.</summary>"
+                    f"Function <strong>{method_name}</strong> is not whitelisted.</details>"
+                ),
+            )
         if method_name != "frappe.auth.get_logged_user":
             raise FrappeError(
                 404, "DoesNotExistError", f"Method {method_name} is not implemented by the fake"
@@ -514,6 +605,105 @@ class FakeFrappe:
                 ),
             )
         return 200, {"message": user}
+
+    def _course_page(self, course: str) -> tuple[int, str]:
+        """The learner's course page (``/lms/courses/<name>``, a single-page app on a real
+        site): here a plain page with the outline, so a demo's "Start learning" link lands."""
+        doc = self.courses.get(course)
+        if doc is None:
+            return 404, _werkzeug_404("Page not found")
+        chapters = "".join(
+            f"<li>{html.escape(chapter['title'])}<ol>"
+            + "".join(f"<li>{html.escape(lesson['title'])}</li>" for lesson in chapter["lessons"])
+            + "</ol></li>"
+            for chapter in self._course_outline(course)
+        )
+        title = html.escape(doc["title"])
+        return 200, (
+            f"<!doctype html>\n<html lang=en>\n<title>{title} · Fake Frappe LMS</title>\n"
+            f"<h1>{title}</h1>\n<p>This is the fake Frappe LMS of the MaalEdu demo: a real site "
+            f"shows the course's lessons here.</p>\n<ol>{chapters}</ol>\n"
+        )
+
+    def _course_outline(self, course: str) -> list[dict[str, Any]]:
+        """lms 2.61 ``get_course_outline``: the course's Chapter Reference rows in order, each
+        chapter with its Lesson Reference rows; ``[]`` for an unknown course."""
+        doc = self.courses.get(course)
+        outline = []
+        for reference in sorted((doc or {}).get("chapters", []), key=lambda row: row["idx"]):
+            chapter = self.chapters[reference["chapter"]]
+            lessons = []
+            for row in sorted(chapter["lessons"], key=lambda row: row["idx"]):
+                lesson = self.lessons[row["lesson"]]
+                lessons.append(
+                    {
+                        "name": lesson["name"],
+                        "title": lesson["title"],
+                        "number": f"{reference['idx']}-{row['idx']}",
+                        "include_in_preview": lesson["include_in_preview"],
+                        "icon": "icon-list",
+                        "youtube": lesson["youtube"],
+                        "quiz_id": lesson["quiz_id"],
+                        "is_complete": 0,
+                    }
+                )
+            outline.append(
+                {
+                    "name": chapter["name"],
+                    "title": chapter["title"],
+                    "is_scorm_package": chapter["is_scorm_package"],
+                    "launch_file": None,
+                    "scorm_package": None,
+                    "idx": reference["idx"],
+                    "lessons": lessons,
+                }
+            )
+        return outline
+
+    def _course_details(self, course: str, user: str) -> dict[str, Any]:
+        """lms 2.61 ``get_course_details``. An unknown course crashes it for a caller who may
+        edit courses (it reads fields of ``None``) and is ``{}`` for anyone else; so is an
+        unpublished course for a caller who may not edit it."""
+        may_edit = bool(self.roles & {"Moderator", "Course Creator"})
+        doc = self.courses.get(course)
+        if doc is None and may_edit:
+            raise FrappeError(
+                500,
+                "AttributeError",
+                exception="AttributeError: 'NoneType' object has no attribute 'name'",
+            )
+        if doc is None or (not doc["published"] and not may_edit):
+            return {}
+        instructors = []
+        for row in sorted(doc["instructors"], key=lambda row: row["idx"]):
+            person = self.users.get(row["instructor"], {})
+            instructors.append(
+                {
+                    "name": row["instructor"],
+                    "username": person.get("username"),
+                    "full_name": person.get("full_name") or row["instructor"],
+                    "user_image": None,
+                    "first_name": person.get("first_name"),
+                    "last_name": person.get("last_name"),
+                    "bio": None,
+                }
+            )
+        fields = ("name", "title", "short_introduction", "description", "published", "upcoming")
+        lessons = sum(len(self.chapters[ref["chapter"]]["lessons"]) for ref in doc["chapters"])
+        return {
+            **{field: doc.get(field) for field in fields},
+            "image": None,
+            "video_link": None,
+            "tags": None,
+            "category": None,
+            "paid_course": doc["paid_course"],
+            "disable_self_learning": doc["disable_self_learning"],
+            "lessons": lessons,
+            "enrollments": 0,
+            "rating": 0,
+            "instructors": instructors,
+            "membership": None,
+        }
 
     def _list(
         self,

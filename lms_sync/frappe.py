@@ -36,6 +36,9 @@ from urllib.parse import quote, urlsplit
 import requests
 
 ENROLLMENT = "LMS Enrollment"
+# Whitelisted LMS methods behind the course page's outline (reference, section 9).
+COURSE_OUTLINE = "lms.lms.utils.get_course_outline"
+COURSE_DETAILS = "lms.lms.utils.get_course_details"
 PAGE_SIZE = 500
 # A list filter carries every member in the query string; 100 e-mails stay far below the
 # 8 KB request-line limit of common proxies.
@@ -52,6 +55,18 @@ class FrappeConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     send_welcome_email: bool = True
+
+
+@dataclass(frozen=True)
+class CourseContent:
+    """What a storefront shows of an LMS course: chapters (each with its lessons, in course
+    order) and instructors, all as plain text."""
+
+    name: str
+    title: str
+    published: bool
+    chapters: list[dict[str, Any]]
+    instructors: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -191,6 +206,57 @@ class FrappeClient:
                 f"LMS Course {name!r} does not exist", status=404, exc_type="DoesNotExistError"
             )
         return _doc(_expect(response, 200))
+
+    def course_content(self, name: str) -> CourseContent:
+        """The chapters, lessons and instructors of the LMS course ``name`` (three calls).
+
+        ``get_course_outline`` answers ``[]`` for an unknown course, and ``get_course_details``
+        fails with a 500 for one (when the caller may edit courses), so the course document
+        is read first: a missing course is an ``LmsMappingError``, not an empty outline.
+        """
+        name = _course_name(name)
+        self.get_course(name)
+        query = {"course": name}
+        details = _field(
+            _expect(self._send("GET", f"/api/method/{COURSE_DETAILS}", params=query), 200),
+            "message",
+        )
+        outline = _field(
+            _expect(self._send("GET", f"/api/method/{COURSE_OUTLINE}", params=query), 200),
+            "message",
+        )
+        if not isinstance(details, dict) or not isinstance(outline, list):
+            raise LmsConfigError("Frappe answered the course outline in an unknown shape")
+        chapters = [
+            {
+                "title": _plain(str(chapter.get("title") or "")),
+                "lessons": [
+                    {
+                        "title": _plain(str(lesson.get("title") or "")),
+                        "preview": bool(lesson.get("include_in_preview")),
+                    }
+                    for lesson in chapter.get("lessons") or []
+                    if isinstance(lesson, dict)
+                ],
+            }
+            for chapter in outline
+            if isinstance(chapter, dict)
+        ]
+        instructors = [
+            {
+                "name": str(person.get("name") or ""),
+                "full_name": _plain(str(person.get("full_name") or person.get("name") or "")),
+            }
+            for person in details.get("instructors") or []
+            if isinstance(person, dict)
+        ]
+        return CourseContent(
+            name=name,
+            title=_plain(str(details.get("title") or "")),
+            published=bool(details.get("published")),
+            chapters=chapters,
+            instructors=instructors,
+        )
 
     def ensure_user(self, *, email: str, full_name: str = "") -> str:
         """Create the learner's User unless it exists; return its name (the lower-cased e-mail).

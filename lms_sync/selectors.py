@@ -62,3 +62,13 @@ def unsent_alert_ids(*, opened_before: datetime) -> list[int]:
 
 def published_courses() -> QuerySet[Course]:
     return Course.objects.filter(is_published=True).order_by("title")
+
+
+def mapped_courses() -> list[tuple[int, str]]:
+    """(course id, LMS course name) of every published course mapped to an LMS course."""
+    return list(
+        Course.objects.filter(is_published=True)
+        .exclude(frappe_course="")
+        .order_by("pk")
+        .values_list("pk", "frappe_course")
+    )

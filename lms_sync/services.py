@@ -39,6 +39,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from courses import services as course_services
 from enrollments.models import Enrollment
 from maaledu.mail import send_templated_email
 from maaledu.queue import enqueue_on_commit
@@ -441,3 +442,59 @@ def pull_progress(*, batch_size: int) -> int:
     Enrollment.objects.bulk_update(read, ["lms_progress", "lms_progress_at"])
     logger.info("event=lms.progress_pulled read=%s missing_in_lms=%s", len(read), missing)
     return len(read)
+
+
+# --- Course outlines for the course pages ---------------------------------------------------
+
+
+def sync_course_outlines() -> int:
+    """Copy the chapters, lessons and instructors of every mapped LMS course into the courses
+    app (``courses.services.store_outline``); return how many course pages changed.
+
+    Runs periodically (``LMS_OUTLINE_SYNC_SECONDS``): the LMS is the only source, and the
+    course page never calls it. A course that is gone from the LMS loses its outline; an LMS
+    that cannot be reached leaves every stored outline as it is until the next run.
+    """
+    try:
+        client = FrappeClient.from_settings()
+    except LmsNotConfigured:
+        return 0
+    changed = course_services.drop_stale_outlines()
+    try:
+        for course_id, lms_course in selectors.mapped_courses():
+            try:
+                content = client.course_content(lms_course)
+            except LmsMappingError as error:
+                logger.warning(
+                    "event=lms.outline_missing course=%s lms_course=%s detail=%s",
+                    course_id,
+                    lms_course,
+                    error.detail,
+                )
+                changed += course_services.drop_outline(course_id=course_id)
+                continue
+            except LmsConfigError as error:
+                logger.error("event=lms.outline_config_error detail=%s", error.detail)
+                break  # every other course would fail the same way
+            except LmsError as error:
+                logger.warning(
+                    "event=lms.outline_unavailable course=%s detail=%s", course_id, error.detail
+                )
+                continue
+            try:
+                changed += course_services.store_outline(
+                    course_id=course_id,
+                    lms_course=content.name,
+                    chapters=content.chapters,
+                    instructors=content.instructors,
+                )
+            except course_services.OutlineError as error:
+                logger.warning(
+                    "event=lms.outline_refused course=%s lms_course=%s error=%s",
+                    course_id,
+                    lms_course,
+                    error,
+                )
+    finally:
+        client.close()
+    return changed

@@ -65,3 +65,9 @@ def resend_unsent_alerts() -> int:
     for alert_id in ids:
         send_lms_alert.delay(alert_id)
     return len(ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sync_course_outlines() -> int:
+    """Beat, every LMS_OUTLINE_SYNC_SECONDS: course outlines from the LMS (read-only there)."""
+    return services.sync_course_outlines()

@@ -1,14 +1,15 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
-from django.views.generic import RedirectView
+from django.urls import include, path, re_path
 
 from accounts import views as accounts_views
+from courses import views as courses_views
 from ops import views as ops_views
 
 from . import views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="courses:catalog", permanent=False), name="home"),
+    path("", courses_views.home, name="home"),
     path("courses/", include("courses.urls")),
     path("", include("enrollments.urls")),
     path("affiliates/", include("affiliates.urls")),
@@ -23,6 +24,12 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", ops_views.metrics, name="metrics"),
 ]
+
+if settings.SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
+    # Course covers from MEDIA_ROOT (development, the demo, the browser tests).
+    urlpatterns.append(
+        re_path(rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$", views.media, name="media")
+    )
 
 # The site's own error pages: none of them reads the request body (see maaledu.views).
 handler400 = "maaledu.views.bad_request"

@@ -10,8 +10,14 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django.views.static import serve
 
 logger = logging.getLogger(__name__)
+
+
+def media(request: HttpRequest, path: str):
+    """A file under MEDIA_ROOT (course covers), when the site serves media (SERVE_MEDIA)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
 @never_cache

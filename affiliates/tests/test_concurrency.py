@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.tests.factories import StaffFactory, UserFactory
 from affiliates import selectors, services
 from affiliates.models import Affiliate, Commission, Payout
-from affiliates.selectors import earnings_of
+from affiliates.selectors import earnings_by_affiliate, earnings_of
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
 from courses.tests.factories import CourseFactory
 
@@ -153,3 +153,148 @@ def test_double_submitted_join_creates_one_affiliate():
 
     assert Affiliate.objects.count() == 1
     assert set(results) == {Affiliate.objects.get().pk}
+
+
+def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
+    """Each thread records a sale and refunds another, all on one affiliate and day, each
+    refreshing the day's totals after its commit while the others write: whatever the
+    interleaving, the stored day equals its rows and no change is left uncounted."""
+    from affiliates import earnings
+    from affiliates.models import EarningsDay
+
+    affiliate = AffiliateFactory()
+    course = CourseFactory()
+    sold_at = timezone.now()
+
+    def sale(sale_id):
+        services.record_commission(
+            affiliate_id=affiliate.pk,
+            sale_id=sale_id,
+            course=course,
+            buyer_email="buyer@example.com",
+            amount_paid_cents=10000,
+            currency="usd",
+            sold_at=sold_at,
+        )
+
+    for sale_id in range(100, 100 + THREADS):
+        sale(sale_id)
+    counter = iter(range(THREADS))
+    lock = threading.Lock()
+
+    def sell_and_refund():
+        with lock:
+            n = next(counter)
+        sale(n)
+        services.reverse_commission(
+            sale_id=100 + n, refunded_cents_total=2500 * (1 + n % 4), sale_amount_cents=10000
+        )
+
+    _race(sell_and_refund)
+
+    assert not Commission.objects.filter(totals_stale=True).exists()
+    [day] = EarningsDay.objects.filter(affiliate=affiliate)
+    [rows] = earnings_by_affiliate([affiliate.pk])[affiliate.pk]
+    assert (day.sales, day.referrals, day.pending_cents, day.reversed_cents) == (
+        rows.sales,
+        rows.referrals,
+        rows.pending_cents,
+        rows.reversed_cents,
+    )
+    assert day.sales == 2 * THREADS and earnings.refresh(affiliate.pk) == 0
+
+
+def _paused_refresh(affiliate_id: int, *, before: str):
+    """Start ``earnings.refresh`` in a thread that stops just before its first statement
+    starting with ``before``; returns (paused event, release event, thread)."""
+    from affiliates import earnings
+
+    paused, release = threading.Event(), threading.Event()
+
+    def hold(execute, sql, params, many, context):
+        if sql.startswith(before) and not paused.is_set():
+            paused.set()
+            assert release.wait(60), "never released"
+        return execute(sql, params, many, context)
+
+    def run():
+        try:
+            with connection.execute_wrapper(hold):
+                earnings.refresh(affiliate_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert paused.wait(60), "the refresh never reached the statement"
+    return release, thread
+
+
+def _assert_day_equals_rows(affiliate):
+    from affiliates.models import EarningsDay
+
+    [day] = EarningsDay.objects.filter(affiliate=affiliate)
+    [rows] = earnings_by_affiliate([affiliate.pk])[affiliate.pk]
+    assert (day.sales, day.referrals, day.pending_cents, day.reversed_cents) == (
+        rows.sales,
+        rows.referrals,
+        rows.pending_cents,
+        rows.reversed_cents,
+    )
+
+
+def _crash_refreshes(execute, sql, params, many, context):
+    """As if the process died right after the write's commit: its after-commit refresh fails
+    at its first statement (the write stands; the rows stay stale)."""
+    if sql.startswith("SELECT") and '"affiliates_commission"."totals_stale")' in sql:
+        raise RuntimeError("the process died")
+    return execute(sql, params, many, context)
+
+
+@pytest.mark.parametrize(
+    ("pause_before", "writers_refresh_dies"),
+    [
+        # Summed before the refund, stored after the refund's own refresh: must not win.
+        ('UPDATE "affiliates_earningsday"', False),
+        # Summed before the refund, clearing flags after it: must not mark the refund counted.
+        ('UPDATE "affiliates_commission"', True),
+    ],
+)
+def test_a_refund_landing_inside_a_slow_refresh_is_neither_lost_nor_left_uncounted(
+    pause_before, writers_refresh_dies
+):
+    """A refresh is held at one step while a refund of the same day commits (its own refresh
+    running to the end, or dying); then the slow one finishes. The day ends with the refund
+    counted, or with the refunded row still marked stale for the next reader to count."""
+    from affiliates import earnings
+
+    affiliate = AffiliateFactory()
+    services.record_commission(
+        affiliate_id=affiliate.pk,
+        sale_id=1,
+        course=CourseFactory(),
+        buyer_email="buyer@example.com",
+        amount_paid_cents=10000,
+        currency="usd",
+        sold_at=timezone.now(),
+    )  # counted by its own refresh (no transaction here: on_commit runs at once)
+    Commission.objects.filter(sale_id=1).update(totals_stale=True)  # the slow one has work
+    release, slow = _paused_refresh(affiliate.pk, before=pause_before)
+
+    if writers_refresh_dies:
+        with connection.execute_wrapper(_crash_refreshes):
+            services.reverse_commission(
+                sale_id=1, refunded_cents_total=10000, sale_amount_cents=10000
+            )
+    else:
+        services.reverse_commission(sale_id=1, refunded_cents_total=10000, sale_amount_cents=10000)
+    release.set()
+    slow.join(60)
+
+    assert not slow.is_alive()
+    if writers_refresh_dies:
+        assert Commission.objects.get(sale_id=1).totals_stale
+        earnings.refresh(affiliate.pk)  # what the next dashboard view does
+    assert not Commission.objects.filter(totals_stale=True).exists()
+    _assert_day_equals_rows(affiliate)
+    assert earnings_by_affiliate([affiliate.pk])[affiliate.pk][0].referrals == 0

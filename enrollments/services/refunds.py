@@ -28,6 +28,7 @@ from affiliates.models import Commission
 from courses.money import format_money, proportion_of
 from grants import services as grant_services
 from maaledu.queue import enqueue_on_commit, send_on_commit
+from maaledu.refund_policy import refund_policy
 
 from .. import stripe_gateway
 from ..models import Enrollment, RefundRequest
@@ -58,6 +59,7 @@ class RefundPreview:
     revoke_access: bool
     restore_coupon: bool
     commission_reversal_cents: int
+    within_window: bool
 
     @property
     def full(self) -> bool:
@@ -105,13 +107,17 @@ def preview_refund(
             proportion_of(commission.amount_cents, total, enrollment.amount_due_cents)
             - commission.reversed_cents
         )
+    policy = refund_policy()
     return RefundPreview(
         enrollment=enrollment,
         amount_cents=amount_cents,
         refunded_total_cents=total,
-        revoke_access=full or revoke_access,
-        restore_coupon=restore_coupon and enrollment.grant_id is not None,
+        revoke_access=policy.revokes_access(full=full, staff_chose_to_revoke=revoke_access),
+        restore_coupon=policy.gives_coupon_back(
+            used_a_coupon=enrollment.grant_id is not None, staff_chose_to_restore=restore_coupon
+        ),
         commission_reversal_cents=max(reversal, 0),
+        within_window=policy.within_window(enrollment.paid_at, timezone.now()),
     )
 
 
@@ -230,9 +236,15 @@ def apply_refund_policy(enrollment: Enrollment) -> str:
             refunded_cents_total=refunded,
             sale_amount_cents=enrollment.amount_due_cents,
         )
+    policy = refund_policy()
     full = refunded >= enrollment.amount_due_cents and (refunded > 0 or bool(requests))
-    revoke = full or any(revoke for revoke, _ in requests)
-    if enrollment.grant_id and any(restore for _, restore in requests):
+    revoke = policy.revokes_access(
+        full=full, staff_chose_to_revoke=any(revoke for revoke, _ in requests)
+    )
+    if policy.gives_coupon_back(
+        used_a_coupon=enrollment.grant_id is not None,
+        staff_chose_to_restore=any(restore for _, restore in requests),
+    ):
         grant_services.restore_coupon(grant_id=enrollment.grant_id, enrollment_id=enrollment.pk)
     if revoke and revoke_access(enrollment.pk):
         logger.info("event=enrollment.refunded enrollment_id=%s full=%s", enrollment.pk, full)

@@ -194,3 +194,79 @@ def test_fail_next_answers_with_a_gateway_page_then_recovers(fake):
     assert failed.status_code == 502
     assert "502 Bad Gateway" in failed.text
     assert recovered.status_code == 200
+
+
+# --- Course content (reference section 9) ----------------------------------------------------
+
+OUTLINE = "/api/method/lms.lms.utils.get_course_outline"
+DETAILS = "/api/method/lms.lms.utils.get_course_details"
+
+
+def test_course_outline_lists_chapters_in_course_order_with_numbered_lessons(fake):
+    fake.add_chapter("intro-to-django", "Networking basics", ["VPCs and subnets", ("DNS", True)])
+    fake.add_chapter("intro-to-django", "Storage", ["S3"])
+
+    outline = call(fake, "GET", OUTLINE, params={"course": "intro-to-django"}).json()["message"]
+
+    assert [(chapter["title"], chapter["idx"]) for chapter in outline] == [
+        ("Networking basics", 1),
+        ("Storage", 2),
+    ]
+    first = outline[0]["lessons"]
+    assert [(lesson["title"], lesson["number"]) for lesson in first] == [
+        ("VPCs and subnets", "1-1"),
+        ("DNS", "1-2"),
+    ]
+    assert first[1]["include_in_preview"] == 1
+    assert outline[0]["name"].endswith("Networking basics")
+
+
+def test_course_outline_of_an_unknown_course_is_empty(fake):
+    response = call(fake, "GET", OUTLINE, params={"course": "no-such-course"})
+
+    assert response.status_code == 200 and response.json() == {"message": []}
+
+
+def test_course_details_name_the_instructors(fake):
+    fake.add_instructor("intro-to-django", "grace@example.com", "Grace Hopper")
+
+    details = call(fake, "GET", DETAILS, params={"course": "intro-to-django"}).json()["message"]
+
+    assert details["title"] == "Intro To Django" and details["published"] == 1
+    assert [(p["name"], p["full_name"]) for p in details["instructors"]] == [
+        ("grace@example.com", "Grace Hopper")
+    ]
+
+
+def test_course_details_of_an_unknown_course_crash_for_course_editors_only():
+    roles = ("System Manager", "LMS Student")
+    with FakeFrappe(api_key="key", api_secret="secret", site="lms.test", roles=roles) as plain:
+        answer = call(plain, "GET", DETAILS, params={"course": "nope"})
+        assert answer.status_code == 200 and answer.json() == {"message": {}}
+    with FakeFrappe(api_key="key", api_secret="secret", site="lms.test") as mod:  # Moderator
+        answer = call(mod, "GET", DETAILS, params={"course": "nope"})
+        assert answer.status_code == 500 and answer.json()["exc_type"] == "AttributeError"
+
+
+def test_get_chapters_is_not_whitelisted(fake):
+    response = call(fake, "GET", "/api/method/lms.lms.utils.get_chapters")
+
+    assert response.status_code == 403 and response.json()["exc_type"] == "PermissionError"
+
+
+def test_guests_get_empty_content_while_guest_access_is_off(fake):
+    fake.add_chapter("intro-to-django", "Basics", ["Hello"])
+    guest = {"Host": "lms.test"}
+
+    outline = call(fake, "GET", OUTLINE, headers=guest, params={"course": "intro-to-django"})
+
+    assert outline.json() == {"message": []}
+
+
+def test_the_learner_course_page_shows_the_outline(fake):
+    fake.add_chapter("intro-to-django", "Basics", ["<Hello>"])
+
+    page = call(fake, "GET", "/lms/courses/intro-to-django", headers={"Host": "lms.test"})
+
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert "Intro To Django" in page.text and "&lt;Hello&gt;" in page.text

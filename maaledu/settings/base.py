@@ -132,6 +132,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "maaledu"
 CELERY_TIMEZONE = "UTC"
+# How often course outlines are read from the LMS: a change there shows within this period.
+LMS_OUTLINE_SYNC_SECONDS = env.int("LMS_OUTLINE_SYNC_SECONDS", default=10 * 60)
 CELERY_BEAT_SCHEDULE = {
     # Three-way reconciliation of the last week (ops.reconciliation), every night.
     "ops-nightly-reconcile": {
@@ -168,6 +170,13 @@ CELERY_BEAT_SCHEDULE = {
     "affiliates-approve-matured-commissions": {
         "task": "affiliates.tasks.approve_matured_commissions",
         "schedule": 60 * 60,
+    },
+    # Cover thumbnails a lost message or dead worker left unmade (courses.tasks).
+    "courses-sweep-stale-covers": {"task": "courses.tasks.sweep_stale_covers", "schedule": 60 * 60},
+    # Chapters, lessons and instructors of every mapped LMS course, for the course pages.
+    "lms-sync-course-outlines": {
+        "task": "lms_sync.tasks.sync_course_outlines",
+        "schedule": LMS_OUTLINE_SYNC_SECONDS,
     },
     # Approved, unused grant coupons past their expiry become expired (checkout checks the
     # expiry itself; this keeps the admin's status filter truthful).
@@ -283,7 +292,11 @@ AFFILIATE_COOKIE_DAYS = env.int("AFFILIATE_COOKIE_DAYS", default=30)
 _legacy_ref_until = env("LEGACY_REF_LINKS_UNTIL", default="")
 LEGACY_REF_LINKS_UNTIL = date.fromisoformat(_legacy_ref_until) if _legacy_ref_until else None
 AFFILIATE_DEFAULT_RATE_PERCENT = env.int("AFFILIATE_DEFAULT_RATE_PERCENT", default=10)
+# The refund window learners are promised (maaledu.refund_policy); commissions are approved
+# after it.
 COMMISSION_REFUND_WINDOW_DAYS = env.int("COMMISSION_REFUND_WINDOW_DAYS", default=14)
+# Where learners write for help and refunds (shown on the course and checkout pages).
+SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@maaledu.local")
 PAYOUT_MINIMUM_CENTS = env.int("PAYOUT_MINIMUM_CENTS", default=5000)
 GRANT_COUPON_VALID_DAYS = env.int("GRANT_COUPON_VALID_DAYS", default=30)
 # Password of the demo staff account that `seed_demo` creates (development only).
@@ -317,8 +330,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-MEDIA_URL = "/media/"
-MEDIA_ROOT = BASE_DIR / "media"
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# The site itself serves MEDIA_URL from MEDIA_ROOT (development, the demo, the browser tests);
+# in production a file storage (S3) or the proxy serves it.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

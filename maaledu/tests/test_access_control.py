@@ -63,8 +63,14 @@ def _enrollment(attribute: str, name: str = "enrollments:enrollment_status"):
 
 
 ROWS: dict[str, list[Row]] = {
-    "home": [Row(lambda w: "/", everyone((302, "/courses/")))],
+    "home": [Row(lambda w: "/", everyone(200))],
     "healthz": [Row(lambda w: "/healthz", everyone(200))],
+    # Course covers from MEDIA_ROOT (SERVE_MEDIA: development and tests): a missing file is a
+    # 404, a way out of MEDIA_ROOT a 400.
+    "media": [
+        Row(lambda w: "/media/courses/none.jpg", everyone(404), "missing"),
+        Row(lambda w: "/media/../manage.py", everyone(400), "traversal"),
+    ],
     "readyz": [Row(lambda w: "/readyz", everyone(200))],
     # Off unless METRICS_TOKEN or METRICS_ALLOWED_IPS is set (the test turns both off).
     "metrics": [Row(lambda w: "/metrics", everyone(404))],

@@ -3,10 +3,20 @@
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from courses import services
+from courses.demo_covers import draw_cover
 from courses.models import Course
+
+# The demo courses shown on the home page.
+FEATURED_SLUGS = {
+    "aws-solutions-architect-associate",
+    "certified-kubernetes-administrator",
+    "comptia-security-plus",
+}
 
 DEMO_COURSES = [
     {
@@ -100,15 +110,32 @@ DEMO_STAFF_EMAIL = "admin@maaledu.local"
 class Command(BaseCommand):
     help = "Create or refresh the demo courses and the demo staff account (idempotent)."
 
-    @transaction.atomic
     def handle(self, *args, **options):
+        with transaction.atomic():
+            courses = self._seed()
+        # Thumbnails now, not only through the queued task: the pages show covers at once
+        # even when no worker runs yet (the task then finds nothing to do).
+        for course in courses:
+            services.refresh_cover(course.pk)
+
+    def _seed(self) -> list[Course]:
         created = 0
-        for data in DEMO_COURSES:
-            _, was_created = Course.objects.update_or_create(
+        courses = []
+        for index, data in enumerate(DEMO_COURSES):
+            course, was_created = Course.objects.update_or_create(
                 slug=data["slug"],
-                defaults={**data, "is_published": True, "frappe_course": data["slug"]},
+                defaults={
+                    **data,
+                    "is_published": True,
+                    "is_featured": data["slug"] in FEATURED_SLUGS,
+                    "frappe_course": data["slug"],
+                },
             )
             created += was_created
+            if not (course.image and course.image.storage.exists(course.image.name)):
+                cover = draw_cover(title=course.title, subtitle=course.subtitle, index=index)
+                course.image.save(f"{course.slug}.jpg", ContentFile(cover), save=True)
+            courses.append(course)
         updated = len(DEMO_COURSES) - created
         self.stdout.write(f"Demo courses: {created} created, {updated} updated.")
 
@@ -131,3 +158,4 @@ class Command(BaseCommand):
                 f"(admin at {settings.SITE_URL}/admin/)"
             )
         )
+        return courses
