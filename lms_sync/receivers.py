@@ -12,6 +12,7 @@ These receivers only start it now rather than at the next sweep: if the message 
 from django.dispatch import receiver
 
 from enrollments.signals import enrollment_paid, enrollment_revoked, enrollment_suspended
+from maaledu.queue import enqueue
 
 from .tasks import sync_enrollment
 
@@ -20,4 +21,4 @@ from .tasks import sync_enrollment
     [enrollment_paid, enrollment_revoked, enrollment_suspended], dispatch_uid="lms_sync.start_sync"
 )
 def start_sync(sender, enrollment_id: int, **kwargs) -> None:
-    sync_enrollment.delay(enrollment_id)
+    enqueue(sync_enrollment, enrollment_id)

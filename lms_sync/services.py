@@ -32,7 +32,6 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -43,6 +42,7 @@ from django.utils import timezone
 from courses import services as course_services
 from enrollments.models import Enrollment
 from maaledu.mail import send_templated_email
+from maaledu.queue import enqueue_on_commit
 
 from . import selectors
 from .frappe import (
@@ -347,7 +347,7 @@ def _open_alert(kind: str, key: str, detail: str) -> bool:
     from .tasks import send_lms_alert
 
     logger.warning("event=lms.alert_opened alert_id=%s kind=%s key=%s", alert.pk, kind, key)
-    transaction.on_commit(partial(send_lms_alert.delay, alert.pk))
+    enqueue_on_commit(send_lms_alert, alert.pk)
     return True
 
 
@@ -392,7 +392,7 @@ def retry_now(*, enrollment_ids: list[int]) -> int:
         lms_status=LmsStatus.PENDING, lms_attempts=0, lms_next_attempt_at=now, updated_at=now
     )
     for enrollment_id in ids:
-        transaction.on_commit(partial(sync_enrollment.delay, enrollment_id))
+        enqueue_on_commit(sync_enrollment, enrollment_id)
     return retried
 
 

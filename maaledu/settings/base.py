@@ -150,6 +150,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "enrollments.tasks.sweep_unsent_confirmations",
         "schedule": 10 * 60,
     },
+    # Refund notices, payment-failed notices and dispute alerts whose message was lost.
+    "enrollments-sweep-unsent-notices": {
+        "task": "enrollments.tasks.sweep_unsent_notices",
+        "schedule": 10 * 60,
+    },
     # The LMS retry scheduler: starts due sync jobs and jobs whose worker died (lease expired).
     "lms-sync-sweep-due-jobs": {"task": "lms_sync.tasks.sweep_due_jobs", "schedule": 60},
     "lms-sync-pull-progress": {"task": "lms_sync.tasks.pull_progress", "schedule": 30 * 60},
@@ -158,6 +163,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10 * 60,
     },
     # Pending commissions past COMMISSION_REFUND_WINDOW_DAYS become approved.
+    "affiliates-resend-unsent-welcomes": {
+        "task": "affiliates.tasks.resend_unsent_welcomes",
+        "schedule": 10 * 60,
+    },
     "affiliates-approve-matured-commissions": {
         "task": "affiliates.tasks.approve_matured_commissions",
         "schedule": 60 * 60,
@@ -174,6 +183,11 @@ CELERY_BEAT_SCHEDULE = {
     "grants-expire-coupons": {
         "task": "grants.tasks.expire_coupons",
         "schedule": 60 * 60,
+    },
+    # Grant e-mails (received, staff notice, decision) whose task message was lost.
+    "grants-resend-unsent-emails": {
+        "task": "grants.tasks.resend_unsent_emails",
+        "schedule": 10 * 60,
     },
 }
 
