@@ -58,10 +58,13 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A maaledu beat --loglevel=INFO
 
-# Load benchmarks (bench/README.md): PostgreSQL and Redis on loopback, wrk from Debian's packages.
+# Load benchmarks (bench/README.md): PostgreSQL and Redis on loopback, wrk and valgrind from
+# Debian's packages.
 bench-deps: install
-	@command -v wrk >/dev/null || apt-get install -y -q wrk \
-		|| { apt-get update -q && apt-get install -y -q wrk; }
+	@for tool in wrk valgrind; do \
+	  command -v $$tool >/dev/null || apt-get install -y -q $$tool \
+	    || { apt-get update -q && apt-get install -y -q $$tool; }; \
+	done
 
 bench: bench-deps
 	$(PY) -m bench $(BENCH_ARGS)

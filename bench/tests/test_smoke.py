@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-ENDPOINTS = ["healthz", "catalog", "course", "dashboard", "checkout", "webhook"]
+ENDPOINTS = ["healthz", "catalog", "course", "referral", "dashboard", "checkout", "webhook"]
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +27,8 @@ def _bench_services() -> tuple[str, str]:
         pytest.skip("the bench needs Redis: set REDIS_URL=redis://… (CI does)")
     if shutil.which("wrk") is None:
         pytest.skip("the bench needs wrk: apt-get install wrk (CI installs it)")
+    if shutil.which("valgrind") is None:
+        pytest.skip("the bench needs valgrind (callgrind): apt-get install valgrind (CI does)")
     return (
         urllib.parse.urlunsplit(database._replace(path="/maaledu_bench_smoke")),
         urllib.parse.urlunsplit(cache._replace(path="/14")),
@@ -50,7 +52,9 @@ def test_smoke_run_loads_every_endpoint_beside_the_floor(tmp_path):
     report = json.loads(output.read_text())
     assert [row["name"] for row in report["endpoints"]] == ENDPOINTS
     assert report["floor"]["name"] == "floor"
+    assert report["config"]["rounds"] >= 3
     for row in [report["floor"], *report["endpoints"]]:
+        assert len(row["rounds"]) == report["config"]["rounds"], row["name"]
         load = row["load"]
         assert load["requests"] > 0 and load["rps"] > 0, row["name"]
         # wrk counts answers of 400 and above, timeouts and broken connections as errors.
@@ -61,7 +65,15 @@ def test_smoke_run_loads_every_endpoint_beside_the_floor(tmp_path):
     for row in report["endpoints"]:
         assert row["vs_floor"]["throughput_x"] > 0, row["name"]
         assert row["probe"]["wall_ms"] > 0, row["name"]
-    # Each checkout opened an enrollment and each webhook paid one: nothing was a no-op.
-    for row in report["endpoints"][-2:]:
-        assert row["effect_rows"] >= row["load"]["requests"], row["name"]
+    # Each click was recorded, each checkout opened an enrollment and each webhook paid one:
+    # nothing was a no-op.
+    for row in report["endpoints"]:
+        if row["name"] in ("referral", "checkout", "webhook"):
+            assert row["effect_rows"] >= row["load"]["requests"], row["name"]
+    # Instructions per request were counted for the floor and every endpoint, and none grew
+    # past the stored baseline's tolerance (that would be a problem, failing the run).
+    counted = report["instructions"]["endpoints"]
+    assert set(counted) == {"floor", *ENDPOINTS}
+    assert all(entry["per_request"] > 0 for entry in counted.values())
+    assert counted["floor"]["floor_x"] == 1.0
     assert report["problems"] == []
