@@ -301,9 +301,10 @@ def _markdown_mix(report: dict) -> list[str]:
             f"{_ms(row['p50'])} | {_ms(row['p95'])} | {_ms(row['p99'])} | "
             f"{_ms(alone) if alone else '—'} | {row.get('target') or '—'} | {met} |"
         )
+    lines.append("")
     for check in mix.get("checks", []):
         met = "yes" if check["met"] else "**no**"
-        lines.append(f"\n- {check['what']}: {check['found']} ({met})")
+        lines.append(f"- {check['what']}: {check['found']} ({met})")
     return lines
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import django
 import redis
 
+from fakes.latency import STRIPE, Latency
 from fakes.stripe_server import FakeStripe
 
 from .load import Load, LoadResult, run_wrk, wrk_path
@@ -60,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mode.add_argument(
         "--smoke", action="store_true", help="a small data set and a few seconds per endpoint"
     )
+    parser.add_argument(
+        "--mix",
+        action="store_true",
+        help="the launch-day mix at --mix-connections, beside each kind alone (with --smoke: "
+        "the small data set)",
+    )
     mode.add_argument(
         "--scaling",
         action="store_true",
@@ -91,6 +98,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=PRODUCTION_SERVER,
         help=f"the server command, without --bind (the production one: {PRODUCTION_SERVER!r})",
     )
+    parser.add_argument("--mix-seconds", type=int, default=60, help="the mix's length (60)")
+    parser.add_argument("--mix-connections", type=int, default=64)
+    parser.add_argument(
+        "--alone-seconds", type=int, default=10, help="each kind alone before the mix (10)"
+    )
+    parser.add_argument(
+        "--stripe-latency",
+        help='the fake Stripe\'s answer delay, "<median ms>,p99=<ms>,max=<ms>" or "off" '
+        f"(default {STRIPE.describe()}; off with --smoke)",
+    )
     parser.add_argument(
         "--points", default=SCALING_POINTS, help=f"commissions, with --scaling ({SCALING_POINTS})"
     )
@@ -113,12 +130,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     if not 1 <= options.seconds + options.warmup <= MAX_SECONDS:
         parser.error(f"--seconds plus --warmup must be 1 to {MAX_SECONDS} (webhook signatures)")
+    if options.mix and options.scaling:
+        parser.error("--mix and --scaling are separate runs")
     if options.rounds < 1:
         parser.error("--rounds must be at least 1")
     if not 1 <= options.threads <= options.connections:
         parser.error("--threads must be 1 to --connections")
     if not options.server.startswith("gunicorn maaledu.wsgi"):
         parser.error("--server must start with 'gunicorn maaledu.wsgi'")
+    try:
+        options.stripe_latency = (
+            Latency.parse(options.stripe_latency)
+            if options.stripe_latency is not None
+            else None
+            if options.smoke and not options.mix
+            else STRIPE
+        )
+    except ValueError as error:
+        parser.error(f"--stripe-latency: {error}")
     options.points = sorted({int(point) for point in options.points.split(",")})
     return options
 
@@ -145,13 +174,15 @@ def run(options: argparse.Namespace) -> dict:
         raise BenchError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
     from .instructions import valgrind_path
 
-    if options.instructions and not options.scaling and valgrind_path() is None:
+    counting = options.instructions and not (options.scaling or options.mix)
+    if counting and valgrind_path() is None:
         raise BenchError(
             "valgrind is not installed: `make bench` installs it (apt-get install valgrind), "
             "or pass --no-instructions"
         )
     services = check_services(options.database_url, options.redis_url)
     kind = "scaling" if options.scaling else "smoke" if options.smoke else "full"
+    kind = f"mix-{kind}" if options.mix else kind
     started = datetime.now(UTC)
     with (
         tempfile.TemporaryDirectory(prefix="maaledu-bench-") as tmp,
@@ -163,7 +194,7 @@ def run(options: argparse.Namespace) -> dict:
             stack.callback(drop_database, services)
         flush_redis(services)
         stack.callback(flush_redis, services)
-        fake_stripe = stack.enter_context(FakeStripe())
+        fake_stripe = stack.enter_context(FakeStripe(latency=options.stripe_latency))
         app_port = free_port()
         env = site_environment(
             services=services,
@@ -193,6 +224,8 @@ def run(options: argparse.Namespace) -> dict:
         )
         if options.scaling:
             report.update(_scaling(options, servers))
+        elif options.mix:
+            report.update(_mix(options, servers))
         else:
             report.update(_endpoints(options, servers))
         report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -211,7 +244,9 @@ def _prepare(options: argparse.Namespace) -> dict:
 
     from . import seed
 
-    data = seed.SCALING_BASE if options.scaling else seed.SMOKE if options.smoke else seed.FULL
+    data = (
+        seed.SCALING_BASE if options.scaling else seed.SMOKE if options.smoke else seed.FULL
+    )
     started = time.monotonic()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -231,6 +266,9 @@ def _prepare(options: argparse.Namespace) -> dict:
             "wrk_threads": options.threads,
             "server": options.server,
             "production_server": options.server == PRODUCTION_SERVER,
+            "stripe_latency": (
+                options.stripe_latency.as_dict() if options.stripe_latency else None
+            ),
             "rounds": options.rounds,
             "settings": "maaledu.settings.production via bench.settings (STATIC_ROOT only)",
             "data": asdict(data),
@@ -551,6 +589,18 @@ def _scaling(options: argparse.Namespace, servers: _Servers) -> dict:
         + ("flat" if flat else f"NOT flat (flat: within {FLAT_FACTOR}×, every request answered)")
     )
     return {"scaling": rows, "flat": flat, "problems": problems}
+
+
+def _mix(options: argparse.Namespace, servers: _Servers) -> dict:
+    from .mix import run_mix
+    from .report import markdown
+
+    with servers.app() as server:
+        ctx = _context(options, server, servers.work_dir)
+        result = run_mix(options, server, ctx, options.stripe_latency)
+    print()
+    print(markdown({"kind": "mix", "config": {"server": options.server}, **result}))
+    return result
 
 
 def _redis(services: Services) -> redis.Redis:
