@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint migrate worker beat clean bench bench-scaling bench-deps \
+.PHONY: run test install install-dev lint migrate worker beat clean bench bench-scaling bench-mix bench-deps \
 	e2e e2e-deps
 
 $(VENV)/.installed: requirements.txt
@@ -71,6 +71,9 @@ bench: bench-deps
 
 bench-scaling: bench-deps
 	$(PY) -m bench --scaling $(BENCH_ARGS)
+
+bench-mix: bench-deps
+	$(PY) -m bench --mix $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

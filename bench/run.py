@@ -87,6 +87,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--instruction-requests", type=int, default=10, help="requests counted per endpoint (10)"
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the rounds, load each endpoint once more under py-spy: flame graphs (SVG) "
+        "beside the JSON report",
+    )
+    parser.add_argument(
         "--record-instructions",
         action="store_true",
         help="store this run's instruction counts as the baseline of its mode",
@@ -184,6 +190,11 @@ def run(options: argparse.Namespace) -> dict:
     kind = "scaling" if options.scaling else "smoke" if options.smoke else "full"
     kind = f"mix-{kind}" if options.mix else kind
     started = datetime.now(UTC)
+    from .report import RESULTS_DIR
+
+    suffix = "" if kind == "full" else f"-{kind}"
+    path = options.output or RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}{suffix}.json"
+    options.flame_dir = path.with_name(path.stem + "-flame")
     with (
         tempfile.TemporaryDirectory(prefix="maaledu-bench-") as tmp,
         contextlib.ExitStack() as stack,
@@ -230,10 +241,8 @@ def run(options: argparse.Namespace) -> dict:
             report.update(_endpoints(options, servers))
         report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         report["machine"] = _machine(services)
-    from .report import RESULTS_DIR, write_json
+    from .report import write_json
 
-    suffix = "" if kind == "full" else f"-{kind}"
-    path = options.output or RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}{suffix}.json"
     print(f"\nJSON report: {write_json(report, path)}")
     return report
 
@@ -244,9 +253,7 @@ def _prepare(options: argparse.Namespace) -> dict:
 
     from . import seed
 
-    data = (
-        seed.SCALING_BASE if options.scaling else seed.SMOKE if options.smoke else seed.FULL
-    )
+    data = seed.SCALING_BASE if options.scaling else seed.SMOKE if options.smoke else seed.FULL
     started = time.monotonic()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -332,7 +339,12 @@ def _context(options: argparse.Namespace, server: Server, work_dir: Path):
 
 
 def _measure(
-    endpoint, server: Server, ctx, options: argparse.Namespace, *, round_no: int = 1,
+    endpoint,
+    server: Server,
+    ctx,
+    options: argparse.Namespace,
+    *,
+    round_no: int = 1,
     probe_after: bool = True,
 ) -> tuple[dict, LoadResult]:
     """Check one sample answer (first round), warm up, load while sampling the server, then
@@ -437,6 +449,8 @@ def _endpoints(options: argparse.Namespace, servers: _Servers) -> dict:
                     probe_after=round_no == options.rounds,
                 )
                 rounds[endpoint.name].append(row)
+        if options.profile:
+            flames = _profile(options, ctx, floor_endpoint, floor_server, app_endpoints, app_server)
         instructions = _instructions(options, [floor_endpoint, *app_endpoints], app_server)
     floor_row = aggregate(rounds["floor"])
     rows = [aggregate(rounds[endpoint.name]) for endpoint in app_endpoints]
@@ -471,6 +485,7 @@ def _endpoints(options: argparse.Namespace, servers: _Servers) -> dict:
         )
     return {
         "contended": other > CONTENDED_CORES,
+        "flame_graphs": flames if options.profile else {},
         "floor_spread": spread,
         "floor": floor_row,
         "endpoints": rows,
@@ -482,6 +497,61 @@ def _endpoints(options: argparse.Namespace, servers: _Servers) -> dict:
         },
         "problems": problems,
     }
+
+
+def _profile(options, ctx, floor_endpoint, floor_server, app_endpoints, app_server) -> dict:
+    """Each endpoint loaded once more (not measured) while py-spy samples the server's workers:
+    one flame graph per endpoint, in ``<results>/<run>-flame/``."""
+    import shutil
+    import subprocess
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out_dir = options.flame_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flames = {}
+    for endpoint in [floor_endpoint, *app_endpoints]:
+        server = floor_server if endpoint.name == "floor" else app_server
+        path = out_dir / f"{endpoint.name}.svg"
+        print(f"bench: {endpoint.name} under py-spy …", flush=True)
+        args = endpoint.args(f"p{options.rounds + 1}", options.seconds)
+        spy_process = subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(server.process.pid),
+                "--subprocesses",
+                "--nonblocking",
+                "--rate",
+                "200",
+                "--duration",
+                str(options.seconds),
+                "--format",
+                "flamegraph",
+                "--output",
+                str(path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        run_wrk(
+            url=server.url,
+            script_path=endpoint.script,
+            args=args,
+            seconds=options.seconds,
+            load=ctx.load,
+        )
+        try:
+            _out, err = spy_process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy_process.kill()
+            _out, err = spy_process.communicate()
+        if path.exists():
+            flames[endpoint.name] = str(path.relative_to(path.parents[1]))
+        else:
+            print(f"bench: py-spy wrote no flame graph for {endpoint.name}: {err[-500:]}")
+    return flames
 
 
 def _instructions(options: argparse.Namespace, all_endpoints: list, app_server: Server) -> dict:

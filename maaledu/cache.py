@@ -11,6 +11,8 @@ import uuid
 import redis
 from django.core.cache import cache
 
+from . import version_feed
+
 logger = logging.getLogger(__name__)
 
 CACHE_ERRORS = (redis.RedisError, OSError)
@@ -73,8 +75,11 @@ def versions(*keys: str) -> dict[str, str] | None:
 
 
 def bump_versions(*keys: str) -> None:
-    """Give each version key a new value, retiring everything cached under the old one."""
+    """Give each version key a new value, retiring everything cached under the old one, also
+    the pages web processes keep in memory (``version_feed``)."""
+    versions = {key: uuid.uuid4().hex for key in keys}
     try:
-        cache.set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
+        cache.set_many(versions, timeout=None)
+        version_feed.announce(versions)
     except CACHE_ERRORS:
         logger.error("event=cache.unavailable op=bump_versions")
