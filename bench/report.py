@@ -343,11 +343,35 @@ def write_json(report: dict, path: Path) -> Path:
     return path
 
 
+def servers_table(reports: list[dict]) -> str:
+    """Mix runs of several server commands, one line each: which keeps pages fast while
+    checkouts wait on Stripe."""
+    lines = [
+        "| server command | mix req/s | errors | catalog p50 / p95 ms | course p95 ms | "
+        "checkout p95 ms | webhook p95 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for report in reports:
+        mix = report["mix"]
+        kinds = {row["name"]: row for row in mix["endpoints"]}
+        lines.append(
+            f"| `{mix['server']}` | {mix['total_rps']:,.0f} | {mix['total_errors']} | "
+            f"{_ms(kinds['catalog']['p50'])} / {_ms(kinds['catalog']['p95'])} | "
+            f"{_ms(kinds['course']['p95'])} | {_ms(kinds['checkout']['p95'])} | "
+            f"{_ms(kinds['webhook']['p95'])} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m bench.report RESULTS.json``: the run's tables in Markdown, for the README."""
+    """``python -m bench.report RESULTS.json``: the run's tables in Markdown, for the README;
+    ``--servers MIX.json …``: mix runs of several server commands side by side."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--servers"] and len(argv) > 1:
+        print(servers_table([json.loads(Path(path).read_text()) for path in argv[1:]]))
+        return
     if len(argv) != 1:
-        raise SystemExit("usage: python -m bench.report RESULTS.json")
+        raise SystemExit("usage: python -m bench.report RESULTS.json | --servers MIX.json …")
     print(markdown(json.loads(Path(argv[0]).read_text())))
 
 

@@ -343,6 +343,8 @@ LOGGING = {
 }
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+# Django's database sessions, created with one INSERT (no look-up of the new key first).
+SESSION_ENGINE = "maaledu.sessions"
 
 # --- Errors: Sentry, only when SENTRY_DSN is set --------------------------------------------
 SENTRY_DSN = env("SENTRY_DSN", default="")
