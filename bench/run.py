@@ -93,6 +93,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "beside the JSON report",
     )
     parser.add_argument(
+        "--instructions-only",
+        action="store_true",
+        help="no loads: only the instruction counts (quick and deterministic)",
+    )
+    parser.add_argument(
         "--record-instructions",
         action="store_true",
         help="store this run's instruction counts as the baseline of its mode",
@@ -129,7 +134,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="the JSON report (bench/results/<time>.json)")
     parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
     options = parser.parse_args(argv)
-    options.seconds = options.seconds or (1 if options.smoke else 10)
+    options.seconds = options.seconds or (2 if options.smoke else 10)
     options.warmup = options.warmup or (1 if options.smoke else 2)
     options.database_url = options.database_url or os.environ.get(
         "BENCH_DATABASE_URL", DEFAULT_DATABASE_URL + ("_smoke" if options.smoke else "")
@@ -237,6 +242,8 @@ def run(options: argparse.Namespace) -> dict:
             report.update(_scaling(options, servers))
         elif options.mix:
             report.update(_mix(options, servers))
+        elif options.instructions_only:
+            report.update(_instructions_only(options, servers))
         else:
             report.update(_endpoints(options, servers))
         report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -554,6 +561,21 @@ def _profile(options, ctx, floor_endpoint, floor_server, app_endpoints, app_serv
     return flames
 
 
+def _instructions_only(options: argparse.Namespace, servers: _Servers) -> dict:
+    from . import endpoints
+
+    with servers.app() as app_server:
+        ctx = _context(options, app_server, servers.work_dir)
+        ctx.floor_rps = 100.0
+        every = [endpoints.floor(ctx), *(build(ctx) for build in endpoints.APP_ENDPOINTS)]
+        counted = _instructions(options, every, app_server)
+    print()
+    for name, entry in counted["endpoints"].items():
+        change = "" if entry["change"] is None else f" ({entry['change']:+.1%} on the baseline)"
+        print(f"{name:<10} {entry['per_request']:>12,} Ir/req {entry['floor_x']:>6.2f}×{change}")
+    return {"instructions": counted, "problems": counted["problems"]}
+
+
 def _instructions(options: argparse.Namespace, all_endpoints: list, app_server: Server) -> dict:
     """Instructions per request of the floor and each endpoint under callgrind (see
     ``bench/instructions.py``), beside the stored baseline; {} with ``--no-instructions``."""
@@ -568,10 +590,13 @@ def _instructions(options: argparse.Namespace, all_endpoints: list, app_server: 
     # The webhook's events are signed now and valid for 300 s: counted first.
     for endpoint in sorted(all_endpoints, key=lambda e: e.name != "webhook"):
         samples = [endpoint.sample(first + index) for index in range(3 + n)]
+        # A page is warm once this process has served it (its copy in memory): the GETs are
+        # warmed on the very paths measured; a POST changes state, so each is new.
+        warm = samples[:3] + (samples[3:] if samples[0].method == "GET" else [])
         plan.append(
             instructions.plan_entry(
                 endpoint,
-                warm=samples[:3],
+                warm=warm,
                 measured=samples[3:],
                 urlconf="bench.floor_urls" if endpoint.name == "floor" else None,
             )
