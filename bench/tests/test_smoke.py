@@ -77,3 +77,38 @@ def test_smoke_run_loads_every_endpoint_beside_the_floor(tmp_path):
     assert all(entry["per_request"] > 0 for entry in counted.values())
     assert counted["floor"]["floor_x"] == 1.0
     assert report["problems"] == []
+
+
+def test_mix_smoke_run_answers_every_kind_and_loses_nothing(tmp_path):
+    # Given PostgreSQL, Redis and wrk
+    database_url, redis_url = _bench_services()
+    output = tmp_path / "mix.json"
+
+    # When a short launch-day mix runs on the small data set, with Stripe's latency
+    command = [sys.executable, "-m", "bench", "--smoke", "--mix", f"--output={output}"]
+    command += ["--mix-seconds=4", "--alone-seconds=1", "--mix-connections=16"]
+    command += [f"--database-url={database_url}", f"--redis-url={redis_url}"]
+    finished = subprocess.run(
+        command, cwd=BASE_DIR, capture_output=True, text=True, timeout=600, check=False
+    )
+
+    # Then every kind was answered without an error, each timed on its own, and the database
+    # holds every click, checkout and paid event the mix was answered for
+    report = json.loads(output.read_text())
+    mix = report["mix"]
+    kinds = {row["name"]: row for row in mix["endpoints"]}
+    assert set(kinds) == {
+        "catalog",
+        "course",
+        "referral",
+        "dashboard",
+        "my_courses",
+        "checkout",
+        "webhook",
+    }
+    assert mix["total_errors"] == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
+    assert kinds["catalog"]["requests"] > 0 and kinds["catalog"]["p95"] > 0
+    assert mix["latency"]["stripe_model"]["median_ms"] == 250
+    assert all(check["met"] for check in mix["checks"]), mix["checks"]
+    # Latency targets are judged on a quiet machine's full run; errors and losses always fail.
+    assert report["problems"] == []
