@@ -5,6 +5,7 @@ from playwright.sync_api import Page, expect
 from .conftest import Actor
 from .flows import (
     CKA,
+    PMP,
     SECURITY_PLUS,
     apply_for_grant,
     approve_grant_in_admin,
@@ -16,7 +17,9 @@ from .flows import (
     fill_checkout,
     grant_approval_email,
     log_in_to_admin,
+    main,
     my_courses_row,
+    on_stripe_checkout,
     pay_on_stripe,
     sign_up_verified,
     start_checkout,
@@ -101,3 +104,56 @@ def test_a_partial_grant_coupon_lowers_the_amount_on_stripe(
     assert (enrollment["status"], enrollment["kind"], enrollment["amount_due_cents"]) == (
         "paid", "partial_grant", 12450
     )
+
+
+def test_an_open_grant_checkout_is_not_dropped_without_asking(
+    page: Page, new_actor: Actor, stack: Stack, shots: Shots
+):
+    learner = "gita.grant@example.com"
+    course = PMP  # $299.00; 45% off: $164.45
+
+    # Given a learner who opened a checkout with their 45% grant coupon and left Stripe's page
+    sign_up_verified(page, stack.mailbox, learner)
+    apply_for_grant(page, name="Gita Grant", course=course)
+    staff = new_actor("staff")
+    log_in_to_admin(staff)
+    approve_grant_in_admin(staff, applicant=learner, discount_percent=45)
+    code = coupon_code(grant_approval_email(stack.mailbox, learner))
+    page.goto(f"/courses/{course.slug}/")
+    start_checkout(page, course)
+    fill_checkout(page, coupon=code)
+    continue_to_payment(page, stack.stripe.url)
+    expect(stripe_total_due(page)).to_contain_text("$164.45")
+    discounted_url = page.url
+
+    # When they start a checkout again without the coupon
+    page.goto(f"/courses/{course.slug}/")
+    start_checkout(page, course)
+    checkout_form(page).get_by_role("button", name="Continue").click()
+
+    # Then they are told, before anything is cancelled, and offered the way back
+    notice = main(page).locator("#grant-checkout-notice")
+    expect(notice).to_contain_text("with your 45% grant coupon")
+    expect(notice).to_contain_text("$164.45")
+    shots.step(page, "grant checkout open")
+    [enrollment] = stack.enrollments(email=learner, course_slug=course.slug)
+    assert (enrollment["status"], enrollment["amount_due_cents"]) == ("pending", 16445)
+
+    # And going back lands on the same discounted Stripe page
+    checkout_form(page).get_by_role("button", name="Return to my grant checkout").click()
+    on_stripe_checkout(page, stack.stripe.url)
+    assert page.url == discounted_url
+    expect(stripe_total_due(page)).to_contain_text("$164.45")
+
+    # And continuing knowingly at full price is their choice
+    page.goto(f"/courses/{course.slug}/")
+    start_checkout(page, course)
+    checkout_form(page).get_by_role("button", name="Continue").click()
+    checkout_form(page).get_by_role("button", name="Continue at $299.00 without my coupon").click()
+    on_stripe_checkout(page, stack.stripe.url)
+    expect(stripe_total_due(page)).to_contain_text("$299.00")
+    statuses = sorted(
+        (e["status"], e["amount_due_cents"])
+        for e in stack.enrollments(email=learner, course_slug=course.slug)
+    )
+    assert statuses == [("canceled", 16445), ("pending", 29900)]

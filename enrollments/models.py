@@ -40,6 +40,9 @@ class Enrollment(models.Model):
     class LmsAction(models.TextChoices):
         ENROL = "enrol", "Enrol"
         UNENROL = "unenrol", "Unenrol"
+        # A dispute: progress is kept on this row, then the LMS enrolment removed; a won
+        # dispute enrols again with that progress (lms_sync.frappe explains why).
+        SUSPEND = "suspend", "Suspend (keep progress)"
 
     email = models.EmailField(help_text="The learner's e-mail, lower-case.")
     user = models.ForeignKey(
@@ -110,6 +113,11 @@ class Enrollment(models.Model):
     lms_enrollment_name = models.CharField(max_length=140, blank=True)
     lms_synced_at = models.DateTimeField(null=True, blank=True)
     lms_progress = models.FloatField(null=True, blank=True)
+    lms_current_lesson = models.CharField(
+        max_length=140,
+        blank=True,
+        help_text="The LMS lesson to resume, kept while access is suspended.",
+    )
     lms_progress_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)

@@ -12,3 +12,6 @@ enrollment_paid = Signal()
 
 # The enrollment's access must be revoked (full refund): access should be removed.
 enrollment_revoked = Signal()
+
+# A dispute opened: access is suspended, and may come back (won) with the learner's progress.
+enrollment_suspended = Signal()

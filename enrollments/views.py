@@ -88,6 +88,10 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if request.method == "POST" and _too_many_checkouts(request):
         return rate_limited(request, Ratelimited())
+    # Set by the two buttons that answer GrantCheckoutOpen (outside the form's own fields).
+    grant_choice = request.POST.get("grant_choice", "") if request.method == "POST" else ""
+    grant_choice = grant_choice if grant_choice in services.GRANT_CHOICES else ""
+    context["grant_choice"] = grant_choice
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -101,9 +105,12 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
                 coupon_code=data["coupon"],
                 referral_code=referral_code,
                 referral_refusal_seen=data["referral_acknowledged"],
+                grant_choice=grant_choice,
             )
         except RateLimitUnavailable:
             context["error"] = COUPON_CHECKS_DOWN
+        except services.GrantCheckoutOpen as notice:
+            context["grant_checkout"] = notice
         except services.ReferralNotApplied as notice:
             context["referral_notice"] = notice.message
             form.data = form.data.copy()
@@ -133,6 +140,8 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
         course=course, email=verified_email or "", user=request.user, referral_code=referral_code
     )
     status = 400 if request.method == "POST" else 200
+    if "grant_checkout" in context:
+        status = 409  # nothing was wrong with the form: the learner has a choice to make
     return render(request, "enrollments/checkout.html", context, status=status)
 
 

@@ -1,8 +1,10 @@
 """A fake Frappe 15 + LMS site speaking REST API v1, for tests and local demos.
 
 It follows /work/shared/reference/frappe-lms-rest.md, traps included: a second POST of the same
-member and course creates a second enrolment, and an enrolment for a member with no User is
-accepted. Standard library only, so it runs without Django:
+member and course creates a second enrolment, an enrolment for a member with no User is
+accepted, and the API user holds the recommended roles (System Manager + Moderator), so it may
+enrol into an unpublished or paid course (pass ``roles`` without Moderator for the 417s).
+Standard library only, so it runs without Django:
 
     python -m fakes.frappe_server --port 8001 --api-key k --api-secret s --course intro-to-django
 """
@@ -34,6 +36,8 @@ TRACEBACK_HEAD = "Traceback (most recent call last):"
 # Roles that skip the LMS "self learning, published, paid" enrolment rules; System Manager does not.
 ENROLMENT_BYPASS_ROLES = frozenset({"Moderator", "Course Creator", "Batch Evaluator"})
 PROGRESS_WRITE_ROLES = ENROLMENT_BYPASS_ROLES | {"System Manager"}
+# The integration user the reference recommends (the LMS adds LMS Student to every new User).
+RECOMMENDED_ROLES = ("System Manager", "Moderator", "LMS Student")
 
 _STANDARD_FIELDS = ("name", "owner", "creation", "modified", "modified_by", "docstatus", "idx")
 _FIELDS = {
@@ -55,6 +59,7 @@ _FIELDS = {
         "upcoming",
         "status",
     ),
+    "Course Lesson": ("title", "course"),
     "LMS Enrollment": (
         "course",
         "member",
@@ -249,7 +254,7 @@ class FakeFrappe:
         site: str = "lms.test",
         *,
         api_user: str = "lms-integration@example.com",
-        roles: Iterable[str] = ("System Manager", "LMS Student"),
+        roles: Iterable[str] = RECOMMENDED_ROLES,
         bind: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
@@ -264,6 +269,7 @@ class FakeFrappe:
         self.users: dict[str, dict[str, Any]] = {}
         self.enrollments: dict[str, dict[str, Any]] = {}
         self.courses: dict[str, dict[str, Any]] = {}
+        self.lessons: dict[str, dict[str, Any]] = {}
         self.down = False
         self.slow_seconds = 0.0
         # Off unless given: each answer then waits a draw of the model, as the real site's would.
@@ -354,6 +360,11 @@ class FakeFrappe:
                 status="Approved" if published else "In Progress",
             )
 
+    def add_lesson(self, name: str, course: str, title: str | None = None) -> None:
+        """A ``Course Lesson`` (what an enrolment's ``current_lesson`` links to)."""
+        with self._lock:
+            self.lessons[name] = self._new_doc(name, title=title or name, course=course)
+
     def add_user(self, email: str, full_name: str = "") -> str:
         first, _, last = full_name.partition(" ")
         name = email.strip().lower()
@@ -366,7 +377,10 @@ class FakeFrappe:
         with self._lock:
             return self._store_enrollment(member, course, progress)
 
-    def set_progress(self, member: str, course: str, value: float) -> None:
+    def set_progress(
+        self, member: str, course: str, value: float, current_lesson: str | None = None
+    ) -> None:
+        """What the learner finishing lessons does: ``progress`` and the next lesson move."""
         with self._lock:
             matches = [
                 doc
@@ -377,6 +391,8 @@ class FakeFrappe:
                 raise KeyError((member, course))
             for doc in matches:
                 doc.update(progress=float(value), modified=self._now())
+                if current_lesson is not None:
+                    doc["current_lesson"] = current_lesson
 
     # -- request handling -----------------------------------------------------------------------
 
@@ -458,6 +474,7 @@ class FakeFrappe:
         records = {
             "User": self.users,
             "LMS Course": self.courses,
+            "Course Lesson": self.lessons,
             "LMS Enrollment": self.enrollments,
         }.get(doctype)
         if records is None:
@@ -575,6 +592,11 @@ class FakeFrappe:
             raise FrappeError(
                 417, "LinkValidationError", f"Could not find Payment: {body['payment']}"
             )
+        lesson = body.get("current_lesson")
+        if lesson and _find_key(self.lessons, str(lesson)) is None:
+            raise FrappeError(
+                417, "LinkValidationError", f"Could not find Current Lesson: {lesson}"
+            )
         # Trap: frappe 15 does not report a missing Member link (it has fetched fields).
         if course_key is None:
             raise FrappeError(
@@ -593,6 +615,7 @@ class FakeFrappe:
         may_set_progress = self.roles & PROGRESS_WRITE_ROLES
         progress = float(body.get("progress") or 0) if may_set_progress else 0.0
         name = self._store_enrollment(str(member), course_key, progress)
+        self.enrollments[name]["current_lesson"] = lesson or None
         return 200, {"data": {**self.enrollments[name], "doctype": "LMS Enrollment"}}
 
     def _check_eligibility(self, course: dict[str, Any]) -> None:
@@ -754,13 +777,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unpublished-course", action="append", default=[])
     parser.add_argument("--paid-course", action="append", default=[])
     parser.add_argument(
-        "--moderator",
+        "--no-moderator",
         action="store_true",
-        help="give the API user Moderator, so unpublished/paid courses are allowed",
+        help="API user without Moderator: unpublished/paid courses are refused with 417",
     )
     parser.add_argument("--latency", default="off", help='answer delay: "300" or "300,p99=900"')
     args = parser.parse_args(argv)
-    roles = ["System Manager", "LMS Student", *(["Moderator"] if args.moderator else [])]
+    roles = ["System Manager", "LMS Student", *([] if args.no_moderator else ["Moderator"])]
     fake = FakeFrappe(
         args.api_key,
         args.api_secret,

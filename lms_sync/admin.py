@@ -25,6 +25,8 @@ JOB_FIELDS = (
     "lms_lease_until",
     "lms_progress",
     "lms_progress_at",
+    "lms_current_lesson",
+    "dispute_status",
 )
 
 

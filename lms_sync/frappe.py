@@ -1,9 +1,26 @@
 """The one module that talks HTTP to the Frappe LMS (REST API v1, token auth).
 
 Every failure becomes an ``LmsError`` subclass that says what to do next: retry later
-(transient), fix settings or the site (config) or fix the product's course mapping (mapping).
+(transient; ``LmsUnreachable`` when no answer came at all), fix settings or the site (config;
+``LmsUnknownSite`` when the server has no site for our Host) or fix the product's course mapping
+(mapping; ``LmsCourseUnpublished`` while staff keep the LMS course unpublished).
 Facts behind the choices: /work/shared/reference/frappe-lms-rest.md. No retries happen here;
 callers retry, and must repeat the enrolment lookup before inserting again (``enrol`` does).
+
+What Frappe itself refuses, live (frappe 15.44 + lms 2.61) with the recommended API user (System
+Manager + Moderator): only a course that does not exist (417 LinkValidationError). A Moderator
+may enrol into an unpublished, paid or self-learning-disabled course (200), so ``enrol`` checks
+that the course is published before it inserts: a learner is never enrolled into a course staff
+unpublished. (Without Moderator, Frappe also answers 417 ValidationError for unpublished, paid
+and self-learning-disabled courses; that is a mapping error too.)
+
+Suspension (a card dispute) is not a refund. Frappe has no "suspended" enrolment and no per-course
+block: an ``LMS Enrollment`` row *is* the access, and disabling the learner's ``User`` would cut
+every course they bought. So a suspension reads the enrolment's ``progress`` and
+``current_lesson`` (``enrolment_state``), the caller keeps them on its own row, then deletes the
+enrolment; a restore creates it again with both (``enrol(progress=..., current_lesson=...)``): a
+privileged API user may set ``progress`` on insert, and the learner's per-lesson ``LMS Course
+Progress`` rows survive the deletion, so the next lesson they finish recounts from there.
 """
 
 from __future__ import annotations
@@ -14,7 +31,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -37,6 +54,14 @@ class FrappeConfig:
     send_welcome_email: bool = True
 
 
+@dataclass(frozen=True)
+class EnrolmentState:
+    """What a learner keeps across a suspension: ``progress`` (0-100) and the lesson to resume."""
+
+    progress: float
+    current_lesson: str
+
+
 class LmsError(Exception):
     """A failed LMS call that retrying will not fix. ``detail`` is short and safe to show staff:
     Frappe's exception class and human messages, never its traceback."""
@@ -54,12 +79,25 @@ class LmsTransientError(LmsError):
     """Frappe could not be reached, timed out, or answered 5xx/429: retry later."""
 
 
+class LmsUnreachable(LmsTransientError):
+    """No answer at all: the connection failed (refused, DNS, dropped) or timed out."""
+
+
 class LmsConfigError(LmsError):
     """Wrong credentials, roles, URL or site (401, 403, unknown host, non-JSON answers)."""
 
 
+class LmsUnknownSite(LmsConfigError):
+    """The server answered 404 with an HTML page: it has no Frappe site for our Host header."""
+
+
 class LmsMappingError(LmsError):
-    """The LMS course is missing, unpublished, paid or closed to self learning."""
+    """The LMS course is missing, or refused by the LMS (see the module docstring)."""
+
+
+class LmsCourseUnpublished(LmsMappingError):
+    """The LMS course exists but is not published: we do not enrol into it, though Frappe
+    would let a Moderator do so."""
 
 
 class LmsNotConfigured(LmsConfigError):
@@ -111,6 +149,36 @@ class FrappeClient:
     def close(self) -> None:
         self._session.close()
 
+    def explain(self, error: LmsError) -> str:
+        """For operators: what failed (the network, the site, the credentials or Frappe itself)
+        and which setting to look at, then Frappe's own short detail."""
+        url = self.config.base_url
+        site = self.config.host_header or urlsplit(url).hostname or url
+        if isinstance(error, LmsUnreachable):
+            return f"Could not reach Frappe at {url} (FRAPPE_URL): {error.detail}"
+        if isinstance(error, LmsUnknownSite):
+            return (
+                f"{url} answered, but has no Frappe site {site!r}: {error.detail}. "
+                "FRAPPE_HOST_HEADER (or the host in FRAPPE_URL) must be the site's name."
+            )
+        if error.status == 401:
+            return (
+                "Frappe refused the credentials (FRAPPE_API_KEY / FRAPPE_API_SECRET): "
+                f"{error.detail}"
+            )
+        if error.status == 403:
+            return (
+                "Frappe ran the call as Guest or without the needed role: the Authorization "
+                f"header did not reach it (a proxy in front of {url} dropping it?), or the API "
+                f"user lacks System Manager + Moderator: {error.detail}"
+            )
+        if isinstance(error, LmsTransientError):
+            return (
+                f"Frappe at {url} answered with a server error: {error.detail}. Try again; if "
+                "it persists, read the Frappe site's error log."
+            )
+        return f"Frappe at {url} gave an unexpected answer: {error.detail}"
+
     def check_credentials(self) -> str:
         """The API user's name; a cheap authenticated call."""
         response = self._send("GET", "/api/method/frappe.auth.get_logged_user")
@@ -157,24 +225,70 @@ class FrappeClient:
         rows = self._list_page(ENROLLMENT, _pair(member, course), ["name"], start=0, limit=1)
         return str(rows[0]["name"]) if rows else None
 
-    def enrol(self, *, email: str, full_name: str, course: str) -> str:
+    def require_published(self, course: str) -> None:
+        """``LmsCourseUnpublished`` unless the LMS course is published (``LmsMappingError`` when
+        it does not exist)."""
+        if not _cint(self.get_course(course).get("published")):
+            raise LmsCourseUnpublished(
+                f"the LMS course {course!r} is not published in Frappe", status=200
+            )
+
+    def enrol(
+        self,
+        *,
+        email: str,
+        full_name: str,
+        course: str,
+        progress: float | None = None,
+        current_lesson: str = "",
+    ) -> str:
         """Enrol the learner in ``course`` and return the enrolment name; safe to repeat.
+
+        Refuses an unpublished course (``LmsCourseUnpublished``) before anything is written.
+        ``progress`` and ``current_lesson`` restore a suspended enrolment (module docstring);
+        a lesson deleted since is dropped rather than blocking the restore.
 
         Frappe 15 accepts a second enrolment for the same member and course and has no unique
         index on the pair, so this looks before it inserts. That is only safe when callers run at
         most one attempt at a time per (e-mail, course), e.g. under a lock on the Django row.
         """
         course = _course_name(course)
+        _user_name(email)  # a bad address is refused before any request
+        self.require_published(course)
         member = self.ensure_user(email=email, full_name=full_name)
         existing = self.find_enrollment(member=member, course=course)
         if existing:
             return existing
-        response = self._send(
-            "POST", _list_path(ENROLLMENT), json_body={"course": course, "member": member}
-        )
+        body: dict[str, Any] = {"course": course, "member": member}
+        if progress:
+            body["progress"] = progress
+        if current_lesson:
+            body["current_lesson"] = current_lesson
+        response = self._send("POST", _list_path(ENROLLMENT), json_body=body)
+        if current_lesson and _exc_type(response) == "LinkValidationError":
+            # A 417 wrote nothing; the lesson may have been deleted while access was suspended.
+            del body["current_lesson"]
+            response = self._send("POST", _list_path(ENROLLMENT), json_body=body)
         if response.status_code != 200:
             raise _error(response, rejected=LmsMappingError)
         return str(_doc(response)["name"])
+
+    def enrolment_state(self, *, email: str, course: str) -> EnrolmentState | None:
+        """Progress and lesson to resume of the learner's enrolment in ``course`` (of duplicate
+        enrolments, the furthest), or None when there is none."""
+        rows = self._list_all(
+            ENROLLMENT,
+            _pair(_user_name(email), _course_name(course)),
+            ["name", "progress", "current_lesson"],
+        )
+        states = [
+            EnrolmentState(
+                progress=float(row.get("progress") or 0),
+                current_lesson=str(row.get("current_lesson") or ""),
+            )
+            for row in rows
+        ]
+        return max(states, key=lambda state: state.progress, default=None)
 
     def unenrol(self, *, email: str, course: str) -> int:
         """Delete every enrolment of the learner in ``course``; return how many this call deleted.
@@ -267,11 +381,11 @@ class FrappeClient:
                 allow_redirects=False,  # a redirect would turn a POST into a GET
             )
         except requests.Timeout as exc:
-            raise LmsTransientError(
+            raise LmsUnreachable(
                 f"{method} {path}: no answer in time ({type(exc).__name__})"
             ) from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise LmsTransientError(
+            raise LmsUnreachable(
                 f"{method} {path}: connection failed ({type(exc).__name__})"
             ) from exc
         except requests.RequestException as exc:
@@ -279,6 +393,14 @@ class FrappeClient:
                 f"{method} {path}: unusable request ({type(exc).__name__}); "
                 "check FRAPPE_URL and the credentials"
             ) from exc
+
+
+def _cint(value: Any) -> int:
+    """Frappe's check fields: 0/1, sometimes sent as strings."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _user_name(email: str) -> str:
@@ -390,9 +512,15 @@ def _error(response: requests.Response, *, rejected: type[LmsError] = LmsError) 
     transient = status in (408, 429) or status >= 500
     body = _json_object(response)
     if body is None:
-        hint = ": unknown site? Check FRAPPE_URL and FRAPPE_HOST_HEADER" if status == 404 else ""
+        if status == 404:  # a bench answers an unknown Host with an HTML page
+            page = _plain(response.text)[:120]
+            return LmsUnknownSite(
+                f"HTTP 404 with a non-JSON body ({page}): unknown site? "
+                "Check FRAPPE_URL and FRAPPE_HOST_HEADER",
+                status=status,
+            )
         error_class = LmsTransientError if transient else LmsConfigError
-        return error_class(f"HTTP {status} with a non-JSON body{hint}", status=status)
+        return error_class(f"HTTP {status} with a non-JSON body", status=status)
     exc_type = body.get("exc_type") if isinstance(body.get("exc_type"), str) else None
     head = f"HTTP {status} {exc_type}" if exc_type else f"HTTP {status}"
     messages = "; ".join(_messages(body))

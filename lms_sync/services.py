@@ -1,15 +1,17 @@
 """LMS sync jobs: claim, call Frappe, record the outcome; staff alerts, retries, progress.
 
 The job lives on its ``Enrollment`` row (the ``lms_*`` fields), created by the same conditional
-update that makes the enrollment paid (``enrol``) or refunded (``unenrol``). Its life:
+update that makes the enrollment paid (``enrol``), refunded (``unenrol``) or disputed
+(``suspend``: the learner's progress and lesson to resume are saved on the row, then the LMS
+enrolment is removed; a won dispute's ``enrol`` creates it again with them). Its life:
 
     pending ──claim_job──▶ in_progress ──▶ synced
                                ├─ Frappe unreachable / 5xx ─▶ pending after a backoff,
                                │                              failed after LMS_SYNC_MAX_ATTEMPTS
                                ├─ FRAPPE_* not set ─────────▶ waiting_config; the sweeper starts
                                │                              it again once the settings are set
-                               ├─ credentials/site refused ─▶ waiting_config, tried every
-                               │                              LMS_SYNC_CONFIG_RETRY_SECONDS; alert
+                               ├─ credentials/site refused, ▶ waiting_config, tried every
+                               │  LMS course unpublished      LMS_SYNC_CONFIG_RETRY_SECONDS; alert
                                └─ course mapping refused ───▶ failed (waits for staff); alert
 
 ``failed`` means "needs staff": after fixing the cause (the course's Frappe name, the LMS course
@@ -43,8 +45,10 @@ from maaledu.mail import send_templated_email
 
 from . import selectors
 from .frappe import (
+    EnrolmentState,
     FrappeClient,
     LmsConfigError,
+    LmsCourseUnpublished,
     LmsError,
     LmsMappingError,
     LmsNotConfigured,
@@ -96,7 +100,10 @@ def run_job(*, enrollment_id: int, now: datetime | None = None) -> str:
         # already fails the job): stop instead of looping forever.
         return _give_up(job, token, "gave up: every attempt stopped mid-sync")
     try:
-        lms_enrollment_name = _call_frappe(job)
+        lms_enrollment_name = _call_frappe(job, token)
+    except _LeaseLost:
+        _release(job, token)
+        return DISCARDED
     except LmsNotConfigured as error:
         return _wait_for_config(job, token, clock(), error, retry_in=timedelta(0))
     except LmsConfigError as error:
@@ -104,6 +111,22 @@ def run_job(*, enrollment_id: int, now: datetime | None = None) -> str:
         outcome = _wait_for_config(job, token, clock(), error, retry_in=retry_in)
         if outcome == WAITING_CONFIG:
             _open_alert(LmsAlert.Kind.CONFIG, SITE_KEY, error.detail)
+        return outcome
+    except LmsCourseUnpublished as error:
+        # Never enrol into a course staff unpublished (Frappe would let our Moderator user):
+        # wait, tell staff once, and enrol once it is published again.
+        retry_in = _jittered(settings.LMS_SYNC_CONFIG_RETRY_SECONDS)
+        reason = (
+            f"waiting: {error.detail}; the learner is enrolled once it is published "
+            f"(checked every {settings.LMS_SYNC_CONFIG_RETRY_SECONDS // 60} min)"
+        )
+        outcome = _wait_for_config(job, token, clock(), error, retry_in=retry_in, detail=reason)
+        if outcome == WAITING_CONFIG:
+            _open_alert(
+                LmsAlert.Kind.MAPPING,
+                _course_key(job.course_id),
+                f"{job.course.title} (LMS course {job.course.frappe_course!r}): {error.detail}",
+            )
         return outcome
     except LmsMappingError as error:
         detail = f"{job.course.title} (LMS course {job.course.frappe_course!r}): {error.detail}"
@@ -125,17 +148,48 @@ def run_job(*, enrollment_id: int, now: datetime | None = None) -> str:
     return _succeed(job, token, clock(), lms_enrollment_name)
 
 
-def _call_frappe(job: Enrollment) -> str:
-    """Enrol or unenrol; return the LMS Enrollment name to keep ('' once unenrolled)."""
+class _LeaseLost(Exception):
+    """The row changed under our lease mid-job: stop before the next Frappe call."""
+
+
+def _call_frappe(job: Enrollment, token: str) -> str:
+    """Enrol, unenrol or suspend; return the LMS Enrollment name to keep ('' once removed).
+
+    An enrol passes the progress and lesson this row keeps (saved by a suspension, or last
+    read), so an enrolment that is created again does not start the learner at 0 %."""
     client = FrappeClient.from_settings()
+    course = job.course.frappe_course
     try:
-        if job.lms_action == LmsAction.UNENROL:
-            client.unenrol(email=job.email, course=job.course.frappe_course)
+        if job.lms_action == LmsAction.SUSPEND:
+            _keep_state(job, token, client.enrolment_state(email=job.email, course=course))
+        if job.lms_action in (LmsAction.UNENROL, LmsAction.SUSPEND):
+            client.unenrol(email=job.email, course=course)
             return ""
-        full_name = job.user.name if job.user else ""
-        return client.enrol(email=job.email, full_name=full_name, course=job.course.frappe_course)
+        return client.enrol(
+            email=job.email,
+            full_name=job.user.name if job.user else "",
+            course=course,
+            progress=job.lms_progress,
+            current_lesson=job.lms_current_lesson,
+        )
     finally:
         client.close()
+
+
+def _keep_state(job: Enrollment, token: str, state: EnrolmentState | None) -> None:
+    """Save the learner's progress on the row *before* the LMS enrolment is deleted. A re-run
+    after a crash past the delete finds no enrolment and keeps what was saved."""
+    if state is None:
+        return
+    kept = Enrollment.objects.filter(
+        pk=job.pk, lms_lease_token=token, lms_status=LmsStatus.IN_PROGRESS
+    ).update(
+        lms_progress=state.progress,
+        lms_progress_at=timezone.now(),
+        lms_current_lesson=state.current_lesson,
+    )
+    if not kept:  # e.g. the dispute closed meanwhile: its enrol job must not find it deleted
+        raise _LeaseLost
 
 
 def _record(job: Enrollment, token: str, **fields) -> bool:
@@ -147,16 +201,22 @@ def _record(job: Enrollment, token: str, **fields) -> bool:
         pk=job.pk, lms_lease_token=token, lms_status=LmsStatus.IN_PROGRESS
     ).update(lms_lease_token="", lms_lease_until=None, updated_at=timezone.now(), **fields)
     if not recorded:
-        # Still our token but no longer in progress: the enrollment was refunded during the
-        # call. Let its unenrol job start now rather than when our lease would have ended.
-        Enrollment.objects.filter(pk=job.pk, lms_lease_token=token).update(
-            lms_lease_token="", lms_lease_until=None
-        )
-        logger.warning("event=lms.discarded enrollment_id=%s action=%s", job.pk, job.lms_action)
+        _release(job, token)
     return bool(recorded)
 
 
+def _release(job: Enrollment, token: str) -> None:
+    """Still our token but no longer in progress: the enrollment was refunded (or its dispute
+    moved) during the call. Let its next job start now rather than when our lease ends."""
+    Enrollment.objects.filter(pk=job.pk, lms_lease_token=token).update(
+        lms_lease_token="", lms_lease_until=None
+    )
+    logger.warning("event=lms.discarded enrollment_id=%s action=%s", job.pk, job.lms_action)
+
+
 def _succeed(job: Enrollment, token: str, now: datetime, lms_enrollment_name: str) -> str:
+    # Once enrolled again, the saved lesson has done its job (Frappe moves it from here on).
+    restored = {"lms_current_lesson": ""} if job.lms_action == LmsAction.ENROL else {}
     if not _record(
         job,
         token,
@@ -165,6 +225,7 @@ def _succeed(job: Enrollment, token: str, now: datetime, lms_enrollment_name: st
         lms_enrollment_name=lms_enrollment_name,
         lms_next_attempt_at=None,
         lms_last_error="",
+        **restored,
     ):
         return DISCARDED
     logger.info(
@@ -210,14 +271,20 @@ def _retry_later(job: Enrollment, token: str, now: datetime, detail: str, error_
 
 
 def _wait_for_config(
-    job: Enrollment, token: str, now: datetime, error: LmsConfigError, *, retry_in: timedelta
+    job: Enrollment,
+    token: str,
+    now: datetime,
+    error: LmsError,
+    *,
+    retry_in: timedelta,
+    detail: str = "",
 ) -> str:
     if not _record(
         job,
         token,
         lms_status=LmsStatus.WAITING_CONFIG,
         lms_next_attempt_at=now + retry_in,
-        lms_last_error=error.detail,
+        lms_last_error=detail or error.detail,
         lms_attempts=F("lms_attempts") - 1,  # the claim counted it; waiting is not an attempt
     ):
         return DISCARDED

@@ -31,7 +31,7 @@ from enrollments import services as enrollment_services
 from enrollments import stripe_gateway
 from enrollments.models import Enrollment
 from enrollments.services.transitions import as_pk
-from lms_sync.frappe import FrappeClient, LmsError
+from lms_sync.frappe import FrappeClient, LmsError, LmsTransientError
 from maaledu.logging import mask_email
 
 from .alerts import open_incident, resolve_incident
@@ -284,8 +284,11 @@ def _check_lms(report: Report, enrollments: list[Enrollment]) -> None:
     try:
         in_lms = client.enrollments_of(members=sorted({e.email for e in mapped}))
     except LmsError as error:
-        report.add("lms_unreachable", "frappe", error.detail)
+        kind = "lms_unreachable" if isinstance(error, LmsTransientError) else "lms_refused"
+        report.add(kind, "frappe", client.explain(error))
         return
+    finally:
+        client.close()
     sold = {(e.email, e.course.frappe_course) for e in mapped if e.status == Status.PAID}
     for enrollment in mapped:
         pair = (enrollment.email, enrollment.course.frappe_course)
@@ -314,6 +317,21 @@ def _check_lms(report: Report, enrollments: list[Enrollment]) -> None:
                 "lms_still_enrolled",
                 Enrollment.LmsAction.UNENROL,
                 "Refunded here, still enrolled in the LMS.",
+            )
+        elif (
+            enrollment.status == Status.PAID
+            and enrollment.dispute_status == Enrollment.Dispute.OPEN
+            and enrollment.lms_action == Enrollment.LmsAction.SUSPEND
+            and enrollment.lms_status in (Enrollment.LmsStatus.SYNCED, Enrollment.LmsStatus.FAILED)
+            and pair in in_lms
+        ):
+            # The suspend job saves the learner's progress again before removing the enrolment.
+            _requeue(
+                report,
+                enrollment,
+                "lms_still_enrolled",
+                Enrollment.LmsAction.SUSPEND,
+                "Access suspended here (dispute open), still enrolled in the LMS.",
             )
     learners = {e.email for e in mapped}
     for member, course in sorted(in_lms - sold):

@@ -12,11 +12,13 @@ an insert guarded by a unique constraint, so repeats and races end as a single d
 """
 
 from .checkout import (
+    GRANT_CHOICES,
     AlreadyEnrolled,
     CheckoutError,
     CheckoutFailed,
     CheckoutOpenElsewhere,
     CouponNotAccepted,
+    GrantCheckoutOpen,
     PaymentInProgress,
     PaymentsUnavailable,
     Quote,
@@ -60,12 +62,14 @@ __all__ = [
     "DONE_OUTCOMES",
     "DUPLICATE_PAYMENT",
     "FULFILLED",
+    "GRANT_CHOICES",
     "UNKNOWN_SESSION",
     "AlreadyEnrolled",
     "CheckoutError",
     "CheckoutFailed",
     "CheckoutOpenElsewhere",
     "CouponNotAccepted",
+    "GrantCheckoutOpen",
     "PaymentInProgress",
     "PaymentsUnavailable",
     "Quote",

@@ -18,6 +18,7 @@ from accounts.selectors import verified_email_of
 from affiliates import services as affiliate_services
 from affiliates.models import Affiliate
 from courses.models import Course
+from courses.money import format_money
 from grants import services as grant_services
 from grants.coupons import coupon_price_cents
 from grants.models import Grant
@@ -88,6 +89,38 @@ class CheckoutOpenElsewhere(CheckoutError):
 
 class ReferralNotApplied(CheckoutError):
     """The buyer is the referring affiliate: they must see why before paying without it."""
+
+
+# What the learner chose after ``GrantCheckoutOpen``: go back to the checkout priced with their
+# grant coupon, or knowingly drop it for this checkout.
+KEEP_GRANT = "keep"
+DROP_GRANT = "drop"
+GRANT_CHOICES = (KEEP_GRANT, DROP_GRANT)
+
+
+class GrantCheckoutOpen(CheckoutError):
+    """The learner's own open checkout holds their grant coupon and this one would drop it
+    (cancel the discounted session, give the coupon back, charge more). Nothing was changed:
+    they must choose (``KEEP_GRANT`` or ``DROP_GRANT``)."""
+
+    message = "You already have a checkout open for this course with your grant coupon."
+
+    def __init__(self, *, open_checkout: "Enrollment", quote: "Quote"):
+        super().__init__()
+        self.open_checkout = open_checkout
+        self.quote = quote
+
+    @property
+    def discount_percent(self) -> int:
+        return self.open_checkout.grant.discount_percent
+
+    @property
+    def discounted_display(self) -> str:
+        return self.open_checkout.amount_due_display
+
+    @property
+    def new_price_display(self) -> str:
+        return format_money(self.quote.amount_due_cents, self.quote.currency)
 
 
 class CouponNotAccepted(CheckoutError):
@@ -203,6 +236,18 @@ def _check_open_checkout(existing: Enrollment | None, *, user, visitor_hash: str
         raise CheckoutOpenElsewhere()
 
 
+def _own_grant_checkout(
+    existing: Enrollment | None, *, user, visitor_hash: str
+) -> Enrollment | None:
+    """The caller's own open checkout priced with a grant coupon (its grant loaded), or None."""
+    if existing is None or existing.grant_id is None or existing.expires_at is None:
+        return None
+    if not _opened_by_caller(existing, user=user, visitor_hash=visitor_hash):
+        return None
+    existing.grant = Grant.objects.get(pk=existing.grant_id)
+    return existing
+
+
 def start_checkout(
     *,
     course: Course,
@@ -212,6 +257,7 @@ def start_checkout(
     coupon_code: str = "",
     referral_code: str | None = None,
     referral_refusal_seen: bool = False,
+    grant_choice: str = "",
 ) -> Enrollment:
     """Open (or reuse) the learner's checkout; a 100% grant enrols them at once.
 
@@ -219,13 +265,18 @@ def start_checkout(
     checkout while another browser typing the same e-mail cannot take it over.
 
     Returns the enrollment: ``paid`` for a full grant, else ``pending`` with the
-    ``checkout_url`` where the learner pays. Raises ``ReferralNotApplied`` (nothing created)
-    for a self-referral the learner has not yet been told about.
+    ``checkout_url`` where the learner pays. Raises, with nothing changed,
+    ``GrantCheckoutOpen`` when this checkout would drop the grant coupon of the learner's own
+    open checkout (``grant_choice`` answers it), and ``ReferralNotApplied`` for a self-referral
+    the learner has not yet been told about.
     """
     email = normalize_email(email)
     visitor_hash = visitor_hash_of(visitor_token)
     existing = _open_checkout_unless_enrolled(course=course, email=email)
     _check_open_checkout(existing, user=user, visitor_hash=visitor_hash)
+    grant_checkout = _own_grant_checkout(existing, user=user, visitor_hash=visitor_hash)
+    if grant_checkout is not None and grant_choice == KEEP_GRANT and not coupon_code.strip():
+        coupon_code = grant_checkout.grant.coupon_code or ""
     quote = quote_checkout(
         course=course,
         email=email,
@@ -234,6 +285,12 @@ def start_checkout(
         referral_code=referral_code,
         holder_enrollment_id=existing.pk if existing else None,
     )
+    if (
+        grant_checkout is not None
+        and (quote.grant is None or quote.grant.pk != grant_checkout.grant_id)
+        and grant_choice != DROP_GRANT
+    ):
+        raise GrantCheckoutOpen(open_checkout=grant_checkout, quote=quote)
     if quote.referral_refusal and not referral_refusal_seen:
         raise ReferralNotApplied(quote.referral_refusal)
     if quote.kind == Enrollment.Kind.FULL_GRANT:

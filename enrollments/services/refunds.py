@@ -12,7 +12,9 @@ The policy (``apply_refund_policy``):
 - the grant coupon is given back only when staff chose so.
 
 Disputes (``record_dispute``, ``record_dispute_closed``): an open dispute suspends access and
-holds the commission; a won dispute restores both; a lost one ends like a full refund.
+holds the commission; a won dispute restores both; a lost one ends like a full refund. A
+suspension is not a revocation: its LMS job (``suspend``) keeps the learner's progress on the row
+before removing the LMS enrolment, and the restore enrols them again with it.
 """
 
 import logging
@@ -29,7 +31,7 @@ from grants import services as grant_services
 
 from .. import stripe_gateway
 from ..models import Enrollment, RefundRequest
-from ..signals import enrollment_paid, enrollment_revoked
+from ..signals import enrollment_paid, enrollment_revoked, enrollment_suspended
 from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
@@ -297,13 +299,13 @@ def record_dispute(dispute: dict) -> str:
     affiliate_services.hold_commission(sale_id=enrollment.pk, on_hold=True)
     suspended = Enrollment.objects.filter(
         pk=enrollment.pk, status=Status.PAID, dispute_status=Enrollment.Dispute.NONE
-    ).update(dispute_status=Enrollment.Dispute.OPEN, **_lms_job(Enrollment.LmsAction.UNENROL))
+    ).update(dispute_status=Enrollment.Dispute.OPEN, **_lms_job(Enrollment.LmsAction.SUSPEND))
     if suspended:
         from ..tasks import send_dispute_alert
 
         transaction.on_commit(partial(send_dispute_alert.delay, enrollment.pk))
         transaction.on_commit(
-            partial(enrollment_revoked.send, sender=Enrollment, enrollment_id=enrollment.pk)
+            partial(enrollment_suspended.send, sender=Enrollment, enrollment_id=enrollment.pk)
         )
     return "suspended" if suspended else "flagged"
 

@@ -1,12 +1,14 @@
 """Grant coupons at checkout: the rules are unit-tested in grants/; here, the whole flow."""
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from enrollments.models import Enrollment
@@ -127,6 +129,123 @@ def test_expired_or_failed_session_releases_the_coupon_for_reuse(
     again = client.post(checkout_url(grant.course), {"email": "x", "coupon": grant.coupon_code})
     assert again.status_code == 303
     assert Enrollment.objects.filter(status=Enrollment.Status.PENDING).count() == 1
+
+
+def open_grant_checkout(client, percent=45):
+    """The learner's open checkout priced with their grant coupon, and the grant."""
+    grant = grant_for(percent)
+    response = client.post(checkout_url(grant.course), {"email": "x", "coupon": grant.coupon_code})
+    assert response.status_code == 303
+    return Enrollment.objects.get(status=Enrollment.Status.PENDING), grant
+
+
+def test_a_checkout_without_the_coupon_asks_before_dropping_the_open_grant_checkout(
+    client, learner, fake_stripe
+):
+    discounted, grant = open_grant_checkout(client)  # 45% off $499.00: $274.45
+    sessions_before = len(fake_stripe.requests)
+
+    response = client.post(checkout_url(grant.course), {"email": "x", "coupon": ""})
+
+    assert response.status_code == 409
+    notice = response.text
+    assert "You already have a checkout open for this course with your" in notice
+    assert "45% grant coupon" in notice
+    assert "$274.45" in notice and "$499.00" in notice
+    assert 'name="grant_choice" value="keep"' in notice
+    assert 'name="grant_choice" value="drop"' in notice
+    # Nothing changed: the discounted checkout is open, the coupon still held for it.
+    discounted.refresh_from_db()
+    grant.refresh_from_db()
+    assert discounted.status == Enrollment.Status.PENDING
+    assert (grant.coupon_state, grant.holder_enrollment_id) == (
+        Grant.CouponState.RESERVED,
+        discounted.pk,
+    )
+    assert len(fake_stripe.requests) == sessions_before  # no session expired or created
+    assert Enrollment.objects.count() == 1
+
+
+def test_returning_to_the_grant_checkout_reuses_the_discounted_session(
+    client, learner, fake_stripe
+):
+    discounted, grant = open_grant_checkout(client)
+
+    response = client.post(
+        checkout_url(grant.course), {"email": "x", "coupon": "", "grant_choice": "keep"}
+    )
+
+    assert response.status_code == 303
+    assert response["Location"] == discounted.checkout_url
+    discounted.refresh_from_db()
+    assert (discounted.status, discounted.amount_due_cents) == ("pending", 27445)
+    assert Enrollment.objects.count() == 1
+
+
+def test_returning_to_a_grant_checkout_about_to_expire_opens_a_fresh_discounted_one(
+    client, learner, fake_stripe
+):
+    discounted, grant = open_grant_checkout(client)
+    Enrollment.objects.filter(pk=discounted.pk).update(
+        expires_at=timezone.now() + timedelta(minutes=1)
+    )
+
+    response = client.post(
+        checkout_url(grant.course), {"email": "x", "coupon": "", "grant_choice": "keep"}
+    )
+
+    assert response.status_code == 303
+    fresh = Enrollment.objects.get(status=Enrollment.Status.PENDING)
+    assert fresh.pk != discounted.pk
+    assert (fresh.amount_due_cents, fresh.grant) == (27445, grant)
+    grant.refresh_from_db()
+    assert (grant.coupon_state, grant.holder_enrollment_id) == (
+        Grant.CouponState.RESERVED,
+        fresh.pk,
+    )
+    assert response["Location"] == fresh.checkout_url
+
+
+def test_knowingly_continuing_at_full_price_cancels_the_grant_checkout_and_frees_the_coupon(
+    client, learner, fake_stripe
+):
+    discounted, grant = open_grant_checkout(client)
+
+    response = client.post(
+        checkout_url(grant.course), {"email": "x", "coupon": "", "grant_choice": "drop"}
+    )
+
+    assert response.status_code == 303
+    discounted.refresh_from_db()
+    grant.refresh_from_db()
+    assert discounted.status == Enrollment.Status.CANCELED
+    assert grant.coupon_state == Grant.CouponState.AVAILABLE
+    full = Enrollment.objects.get(status=Enrollment.Status.PENDING)
+    assert (full.kind, full.amount_due_cents, full.grant) == ("paid", 49900, None)
+    assert response["Location"] == full.checkout_url
+
+
+def test_an_unknown_grant_choice_is_ignored_and_still_asks(client, learner, fake_stripe):
+    discounted, grant = open_grant_checkout(client)
+
+    response = client.post(
+        checkout_url(grant.course), {"email": "x", "coupon": "", "grant_choice": "drop\x00"}
+    )
+
+    assert response.status_code == 409
+    discounted.refresh_from_db()
+    assert discounted.status == Enrollment.Status.PENDING
+
+
+def test_the_same_coupon_again_reuses_the_grant_checkout_without_asking(
+    client, learner, fake_stripe
+):
+    discounted, grant = open_grant_checkout(client)
+
+    response = client.post(checkout_url(grant.course), {"email": "x", "coupon": grant.coupon_code})
+
+    assert response.status_code == 303
+    assert response["Location"] == discounted.checkout_url
 
 
 def test_coupon_of_another_account_reads_like_an_unknown_code(client, learner, fake_stripe):

@@ -101,6 +101,29 @@ def test_my_courses_lists_paid_enrollments_of_the_verified_email_only(client):
     assert "Bobs course" not in response.text
 
 
+def test_my_courses_shows_access_paused_during_a_dispute_not_ready(client, settings):
+    settings.FRAPPE_PUBLIC_URL = "https://lms.example.com"
+    user = UserFactory(email="ada@example.com")
+    EnrollmentFactory(
+        email="ada@example.com",
+        status=Enrollment.Status.PAID,
+        dispute_status=Enrollment.Dispute.OPEN,
+        lms_action=Enrollment.LmsAction.SUSPEND,
+        lms_status=Enrollment.LmsStatus.SYNCED,
+        lms_progress=60.0,
+        course__title="Disputed course",
+    )
+    client.force_login(user)
+
+    response = client.get(reverse("enrollments:my_courses"))
+
+    assert "Disputed course" in response.text
+    assert "Access is paused while your bank reviews a dispute" in response.text
+    assert "Your progress is kept" in response.text
+    assert "Ready" not in response.text
+    assert "Start learning" not in response.text
+
+
 def test_my_courses_asks_an_unverified_learner_to_verify(client):
     user = UserFactory(email="ada@example.com", verified=False)
     EnrollmentFactory(

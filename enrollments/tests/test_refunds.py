@@ -270,7 +270,7 @@ def test_dispute_suspends_access_and_holds_the_commission_until_won(
 
     enrollment.refresh_from_db()
     commission = Commission.objects.get()
-    assert (enrollment.dispute_status, enrollment.lms_action) == ("open", "unenrol")
+    assert (enrollment.dispute_status, enrollment.lms_action) == ("open", "suspend")
     assert commission.on_hold and enrollment.needs_review
     assert any("dispute" in m.subject.lower() for m in mail.outbox)
 

@@ -113,13 +113,16 @@ def test_deleting_an_enrolment_gives_202_then_404(fake):
         ),
     ],
 )
-def test_enrolling_in_a_missing_unpublished_or_paid_course_gives_417(
-    fake, course, exc_type, message
+def test_without_moderator_a_missing_unpublished_or_paid_course_gives_417(
+    course, exc_type, message
 ):
-    fake.add_course("draft", published=False)
-    fake.add_course("paid", paid=True)
+    with FakeFrappe(site="lms.test", roles=["System Manager", "LMS Student"]) as fake:
+        fake.add_course("draft", published=False)
+        fake.add_course("paid", paid=True)
 
-    response = call(fake, "POST", ENROLMENTS, json={"course": course, "member": "ada@example.com"})
+        response = call(
+            fake, "POST", ENROLMENTS, json={"course": course, "member": "ada@example.com"}
+        )
 
     assert response.status_code == 417
     assert response.json()["exc_type"] == exc_type
@@ -127,19 +130,32 @@ def test_enrolling_in_a_missing_unpublished_or_paid_course_gives_417(
     assert TRACEBACK_HEAD in json.loads(response.json()["exc"])[0]
 
 
-def test_a_moderator_may_enrol_in_unpublished_and_paid_courses():
-    with FakeFrappe(roles=["System Manager", "Moderator"]) as fake:
-        fake.add_course("draft", published=False)
-        fake.add_course("paid", paid=True)
+def test_the_recommended_moderator_user_may_enrol_in_unpublished_and_paid_courses(fake):
+    fake.add_course("draft", published=False)
+    fake.add_course("paid", paid=True)
 
-        statuses = [
-            call(
-                fake, "POST", ENROLMENTS, json={"course": c, "member": "a@example.com"}
-            ).status_code
-            for c in ("draft", "paid")
-        ]
+    statuses = [
+        call(fake, "POST", ENROLMENTS, json={"course": c, "member": "a@example.com"}).status_code
+        for c in ("draft", "paid", "no-such-course")
+    ]
 
-    assert statuses == [200, 200]
+    assert statuses == [200, 200, 417]  # live, only a missing course is refused
+
+
+def test_a_privileged_insert_keeps_progress_and_the_lesson_to_resume(fake):
+    fake.add_lesson("lesson-3", "intro-to-django")
+    body = {"course": "intro-to-django", "member": "a@example.com", "progress": 42.0}
+
+    stored = call(fake, "POST", ENROLMENTS, json={**body, "current_lesson": "lesson-3"})
+    missing = call(fake, "POST", ENROLMENTS, json={**body, "current_lesson": "deleted-lesson"})
+
+    assert stored.status_code == 200
+    assert (stored.json()["data"]["progress"], stored.json()["data"]["current_lesson"]) == (
+        42.0,
+        "lesson-3",
+    )
+    assert missing.status_code == 417
+    assert server_messages(missing) == ["Could not find Current Lesson: deleted-lesson"]
 
 
 def test_a_body_without_course_gives_500(fake):

@@ -32,7 +32,7 @@ def test_staff_see_failed_jobs_with_a_masked_learner_the_error_and_open_alerts(
     assert response.status_code == 200
     assert "a***@example.com" in response.text
     assert "ada.lovelace@example.com" not in response.text
-    assert "Could not find Course: k8s-admin" in response.text
+    assert "LMS Course &#x27;k8s-admin&#x27; does not exist" in response.text
     assert "Open LMS alert since" in response.text
     assert "checkout-only" not in response.text
 
@@ -87,3 +87,22 @@ def test_staff_list_open_alerts(client):
 
     assert response.status_code == 200
     assert "HTTP 401 AuthError" in response.text
+
+
+def test_staff_see_the_progress_a_suspended_job_keeps_for_the_learner(client, course):
+    job = paid_job(
+        course,
+        dispute_status=Enrollment.Dispute.OPEN,
+        lms_action=Enrollment.LmsAction.SUSPEND,
+        lms_status=Enrollment.LmsStatus.SYNCED,
+        lms_progress=60.0,
+        lms_current_lesson="lesson-3",
+    )
+    client.force_login(StaffFactory())
+
+    response = client.get(reverse("admin:lms_sync_lmssyncjob_change", args=[job.pk]))
+
+    assert response.status_code == 200
+    assert "Suspend (keep progress)" in response.text
+    assert "lesson-3" in response.text
+    assert "Open: access suspended" in response.text

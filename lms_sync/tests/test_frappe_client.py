@@ -13,9 +13,12 @@ from lms_sync.frappe import (
     FrappeClient,
     FrappeConfig,
     LmsConfigError,
+    LmsCourseUnpublished,
     LmsMappingError,
     LmsNotConfigured,
     LmsTransientError,
+    LmsUnknownSite,
+    LmsUnreachable,
 )
 
 COURSE = "intro-to-django"
@@ -48,6 +51,10 @@ def client(fake: FakeFrappe) -> Iterator[FrappeClient]:
     client = make_client(fake)
     yield client
     client.close()
+
+
+def enrolment_posts(fake: FakeFrappe) -> list[RecordedRequest]:
+    return calls(fake, "POST", ENROLMENTS_PATH)
 
 
 def calls(fake: FakeFrappe, method: str, path: str) -> list[RecordedRequest]:
@@ -152,25 +159,54 @@ def test_an_empty_course_name_is_refused_before_any_request(client, fake):
     assert fake.requests == []
 
 
+def test_enrolling_in_a_missing_course_is_a_mapping_error_before_anything_is_written(client, fake):
+    with pytest.raises(LmsMappingError) as caught:
+        client.enrol(email="ada@example.com", full_name="Ada", course="no-such-course")
+
+    assert (caught.value.status, caught.value.exc_type) == (404, "DoesNotExistError")
+    assert caught.value.detail == "LMS Course 'no-such-course' does not exist"
+    assert (fake.users, fake.enrollments) == ({}, {})
+
+
+def test_enrolling_in_an_unpublished_course_is_refused_though_frappe_would_accept_it(client, fake):
+    fake.add_course("draft", published=False)  # the fake's API user is a Moderator, as live
+
+    with pytest.raises(LmsCourseUnpublished) as caught:
+        client.enrol(email="ada@example.com", full_name="Ada", course="draft")
+
+    assert caught.value.detail == "the LMS course 'draft' is not published in Frappe"
+    assert isinstance(caught.value, LmsMappingError)
+    assert (fake.users, fake.enrollments) == ({}, {})
+    assert enrolment_posts(fake) == []
+
+
+def test_a_paid_lms_course_is_enrolled_through_the_moderator_user(client, fake):
+    fake.add_course("paid", paid=True)
+
+    name = client.enrol(email="ada@example.com", full_name="Ada", course="paid")
+
+    assert fake.enrollments[name]["course"] == "paid"
+
+
 @pytest.mark.parametrize(
     ("course", "message"),
     [
-        ("no-such-course", "Could not find Course: no-such-course"),
-        ("draft", "You cannot enroll in an unpublished course."),
+        ("self-paced-off", "You cannot enroll in this course as self-learning is disabled."),
         ("paid", "You need to complete the payment for this course before enrolling."),
     ],
 )
-def test_enrolling_in_a_missing_unpublished_or_paid_course_is_a_mapping_error(
-    client, fake, course, message
-):
-    fake.add_course("draft", published=False)
-    fake.add_course("paid", paid=True)
+def test_without_moderator_frappes_own_refusal_is_a_mapping_error(course, message):
+    with FakeFrappe(site="lms.test", roles=["System Manager", "LMS Student"]) as fake:
+        fake.add_course("paid", paid=True)
+        fake.add_course("self-paced-off", disable_self_learning=True)
+        client = make_client(fake)
 
-    with pytest.raises(LmsMappingError) as caught:
-        client.enrol(email="ada@example.com", full_name="Ada", course=course)
+        with pytest.raises(LmsMappingError) as caught:
+            client.enrol(email="ada@example.com", full_name="Ada", course=course)
+        client.close()
 
     assert caught.value.status == 417
-    assert caught.value.detail.endswith(message)
+    assert message in caught.value.detail
     assert TRACEBACK_HEAD not in caught.value.detail
     assert fake.enrollments == {}
 
@@ -231,7 +267,7 @@ def test_a_refused_connection_is_transient(fake):
     client = make_client(fake)
     fake.stop()
 
-    with pytest.raises(LmsTransientError):
+    with pytest.raises(LmsUnreachable):  # transient: no answer at all
         client.check_credentials()
 
 
@@ -295,10 +331,11 @@ def test_a_proxy_dropping_the_auth_header_makes_a_guest_call_and_a_config_error(
 
 
 def test_an_unknown_site_is_a_config_error(fake):
-    with pytest.raises(LmsConfigError) as caught:
+    with pytest.raises(LmsUnknownSite) as caught:  # a config error
         make_client(fake, host_header="other.localhost").check_credentials()
 
     assert caught.value.status == 404
+    assert "other.localhost does not exist" in caught.value.detail
     assert "FRAPPE_HOST_HEADER" in caught.value.detail
 
 

@@ -392,8 +392,7 @@ def test_rejected_credentials_wait_alert_once_and_resume_after_the_fix(
 @pytest.mark.parametrize(
     ("frappe_course", "error"),
     [
-        ("no-such-course", "HTTP 417 LinkValidationError: Could not find Course: no-such-course"),
-        ("draft-course", "HTTP 417 ValidationError: You cannot enroll in an unpublished course."),
+        ("no-such-course", "LMS Course 'no-such-course' does not exist"),
         ("", "no LMS course name is mapped"),
     ],
 )
@@ -421,6 +420,48 @@ def test_a_rejected_course_mapping_fails_the_jobs_and_alerts_once_per_course(
     assert "Kubernetes Admin" in email.body
     alert = LmsAlert.objects.get()
     assert (alert.kind, alert.key) == (LmsAlert.Kind.MAPPING, f"course-{course.pk}")
+
+
+def test_a_course_staff_unpublished_in_frappe_is_never_enrolled_the_job_waits_and_ops_see_why(
+    fake, mailoutbox, django_capture_on_commit_callbacks, client
+):
+    fake.add_course("draft-course", published=False)  # Frappe would accept our Moderator user
+    course = CourseFactory(frappe_course="draft-course", title="Kubernetes Admin")
+    jobs = [paid_job(course), paid_job(course)]
+    Enrollment.objects.update(paid_at=timezone.now() - timedelta(hours=3))
+    now = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = [services.run_job(enrollment_id=job.pk, now=now) for job in jobs]
+
+    assert outcomes == [services.WAITING_CONFIG, services.WAITING_CONFIG]
+    assert fake.enrollments == {}
+    assert enrolment_posts(fake) == []
+    for job in map(reload, jobs):
+        assert job.lms_status == LmsStatus.WAITING_CONFIG
+        assert job.lms_last_error == (
+            "waiting: the LMS course 'draft-course' is not published in Frappe; the learner is "
+            "enrolled once it is published (checked every 15 min)"
+        )
+        assert job.lms_attempts == 0  # waiting does not use up the retry budget
+        assert job.lms_next_attempt_at > now
+    [email] = mailoutbox  # one incident for the course
+    assert "Course mapping rejected" in email.subject
+    assert "Kubernetes Admin" in email.body
+    alert = LmsAlert.objects.get()
+    assert (alert.kind, alert.key) == (LmsAlert.Kind.MAPPING, f"course-{course.pk}")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    ops_page = client.get("/admin/ops/").content.decode()
+    assert "is not published in Frappe" in ops_page
+
+    fake.courses["draft-course"]["published"] = 1  # staff publish it again
+    later = now + timedelta(seconds=django_settings.LMS_SYNC_CONFIG_RETRY_SECONDS + 1)
+    assert [services.run_job(enrollment_id=job.pk, now=later) for job in jobs] == [
+        services.SYNCED,
+        services.SYNCED,
+    ]
+    assert len(fake.enrollments) == 2
+    assert LmsAlert.objects.get().resolved_at is not None
 
 
 def test_after_staff_fix_the_mapping_a_retry_syncs_and_closes_the_alert(

@@ -57,9 +57,13 @@ def test_rejected_credentials_are_reported_and_the_command_exits_non_zero(fake, 
     CourseFactory(frappe_course=COURSE)
     settings.FRAPPE_API_SECRET = "wrong"
 
-    with pytest.raises(CommandError, match="Frappe refused the credentials: HTTP 401") as raised:
+    with pytest.raises(CommandError) as raised:
         lms_check()
 
+    assert str(raised.value) == (
+        "Frappe refused the credentials (FRAPPE_API_KEY / FRAPPE_API_SECRET): "
+        "HTTP 401 AuthenticationError"
+    )
     assert raised.value.returncode == 1
     assert [r.path for r in fake.requests] == ["/api/method/frappe.auth.get_logged_user"]
 
@@ -71,9 +75,61 @@ def test_missing_settings_are_reported(settings):
         lms_check()
 
 
-def test_an_unreachable_lms_is_reported(fake):
+def test_an_lms_that_drops_the_connection_is_reported_as_unreachable_not_as_credentials(fake):
     CourseFactory(frappe_course=COURSE)
     fake.down = True
 
-    with pytest.raises(CommandError, match="connection failed"):
+    with pytest.raises(CommandError) as raised:
         lms_check()
+
+    message = str(raised.value)
+    assert message.startswith(f"Could not reach Frappe at {fake.url} (FRAPPE_URL): ")
+    assert "connection failed" in message
+    assert "credentials" not in message
+
+
+def test_a_refused_connection_is_reported_as_unreachable(fake, settings):
+    url = fake.url
+    fake.stop()  # nothing listens on the port any more
+
+    with pytest.raises(CommandError) as raised:
+        lms_check()
+
+    assert str(raised.value).startswith(f"Could not reach Frappe at {url} (FRAPPE_URL): ")
+    assert "credentials" not in str(raised.value)
+
+
+def test_an_unknown_site_is_named_with_the_host_header_to_fix(fake, settings):
+    settings.FRAPPE_HOST_HEADER = "other.localhost"  # the bench serves only lms.test
+
+    with pytest.raises(CommandError) as raised:
+        lms_check()
+
+    message = str(raised.value)
+    assert message.startswith(f"{fake.url} answered, but has no Frappe site 'other.localhost': ")
+    assert "other.localhost does not exist" in message
+    assert "FRAPPE_HOST_HEADER" in message
+    assert "credentials" not in message
+
+
+def test_a_frappe_server_error_is_reported_as_such(fake):
+    fake.fail_next(502)  # nginx in front of a stopped Frappe
+
+    with pytest.raises(CommandError) as raised:
+        lms_check()
+
+    assert str(raised.value).startswith(
+        f"Frappe at {fake.url} answered with a server error: HTTP 502"
+    )
+
+
+def test_a_failure_while_checking_a_course_names_what_failed(fake):
+    CourseFactory(frappe_course=COURSE)
+    fake.fail_next(503, path_contains="LMS Course")
+
+    with pytest.raises(CommandError) as raised:
+        lms_check()
+
+    assert str(raised.value).startswith(
+        f"Could not check '{COURSE}'. Frappe at {fake.url} answered with a server error: HTTP 503"
+    )

@@ -16,6 +16,7 @@ from enrollments.models import Enrollment
 from enrollments.tests.conftest import post_event
 from fakes.frappe_server import FakeFrappe
 from fakes.stripe_server import FakeStripe
+from lms_sync import services as lms_services
 from ops.models import Incident, ReconciliationRun
 
 pytestmark = pytest.mark.django_db
@@ -162,6 +163,55 @@ def test_every_kind_of_drift_is_repaired_or_reported_and_a_second_run_finds_noth
     repairable = {k for k in run2.counts if k not in ("lms_unsold", "unknown_session")}
     assert repairable == set(), second
     assert Incident.objects.filter(kind=Incident.Kind.RECONCILIATION_DRIFT).count() == 1
+
+
+def test_a_learner_suspended_by_a_dispute_but_enrolled_in_the_lms_is_suspended_again(
+    client, stripe, frappe
+):
+    course = CourseFactory(price_cents=10000, frappe_course="intro-to-django")
+    frappe.add_course("intro-to-django")
+    disputed = pay(client, stripe, checkout(client, course, "disputed@example.com"))
+    Enrollment.objects.filter(pk=disputed.pk).update(
+        dispute_status="open", lms_action="suspend", lms_status="synced", lms_progress=30.0
+    )
+    frappe.add_enrollment("disputed@example.com", "intro-to-django", progress=55.0)  # re-added
+
+    reconcile()
+
+    assert ReconciliationRun.objects.get().counts == {"lms_still_enrolled": 1}
+    disputed.refresh_from_db()
+    assert (disputed.lms_action, disputed.lms_status) == ("suspend", "pending")
+    assert lms_services.run_job(enrollment_id=disputed.pk) == lms_services.SYNCED
+    assert frappe.enrollments == {}
+    disputed.refresh_from_db()
+    assert disputed.lms_progress == 55.0  # saved again before the removal
+
+
+@pytest.mark.parametrize(
+    ("break_it", "kind", "says"),
+    [
+        ("host", "lms_refused", "has no Frappe site 'other.localhost'"),
+        ("secret", "lms_refused", "Frappe refused the credentials"),
+        ("down", "lms_unreachable", "Could not reach Frappe at"),
+    ],
+)
+def test_an_lms_that_cannot_be_compared_is_reported_with_what_failed(
+    client, stripe, frappe, settings, break_it, kind, says
+):
+    course = CourseFactory(price_cents=10000, frappe_course="intro-to-django")
+    frappe.add_course("intro-to-django")
+    pay(client, stripe, checkout(client, course, "ada@example.com"))
+    if break_it == "host":
+        settings.FRAPPE_HOST_HEADER = "other.localhost"
+    elif break_it == "secret":
+        settings.FRAPPE_API_SECRET = "wrong"
+    else:
+        frappe.down = True
+
+    output = reconcile(dry_run=True)
+
+    assert ReconciliationRun.objects.get().counts == {kind: 1}
+    assert says in output
 
 
 def test_dry_run_reports_the_drift_and_writes_nothing(drift):

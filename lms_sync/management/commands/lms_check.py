@@ -20,7 +20,7 @@ class Command(BaseCommand):
             try:
                 api_user = client.check_credentials()
             except LmsError as error:
-                raise CommandError(f"Frappe refused the credentials: {error.detail}")
+                raise CommandError(client.explain(error))
             self.stdout.write(f"OK    credentials (API user {api_user})")
             problems = 0
             for course in selectors.published_courses():
@@ -46,7 +46,9 @@ class Command(BaseCommand):
         except LmsMappingError:
             return f"the LMS course {course.frappe_course!r} does not exist"
         except LmsError as error:
-            raise CommandError(f"Could not check {course.frappe_course!r}: {error.detail}")
+            raise CommandError(
+                f"Could not check {course.frappe_course!r}. {client.explain(error)}"
+            )
         if not lms_course.get("published"):
             return f"the LMS course {course.frappe_course!r} is not published"
         return None
