@@ -363,15 +363,43 @@ def servers_table(reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def instructions_table(before: dict, after: dict) -> str:
+    """Instructions per request of two runs side by side (before and after a change)."""
+    old = (before.get("instructions") or {}).get("endpoints") or {}
+    new = (after.get("instructions") or {}).get("endpoints") or {}
+    lines = [
+        "| endpoint | before Ir/req | Ir× | after Ir/req | Ir× | change |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, entry in new.items():
+        was = old.get(name)
+        change = f"{entry['per_request'] / was['per_request'] - 1:+.0%}" if was else "—"
+        lines.append(
+            f"| {name} | {was['per_request']:,} | {was['floor_x']:.2f}× | "
+            if was
+            else f"| {name} | — | — | "
+        )
+        lines[-1] += f"{entry['per_request']:,} | {entry['floor_x']:.2f}× | {change} |"
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m bench.report RESULTS.json``: the run's tables in Markdown, for the README;
-    ``--servers MIX.json …``: mix runs of several server commands side by side."""
+    ``--servers MIX.json …``: mix runs of several server commands side by side;
+    ``--instructions BEFORE.json AFTER.json``: instruction counts before and after."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--instructions"] and len(argv) == 3:
+        before, after = (json.loads(Path(path).read_text()) for path in argv[1:])
+        print(instructions_table(before, after))
+        return
     if argv[:1] == ["--servers"] and len(argv) > 1:
         print(servers_table([json.loads(Path(path).read_text()) for path in argv[1:]]))
         return
     if len(argv) != 1:
-        raise SystemExit("usage: python -m bench.report RESULTS.json | --servers MIX.json …")
+        raise SystemExit(
+            "usage: python -m bench.report RESULTS.json | --servers MIX.json … | "
+            "--instructions BEFORE.json AFTER.json"
+        )
     print(markdown(json.loads(Path(argv[0]).read_text())))
 
 
