@@ -64,8 +64,10 @@ def cache_shared_page(
 ):
     """Serve the view's page from the cache to visitors who all see the same one.
 
-    ``version_key`` holds the version of the data the page shows; ``key(request)`` names the
-    page from the parts of the request the view reads; ``name`` labels the hit/miss metric;
+    ``version_key`` holds the version of the data the page shows, bumped with
+    ``cache.bump_versions(version_key, announce=True)`` (else processes keep their copies up
+    to ``version_feed.TRUST_SECONDS``); ``key(request)`` names the page from the parts of the
+    request the view reads; ``name`` labels the hit/miss metric;
     ``timeout`` (seconds) is a safety net, the version is what retires a page.
     """
 

@@ -101,9 +101,28 @@ def test_this_processs_own_bump_is_known_before_any_message_comes_back(feed, rf)
     view(rf.get("/"))
     body[0] = b"new"
 
-    cache.bump_versions("test:feed-version")
+    cache.bump_versions("test:feed-version", announce=True)
 
     assert view(rf.get("/")).content == b"new"
+
+
+def test_only_announced_bumps_are_published(feed):
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    listener = client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(version_feed.CHANNEL)
+    _until(lambda: client.pubsub_numsub(version_feed.CHANNEL)[0][1] >= 2, "our listener")
+
+    cache.bump_versions("affiliates:clicks-version")
+    cache.bump_versions("courses:catalog-version", announce=True)
+
+    heard = []
+    _until(
+        lambda: heard.append(listener.get_message(timeout=0.1)) or any(heard), "the message"
+    )
+    message = next(item for item in heard if item)
+    assert list(json.loads(message["data"])) == ["courses:catalog-version"]
+    listener.close()
+    client.close()
 
 
 def test_without_a_live_subscription_every_view_takes_the_round_trip(feed, rf):
