@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test install install-dev lint migrate worker beat clean bench bench-scaling bench-mix bench-deps \
-	e2e e2e-deps
+	e2e e2e-deps mongo-deps
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ run: migrate
 	@echo "Serving MaalEdu on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install-dev e2e-deps
+test: install-dev e2e-deps mongo-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Browser tests (e2e/README.md): Playwright (requirements-dev) drives Debian's Chromium, which
@@ -45,6 +45,31 @@ e2e-deps:
 	  else \
 	    echo "e2e-deps: $(CHROMIUM) is missing: as root, apt-get install chromium"; \
 	  fi; }
+
+# The MongoDB wire-protocol server the importer's tests read from (fakes/mongo_server.py): a real
+# mongod when one is on PATH, else mongoeco (PyPI), which needs Python 3.13: pyenv's when pyenv
+# exists, else python3.13 on PATH. Without that interpreter, and outside CI, those tests skip.
+MONGO_VENV := .venv-mongo
+MONGOECO := mongoeco[wire]==4.11.0 pymongo==4.16.0
+mongo-deps: $(MONGO_VENV)/.installed
+
+$(MONGO_VENV)/.installed: Makefile
+	@py=""; \
+	if command -v pyenv >/dev/null && [ -x "$$(pyenv root)/versions/3.13.0/bin/python" ]; then \
+	  py="$$(pyenv root)/versions/3.13.0/bin/python"; \
+	elif command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.13* >/dev/null 2>&1; then \
+	  py="$$(ls -d "$$(pyenv root)"/versions/3.13* | tail -1)/bin/python"; \
+	elif command -v python3.13 >/dev/null; then \
+	  py="$$(command -v python3.13)"; \
+	fi; \
+	if [ -z "$$py" ]; then \
+	  echo "mongo-deps: no Python 3.13 (pyenv or python3.13 on PATH): the importer tests will skip"; \
+	  exit 0; \
+	fi; \
+	rm -rf $(MONGO_VENV) && "$$py" -m venv $(MONGO_VENV) \
+	  && $(MONGO_VENV)/bin/pip install --disable-pip-version-check -q "$(firstword $(MONGOECO))" \
+	     "$(lastword $(MONGOECO))" \
+	  && touch $@
 
 e2e: install-dev e2e-deps
 	$(PY) -m pytest e2e $(PYTEST_ARGS)
@@ -76,4 +101,4 @@ bench-mix: bench-deps
 	$(PY) -m bench --mix $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) $(MONGO_VENV) staticfiles .pytest_cache

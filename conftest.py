@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from celery.result import allow_join_result
 from django.core.cache import cache
@@ -38,3 +40,20 @@ def redis_down(settings):
     }
     with pytest.raises(Exception):  # noqa: B017 - proves the cache really is unreachable
         cache.get("probe")
+
+
+@pytest.fixture(scope="session")
+def mongodb_server():
+    """A MongoDB wire-protocol server for the session (``fakes/mongo_server.py``): a real mongod
+    when one is on PATH, else mongoeco from ``make mongo-deps``. Without either the tests using
+    it skip with the reason, except under CI (``CI`` set), where that is a failure."""
+    from fakes.mongo_server import MongoServerUnavailable, start_mongo_server
+
+    try:
+        server = start_mongo_server()
+    except MongoServerUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"{error} (CI must run the MongoDB tests)", pytrace=False)
+        pytest.skip(str(error))
+    yield server
+    server.stop()

@@ -14,12 +14,14 @@ from .cookies import (
     visitor_id_from,
     visitor_key,
 )
-from .selectors import active_affiliate_by_code
+from .selectors import active_affiliate_by_code, active_affiliate_by_old_link
 
 
 class ReferralMiddleware:
     """A GET with ``?ref=<code>`` of an active affiliate records a click (once per visitor and
-    day) and sets the signed ``maaledu_ref`` cookie: the latest valid click wins. Anything else
+    day) and sets the signed ``maaledu_ref`` cookie: the latest valid click wins. An old MaalEdu
+    link (``?ref=<affiliate e-mail>``) counts the same while ``LEGACY_REF_LINKS_UNTIL`` lasts,
+    as the affiliate's code (the address goes nowhere). Anything else
     (unknown, suspended, malformed, rate limited) is ignored and the page renders as usual."""
 
     def __init__(self, get_response):
@@ -33,8 +35,9 @@ class ReferralMiddleware:
         return response
 
     def _click(self, request):
-        code = normalize_code(request.GET.get("ref"))
-        if code is None:
+        raw = request.GET.get("ref")
+        code = normalize_code(raw)
+        if code is None and ("@" not in (raw or "") or settings.LEGACY_REF_LINKS_UNTIL is None):
             return None
         # Without a visitor cookie every request is a new visitor: the per-IP limit bounds that.
         # Fails open: with the cache down we would rather count a click than break the page.
@@ -42,7 +45,12 @@ class ReferralMiddleware:
             request, group="affiliates.referral_click", key="ip", rate=settings.REFERRAL_CLICK_RATE
         ):
             return None
-        affiliate = active_affiliate_by_code(code)
+        if code is not None:
+            affiliate = active_affiliate_by_code(code)
+        else:
+            # An old MaalEdu link names the affiliate by e-mail: from here on it is their code.
+            affiliate = active_affiliate_by_old_link(raw)
+            code = affiliate.referral_code if affiliate is not None else None
         if affiliate is None:
             return None
         now = timezone.now()

@@ -62,6 +62,23 @@ def active_affiliate_by_code(code: str | None) -> Affiliate | None:
     )
 
 
+def active_affiliate_by_old_link(ref: str | None) -> Affiliate | None:
+    """The active affiliate behind an old MaalEdu link (``?ref=<affiliate e-mail>``), while
+    ``LEGACY_REF_LINKS_UNTIL`` has not passed; None otherwise. The caller continues with the
+    affiliate's referral code, so the address is never stored in a cookie or shown back."""
+    until = settings.LEGACY_REF_LINKS_UNTIL
+    if until is None or timezone.localdate() > until:
+        return None
+    email = (ref or "").strip().lower()
+    if not 3 <= len(email) <= 254 or email.count("@") != 1 or any(c.isspace() for c in email):
+        return None
+    return (
+        Affiliate.objects.select_related("user")
+        .filter(user__email=email, status=Affiliate.Status.ACTIVE)
+        .first()
+    )
+
+
 def referral_code_from_request(request: HttpRequest) -> str | None:
     """The referral code for this visitor: this request's ``?ref=`` click, else the signed cookie
     while its attribution window (``AFFILIATE_COOKIE_DAYS``) lasts. Not checked against the

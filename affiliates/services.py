@@ -419,3 +419,164 @@ def _carried_cents(payout: Payout) -> int:
     )["total"]
     paid = earlier_payouts.aggregate(total=Coalesce(Sum("amount_cents"), 0))["total"]
     return net - paid
+
+
+# --- Import from the old MaalEdu (the legacy app calls these; each is safe to re-run) -------
+
+
+def import_affiliate(
+    *,
+    user,
+    rate_percent: int,
+    active: bool,
+    payout_method: str,
+    paypal_email: str = "",
+    bank_account_holder: str = "",
+    bank_account: str = "",
+    bank_name: str = "",
+    bank_swift: str = "",
+    joined_at: datetime,
+) -> tuple[Affiliate, bool]:
+    """The user's affiliate account, created with a new referral code if missing (no welcome
+    e-mail: they are not new); and whether this call created it. ``ValidationError`` for
+    payout details we would not accept from the join form."""
+    existing = Affiliate.objects.filter(user=user).first()
+    if existing is not None:
+        return existing, False
+    if not 0 <= rate_percent <= 100:
+        raise ValidationError({"rate_percent": "The commission rate must be 0–100%."})
+    details = clean_payout_details(
+        payout_method=payout_method,
+        paypal_email=paypal_email,
+        bank_account_holder=bank_account_holder,
+        bank_account=bank_account,
+        bank_name=bank_name,
+        bank_swift=bank_swift,
+    )
+    for _ in range(_CODE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                affiliate = Affiliate.objects.create(
+                    user=user,
+                    referral_code=new_referral_code(),
+                    rate_percent=rate_percent,
+                    status=Affiliate.Status.ACTIVE if active else Affiliate.Status.SUSPENDED,
+                    terms_accepted_at=joined_at,
+                    # The old system welcomed them long ago.
+                    welcome_sent_at=joined_at,
+                    **details,
+                )
+        except IntegrityError:
+            existing = Affiliate.objects.filter(user=user).first()
+            if existing is not None:
+                return existing, False
+            continue
+        return affiliate, True
+    raise RuntimeError("Could not draw an unused referral code.")
+
+
+def import_commission(
+    *,
+    affiliate_id: int,
+    sale_id: int,
+    course,
+    buyer_email: str,
+    sale_amount_cents: int,
+    currency: str,
+    rate_percent: int,
+    amount_cents: int,
+    sold_at: datetime,
+    reversed: bool,
+) -> tuple[Commission, bool]:
+    """The commission the old system stored for a sale, amount as stored (never recalculated:
+    recalculating was the old system's defect); and whether this call created it.
+
+    A refunded sale's commission is reversed in full; one older than the refund window is
+    approved; the rest wait for the window like any new sale.
+    """
+    if not 0 <= amount_cents <= sale_amount_cents:
+        raise ValueError("A commission must be between 0 and the amount of the sale.")
+    now = timezone.now()
+    if reversed:
+        status, approved_at = Commission.Status.REVERSED, None
+    elif sold_at <= now - timedelta(days=settings.COMMISSION_REFUND_WINDOW_DAYS):
+        status, approved_at = Commission.Status.APPROVED, now
+    else:
+        status, approved_at = Commission.Status.PENDING, None
+    existing = Commission.objects.filter(sale_id=sale_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            commission = Commission.objects.create(
+                affiliate_id=affiliate_id,
+                sale_id=sale_id,
+                course=course,
+                buyer_email_masked=mask_email(buyer_email),
+                sold_at=sold_at,
+                currency=currency,
+                sale_amount_cents=sale_amount_cents,
+                rate_percent=rate_percent,
+                amount_cents=amount_cents,
+                reversed_cents=amount_cents if reversed else 0,
+                status=status,
+                approved_at=approved_at,
+            )
+    except IntegrityError:
+        return Commission.objects.get(sale_id=sale_id), False
+    dashboard_cache.invalidate(affiliate_id)
+    return commission, True
+
+
+def import_payout(
+    *, affiliate_id: int, amount_cents: int, currency: str, method: str, reference: str
+) -> tuple[Payout, bool]:
+    """What the old system already paid the affiliate, as one payout; and whether it was new.
+
+    The payout claims the affiliate's oldest commissions whose net fits in its amount (they
+    become paid); the rest of the amount is carried (``carried = Σ net claimed − Σ paid``), so
+    the next payout deducts it and the balance equals Σ net − amount to the cent. Re-running
+    finds the payout by its reference and only claims what is still unclaimed and fits.
+    """
+    payout = Payout.objects.filter(affiliate_id=affiliate_id, reference=reference).first()
+    created = False
+    if payout is None:
+        last = Payout.objects.filter(affiliate_id=affiliate_id).aggregate(last=Max("sequence"))
+        try:
+            with transaction.atomic():
+                payout = Payout.objects.create(
+                    affiliate_id=affiliate_id,
+                    sequence=(last["last"] or 0) + 1,
+                    amount_cents=amount_cents,
+                    currency=currency,
+                    method=method,
+                    reference=reference,
+                )
+            created = True
+        except IntegrityError:
+            payout = Payout.objects.get(affiliate_id=affiliate_id, reference=reference)
+    claimed = payout.commissions.aggregate(total=Coalesce(Sum("paid_cents"), 0))["total"]
+    room = payout.amount_cents - claimed
+    candidates = Commission.objects.filter(
+        affiliate_id=affiliate_id,
+        currency=payout.currency,
+        status__in=[Commission.Status.PENDING, Commission.Status.APPROVED],
+        payout__isnull=True,
+    ).order_by("sold_at", "id")
+    for commission_id, net in candidates.values_list("id", "amount_cents"):
+        if net > room:
+            break
+        took = Commission.objects.filter(
+            pk=commission_id,
+            payout__isnull=True,
+            status__in=[Commission.Status.PENDING, Commission.Status.APPROVED],
+        ).update(
+            payout=payout,
+            status=Commission.Status.PAID,
+            paid_cents=F("amount_cents") - F("reversed_cents"),
+            approved_at=Coalesce(F("approved_at"), timezone.now()),
+        )
+        if took:
+            room -= net
+    dashboard_cache.invalidate(affiliate_id)
+    return payout, created

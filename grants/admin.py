@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from .coupons import normalize_coupon_code
+from .coupons import normalize_coupon_code, normalize_legacy_coupon_code
 from .forms import ApproveGrantsForm, RejectGrantsForm
 from .models import Grant
 from .services import approve_grants, reject_grants, update_admin_notes
@@ -88,7 +88,7 @@ class GrantAdmin(admin.ModelAdmin):
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         # A code pasted in any spelling ("maal 7kq9…") finds its grant.
-        code = normalize_coupon_code(search_term)
+        code = normalize_coupon_code(search_term) or normalize_legacy_coupon_code(search_term)
         if code:
             results |= queryset.filter(coupon_code=code)
         return results, may_have_duplicates

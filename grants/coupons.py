@@ -5,6 +5,7 @@ characters drawn with ``secrets`` from an alphabet without the look-alikes 0/O, 
 """
 
 import math
+import re
 import secrets
 
 from courses.money import percent_of
@@ -49,6 +50,25 @@ def normalize_coupon_code(raw: str) -> str | None:
     if len(compact) != RANDOM_LENGTH or any(char not in ALPHABET for char in compact):
         return None
     return _group(compact)
+
+
+# Codes of the old MaalEdu, kept valid after an import (legacy app): upper-cased as that system
+# compared them, letters, digits and dashes, shorter than ours.
+_LEGACY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,31}$")
+
+
+def normalize_legacy_coupon_code(raw) -> str | None:
+    """An old MaalEdu code as stored on import (trimmed, upper case), or None if it cannot be
+    one. Tried only after ``normalize_coupon_code``: our own codes never take this path."""
+    if not isinstance(raw, str) or len(raw) > _MAX_INPUT_LENGTH:
+        return None
+    code = raw.strip().upper()
+    return code if _LEGACY_CODE.match(code) else None
+
+
+def is_current_format(code: str) -> bool:
+    """Whether a stored code is one of ours (else an old MaalEdu code kept by the import)."""
+    return normalize_coupon_code(code) == code
 
 
 def _group(random_part: str) -> str:

@@ -357,3 +357,21 @@ def test_20_simultaneous_partial_checkouts_make_one_reservation_and_one_session(
     grant.refresh_from_db()
     pending = Enrollment.objects.get(status=Enrollment.Status.PENDING)
     assert (grant.coupon_state, grant.holder_enrollment_id) == ("reserved", pending.pk)
+
+
+def test_an_old_maaledu_coupon_code_still_works_at_checkout(
+    client, learner, settings, django_capture_on_commit_callbacks
+):
+    """Codes imported from the old MaalEdu are shorter than ours and keep working as typed."""
+    settings.STRIPE_SECRET_KEY = ""
+    grant = grant_for(100, coupon_code="SCHOLAR-2024")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            checkout_url(grant.course), {"email": "x", "coupon": " scholar-2024 "}
+        )
+
+    assert response.status_code == 302
+    grant.refresh_from_db()
+    assert grant.coupon_state == Grant.CouponState.REDEEMED
+    assert Enrollment.objects.get().grant == grant

@@ -10,7 +10,9 @@ from grants.coupons import (
     ENTROPY_BITS,
     coupon_price_cents,
     generate_coupon_code,
+    is_current_format,
     normalize_coupon_code,
+    normalize_legacy_coupon_code,
 )
 
 CANONICAL = re.compile(r"^MAAL(-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{4}){4}$")
@@ -107,3 +109,17 @@ def test_coupon_price_stays_between_zero_and_the_list_price(price, percent):
     assert 0 <= pays <= price
     if percent == 100:
         assert pays == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(" scholar-2024 ", "SCHOLAR-2024"), ("GRANT-AB12", "GRANT-AB12"), ("half-77", "HALF-77")],
+)
+def test_old_maaledu_codes_are_read_as_that_system_stored_them(raw, expected):
+    assert normalize_legacy_coupon_code(raw) == expected
+    assert not is_current_format(expected)
+
+
+@pytest.mark.parametrize("raw", ["", "AB", "has space", "-LEADING", "x" * 40, None, 17])
+def test_anything_else_is_not_an_old_code(raw):
+    assert normalize_legacy_coupon_code(raw) is None

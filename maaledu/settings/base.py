@@ -4,6 +4,7 @@ Every variable is documented in ``.env.example``. The defaults here give a worki
 external service: SQLite, a local-memory cache, Celery tasks run eagerly, e-mail to the console.
 """
 
+from datetime import date
 from pathlib import Path
 
 import environ
@@ -47,6 +48,8 @@ INSTALLED_APPS = [
     "lms_sync",
     # Observability and operations: metrics, alerts, the ops page. Reads every app above.
     "ops",
+    # The import from the old MaalEdu (manage.py import_legacy): writes through every app above.
+    "legacy",
 ]
 SITE_ID = 1
 
@@ -172,6 +175,16 @@ AUTHENTICATION_BACKENDS = [
     "affiliates.auth_backends.ModelBackendWithAffiliate",
     "affiliates.auth_backends.AllauthBackendWithAffiliate",
 ]
+# Django's defaults, then the old MaalEdu's bcrypt hashes (accounts.hashers): an imported
+# learner logs in with their old password, which is re-hashed with the first hasher then.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "accounts.hashers.LegacyBCryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -249,6 +262,11 @@ LMS_PROGRESS_BATCH = env.int("LMS_PROGRESS_BATCH", default=500)
 
 # --- Business rules -----------------------------------------------------------------------
 AFFILIATE_COOKIE_DAYS = env.int("AFFILIATE_COOKIE_DAYS", default=30)
+# Old MaalEdu links (?ref=<affiliate e-mail>) resolve to the affiliate until this day
+# (YYYY-MM-DD) inclusive; empty = not at all. Set it when importing (README, "Moving from the old
+# MaalEdu"), e.g. 90 days after the switch.
+_legacy_ref_until = env("LEGACY_REF_LINKS_UNTIL", default="")
+LEGACY_REF_LINKS_UNTIL = date.fromisoformat(_legacy_ref_until) if _legacy_ref_until else None
 AFFILIATE_DEFAULT_RATE_PERCENT = env.int("AFFILIATE_DEFAULT_RATE_PERCENT", default=10)
 COMMISSION_REFUND_WINDOW_DAYS = env.int("COMMISSION_REFUND_WINDOW_DAYS", default=14)
 PAYOUT_MINIMUM_CENTS = env.int("PAYOUT_MINIMUM_CENTS", default=5000)

@@ -1,0 +1,83 @@
+"""Writes for accounts that no form owns: today, learners brought over from the old MaalEdu.
+
+Sign-up, login and e-mail confirmation are allauth's; these functions only cover an import, and
+each is safe to re-run: the user is found by e-mail (unique) before anything is inserted, and
+every later step is a conditional UPDATE or a guarded insert.
+"""
+
+import re
+from datetime import datetime
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.db import IntegrityError, transaction
+
+from .models import User, normalize_email
+
+# What bcrypt (bcryptjs, NextAuth credentials) stores: $2a$/$2b$/$2y$, cost, 22 + 31 characters.
+LEGACY_BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+
+
+def legacy_password(old_hash) -> str | None:
+    """The old bcrypt hash in the form ``accounts.hashers.LegacyBCryptPasswordHasher`` reads,
+    or None when it is not a bcrypt hash (the learner then sets a password by reset link)."""
+    if isinstance(old_hash, str) and LEGACY_BCRYPT_HASH.match(old_hash):
+        return f"bcrypt${old_hash}"
+    return None
+
+
+def import_user(
+    *,
+    email: str,
+    name: str,
+    password: str | None,
+    verified: bool,
+    is_staff: bool,
+    date_joined: datetime,
+) -> tuple[User, bool]:
+    """The user with this e-mail, created if missing; and whether this call created it.
+
+    ``password`` is an already encoded Django password (``legacy_password``) or None (unusable).
+    An existing user (a duplicate of the same address, or a resumed run) only gains: a password
+    if they had none usable, the verified address, staff if asked. Nothing is taken away.
+    """
+    email = normalize_email(email)
+    user = User.objects.filter(email=email).first()
+    created = False
+    if user is None:
+        user = User(email=email, name=name[:150], is_staff=is_staff, date_joined=date_joined)
+        if password:
+            user.password = password
+        else:
+            user.set_unusable_password()
+        try:
+            with transaction.atomic():
+                user.save()
+            created = True
+        except IntegrityError:
+            user = User.objects.get(email=email)
+    if not created:
+        if password:
+            # Only where no usable password exists ("!" marks an unusable one).
+            unusable = {"password__startswith": UNUSABLE_PASSWORD_PREFIX}
+            User.objects.filter(pk=user.pk, **unusable).update(password=password)
+        if is_staff:
+            User.objects.filter(pk=user.pk, is_staff=False).update(is_staff=True)
+        if name:
+            User.objects.filter(pk=user.pk, name="").update(name=name[:150])
+    _record_address(user, verified=verified)
+    return user, created
+
+
+def _record_address(user: User, *, verified: bool) -> None:
+    """The login address as allauth knows it, verified when the old system had verified it."""
+    try:
+        with transaction.atomic():
+            EmailAddress.objects.create(
+                user=user, email=user.email, verified=verified, primary=True
+            )
+    except IntegrityError:
+        if verified:
+            EmailAddress.objects.filter(user=user, email=user.email, verified=False).update(
+                verified=True
+            )

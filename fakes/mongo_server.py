@@ -1,0 +1,145 @@
+"""A MongoDB wire-protocol server on a free loopback port, for tests and local trials.
+
+A real ``mongod`` on PATH is preferred. Without one (Debian ships no server, and nothing we can
+install downloads one) it is mongoeco's wire proxy, which needs Python ≥ 3.13: ``make mongo-deps``
+creates ``.venv-mongo`` with that interpreter and mongoeco. Run directly, this module is that
+server (it must then run under ``.venv-mongo``'s Python, and prints the URI on its first line)::
+
+    .venv-mongo/bin/python fakes/mongo_server.py
+
+From the project's Python, ``start_mongo_server()`` starts whichever server exists and returns a
+handle with its ``uri``; ``MongoServerUnavailable`` says what is missing. Kept free of Django so
+the MongoDB backend (issue 16) can start the same server before settings are read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+MONGO_VENV = BASE_DIR / ".venv-mongo"
+START_TIMEOUT_SECONDS = 60
+
+
+class MongoServerUnavailable(RuntimeError):
+    """No MongoDB server can be started here; the message says what to install."""
+
+
+@dataclass
+class MongoServer:
+    uri: str
+    process: subprocess.Popen
+    kind: str  # "mongod" or "mongoeco"
+    _tmpdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+
+
+def mongoeco_python() -> Path | None:
+    """``.venv-mongo``'s interpreter when ``make mongo-deps`` has built it."""
+    python = MONGO_VENV / "bin" / "python"
+    return python if python.exists() else None
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(process: subprocess.Popen, port: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise MongoServerUnavailable(f"mongod exited with status {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    process.kill()
+    raise MongoServerUnavailable("mongod did not start listening")
+
+
+def _start_mongod(mongod: str) -> MongoServer:
+    tmpdir = tempfile.TemporaryDirectory(prefix="maaledu-mongod-")
+    port = _free_port()
+    process = subprocess.Popen(
+        [mongod, "--dbpath", tmpdir.name, "--bind_ip", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(process, port)
+    except MongoServerUnavailable:
+        tmpdir.cleanup()
+        raise
+    return MongoServer(f"mongodb://127.0.0.1:{port}/", process, "mongod", tmpdir)
+
+
+def _start_mongoeco(python: Path) -> MongoServer:
+    process = subprocess.Popen(
+        [str(python), str(Path(__file__).resolve())],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # The server prints its URI once it listens: a blocking read, bounded by the process exiting.
+    first_line = process.stdout.readline().strip()
+    if not first_line.startswith("mongodb://"):
+        rest = first_line + (process.stdout.read() if process.poll() is not None else "")
+        process.kill()
+        process.wait()
+        raise MongoServerUnavailable(f"mongoeco did not start: {rest[-2000:]}")
+    return MongoServer(first_line, process, "mongoeco")
+
+
+def start_mongo_server() -> MongoServer:
+    mongod = shutil.which("mongod")
+    if mongod:
+        return _start_mongod(mongod)
+    python = mongoeco_python()
+    if python is None:
+        raise MongoServerUnavailable(
+            "no MongoDB server: no mongod on PATH and no .venv-mongo "
+            "(run `make mongo-deps`; it needs a Python 3.13 interpreter)"
+        )
+    return _start_mongoeco(python)
+
+
+async def _serve() -> None:  # pragma: no cover - runs under .venv-mongo's Python
+    import asyncio
+
+    from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
+
+    address = await AsyncMongoEcoProxyServer(host="127.0.0.1", port=0).start()
+    print(address.uri, flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import asyncio
+
+    if sys.version_info < (3, 13):
+        sys.exit("mongoeco needs Python >= 3.13: run this with .venv-mongo/bin/python")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve())
+    os._exit(0)
