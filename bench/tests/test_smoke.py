@@ -29,8 +29,9 @@ def _bench_services() -> tuple[str, str]:
         pytest.skip("the bench needs wrk: apt-get install wrk (CI installs it)")
     if shutil.which("valgrind") is None:
         pytest.skip("the bench needs valgrind (callgrind): apt-get install valgrind (CI does)")
+    # A database of this test run's own: two suites on one server must not drop each other's.
     return (
-        urllib.parse.urlunsplit(database._replace(path="/maaledu_bench_smoke")),
+        urllib.parse.urlunsplit(database._replace(path=f"/maaledu_bench_smoke_{os.getpid()}")),
         urllib.parse.urlunsplit(cache._replace(path="/14")),
     )
 
