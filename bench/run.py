@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the affiliate dashboard, as the affiliate's history grows (see --points)",
     )
-    parser.add_argument("--seconds", type=int, help="load per endpoint and round (10; smoke: 1)")
+    parser.add_argument("--seconds", type=int, help="load per endpoint and round (10; smoke: 2)")
     parser.add_argument("--warmup", type=int, help="unmeasured load before each (2; smoke: 1)")
     parser.add_argument(
         "--rounds", type=int, default=3, help="interleaved rounds of floor and endpoints (3)"
