@@ -7,9 +7,10 @@ retire them:
 - the *sales* version, for the commission and payout figures and the rendered history tables:
   every service that writes a commission or payout for an affiliate calls ``invalidate`` (the
   tables also carry the catalog version, for the course titles they show);
-- the *clicks* version, for the click count: ``record_referral_click`` calls
-  ``invalidate_clicks``. Clicks come far more often than sales, and recounting them is cheap
-  (``selectors.click_count``), so a click leaves the costly sums in place.
+- the *clicks* version, for the click counts: ``record_referral_click`` calls
+  ``invalidate_clicks`` (the clicks-and-sales chart carries both versions). Clicks come far
+  more often than sales, and recounting them is cheap (``selectors.click_figures``), so a
+  click leaves the costly sums in place.
 
 Both bump now and again after commit, so a reader between the write and the commit cannot
 re-cache old figures. With the cache down everything is computed each time.
@@ -23,10 +24,15 @@ from django.db import transaction
 from courses.selectors import CATALOG_VERSION_KEY
 from maaledu import cache
 
+# Part of every key holding a value: change it with the shape of what is cached, so a process of
+# the new code never reads what the old one cached (a deploy keeps Redis). 2: charts' figures.
+SHAPE = 2
 # A safety net only: correctness comes from invalidation.
 SUMMARY_SECONDS = 10 * 60
-# Clicks of settled days never change: their count is kept until the next day's replaces it.
-SETTLED_CLICKS_SECONDS = 26 * 60 * 60
+# Clicks of settled days never change: each day's count of them is kept a week, so a later
+# day's count starts from the latest one kept (selectors.click_figures).
+SETTLED_CLICKS_DAYS = 7
+SETTLED_CLICKS_SECONDS = (SETTLED_CLICKS_DAYS + 1) * 24 * 60 * 60
 
 
 def _sales_version_key(affiliate_id: int) -> str:
@@ -45,6 +51,11 @@ class Keys:
     clicks: str
     catalog_version: str
 
+    @property
+    def activity(self) -> str:
+        """The rendered clicks-and-sales chart: it draws both figures, so either retires it."""
+        return f"{self.summary}:{self.clicks}:activity"
+
     def history(self, page_number: int) -> str:
         """The rendered history tables with this page of sales; they name courses, so a course
         change (the catalog version) retires them too."""
@@ -58,14 +69,14 @@ def keys(affiliate_id: int) -> Keys | None:
     if versions is None:
         return None
     return Keys(
-        summary=f"affiliates:dashboard:{affiliate_id}:{versions[sales_key]}",
-        clicks=f"affiliates:clicks:{affiliate_id}:{versions[clicks_key]}",
+        summary=f"affiliates:dashboard:{SHAPE}:{affiliate_id}:{versions[sales_key]}",
+        clicks=f"affiliates:clicks:{SHAPE}:{affiliate_id}:{versions[clicks_key]}",
         catalog_version=versions[CATALOG_VERSION_KEY],
     )
 
 
 def settled_clicks_key(affiliate_id: int, before: date) -> str:
-    return f"affiliates:settled-clicks:{affiliate_id}:{before.isoformat()}"
+    return f"affiliates:settled-clicks:{SHAPE}:{affiliate_id}:{before.isoformat()}"
 
 
 def get_many(*keys_: str) -> dict:

@@ -1,7 +1,8 @@
 """Affiliates, their referral clicks, the commission earned on each referred sale, and payouts.
 
-The ledger has no stored totals: every figure is a sum over these rows (``affiliates.selectors``).
-Per affiliate and currency::
+Every figure is a sum over these rows. The dashboard reads them from ``EarningsDay``, the sums
+per affiliate, currency and day kept by ``affiliates.earnings`` (recomputable from the rows at
+any time); staff pages and payouts sum the rows themselves. Per affiliate and currency::
 
     net(commission)  = amount_cents - reversed_cents
     carried          = Σ net of commissions already in a payout - Σ payout amounts
@@ -164,6 +165,9 @@ class Payout(models.Model):
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     method = models.CharField(max_length=10, choices=PayoutMethod.choices)
     reference = models.CharField(max_length=200, help_text="PayPal or bank transaction reference")
+    # How many commissions it claimed, written with its amount (the dashboard shows it without
+    # counting them).
+    commissions_claimed = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -231,6 +235,11 @@ class Commission(models.Model):
         Payout, on_delete=models.PROTECT, null=True, blank=True, related_name="commissions"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised by every write that changes the figures, in the same UPDATE that sets
+    # totals_stale; a new row (whoever inserts it) is born stale. affiliates.earnings counts
+    # the stale rows into their EarningsDay and clears the flag of the version it counted.
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
+    totals_stale = models.BooleanField(default=True, db_default=True, editable=False)
 
     class Meta:
         ordering = ["-sold_at", "-id"]
@@ -278,6 +287,12 @@ class Commission(models.Model):
                 name="commission_payable_idx",
                 condition=models.Q(status="approved", payout__isnull=True),
             ),
+            # affiliates.earnings: WHERE affiliate_id = %s AND totals_stale (a handful of rows).
+            models.Index(
+                fields=["affiliate"],
+                name="commission_totals_stale_idx",
+                condition=models.Q(totals_stale=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -310,3 +325,39 @@ class Commission(models.Model):
         if self.reversed_cents and self.status != self.Status.REVERSED:
             return f"{self.get_status_display()}, partly refunded"
         return self.get_status_display()
+
+
+class EarningsDay(models.Model):
+    """One affiliate's commissions sold on one UTC day in one currency, summed.
+
+    Written only by ``affiliates.earnings.refresh``, which recomputes it from the commission rows
+    (never increments it), so it can always be rebuilt from them. The four money figures split
+    the commissions' gross amount: pending + approved + paid (net of those in a payout) + reversed.
+    """
+
+    affiliate = models.ForeignKey(
+        Affiliate, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    day = models.DateField()
+    sales = models.PositiveIntegerField(default=0)
+    # Sales not refunded in full.
+    referrals = models.PositiveIntegerField(default=0)
+    pending_cents = models.PositiveBigIntegerField(default=0)
+    approved_cents = models.PositiveBigIntegerField(default=0)
+    paid_cents = models.PositiveBigIntegerField(default=0)
+    reversed_cents = models.PositiveBigIntegerField(default=0)
+    # Σ Commission.version over the rows summed: every write raises it, so a sum taken earlier
+    # (smaller stamp) never replaces a later one.
+    stamp = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also serves the dashboard's reads (WHERE affiliate_id = %s [AND day >= %s]).
+            models.UniqueConstraint(
+                fields=["affiliate", "day", "currency"], name="earnings_day_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.affiliate_id} {self.day} {self.currency}"

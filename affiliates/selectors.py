@@ -1,19 +1,21 @@
 """Reads for affiliates: attribution, the dashboard figures, admin balances and the CSV export.
 
 Every money figure is an aggregate over commission and payout rows, computed in the database (see
-the ledger in ``affiliates.models``); nothing is a stored running total.
+the ledger in ``affiliates.models``). The dashboard reads the commissions' sums per day
+(``affiliates.earnings``) rather than the commissions, so its cost follows the length of the
+history in days, not its number of sales; staff pages and payouts sum the rows themselves.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -21,10 +23,14 @@ from courses.money import format_money
 
 from . import dashboard_cache
 from .cookies import REFERRAL_COOKIE, decode_referral, normalize_code
-from .models import Affiliate, Commission, Payout, ReferralClick
+from .earnings import refresh as refresh_earnings
+from .models import Affiliate, Commission, EarningsDay, Payout, ReferralClick
 
 SALES_PAGE_SIZE = 25
 PAYOUT_HISTORY_SIZE = 12
+# The dashboard's charts: earnings of the last 12 months, clicks and sales of the last 12 weeks.
+CHART_MONTHS = 12
+CHART_WEEKS = 12
 
 _NET = F("amount_cents") - F("reversed_cents")
 
@@ -108,6 +114,9 @@ class Earnings:
     """One affiliate's figures in one currency, each a sum over rows."""
 
     currency: str
+    # Every referred sale, and those not fully refunded: a sale whose commission was wholly
+    # reversed stays in the sales table but is no paid referral.
+    sales: int = 0
     referrals: int = 0
     pending_cents: int = 0
     approved_cents: int = 0
@@ -162,7 +171,8 @@ def earnings_by_affiliate(affiliate_ids: Iterable[int]) -> dict[int, list[Earnin
         Commission.objects.filter(affiliate_id__in=ids)
         .values("affiliate_id", "currency")
         .annotate(
-            referrals=Count("id"),
+            sales=Count("id"),
+            referrals=Count("id", filter=~Q(status=Commission.Status.REVERSED)),
             pending_cents=_sum(_NET, Q(status=Commission.Status.PENDING)),
             approved_cents=_sum(_NET, Q(status=Commission.Status.APPROVED)),
             in_payouts_net_cents=_sum(_NET, Q(payout__isnull=False)),
@@ -234,12 +244,40 @@ def referred_sales(affiliate: Affiliate) -> QuerySet[Commission]:
 
 
 @dataclass(frozen=True)
+class MonthEarnings:
+    """The commissions sold in one month, split by where their money is now."""
+
+    month: date
+    pending_cents: int = 0
+    approved_cents: int = 0
+    paid_cents: int = 0
+    reversed_cents: int = 0
+
+
+@dataclass(frozen=True)
+class WeekActivity:
+    week: date  # its Monday
+    clicks: int
+    referrals: int
+
+
+@dataclass(frozen=True)
 class DashboardSummary:
-    """The sales figures summed over the affiliate's whole history (cached: dashboard_cache)."""
+    """The sales figures over the affiliate's whole history (cached: dashboard_cache)."""
 
     earnings: list[Earnings]
     payouts: list[Payout]
     sales_count: int
+    # Per currency, the last CHART_MONTHS months, oldest first (months without sales too).
+    months: dict[str, list[MonthEarnings]]
+    # Paid referrals per week (Monday), the last CHART_WEEKS weeks.
+    referrals_by_week: dict[date, int]
+
+
+@dataclass(frozen=True)
+class Clicks:
+    total: int
+    by_week: dict[date, int]
 
 
 @dataclass(frozen=True)
@@ -249,10 +287,15 @@ class Dashboard:
     earnings: list[Earnings]
     payouts: list[Payout]
     sales: Page
+    months: dict[str, list[MonthEarnings]]
+    weeks: list[WeekActivity]
     # The history tables (earnings, payouts, this page of sales) as rendered for these figures,
-    # when cached, and where to cache them (None when the cache is down).
+    # when cached, and where to cache them (None when the cache is down); the same for the
+    # clicks-and-sales chart, which follows the clicks too.
     history_html: str | None
     history_key: str | None
+    activity_html: str | None = None
+    activity_key: str | None = None
 
     @property
     def referrals(self) -> int:
@@ -270,44 +313,138 @@ class Dashboard:
         return f"{100 * self.referrals / self.clicks:.1f}%"
 
 
-_commission_count = Coalesce(
-    Subquery(
-        Commission.objects.filter(payout=OuterRef("pk"))
-        .order_by()
-        .values("payout")
-        .annotate(count=Count("id"))
-        .values("count")[:1]
-    ),
-    0,
-)
+def utc_today() -> date:
+    """Today as the daily totals count days (UTC)."""
+    return timezone.now().astimezone(UTC).date()
+
+
+def chart_months(today: date) -> list[date]:
+    """The first days of the last CHART_MONTHS months, oldest first, this month last."""
+    index = today.year * 12 + today.month - 1
+    return [date(i // 12, i % 12 + 1, 1) for i in range(index - CHART_MONTHS + 1, index + 1)]
+
+
+def chart_weeks(today: date) -> list[date]:
+    """The Mondays of the last CHART_WEEKS weeks, oldest first, this week last."""
+    monday = today - timedelta(days=today.weekday())
+    return [monday - timedelta(weeks=n) for n in range(CHART_WEEKS - 1, -1, -1)]
 
 
 def _dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
-    """The sales figures over the whole history: 4 queries."""
-    earnings = earnings_by_affiliate([affiliate.pk])[affiliate.pk]
+    """The sales figures over the whole history from the daily totals: 5 queries, whose cost
+    follows the days of history, not the number of sales."""
+    refresh_earnings(affiliate.pk)  # one query when the writers already did
+    today = utc_today()
+    months = chart_months(today)
+    weeks = chart_weeks(today)
+    by_month = (
+        EarningsDay.objects.filter(affiliate=affiliate)
+        .annotate(month=TruncMonth("day"))
+        .values("currency", "month")
+        .annotate(
+            sales=Sum("sales"),
+            referrals=Sum("referrals"),
+            pending=Sum("pending_cents"),
+            approved=Sum("approved_cents"),
+            paid=Sum("paid_cents"),
+            reversed=Sum("reversed_cents"),
+        )
+        .order_by("currency", "month")
+    )
+    totals: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    charted: dict[str, dict[date, MonthEarnings]] = defaultdict(dict)
+    for row in by_month:
+        figures = totals[row["currency"]]
+        figures["sales"] += row["sales"]
+        figures["referrals"] += row["referrals"]
+        figures["pending_cents"] += row["pending"]
+        figures["approved_cents"] += row["approved"]
+        figures["in_payouts_net_cents"] += row["paid"]
+        figures["reversed_cents"] += row["reversed"]
+        if row["month"] >= months[0]:
+            charted[row["currency"]][row["month"]] = MonthEarnings(
+                month=row["month"],
+                pending_cents=row["pending"],
+                approved_cents=row["approved"],
+                paid_cents=row["paid"],
+                reversed_cents=row["reversed"],
+            )
+    payout_sums = (
+        Payout.objects.filter(affiliate=affiliate)
+        .values("currency")
+        .annotate(paid_out_cents=_sum("amount_cents"), payouts=Count("id"))
+        .order_by()
+    )
+    for row in payout_sums:
+        totals[row.pop("currency")].update(row)
+    referrals_by_week = {
+        row["week"]: row["referrals"]
+        for row in EarningsDay.objects.filter(affiliate=affiliate, day__gte=weeks[0])
+        .annotate(week=TruncWeek("day"))
+        .values("week")
+        .annotate(referrals=Sum("referrals"))
+        .order_by()
+    }
+    earnings_list = [
+        Earnings(currency=currency, **figures) for currency, figures in sorted(totals.items())
+    ]
     return DashboardSummary(
-        earnings=earnings,
+        earnings=earnings_list,
         payouts=list(
-            Payout.objects.filter(affiliate=affiliate)
-            # A subquery per shown payout, not a join of the whole commission history.
-            .annotate(commission_count=_commission_count)
-            .order_by("-sequence")[:PAYOUT_HISTORY_SIZE]
+            Payout.objects.filter(affiliate=affiliate).order_by("-sequence")[:PAYOUT_HISTORY_SIZE]
         ),
-        sales_count=sum(e.referrals for e in earnings),
+        sales_count=sum(e.sales for e in earnings_list),
+        months={
+            currency: [charted[currency].get(month, MonthEarnings(month)) for month in months]
+            for currency in sorted(charted)
+        },
+        referrals_by_week=referrals_by_week,
     )
 
 
-def click_count(affiliate_id: int) -> int:
-    """Clicks over the whole history: those of settled days (before yesterday, which no click
-    can join any more) counted once a day and cached, plus the last two days' counted now."""
-    recent_since = timezone.localdate() - timedelta(days=1)
+def _clicks_by_week(clicks: QuerySet[ReferralClick]) -> dict[date, int]:
+    return {
+        row["week"]: row["n"]
+        for row in clicks.annotate(week=TruncWeek("day"))
+        .values("week")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+
+
+def click_figures(affiliate_id: int, *, today: date | None = None) -> Clicks:
+    """Clicks over the whole history and per week: those of settled days (before yesterday,
+    which no click can join any more) cached once a day, plus the last two days' counted now.
+
+    A settled day's count never changes, so a new day's settled figures are an earlier day's
+    (the latest cached in the last week) plus the days settled since: a query over a few days
+    of clicks. Only with none of them cached are all the settled clicks counted."""
+    recent_since = (today or timezone.localdate()) - timedelta(days=1)
     clicks = ReferralClick.objects.filter(affiliate_id=affiliate_id)
-    settled_key = dashboard_cache.settled_clicks_key(affiliate_id, recent_since)
-    settled = dashboard_cache.get(settled_key)
-    if settled is None:
-        settled = clicks.filter(day__lt=recent_since).count()
-        dashboard_cache.put(settled_key, settled, timeout=dashboard_cache.SETTLED_CLICKS_SECONDS)
-    return settled + clicks.filter(day__gte=recent_since).count()
+    keys = {
+        dashboard_cache.settled_clicks_key(affiliate_id, recent_since - timedelta(days=n)): n
+        for n in range(dashboard_cache.SETTLED_CLICKS_DAYS)
+    }
+    cached = dashboard_cache.get_many(*keys)
+    if cached:
+        key = min(cached, key=keys.__getitem__)
+        settled = defaultdict(int, cached[key])
+        if keys[key]:
+            since = recent_since - timedelta(days=keys[key])
+            for week, n in _clicks_by_week(
+                clicks.filter(day__gte=since, day__lt=recent_since)
+            ).items():
+                settled[week] += n
+    else:
+        settled = _clicks_by_week(clicks.filter(day__lt=recent_since))
+    if not cached or keys[key]:
+        dashboard_cache.put(
+            next(iter(keys)), dict(settled), timeout=dashboard_cache.SETTLED_CLICKS_SECONDS
+        )
+    by_week = defaultdict(int, settled)
+    for row in clicks.filter(day__gte=recent_since).values("day").annotate(n=Count("pk")):
+        by_week[row["day"] - timedelta(days=row["day"].weekday())] += row["n"]
+    return Clicks(total=sum(by_week.values()), by_week=dict(by_week))
 
 
 def _page_number(page) -> int:
@@ -339,7 +476,7 @@ def affiliate_dashboard(*, affiliate: Affiliate, page: str | int | None = 1) -> 
     cached = {}
     if keys is not None:
         cached = dashboard_cache.get_many(
-            keys.summary, keys.clicks, keys.history(_page_number(page))
+            keys.summary, keys.clicks, keys.history(_page_number(page)), keys.activity
         )
     summary = keys and cached.get(keys.summary)
     if summary is None:
@@ -347,19 +484,30 @@ def affiliate_dashboard(*, affiliate: Affiliate, page: str | int | None = 1) -> 
         dashboard_cache.put(keys and keys.summary, summary)
     clicks = keys and cached.get(keys.clicks)
     if clicks is None:
-        clicks = click_count(affiliate.pk)
+        clicks = click_figures(affiliate.pk)
         dashboard_cache.put(keys and keys.clicks, clicks)
     sales = _CountedSales(referred_sales(affiliate), summary.sales_count)
     sales_page = Paginator(sales, SALES_PAGE_SIZE).get_page(page)
     history_key = keys and keys.history(sales_page.number)
     return Dashboard(
         affiliate=affiliate,
-        clicks=clicks,
+        clicks=clicks.total,
         earnings=summary.earnings,
         payouts=summary.payouts,
         sales=sales_page,
+        months=summary.months,
+        weeks=[
+            WeekActivity(
+                week=week,
+                clicks=clicks.by_week.get(week, 0),
+                referrals=summary.referrals_by_week.get(week, 0),
+            )
+            for week in chart_weeks(utc_today())
+        ],
         history_html=cached.get(history_key),
         history_key=history_key,
+        activity_html=keys and cached.get(keys.activity),
+        activity_key=keys and keys.activity,
     )
 
 

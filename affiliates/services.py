@@ -24,7 +24,7 @@ from courses.money import CURRENCIES, percent_of, proportion_of
 from maaledu.logging import mask_email
 from maaledu.mail import send_templated_email
 
-from . import dashboard_cache, selectors, tasks
+from . import dashboard_cache, earnings, selectors, tasks
 from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_code
 from .validators import clean_payout_details
 
@@ -181,6 +181,22 @@ def resolve_attribution(*, referral_code: str | None, buyer_email: str, buyer_us
 
 # --- Commissions ----------------------------------------------------------------------------
 
+# Part of every UPDATE that changes a commission's figures (affiliates.earnings).
+_FIGURES_CHANGED = {"version": F("version") + 1, "totals_stale": True}
+
+
+def _figures_changed(*affiliate_ids: int) -> None:
+    """After commit, count the change into the daily totals, then retire the cached dashboard.
+    A refresh that fails is left to the next one (the rows stay stale): the write stands."""
+    ids = sorted(set(affiliate_ids))
+
+    def refresh() -> None:
+        for affiliate_id in ids:
+            earnings.refresh(affiliate_id)
+
+    transaction.on_commit(refresh, robust=True)
+    dashboard_cache.invalidate(*ids)
+
 
 def record_commission(
     *,
@@ -226,7 +242,7 @@ def record_commission(
         if existing is None:
             raise
         return existing
-    dashboard_cache.invalidate(affiliate.pk)
+    _figures_changed(affiliate.pk)
     logger.info(
         "event=commission.recorded sale_id=%s affiliate_id=%s amount_cents=%s",
         sale_id,
@@ -256,12 +272,14 @@ def reverse_commission(*, sale_id: int, refunded_cents_total: int, sale_amount_c
     commissions = Commission.objects.filter(sale_id=sale_id)
     if target >= amount_cents:
         changed = commissions.exclude(status=Commission.Status.REVERSED).update(
-            reversed_cents=amount_cents, status=Commission.Status.REVERSED
+            reversed_cents=amount_cents, status=Commission.Status.REVERSED, **_FIGURES_CHANGED
         )
     else:
-        changed = commissions.filter(reversed_cents__lt=target).update(reversed_cents=target)
+        changed = commissions.filter(reversed_cents__lt=target).update(
+            reversed_cents=target, **_FIGURES_CHANGED
+        )
     if changed:
-        dashboard_cache.invalidate(*commissions.values_list("affiliate_id", flat=True))
+        _figures_changed(*commissions.values_list("affiliate_id", flat=True))
         logger.info(
             "event=commission.reversed sale_id=%s reversed_cents=%s of=%s",
             sale_id,
@@ -288,9 +306,11 @@ def approve_matured_commissions(*, now: datetime | None = None) -> int:
         status=Commission.Status.PENDING, sold_at__lte=cutoff, on_hold=False
     )
     affiliate_ids = set(matured.values_list("affiliate_id", flat=True).distinct())
-    approved = matured.update(status=Commission.Status.APPROVED, approved_at=now)
+    approved = matured.update(
+        status=Commission.Status.APPROVED, approved_at=now, **_FIGURES_CHANGED
+    )
     if approved:
-        dashboard_cache.invalidate(*affiliate_ids)
+        _figures_changed(*affiliate_ids)
         logger.info("event=commission.approved count=%s", approved)
     return approved
 
@@ -380,6 +400,7 @@ def _claim_into_payout(
             payout=payout,
             status=Commission.Status.PAID,
             paid_cents=F("amount_cents") - F("reversed_cents"),
+            **_FIGURES_CHANGED,
         )
         if not claimed:
             raise _PayoutAbandoned
@@ -387,9 +408,11 @@ def _claim_into_payout(
         amount_cents = claimed_cents + _carried_cents(payout)
         if amount_cents < minimum:
             raise _PayoutAbandoned
-        Payout.objects.filter(pk=payout.pk).update(amount_cents=amount_cents)
-        payout.amount_cents = amount_cents
-    dashboard_cache.invalidate(affiliate_id)
+        Payout.objects.filter(pk=payout.pk).update(
+            amount_cents=amount_cents, commissions_claimed=claimed
+        )
+        payout.amount_cents, payout.commissions_claimed = amount_cents, claimed
+    _figures_changed(affiliate_id)
     logger.info(
         "event=payout.created payout_id=%s affiliate_id=%s commissions=%s amount_cents=%s "
         "claimed_cents=%s",
@@ -524,7 +547,7 @@ def import_commission(
             )
     except IntegrityError:
         return Commission.objects.get(sale_id=sale_id), False
-    dashboard_cache.invalidate(affiliate_id)
+    _figures_changed(affiliate_id)
     return commission, True
 
 
@@ -575,8 +598,11 @@ def import_payout(
             status=Commission.Status.PAID,
             paid_cents=F("amount_cents") - F("reversed_cents"),
             approved_at=Coalesce(F("approved_at"), timezone.now()),
+            **_FIGURES_CHANGED,
         )
         if took:
             room -= net
-    dashboard_cache.invalidate(affiliate_id)
+    # A recount, so a re-run that claims nothing more writes the same number.
+    Payout.objects.filter(pk=payout.pk).update(commissions_claimed=payout.commissions.count())
+    _figures_changed(affiliate_id)
     return payout, created

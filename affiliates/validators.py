@@ -7,7 +7,8 @@ service and the admin alike, so the three can never disagree.
 import re
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+
+from maaledu.mail import validate_deliverable_email
 
 PAYPAL = "paypal"
 BANK = "bank"
@@ -62,7 +63,7 @@ def clean_payout_details(
     if payout_method == PAYPAL:
         email = (paypal_email or "").strip().lower()
         try:
-            validate_email(email)
+            validate_deliverable_email(email)
         except ValidationError:
             errors["paypal_email"] = "Enter the e-mail address of your PayPal account."
         cleaned["paypal_email"] = email

@@ -6,13 +6,13 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 from django.views.decorators.cache import never_cache
-from django_ratelimit.exceptions import Ratelimited
 
 from maaledu.ratelimits import over_limit
 from maaledu.views import rate_limited
 
-from . import dashboard_cache
+from . import charts, dashboard_cache
 from .forms import JoinForm
 from .selectors import (
     Dashboard,
@@ -40,10 +40,11 @@ def join(request: HttpRequest) -> HttpResponse:
         return redirect("affiliates:dashboard")
     form = JoinForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if over_limit(
+        wait = over_limit(
             request, group="affiliates.join", key="user", rate=settings.AFFILIATE_JOIN_RATE
-        ):
-            return rate_limited(request, Ratelimited())
+        )
+        if wait:
+            return rate_limited(request, retry_after=wait)
         if form.is_valid():
             try:
                 join_affiliate_programme(user=request.user, **form.cleaned_data)
@@ -69,6 +70,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "dashboard": data,
             "history": _history_html(request, data),
+            "activity": _activity_html(data),
             "cookie_days": settings.AFFILIATE_COOKIE_DAYS,
         },
     )
@@ -80,7 +82,18 @@ def _history_html(request: HttpRequest, data: Dashboard) -> str:
     html = data.history_html
     if html is None:
         html = render_to_string(
-            "affiliates/includes/dashboard_history.html", {"dashboard": data}, request
+            "affiliates/includes/dashboard_history.html",
+            {"dashboard": data, "earnings_charts": charts.earnings_charts(data)},
+            request,
         )
         dashboard_cache.put(data.history_key, html)
+    return html
+
+
+def _activity_html(data: Dashboard) -> SafeString:
+    """The clicks-and-sales chart, drawn once per version of the clicks and sales figures."""
+    html = data.activity_html
+    if html is None:
+        html = charts.activity_chart(data)
+        dashboard_cache.put(data.activity_key, html)
     return html

@@ -312,6 +312,8 @@ def add_affiliate_sales(affiliate: Affiliate, *, up_to: int, clicks_per_commissi
             ),
             "payout_id": "CASE WHEN e.status = 'paid' THEN p.id END",
             "created_at": "e.paid_at",
+            # Counted into the daily totals below, as the services' refresh would.
+            "totals_stale": "false",
         },
         "(SELECT e.*, floor(extract(epoch FROM now() - e.paid_at) / %s)::int AS block"
         "   FROM enrollments_enrollment e WHERE e.affiliate_id = %s AND e.id > %s) AS e"
@@ -321,12 +323,14 @@ def add_affiliate_sales(affiliate: Affiliate, *, up_to: int, clicks_per_commissi
         [BLOCK_SECONDS, affiliate.pk, last_enrollment, HISTORY_BLOCKS, list(PAYOUT_CURRENCIES)],
     )
     _execute(
-        "UPDATE affiliates_payout p SET amount_cents = s.total"
-        " FROM (SELECT payout_id, sum(paid_cents) AS total FROM affiliates_commission"
+        "UPDATE affiliates_payout p SET amount_cents = s.total, commissions_claimed = s.n"
+        " FROM (SELECT payout_id, sum(paid_cents) AS total, count(*) AS n"
+        "       FROM affiliates_commission"
         "       WHERE affiliate_id = %s AND payout_id IS NOT NULL GROUP BY payout_id) AS s"
         " WHERE p.id = s.payout_id AND s.total > 0",
         [affiliate.pk],
     )
+    _fill_earnings_days(affiliate.pk)
     insert_select(
         ReferralClick,
         {
@@ -339,6 +343,27 @@ def add_affiliate_sales(affiliate: Affiliate, *, up_to: int, clicks_per_commissi
         [have * clicks_per_commission + 1, up_to * clicks_per_commission],
     )
     return up_to - have
+
+
+def _fill_earnings_days(affiliate_id: int) -> None:
+    """The affiliate's daily totals (``affiliates.EarningsDay``), summed over all its commissions
+    as ``affiliates.earnings.refresh`` would, replacing what an earlier growth step wrote."""
+    _execute(
+        "INSERT INTO affiliates_earningsday (affiliate_id, currency, day, sales, referrals,"
+        " pending_cents, approved_cents, paid_cents, reversed_cents, stamp)"
+        " SELECT affiliate_id, currency, (sold_at AT TIME ZONE 'UTC')::date, count(*),"
+        "  count(*) FILTER (WHERE status <> 'reversed'),"
+        "  coalesce(sum(amount_cents - reversed_cents) FILTER (WHERE status = 'pending'), 0),"
+        "  coalesce(sum(amount_cents - reversed_cents) FILTER (WHERE status = 'approved'), 0),"
+        "  coalesce(sum(amount_cents - reversed_cents) FILTER (WHERE payout_id IS NOT NULL), 0),"
+        "  sum(reversed_cents), sum(version)"
+        " FROM affiliates_commission WHERE affiliate_id = %s GROUP BY 1, 2, 3"
+        " ON CONFLICT (affiliate_id, day, currency) DO UPDATE SET sales = EXCLUDED.sales,"
+        "  referrals = EXCLUDED.referrals, pending_cents = EXCLUDED.pending_cents,"
+        "  approved_cents = EXCLUDED.approved_cents, paid_cents = EXCLUDED.paid_cents,"
+        "  reversed_cents = EXCLUDED.reversed_cents, stamp = EXCLUDED.stamp",
+        [affiliate_id],
+    )
 
 
 def add_pending_checkouts(*, tag: str, count: int, affiliate_id: int) -> list[tuple]:

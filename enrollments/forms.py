@@ -1,10 +1,13 @@
 from django import forms
 
+from maaledu.mail import validate_deliverable_email
+
 
 class CheckoutForm(forms.Form):
     email = forms.EmailField(
         label="Your e-mail",
         max_length=254,
+        validators=[validate_deliverable_email],
         help_text="Your receipt and course access go to this address.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )

@@ -227,6 +227,9 @@ def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
     if not (
         isinstance(event.get("id"), str)
         and isinstance(event.get("type"), str)
+        # What the inbox row holds (StripeEvent.event_id, .type); Stripe's are far shorter.
+        and len(event["id"]) <= 255
+        and len(event["type"]) <= 100
         and isinstance(data, dict)
         and isinstance(data.get("object"), dict)
     ):

@@ -7,7 +7,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.exceptions import Ratelimited
 
 from accounts.selectors import verified_email_of
 from affiliates.selectors import referral_code_from_request
@@ -50,7 +49,7 @@ def _remember_checkout(request: HttpRequest, enrollment_id: int) -> None:
     request.session[VISITOR_CHECKOUTS_KEY] = [*ids[-19:], enrollment_id]
 
 
-def _too_many_checkouts(request: HttpRequest) -> bool:
+def _too_many_checkouts(request: HttpRequest) -> int:
     return over_ip_or_email_limit(
         request,
         group="checkout",
@@ -59,12 +58,13 @@ def _too_many_checkouts(request: HttpRequest) -> bool:
     )
 
 
-def _coupon_attempts_exceeded(request: HttpRequest) -> bool:
-    """Brute-force guard on coupon codes, per account and per IP; fails closed."""
+def _coupon_attempts_exceeded(request: HttpRequest) -> int:
+    """Brute-force guard on coupon codes, per account and per IP; fails closed. 0, or the
+    seconds until the limits let a coupon through again."""
     limits = [("ip", settings.COUPON_RATE_PER_IP)]
     if request.user.is_authenticated:
         limits.append(("user", settings.COUPON_RATE_PER_USER))
-    return any(
+    return max(
         over_limit(request, group=f"coupon-{key}", key=key, rate=rate, fail_closed=True)
         for key, rate in limits
     )
@@ -86,8 +86,8 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "payments_configured": stripe_gateway.is_configured(),
     }
-    if request.method == "POST" and _too_many_checkouts(request):
-        return rate_limited(request, Ratelimited())
+    if request.method == "POST" and (wait := _too_many_checkouts(request)):
+        return rate_limited(request, retry_after=wait)
     # Set by the two buttons that answer GrantCheckoutOpen (outside the form's own fields).
     grant_choice = request.POST.get("grant_choice", "") if request.method == "POST" else ""
     grant_choice = grant_choice if grant_choice in services.GRANT_CHOICES else ""
@@ -95,8 +95,8 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            if data["coupon"] and _coupon_attempts_exceeded(request):
-                return rate_limited(request, Ratelimited())
+            if data["coupon"] and (wait := _coupon_attempts_exceeded(request)):
+                return rate_limited(request, retry_after=wait)
             enrollment = services.start_checkout(
                 course=course,
                 email=data["email"],

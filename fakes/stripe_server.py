@@ -684,6 +684,15 @@ class FakeStripe:
                 f"Charge {charge['id']} has already been refunded.",
                 code="charge_already_refunded",
             )
+        if any(
+            dispute["charge"] == charge["id"] and dispute["status"] in _OPEN_CHARGEBACK_STATUSES
+            for dispute in self.disputes.values()
+        ):
+            raise _ApiError(
+                f"Charge {charge['id']} has been disputed; it cannot be refunded while the "
+                "dispute is open.",
+                code="charge_disputed",
+            )
         amount = remaining
         if params.get("amount") not in (None, ""):
             amount = _integer(params["amount"], "amount", minimum=1)
@@ -1411,6 +1420,10 @@ def _refund_object(
         "status": "succeeded",
         "transfer_reversal": None,
     }
+
+
+# A chargeback under way blocks refunds (an inquiry, ``warning_*``, does not).
+_OPEN_CHARGEBACK_STATUSES = frozenset({"needs_response", "under_review"})
 
 
 def _dispute_object(dispute_id: str, charge: dict, reason: str, status: str, now: int) -> dict:

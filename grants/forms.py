@@ -1,6 +1,8 @@
 from django import forms
 from django.conf import settings
 
+from maaledu.mail import validate_deliverable_email
+
 from .models import MAX_DISCOUNT_PERCENT, MIN_DISCOUNT_PERCENT
 from .selectors import courses_open_for_applications
 
@@ -15,6 +17,7 @@ class GrantApplicationForm(forms.Form):
     email = forms.EmailField(
         label="E-mail",
         max_length=254,
+        validators=[validate_deliverable_email],
         help_text="We send the decision, and the coupon if approved, to this address. It only "
         "works when you check out logged in with this same, verified address.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),

@@ -2,7 +2,6 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
-from django_ratelimit.exceptions import Ratelimited
 
 from maaledu.ratelimits import over_ip_or_email_limit
 from maaledu.views import rate_limited
@@ -14,7 +13,8 @@ from .services import DuplicateApplication, apply_for_grant
 _APPLIED_SESSION_KEY = "grants:applied"
 
 
-def _too_many_applications(request: HttpRequest) -> bool:
+def _too_many_applications(request: HttpRequest) -> int:
+    """0, or the seconds until the application limits let this request through."""
     return over_ip_or_email_limit(
         request,
         group="grants.apply",
@@ -25,8 +25,8 @@ def _too_many_applications(request: HttpRequest) -> bool:
 
 @require_http_methods(["GET", "POST"])
 def apply(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST" and _too_many_applications(request):
-        return rate_limited(request, Ratelimited())
+    if request.method == "POST" and (wait := _too_many_applications(request)):
+        return rate_limited(request, retry_after=wait)
     if request.method == "POST":
         form = GrantApplicationForm(request.POST)
         if form.is_valid():

@@ -2,6 +2,7 @@ import logging
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.admin.apps import AdminConfig
 
 logger = logging.getLogger(__name__)
 
@@ -19,3 +20,9 @@ class MaalEduConfig(AppConfig):
                 "REDIS_URL is not set: using a local-memory cache and running Celery tasks "
                 "in-process (fine for development, not for production)",
             )
+
+
+class MaalEduAdminConfig(AdminConfig):
+    """``django.contrib.admin`` with the site's own default admin site."""
+
+    default_site = "maaledu.admin.MaalEduAdminSite"

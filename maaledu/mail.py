@@ -6,8 +6,24 @@ layouts ``emails/base.txt`` / ``emails/base.html``. The backend is SendGrid (any
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
 from django.template.loader import render_to_string
+from django.utils.encoding import punycode
+
+
+def validate_deliverable_email(value: str) -> None:
+    """Django's e-mail validator accepts domains that the mail layer then cannot encode (IDNA
+    refuses, say, a U+202E in ``example.com\u202eadmin``) and sending raises. Every form that
+    takes an address we may write to checks it here, encoded the way sending will encode it."""
+    validate_email(value)
+    try:
+        encoded = punycode(value.rpartition("@")[2])
+    except UnicodeError:
+        raise ValidationError(validate_email.message, code=validate_email.code) from None
+    # What IDNA maps a domain to must itself be a domain ("example\u3000.com" → "example .com").
+    validate_email(f"postmaster@{encoded}")
 
 
 def send_templated_email(*, to: list[str], template: str, context: dict) -> None:

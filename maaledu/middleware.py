@@ -5,7 +5,9 @@ import uuid
 
 import redis
 from django.conf import settings
-from django.http import HttpRequest
+from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.http import HttpRequest, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
 from .logging import request_id_var
@@ -117,3 +119,54 @@ class CacheUnavailableMiddleware:
             return None
         logger.error("event=cache.unavailable path_name=%s", route_name(request))
         return render(request, "503.html", status=503)
+
+
+# What parsing a form body can raise: a charset other than UTF-8 (BadRequest), too many or too
+# large fields (SuspiciousOperation), a broken multipart body, bytes a declared charset cannot
+# decode, a client that hung up mid-body.
+_UNREADABLE_BODY = (
+    BadRequest,
+    SuspiciousOperation,
+    MultiPartParserError,
+    UnicodeDecodeError,
+    UnreadablePostError,
+)
+
+
+def _holds_nul(data) -> bool:
+    return any(
+        "\x00" in key or any("\x00" in value for value in values) for key, values in data.lists()
+    )
+
+
+class RequestInputMiddleware:
+    """Refuse, with the site's 400 page and one log line, input no view should ever see: a form
+    body that cannot be decoded, and a NUL character in a query string or form field (no person
+    types one, and PostgreSQL refuses it in text). Runs just before the CSRF check, which would
+    otherwise be first to read the body and fail with a traceback.
+
+    Views exempt from CSRF (the Stripe webhook) read their raw body themselves: not parsed here.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if _holds_nul(request.GET):
+            return self._refuse(request, "nul_in_query")
+        if request.method != "POST" or getattr(view_func, "csrf_exempt", False):
+            return None
+        try:
+            post = request.POST
+        except _UNREADABLE_BODY as error:
+            return self._refuse(request, f"unreadable_body:{type(error).__name__}")
+        if _holds_nul(post):
+            return self._refuse(request, "nul_in_form")
+        return None
+
+    def _refuse(self, request, reason: str):
+        logger.info("event=http.input_refused route=%s reason=%s", route_name(request), reason)
+        return render(request, "400.html", status=400)

@@ -8,7 +8,7 @@ request is refused with a clear message). Each caller chooses; docs/security.md 
 import logging
 
 from django.http import HttpRequest
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage
 
 logger = logging.getLogger(__name__)
 
@@ -19,15 +19,19 @@ class RateLimitUnavailable(Exception):
 
 def over_limit(
     request: HttpRequest, *, group: str, key: str, rate: str, fail_closed: bool = False
-) -> bool:
-    """Count this request; True once ``rate`` is exceeded for ``key`` within ``group``."""
+) -> int:
+    """Count this request. Once ``rate`` is exceeded for ``key`` within ``group``: the seconds
+    until its window resets (the ``Retry-After`` to send, at least 1); else 0."""
     try:
-        return is_ratelimited(request, group=group, key=key, rate=rate, increment=True)
+        usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
     except Exception:
         logger.error("event=ratelimit.unavailable group=%s fail_closed=%s", group, fail_closed)
         if fail_closed:
             raise RateLimitUnavailable(group)
-        return False
+        return 0
+    if usage is None or not usage["should_limit"]:
+        return 0
+    return max(usage["time_left"], 1)
 
 
 def posted_email_key(group: str, request: HttpRequest) -> str:
@@ -35,8 +39,11 @@ def posted_email_key(group: str, request: HttpRequest) -> str:
     return request.POST.get("email", "").strip().lower()[:254]
 
 
-def over_ip_or_email_limit(request: HttpRequest, *, group: str, ip_rate: str, email_rate: str):
-    """A form guarded per client IP and per posted e-mail; fails open (error logged)."""
+def over_ip_or_email_limit(
+    request: HttpRequest, *, group: str, ip_rate: str, email_rate: str
+) -> int:
+    """A form guarded per client IP and per posted e-mail; fails open (error logged). The wait
+    as ``over_limit``'s."""
     return over_limit(request, group=f"{group}-ip", key="ip", rate=ip_rate) or over_limit(
         request, group=f"{group}-email", key=posted_email_key, rate=email_rate
     )

@@ -172,17 +172,26 @@ def _affiliate_metrics() -> list[Metric]:
     )
     clicks.add_metric([], ReferralClick.objects.count())
     conversions = CounterMetricFamily(
-        "maaledu_affiliate_conversions", "Referred sales that earned a commission."
+        "maaledu_affiliate_conversions", "Referred sales that earned a commission when paid."
+    )
+    # A counter cannot fall when a sale is refunded: the refunded ones are counted apart (a
+    # full reversal is final, so this one only grows too) and the dashboards subtract them.
+    refunded = CounterMetricFamily(
+        "maaledu_affiliate_conversions_refunded",
+        "Referred sales refunded in full: their commission was wholly reversed.",
     )
     commissions = GaugeMetricFamily(
         "maaledu_affiliate_commissions", "Commissions by status.", labels=["status"]
     )
-    total = 0
+    total = reversed_in_full = 0
     for row in Commission.objects.values("status").annotate(n=Count("pk")).order_by():
         commissions.add_metric([row["status"]], row["n"])
         total += row["n"]
+        if row["status"] == Commission.Status.REVERSED:
+            reversed_in_full = row["n"]
     conversions.add_metric([], total)
-    return [clicks, conversions, commissions]
+    refunded.add_metric([], reversed_in_full)
+    return [clicks, conversions, refunded, commissions]
 
 
 def _incident_metrics() -> list[Metric]:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from enrollments.models import Enrollment, StripeEvent
@@ -132,6 +133,62 @@ def today(*, now: datetime) -> Today:
         revenue=[
             CurrencyTotal(row["currency"], row["n"], row["gross"], row["refunded"]) for row in paid
         ],
+    )
+
+
+CHART_HOURS = 24
+
+
+@dataclass(frozen=True)
+class LastDay:
+    """The last CHART_HOURS whole hours and the current one, oldest first."""
+
+    hours: list[datetime]  # the start of each hour
+    # Paid enrollments whose LMS enrolment was not done yet at the end of each hour (or now,
+    # for the current hour).
+    lms_backlog: list[int]
+    # Stripe events received in each hour, by their outcome now.
+    webhooks: list[dict[str, int]]
+
+
+def last_day(*, now: datetime) -> LastDay:
+    """Two aggregates, whatever the traffic. The backlog is rebuilt from each enrollment's
+    payment and sync times (``lms_synced_at`` is when its enrolment was done); enrollments
+    being unenrolled now are left out, since their sync time is the unenrolment's."""
+    current = now.replace(minute=0, second=0, microsecond=0)
+    hours = [current - timedelta(hours=n) for n in range(CHART_HOURS - 1, -1, -1)]
+    ends = [min(hour + timedelta(hours=1), now) for hour in hours]
+    waiting = Enrollment.objects.filter(
+        Q(lms_synced_at__isnull=True, lms_status__in=[*OPEN_LMS_STATUSES, LmsStatus.FAILED])
+        | Q(lms_synced_at__gt=hours[0]),
+        paid_at__lte=now,
+        lms_action=Enrollment.LmsAction.ENROL,
+    ).aggregate(
+        **{
+            f"h{index}": Count(
+                "pk",
+                filter=Q(paid_at__lte=end)
+                & (Q(lms_synced_at__isnull=True) | Q(lms_synced_at__gt=end)),
+            )
+            for index, end in enumerate(ends)
+        }
+    )
+    webhooks = [dict.fromkeys(StripeEvent.Outcome.values, 0) for _ in hours]
+    position = {hour: index for index, hour in enumerate(hours)}
+    received = (
+        StripeEvent.objects.filter(received_at__gte=hours[0])
+        .annotate(hour=TruncHour("received_at"))
+        .values("hour", "outcome")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in received:
+        if row["hour"] in position and row["outcome"] in webhooks[0]:
+            webhooks[position[row["hour"]]][row["outcome"]] += row["n"]
+    return LastDay(
+        hours=hours,
+        lms_backlog=[waiting[f"h{index}"] for index in range(len(hours))],
+        webhooks=webhooks,
     )
 
 

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from maaledu.client_ip import client_ip
 from maaledu.metrics import live_registry
 
-from . import selectors, services
+from . import charts, selectors, services
 from .collectors import BUSINESS_REGISTRY
 
 # --- /metrics ----------------------------------------------------------------------------------
@@ -60,6 +60,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
+    last_day = selectors.last_day(now=now)
     context = {
         **admin.site.each_context(request),
         "title": "Operations",
@@ -69,6 +70,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "needs_review": selectors.enrollments_needing_review(),
         "stale_checkouts": selectors.stale_pending_checkouts(now=now),
         "today": selectors.today(now=now),
+        "lms_backlog_chart": charts.lms_backlog_chart(last_day),
+        "webhook_chart": charts.webhook_chart(last_day),
         "incidents": selectors.open_incidents(),
         "lms_alerts": selectors.open_lms_alerts(),
         "reconciliation": selectors.latest_reconciliation(),
@@ -79,8 +82,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "ops/dashboard.html", context)
 
 
+_MAX_ID = 2**63 - 1  # a row id is a 64-bit integer
+
+
 def _selected_ids(request: HttpRequest, field: str) -> list[int]:
-    return [int(value) for value in request.POST.getlist(field) if value.isdigit()]
+    """The row ids the buttons post; anything else is dropped (``"²".isdigit()`` is True, but
+    ``int("²")`` raises, hence ASCII only)."""
+    values = request.POST.getlist(field)
+    ids = [int(value) for value in values if value.isascii() and value.isdigit()]
+    return [pk for pk in ids if pk <= _MAX_ID]
 
 
 @require_POST

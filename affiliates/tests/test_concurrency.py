@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.tests.factories import StaffFactory, UserFactory
 from affiliates import selectors, services
 from affiliates.models import Affiliate, Commission, Payout
-from affiliates.selectors import earnings_of
+from affiliates.selectors import earnings_by_affiliate, earnings_of
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
 from courses.tests.factories import CourseFactory
 
@@ -153,3 +153,52 @@ def test_double_submitted_join_creates_one_affiliate():
 
     assert Affiliate.objects.count() == 1
     assert set(results) == {Affiliate.objects.get().pk}
+
+
+def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
+    """Each thread records a sale and refunds another, all on one affiliate and day, each
+    refreshing the day's totals after its commit while the others write: whatever the
+    interleaving, the stored day equals its rows and no change is left uncounted."""
+    from affiliates import earnings
+    from affiliates.models import EarningsDay
+
+    affiliate = AffiliateFactory()
+    course = CourseFactory()
+    sold_at = timezone.now()
+
+    def sale(sale_id):
+        services.record_commission(
+            affiliate_id=affiliate.pk,
+            sale_id=sale_id,
+            course=course,
+            buyer_email="buyer@example.com",
+            amount_paid_cents=10000,
+            currency="usd",
+            sold_at=sold_at,
+        )
+
+    for sale_id in range(100, 100 + THREADS):
+        sale(sale_id)
+    counter = iter(range(THREADS))
+    lock = threading.Lock()
+
+    def sell_and_refund():
+        with lock:
+            n = next(counter)
+        sale(n)
+        services.reverse_commission(
+            sale_id=100 + n, refunded_cents_total=2500 * (1 + n % 4), sale_amount_cents=10000
+        )
+
+    _race(sell_and_refund)
+
+    assert not Commission.objects.filter(totals_stale=True).exists()
+    [day] = EarningsDay.objects.filter(affiliate=affiliate)
+    [rows] = earnings_by_affiliate([affiliate.pk])[affiliate.pk]
+    assert (day.sales, day.referrals, day.pending_cents, day.reversed_cents) == (
+        rows.sales,
+        rows.referrals,
+        rows.pending_cents,
+        rows.reversed_cents,
+    )
+    assert day.sales == 2 * THREADS and earnings.refresh(affiliate.pk) == 0

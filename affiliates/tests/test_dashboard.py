@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from affiliates import selectors, services
+from affiliates import earnings, selectors, services
 from affiliates.models import Commission, Payout, ReferralClick
 from affiliates.selectors import SALES_PAGE_SIZE
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
@@ -19,12 +19,13 @@ pytestmark = pytest.mark.django_db
 
 DASHBOARD = reverse("affiliates:dashboard")
 HISTORY = 10_000
-# Session, user with affiliate, commission sums, payout sums, payout history, settled and recent
+# Session, user with affiliate, stale commissions (none: the writers counted them), the daily
+# totals by month and by week (for the charts), payout sums, payout history, settled and recent
 # clicks, sales page. A new query here needs a reason: the page must not grow with history.
-QUERY_BUDGET = 8
+QUERY_BUDGET = 10
 
 
-def _history(affiliate, size=HISTORY):
+def _history(affiliate, size=HISTORY, first_sale_id=10_000_000):
     """``size`` commissions in every state, 3 payouts, refunds before and after payout."""
     courses = CourseFactory.create_batch(3)
     payouts = [
@@ -61,7 +62,7 @@ def _history(affiliate, size=HISTORY):
         rows.append(
             Commission(
                 affiliate=affiliate,
-                sale_id=10_000_000 + n,
+                sale_id=first_sale_id + n,
                 course=courses[n % 3],
                 buyer_email_masked=f"b***@example{n % 10}.com",
                 sold_at=now - timedelta(minutes=n),
@@ -77,6 +78,7 @@ def _history(affiliate, size=HISTORY):
             )
         )
     Commission.objects.bulk_create(rows, batch_size=2000)
+    earnings.refresh(affiliate.pk)  # what the services do after each write
     ReferralClick.objects.bulk_create(
         ReferralClick(affiliate=affiliate, visitor_key=f"v{n}", day=now.date())
         for n in range(size * 4)
@@ -95,7 +97,7 @@ def _expected_figures(affiliate) -> dict:
 
     in_payouts = sum(r.amount_cents - r.reversed_cents for r in rows if r.payout_id)
     return {
-        "referrals": len(rows),
+        "referrals": sum(r.status != Commission.Status.REVERSED for r in rows),
         "pending_cents": net(Commission.Status.PENDING),
         "approved_cents": net(Commission.Status.APPROVED),
         "reversed_cents": sum(r.reversed_cents for r in rows),
@@ -120,7 +122,8 @@ def test_dashboard_runs_a_bounded_number_of_queries_with_10000_commissions(
     assert first.status_code == last.status_code == 200
     assert len(first.context["dashboard"].sales.object_list) == SALES_PAGE_SIZE
     assert last.context["dashboard"].sales.number == HISTORY // SALES_PAGE_SIZE
-    assert first.context["dashboard"].referrals == HISTORY
+    # A quarter of the history is refunded in full: listed, but no paid referral.
+    assert first.context["dashboard"].referrals == HISTORY * 3 // 4
 
 
 def test_every_dashboard_figure_is_the_sum_of_the_underlying_rows(client):
@@ -136,7 +139,7 @@ def test_every_dashboard_figure_is_the_sum_of_the_underlying_rows(client):
     expected = _expected_figures(affiliate)
     assert dashboard.referrals == expected["referrals"]
     assert dashboard.clicks == ReferralClick.objects.filter(affiliate=affiliate).count() == 1600
-    assert dashboard.conversion_rate == "25.0%"
+    assert dashboard.conversion_rate == "18.8%"  # 300 paid referrals (100 refunded) / 1600
     for name, cents in expected.items():
         if name != "referrals":
             assert getattr(earnings, name) == cents, name
@@ -309,7 +312,8 @@ def test_cached_figures_follow_every_change_that_touches_them(client, settings):
     )
     assert figures() == (1, 1, 1, ("$0.00", "$0.00", "$24.95", "$0.00"))
     services.reverse_commission(sale_id=7, refunded_cents_total=24950, sale_amount_cents=24950)
-    assert figures() == (1, 1, 1, ("$0.00", "$0.00", "$24.95", "$24.95"))
+    # Refunded in full: still listed, no longer a paid referral.
+    assert figures() == (1, 0, 1, ("$0.00", "$0.00", "$24.95", "$24.95"))
 
 
 def test_a_warm_dashboard_reads_only_one_page_of_sales(client, django_assert_max_num_queries):
@@ -372,10 +376,10 @@ def test_clicks_of_every_day_are_counted_and_settled_days_only_once_a_day(
             affiliate=affiliate, visitor_key=f"v{days_ago}", day=today - timedelta(days=days_ago)
         )
 
-    assert selectors.click_count(affiliate.pk) == 4
+    assert selectors.click_figures(affiliate.pk).total == 4
     services.record_referral_click(affiliate=affiliate, visitor_key="late", day=today)
     with django_assert_num_queries(1):  # yesterday's and today's; the rest is cached
-        assert selectors.click_count(affiliate.pk) == 5
+        assert selectors.click_figures(affiliate.pk).total == 5
 
 
 def test_a_renamed_course_shows_its_new_title_in_the_sales_table(client):
@@ -388,3 +392,81 @@ def test_a_renamed_course_shows_its_new_title_in_the_sales_table(client):
     sale.course.save()
 
     assert "New course title" in client.get(DASHBOARD).text
+
+
+def _referred_sale(affiliate, sale_id: int) -> None:
+    services.record_commission(
+        affiliate_id=affiliate.pk,
+        sale_id=sale_id,
+        course=CourseFactory(),
+        buyer_email=f"buyer{sale_id}@example.com",
+        amount_paid_cents=10000,
+        currency="usd",
+        sold_at=timezone.now(),
+    )
+
+
+def test_a_fully_refunded_sale_is_listed_but_not_counted_as_a_paid_referral(client):
+    affiliate = AffiliateFactory()
+    for sale_id in (1, 2, 3):
+        _referred_sale(affiliate, sale_id)
+    services.reverse_commission(sale_id=1, refunded_cents_total=10000, sale_amount_cents=10000)
+    services.reverse_commission(sale_id=2, refunded_cents_total=5000, sale_amount_cents=10000)
+    for visitor in ("a", "b", "c", "d"):
+        services.record_referral_click(affiliate=affiliate, visitor_key=visitor, day=date.today())
+    client.force_login(affiliate.user)
+
+    response = client.get(DASHBOARD)
+
+    # The partly refunded sale still earned something: it counts; the fully refunded one not.
+    assert '<span class="stat">2</span> paid referrals' in response.text
+    assert response.context["dashboard"].conversion_rate == "50.0%"
+    assert response.text.count("%)</small></td>") == 3  # all three stay in the sales table
+    assert "Reversed" in response.text
+
+
+def test_a_new_days_settled_clicks_add_that_day_to_the_last_count_kept(
+    django_assert_num_queries,
+):
+    affiliate = AffiliateFactory()
+    today = date(2026, 3, 11)  # a Wednesday
+    for days_ago in (0, 1, 2, 9, 40):
+        ReferralClick.objects.create(
+            affiliate=affiliate, visitor_key=f"v{days_ago}", day=today - timedelta(days=days_ago)
+        )
+    assert selectors.click_figures(affiliate.pk, today=today).total == 5
+    # A row no real click could write (a settled day changed): proves the old days are not
+    # counted again.
+    ReferralClick.objects.create(affiliate=affiliate, visitor_key="x", day=today - timedelta(9))
+    ReferralClick.objects.create(affiliate=affiliate, visitor_key="y", day=today + timedelta(1))
+
+    # The day that settled overnight (the day before yesterday), then the last two days.
+    with django_assert_num_queries(2):
+        clicks = selectors.click_figures(affiliate.pk, today=today + timedelta(days=1))
+
+    assert clicks.total == 6
+    monday = date(2026, 3, 9)
+    assert clicks.by_week[monday] == 4  # 9, 10, 11 and 12 March
+    assert clicks.by_week[monday - timedelta(weeks=1)] == 1  # 2 March; not the late row
+
+
+def test_figures_cached_in_the_previous_releases_shape_are_not_read(client):
+    """A deploy keeps Redis: the old release cached the click count as an int and the summary
+    without the charts' figures, under keys of the same versions."""
+    from django.core.cache import cache
+
+    from affiliates import dashboard_cache
+
+    affiliate = AffiliateFactory()
+    keys = dashboard_cache.keys(affiliate.pk)
+    old = lambda key: key.replace(f":{dashboard_cache.SHAPE}:", ":")  # noqa: E731
+    cache.set(old(keys.clicks), 41)
+    cache.set(old(keys.summary), "a summary of the old shape")
+    yesterday = timezone.localdate() - timedelta(days=1)
+    cache.set(old(dashboard_cache.settled_clicks_key(affiliate.pk, yesterday)), 40)
+    client.force_login(affiliate.user)
+
+    response = client.get(DASHBOARD)
+
+    assert response.status_code == 200
+    assert '<span class="stat">0</span> clicks' in response.text

@@ -124,21 +124,7 @@ def refund_enrollment(
     if confirmed_total_cents != preview.refunded_total_cents:
         raise RefundError("The enrollment changed since the preview; check the new preview.")
     enrollment = preview.enrollment
-    try:
-        with transaction.atomic():
-            request = RefundRequest.objects.create(
-                enrollment=enrollment,
-                amount_cents=preview.amount_cents,
-                refunded_total_cents=preview.refunded_total_cents,
-                revoke_access=preview.revoke_access,
-                restore_coupon=preview.restore_coupon,
-                reason=reason[:500],
-                created_by=staff_user,
-            )
-    except IntegrityError:
-        request = RefundRequest.objects.get(
-            enrollment=enrollment, refunded_total_cents=preview.refunded_total_cents
-        )
+    request = _refund_request(preview=preview, reason=reason, staff_user=staff_user)
     if request.amount_cents and not request.stripe_refund_id:
         try:
             refund = stripe_gateway.create_refund(
@@ -170,6 +156,37 @@ def refund_enrollment(
     )
     apply_refund(enrollment_id=enrollment.pk, refunded_cents=request.refunded_total_cents)
     return request
+
+
+def _refund_request(*, preview: RefundPreview, reason: str, staff_user) -> RefundRequest:
+    """The one request for the preview's target total: ours, or the one a simultaneous
+    confirmation inserted. That one may be gone again by the time we read it (Stripe refused it
+    and it was deleted): then the insert is ours to try again."""
+    for _ in range(_REQUEST_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return RefundRequest.objects.create(
+                    enrollment=preview.enrollment,
+                    amount_cents=preview.amount_cents,
+                    refunded_total_cents=preview.refunded_total_cents,
+                    revoke_access=preview.revoke_access,
+                    restore_coupon=preview.restore_coupon,
+                    reason=reason[:500],
+                    created_by=staff_user,
+                )
+        except IntegrityError:
+            existing = RefundRequest.objects.filter(
+                enrollment=preview.enrollment, refunded_total_cents=preview.refunded_total_cents
+            ).first()
+            if existing is not None:
+                return existing
+    raise RefundError(
+        "Another confirmation of this refund is being processed; reload the enrollment to see "
+        "how it ended."
+    )
+
+
+_REQUEST_ATTEMPTS = 3
 
 
 # --- The policy, shared by staff refunds and Stripe's refund events -------------------------

@@ -419,6 +419,20 @@ def test_a_delayed_payment_completes_unpaid_and_settles_later(fake, client):
     assert fake.charges[intent["latest_charge"]]["status"] == "succeeded"
 
 
+def test_a_charge_with_an_open_chargeback_refuses_refunds_but_an_inquiry_does_not(fake, client):
+    intent_id, charge_id = paid_charge(fake, client)
+    fake.event_for_dispute(charge_id)  # an inquiry
+    partial = client.v1.refunds.create({"payment_intent": intent_id, "amount": 100})
+    fake.event_for_dispute(charge_id, status="needs_response")
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.refunds.create({"payment_intent": intent_id, "amount": 100})
+
+    assert partial.amount == 100
+    assert (refused.value.http_status, refused.value.code) == (400, "charge_disputed")
+    assert client.v1.charges.retrieve(charge_id).amount_refunded == 100
+
+
 def test_refunds_partial_then_full_update_the_charge(fake, client):
     intent_id, charge_id = paid_charge(fake, client)
 

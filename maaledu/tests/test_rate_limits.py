@@ -3,6 +3,8 @@ trusted client address, and the documented behaviour when Redis (the counter sto
 
 import json
 import logging
+import math
+import time
 
 import pytest
 from django.core import mail
@@ -447,3 +449,85 @@ def test_with_redis_down_login_does_not_crash(world, redis_down):
 
     assert response.status_code != 500
     assert "site-header" in response.text
+
+
+# --- Retry-After is the real wait ---------------------------------------------------------------
+
+
+def window_reset_bounds(send, *, value: str, period: int) -> tuple:
+    """``send()``'s response and the Retry-After it may carry: the seconds from the request to
+    the end of django-ratelimit's window for ``value`` (the same whichever second of the
+    request the server read the clock at)."""
+    from django_ratelimit.core import _get_window
+
+    before = int(time.time())
+    response = send()
+    after = int(time.time())
+    end = _get_window(value, period)
+    return response, range(end - after, end - before + 1)
+
+
+def test_an_hourly_coupon_limit_sends_the_wait_until_its_window_resets(world, settings):
+    settings.COUPON_RATE_PER_USER = "1/h"
+    course = CourseFactory()
+    client = world.client_for("learner")
+    client.post(checkout_path(course), {"email": "x", "coupon": "MAAL-NOPE-1"})
+
+    limited, expected = window_reset_bounds(
+        lambda: client.post(checkout_path(course), {"email": "x", "coupon": "MAAL-NOPE-2"}),
+        value=str(world.learner.pk),
+        period=3600,
+    )
+
+    assert_limited(limited)
+    assert int(limited["Retry-After"]) in expected
+    minutes = -(-int(limited["Retry-After"]) // 60)
+    assert f"Please wait {minutes} minute" in limited.text
+
+
+def test_an_hourly_grant_application_limit_sends_the_wait_until_its_window_resets(world, settings):
+    settings.GRANT_APPLY_RATE_PER_IP = "1/h"
+    client = client_at("198.51.100.61")
+    client.post("/grants/apply/", {"email": "a@example.com"})
+
+    limited, expected = window_reset_bounds(
+        lambda: client.post("/grants/apply/", {"email": "b@example.com"}, headers=JSON),
+        value="198.51.100.61",
+        period=3600,
+    )
+
+    assert_limited(limited, as_json=True)
+    assert int(limited["Retry-After"]) in expected
+
+
+def test_an_hourly_affiliate_join_limit_sends_the_wait_until_its_window_resets(world, settings):
+    settings.AFFILIATE_JOIN_RATE = "1/h"
+    client = world.client_for("learner")
+    client.post("/affiliates/join/", {"payout_method": "paypal"})
+
+    limited, expected = window_reset_bounds(
+        lambda: client.post("/affiliates/join/", {"payout_method": "paypal"}),
+        value=str(world.learner.pk),
+        period=3600,
+    )
+
+    assert_limited(limited)
+    assert int(limited["Retry-After"]) in expected
+
+
+def test_an_allauth_limit_sends_the_wait_until_its_oldest_hit_leaves_the_window(world, settings):
+    # allauth's windows slide: the wait ends when the first of the two counted resets leaves it.
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "reset_password": "2/5m/ip"}
+    client = client_at("198.51.100.62")
+    first_sent = time.time()
+    _reset(client, 1)
+    first_done = time.time()
+    _reset(client, 2)
+
+    before = time.time()
+    limited = _reset(client, 3)
+    after = time.time()
+
+    assert_limited(limited)
+    wait = int(limited["Retry-After"])
+    assert math.ceil(first_sent + 300 - after) <= wait <= math.ceil(first_done + 300 - before)

@@ -334,6 +334,28 @@ def test_grant_affiliate_and_incident_metrics_come_from_their_tables(scrape):
 
 
 @pytest.mark.django_db
+def test_a_sale_refunded_in_full_is_counted_apart_from_the_conversions(scrape):
+    from affiliates import services
+    from affiliates.tests.factories import AffiliateFactory
+
+    affiliate = AffiliateFactory()
+    for sale_id in (1, 2, 3):
+        services.record_commission(
+            affiliate_id=affiliate.pk, sale_id=sale_id, course=CourseFactory(),
+            buyer_email="b@example.com", amount_paid_cents=10000, currency="usd",
+            sold_at=timezone.now(),
+        )  # fmt: skip
+    services.reverse_commission(sale_id=1, refunded_cents_total=10000, sale_amount_cents=10000)
+    services.reverse_commission(sale_id=2, refunded_cents_total=4000, sale_amount_cents=10000)
+
+    result = scrape()
+
+    assert result.value("maaledu_affiliate_conversions_total") == 3
+    # Only the full refund: the partly refunded sale still earned a commission.
+    assert result.value("maaledu_affiliate_conversions_refunded_total") == 1
+
+
+@pytest.mark.django_db
 def test_a_scrape_costs_the_same_seven_queries_whatever_the_data(
     client, settings, django_assert_num_queries
 ):

@@ -1,0 +1,108 @@
+"""The ops page's charts of the last 24 hours, read back from the page."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from enrollments.models import Enrollment, StripeEvent
+from enrollments.tests.factories import EnrollmentFactory
+from maaledu.tests.test_charts import bars, table_cells
+
+from .test_ops_page import staff_client  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.django_db
+
+LmsStatus = Enrollment.LmsStatus
+
+
+def _figure(html: str, slug: str) -> str:
+    match = re.search(rf'<figure class="chart[^"]*" id="{slug}">.*?</figure>', html, re.S)
+    assert match, f"no chart {slug}"
+    return match[0]
+
+
+def _drawn(figure: str) -> dict[tuple[str, str], int]:
+    return {(bar["category"], bar["series"]): bar["value"] for bar in bars(figure)}
+
+
+def _tabled_nonzero(figure: str) -> dict[tuple[str, str], int]:
+    found = {}
+    for header, cells in re.findall(r'<tr><th scope="row">([^<]*)</th>(.*?)</tr>', figure):
+        for series, value in table_cells(cells):
+            if value:
+                found[(header, series)] = value
+    return found
+
+
+def _label(moment) -> str:
+    return moment.strftime("%H:00")
+
+
+def _event(event_id: str, outcome: str, received_at) -> None:
+    event = StripeEvent.objects.create(
+        event_id=event_id, type="checkout.session.completed", payload={}, outcome=outcome
+    )
+    StripeEvent.objects.filter(pk=event.pk).update(received_at=received_at)
+
+
+def test_the_lms_backlog_chart_counts_what_waited_at_the_end_of_each_hour(staff_client):  # noqa: F811
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    paid = {"status": Enrollment.Status.PAID}
+    # Paid 5 hours ago, enrolled 3 hours later: waited at the end of three hours.
+    EnrollmentFactory(
+        **paid, paid_at=hour - timedelta(hours=5, minutes=-10),
+        lms_status=LmsStatus.SYNCED, lms_synced_at=hour - timedelta(hours=2, minutes=-10),
+    )  # fmt: skip
+    # Paid last hour and still waiting: at the end of last hour and now.
+    EnrollmentFactory(**paid, paid_at=hour - timedelta(minutes=55), lms_status=LmsStatus.PENDING)
+    # Enrolled before the window, and one being unenrolled now: neither waited for enrolment.
+    EnrollmentFactory(
+        **paid, paid_at=hour - timedelta(days=3), lms_status=LmsStatus.SYNCED,
+        lms_synced_at=hour - timedelta(days=3),
+    )  # fmt: skip
+    EnrollmentFactory(
+        status=Enrollment.Status.REFUNDED, paid_at=hour - timedelta(hours=4),
+        lms_status=LmsStatus.PENDING, lms_action=Enrollment.LmsAction.UNENROL,
+    )  # fmt: skip
+
+    html = staff_client.get("/admin/ops/").content.decode()
+
+    backlog = _figure(html, "chart-lms-backlog")
+    expected = {(_label(hour - timedelta(hours=n)), "backlog"): 1 for n in (5, 4, 3, 1, 0)}
+    assert _drawn(backlog) == expected
+    assert _tabled_nonzero(backlog) == expected
+    assert backlog.count('<th scope="row">') == 24
+
+
+def test_the_webhook_chart_counts_each_hours_events_by_outcome(staff_client):  # noqa: F811
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    three_ago = hour - timedelta(hours=3)
+    _event("evt_1", "processed", three_ago + timedelta(minutes=5))
+    _event("evt_2", "processed", three_ago + timedelta(minutes=40))
+    _event("evt_3", "failed", three_ago + timedelta(minutes=20))
+    _event("evt_4", "ignored", now)
+    _event("evt_old", "failed", hour - timedelta(hours=30))
+
+    html = staff_client.get("/admin/ops/").content.decode()
+
+    webhooks = _figure(html, "chart-webhooks")
+    expected = {
+        (_label(three_ago), "processed"): 2,
+        (_label(three_ago), "failed"): 1,
+        (_label(hour), "ignored"): 1,
+    }
+    assert _drawn(webhooks) == expected
+    assert _tabled_nonzero(webhooks) == expected
+    assert re.search(r'<svg [^>]*role="img" aria-labelledby="chart-webhooks-title', webhooks)
+
+
+def test_a_quiet_day_shows_sentences_not_empty_charts(staff_client):  # noqa: F811
+    html = staff_client.get("/admin/ops/").content.decode()
+
+    assert 'class="chart-svg"' not in html
+    assert "No paid enrollment waited for the LMS in the last 24 hours." in html
+    assert "No Stripe event in the last 24 hours." in html
+    assert "<style" not in html and " style=" not in _figure(html, "chart-webhooks")
