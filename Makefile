@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run demo test install install-dev lint migrate worker beat clean bench bench-scaling bench-deps \
+.PHONY: run demo test install install-dev lint migrate worker beat clean bench bench-scaling bench-mix bench-deps \
 	e2e e2e-deps mongo-deps
 
 $(VENV)/.installed: requirements.txt
@@ -86,16 +86,22 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A maaledu beat --loglevel=INFO
 
-# Load benchmarks (bench/README.md): PostgreSQL and Redis on loopback, wrk from Debian's packages.
+# Load benchmarks (bench/README.md): PostgreSQL and Redis on loopback, wrk and valgrind from
+# Debian's packages.
 bench-deps: install
-	@command -v wrk >/dev/null || apt-get install -y -q wrk \
-		|| { apt-get update -q && apt-get install -y -q wrk; }
+	@for tool in wrk valgrind; do \
+	  command -v $$tool >/dev/null || apt-get install -y -q $$tool \
+	    || { apt-get update -q && apt-get install -y -q $$tool; }; \
+	done
 
 bench: bench-deps
 	$(PY) -m bench $(BENCH_ARGS)
 
 bench-scaling: bench-deps
 	$(PY) -m bench --scaling $(BENCH_ARGS)
+
+bench-mix: bench-deps
+	$(PY) -m bench --mix $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(MONGO_VENV) staticfiles .pytest_cache

@@ -119,6 +119,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
+# Web processes keep shared pages in memory and learn of data changes over Redis pub/sub
+# (maaledu/version_feed.py), instead of a Redis round trip per page view.
+VERSION_FEED = env.bool("VERSION_FEED", default=True)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -392,6 +395,8 @@ LOGGING = {
 }
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+# Django's database sessions, created with one INSERT (no look-up of the new key first).
+SESSION_ENGINE = "maaledu.sessions"
 
 # --- Errors: Sentry, only when SENTRY_DSN is set --------------------------------------------
 SENTRY_DSN = env("SENTRY_DSN", default="")
