@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run demo test install install-dev lint migrate worker beat clean bench bench-scaling bench-deps \
+.PHONY: run demo test install install-dev lint migrate worker beat clean bench bench-scaling bench-mix bench-deps \
 	e2e e2e-deps mongo-deps
 
 $(VENV)/.installed: requirements.txt
@@ -55,10 +55,9 @@ e2e-deps:
 # mongod when one is on PATH, else mongoeco (PyPI), which needs Python 3.13: pyenv's when pyenv
 # exists, else python3.13 on PATH. Without that interpreter, and outside CI, those tests skip.
 MONGO_VENV := .venv-mongo
-MONGOECO := mongoeco[wire]==4.11.0 pymongo==4.16.0
 mongo-deps: $(MONGO_VENV)/.installed
 
-$(MONGO_VENV)/.installed: Makefile
+$(MONGO_VENV)/.installed: requirements-mongo.txt Makefile
 	@py=""; \
 	if command -v pyenv >/dev/null && [ -x "$$(pyenv root)/versions/3.13.0/bin/python" ]; then \
 	  py="$$(pyenv root)/versions/3.13.0/bin/python"; \
@@ -72,8 +71,7 @@ $(MONGO_VENV)/.installed: Makefile
 	  exit 0; \
 	fi; \
 	rm -rf $(MONGO_VENV) && "$$py" -m venv $(MONGO_VENV) \
-	  && $(MONGO_VENV)/bin/pip install --disable-pip-version-check -q "$(firstword $(MONGOECO))" \
-	     "$(lastword $(MONGOECO))" \
+	  && $(MONGO_VENV)/bin/pip install --disable-pip-version-check -q -r requirements-mongo.txt \
 	  && touch $@
 
 e2e: install-dev e2e-deps
@@ -88,16 +86,22 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A maaledu beat --loglevel=INFO
 
-# Load benchmarks (bench/README.md): PostgreSQL and Redis on loopback, wrk from Debian's packages.
+# Load benchmarks (bench/README.md): PostgreSQL and Redis on loopback, wrk and valgrind from
+# Debian's packages.
 bench-deps: install
-	@command -v wrk >/dev/null || apt-get install -y -q wrk \
-		|| { apt-get update -q && apt-get install -y -q wrk; }
+	@for tool in wrk valgrind; do \
+	  command -v $$tool >/dev/null || apt-get install -y -q $$tool \
+	    || { apt-get update -q && apt-get install -y -q $$tool; }; \
+	done
 
 bench: bench-deps
 	$(PY) -m bench $(BENCH_ARGS)
 
 bench-scaling: bench-deps
 	$(PY) -m bench --scaling $(BENCH_ARGS)
+
+bench-mix: bench-deps
+	$(PY) -m bench --mix $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(MONGO_VENV) staticfiles .pytest_cache

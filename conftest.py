@@ -4,6 +4,8 @@ import pytest
 from celery.result import allow_join_result
 from django.core.cache import cache
 
+from maaledu.celery import app as celery_app
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
@@ -26,20 +28,53 @@ def _eager_results_can_be_read():
         yield
 
 
+def _forget_broker_connections() -> None:
+    """Drop the Celery app's cached connection and producer pools, so the next publish connects
+    to whatever ``broker_url`` says now."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def redis_down(settings):
-    """The cache (and so every cached page and counter) points at a Redis that is not there.
-    Changing CACHES makes Django's test signal rebuild the ``caches`` handler, so ``cache`` is
-    the dead one."""
+    """Redis is not there: the cache (and so every cached page and counter) and the Celery
+    broker point at a port nothing listens on, and tasks are published, not run in-process, so
+    every ``delay()`` fails as it does in production. Changing CACHES makes Django's test signal
+    rebuild the ``caches`` handler, so ``cache`` is the dead one. ``redis_down.end()`` (or the
+    end of the test) brings the broker back."""
+    dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     settings.CACHES = {
         "default": {
             "BACKEND": "maaledu.redis_cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+            "LOCATION": dead,
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }
     }
     with pytest.raises(Exception):  # noqa: B017 - proves the cache really is unreachable
         cache.get("probe")
+    outage = _BrokerOutage(dead)
+    try:
+        yield outage
+    finally:
+        outage.end()
+
+
+class _BrokerOutage:
+    """``redis_down`` yields this: ``end()`` brings the broker back (tasks run in-process again),
+    so a test can show what the sweeps repair once Redis returns."""
+
+    def __init__(self, dead_url: str) -> None:
+        conf = celery_app.conf
+        self._saved = conf.task_always_eager, conf.broker_url
+        conf.task_always_eager, conf.broker_url = False, dead_url
+        _forget_broker_connections()
+        self._ended = False
+
+    def end(self) -> None:
+        if not self._ended:
+            celery_app.conf.task_always_eager, celery_app.conf.broker_url = self._saved
+            _forget_broker_connections()
+            self._ended = True
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,7 @@
 from django.conf import settings
+from django.http import HttpResponseRedirect
 from django.utils import timezone
+from django.utils.encoding import escape_uri_path
 
 from maaledu.ratelimits import over_limit
 
@@ -21,8 +23,10 @@ class ReferralMiddleware:
     """A GET with ``?ref=<code>`` of an active affiliate records a click (once per visitor and
     day) and sets the signed ``maaledu_ref`` cookie: the latest valid click wins. An old MaalEdu
     link (``?ref=<affiliate e-mail>``) counts the same while ``LEGACY_REF_LINKS_UNTIL`` lasts,
-    as the affiliate's code (the address goes nowhere). Anything else
-    (unknown, suspended, malformed, rate limited) is ignored and the page renders as usual."""
+    as the affiliate's code (the address goes nowhere), and the visitor is redirected to the same
+    page without it, so the address is not echoed by what copies the URL (a login's ``?next=``).
+    Anything else (unknown, suspended, malformed, rate limited) is ignored and the page renders
+    as usual."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -33,6 +37,12 @@ class ReferralMiddleware:
         if click is not None:
             self._set_cookies(request, response, *click)
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # In process_view, after RequestInputMiddleware's: junk (NUL) still gets its 400 first.
+        if request.method == "GET" and "@" in request.GET.get("ref", ""):
+            return _without_ref(request)
+        return None
 
     def _click(self, request):
         raw = request.GET.get("ref")
@@ -81,3 +91,12 @@ class ReferralMiddleware:
                 samesite="Lax",
                 secure=secure,
             )
+
+
+def _without_ref(request) -> HttpResponseRedirect:
+    """This page's own address without ``ref``: an old link's e-mail goes no further. Always a
+    path on this site ("//host" is collapsed, so it is never an open redirect)."""
+    query = request.GET.copy()
+    query.pop("ref", None)
+    path = "/" + escape_uri_path(request.path).lstrip("/")
+    return HttpResponseRedirect(f"{path}?{query.urlencode()}" if query else path)

@@ -9,7 +9,6 @@ and ``reverse_commission`` on refunds; staff reach the rest through the admin.
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,6 +22,7 @@ from accounts.selectors import verified_email_of
 from courses.money import CURRENCIES, percent_of, proportion_of
 from maaledu.logging import mask_email
 from maaledu.mail import send_templated_email
+from maaledu.queue import enqueue, enqueue_on_commit
 
 from . import dashboard_cache, earnings, selectors, tasks
 from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_code
@@ -69,25 +69,47 @@ def join_affiliate_programme(
         bank_name=bank_name,
         bank_swift=bank_swift,
     )
+    affiliate, created = _create_affiliate(user, terms_accepted_at=timezone.now(), **details)
+    if created:
+        enqueue_on_commit(tasks.send_affiliate_welcome, affiliate.pk)
+        logger.info("event=affiliate.joined affiliate_id=%s", affiliate.pk)
+    return affiliate
+
+
+def _create_affiliate(user, **fields) -> tuple[Affiliate, bool]:
+    """The user's affiliate account with a fresh referral code, or the one they already have;
+    and whether this call created it."""
     for _ in range(_CODE_ATTEMPTS):
         try:
             with transaction.atomic():
                 affiliate = Affiliate.objects.create(
-                    user=user,
-                    referral_code=new_referral_code(),
-                    terms_accepted_at=timezone.now(),
-                    **details,
+                    user=user, referral_code=new_referral_code(), **fields
                 )
         except IntegrityError:
             # The user's one-to-one decided: they joined already (another tab, a double submit).
             existing = Affiliate.objects.filter(user=user).first()
             if existing is not None:
-                return existing
+                return existing, False
             continue  # A referral code collision (1 in 10^14): draw another.
-        transaction.on_commit(partial(tasks.send_affiliate_welcome.delay, affiliate.pk))
-        logger.info("event=affiliate.joined affiliate_id=%s", affiliate.pk)
-        return affiliate
+        return affiliate, True
     raise RuntimeError("Could not draw an unused referral code.")
+
+
+# A welcome younger than this may still be on its way; older and unsent, its message was lost.
+WELCOME_RESEND_AFTER = timedelta(minutes=5)
+WELCOME_RESEND_WITHIN = timedelta(days=7)
+
+
+def resend_unsent_welcomes(*, now: datetime | None = None) -> int:
+    """Enqueue again the welcome e-mails whose message was lost (Redis down); return how many.
+    ``welcome_sent_at`` is claimed by the send, so a welcome enqueued twice is sent once."""
+    now = now or timezone.now()
+    ids = Affiliate.objects.filter(
+        welcome_sent_at=None,
+        created_at__lt=now - WELCOME_RESEND_AFTER,
+        created_at__gte=now - WELCOME_RESEND_WITHIN,
+    ).values_list("pk", flat=True)[:200]
+    return sum(enqueue(tasks.send_affiliate_welcome, affiliate_id) for affiliate_id in ids)
 
 
 def send_affiliate_welcome_email(*, affiliate_id: int) -> bool:
@@ -520,26 +542,14 @@ def import_affiliate(
         bank_name=bank_name,
         bank_swift=bank_swift,
     )
-    for _ in range(_CODE_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                affiliate = Affiliate.objects.create(
-                    user=user,
-                    referral_code=new_referral_code(),
-                    rate_percent=rate_percent,
-                    status=Affiliate.Status.ACTIVE if active else Affiliate.Status.SUSPENDED,
-                    terms_accepted_at=joined_at,
-                    # The old system welcomed them long ago.
-                    welcome_sent_at=joined_at,
-                    **details,
-                )
-        except IntegrityError:
-            existing = Affiliate.objects.filter(user=user).first()
-            if existing is not None:
-                return existing, False
-            continue
-        return affiliate, True
-    raise RuntimeError("Could not draw an unused referral code.")
+    return _create_affiliate(
+        user,
+        rate_percent=rate_percent,
+        status=Affiliate.Status.ACTIVE if active else Affiliate.Status.SUSPENDED,
+        terms_accepted_at=joined_at,
+        welcome_sent_at=joined_at,  # the old system welcomed them long ago
+        **details,
+    )
 
 
 def import_commission(

@@ -13,3 +13,9 @@ def send_affiliate_welcome(affiliate_id: int) -> bool:
 @shared_task
 def approve_matured_commissions() -> int:
     return services.approve_matured_commissions()
+
+
+@shared_task
+def resend_unsent_welcomes() -> int:
+    """Every 10 minutes (``CELERY_BEAT_SCHEDULE``): welcome e-mails whose message was lost."""
+    return services.resend_unsent_welcomes()

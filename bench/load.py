@@ -5,7 +5,7 @@ import json
 import resource
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .site import BenchError
@@ -28,6 +28,7 @@ class LoadResult:
     errors: dict[str, int]
     latency_us: dict[str, float]
     wrk_cpu_s: float  # what the load generator itself spent, on the same cores
+    extra: dict = field(default_factory=dict)  # a script's own result line (the mix's kinds)
 
     @property
     def rps(self) -> float:
@@ -53,17 +54,23 @@ def wrk_path() -> str | None:
 
 
 def script(kind: str, work_dir: Path) -> Path:
-    """``bench/lua/<kind>.lua`` followed by ``report.lua``, written into ``work_dir``."""
+    """``bench/lua/<kind>.lua`` followed by ``report.lua``, written into ``work_dir``; the mix
+    comes after ``report.lua``, as its ``done()`` calls that one's."""
     path = work_dir / f"{kind}.lua"
     if not path.exists():
-        path.write_text(
-            (LUA_DIR / f"{kind}.lua").read_text() + "\n" + (LUA_DIR / "report.lua").read_text()
-        )
+        parts = [(LUA_DIR / f"{kind}.lua").read_text(), (LUA_DIR / "report.lua").read_text()]
+        path.write_text("\n".join(reversed(parts) if kind == "mix" else parts))
     return path
 
 
 def run_wrk(
-    *, url: str, script_path: Path, args: list[str], seconds: int, load: Load
+    *,
+    url: str,
+    script_path: Path,
+    args: list[str],
+    seconds: int,
+    load: Load,
+    extra_prefix: str | None = None,
 ) -> LoadResult:
     command = [
         "wrk",
@@ -82,8 +89,17 @@ def run_wrk(
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    for line in finished.stdout.splitlines():
-        if line.startswith(RESULT_PREFIX):
+    lines = finished.stdout.splitlines()
+    extra = next(
+        (
+            json.loads(line[len(extra_prefix) :])
+            for line in lines
+            if extra_prefix and line.startswith(extra_prefix)
+        ),
+        {},
+    )
+    for line in lines:
+        if line.startswith(RESULT_PREFIX) and (extra or not extra_prefix):
             data = json.loads(line[len(RESULT_PREFIX) :])
             return LoadResult(
                 requests=data["requests"],
@@ -91,6 +107,7 @@ def run_wrk(
                 errors=data["errors"],
                 latency_us=data["latency_us"],
                 wrk_cpu_s=wrk_cpu_s,
+                extra=extra,
             )
     raise BenchError(
         f"wrk printed no result (exit {finished.returncode}):\n{finished.stdout}{finished.stderr}"

@@ -23,10 +23,12 @@ from pathlib import Path
 import django
 import redis
 
+from fakes.latency import STRIPE, Latency
 from fakes.stripe_server import FakeStripe
 
 from .load import Load, LoadResult, run_wrk, wrk_path
 from .site import (
+    PRODUCTION_SERVER,
     BenchError,
     Server,
     ServerSampler,
@@ -59,16 +61,64 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mode.add_argument(
         "--smoke", action="store_true", help="a small data set and a few seconds per endpoint"
     )
+    parser.add_argument(
+        "--mix",
+        action="store_true",
+        help="the launch-day mix at --mix-connections, beside each kind alone (with --smoke: "
+        "the small data set)",
+    )
     mode.add_argument(
         "--scaling",
         action="store_true",
         help="only the affiliate dashboard, as the affiliate's history grows (see --points)",
     )
-    parser.add_argument("--seconds", type=int, help="load per endpoint (20; smoke: 2)")
-    parser.add_argument("--warmup", type=int, help="unmeasured load before each (3; smoke: 1)")
+    parser.add_argument("--seconds", type=int, help="load per endpoint and round (10; smoke: 2)")
+    parser.add_argument("--warmup", type=int, help="unmeasured load before each (2; smoke: 1)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds of floor and endpoints (3)"
+    )
+    parser.add_argument(
+        "--no-instructions",
+        dest="instructions",
+        action="store_false",
+        help="skip the instruction counts (callgrind)",
+    )
+    parser.add_argument(
+        "--instruction-requests", type=int, default=10, help="requests counted per endpoint (10)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the rounds, load each endpoint once more under py-spy: flame graphs (SVG) "
+        "beside the JSON report",
+    )
+    parser.add_argument(
+        "--instructions-only",
+        action="store_true",
+        help="no loads: only the instruction counts (quick and deterministic)",
+    )
+    parser.add_argument(
+        "--record-instructions",
+        action="store_true",
+        help="store this run's instruction counts as the baseline of its mode",
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (README: 4)")
+    parser.add_argument(
+        "--server",
+        default=PRODUCTION_SERVER,
+        help=f"the server command, without --bind (the production one: {PRODUCTION_SERVER!r})",
+    )
+    parser.add_argument("--mix-seconds", type=int, default=60, help="the mix's length (60)")
+    parser.add_argument("--mix-connections", type=int, default=64)
+    parser.add_argument(
+        "--alone-seconds", type=int, default=10, help="each kind alone before the mix (10)"
+    )
+    parser.add_argument(
+        "--stripe-latency",
+        help='the fake Stripe\'s answer delay, "<median ms>,p99=<ms>,max=<ms>" or "off" '
+        f"(default {STRIPE.describe()}; off with --smoke)",
+    )
     parser.add_argument(
         "--points", default=SCALING_POINTS, help=f"commissions, with --scaling ({SCALING_POINTS})"
     )
@@ -84,15 +134,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="the JSON report (bench/results/<time>.json)")
     parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
     options = parser.parse_args(argv)
-    options.seconds = options.seconds or (2 if options.smoke else 20)
-    options.warmup = options.warmup or (1 if options.smoke else 3)
+    options.seconds = options.seconds or (2 if options.smoke else 10)
+    options.warmup = options.warmup or (1 if options.smoke else 2)
     options.database_url = options.database_url or os.environ.get(
         "BENCH_DATABASE_URL", DEFAULT_DATABASE_URL + ("_smoke" if options.smoke else "")
     )
     if not 1 <= options.seconds + options.warmup <= MAX_SECONDS:
         parser.error(f"--seconds plus --warmup must be 1 to {MAX_SECONDS} (webhook signatures)")
+    if options.mix and options.scaling:
+        parser.error("--mix and --scaling are separate runs")
+    if options.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if not 1 <= options.threads <= options.connections:
         parser.error("--threads must be 1 to --connections")
+    if not options.server.startswith("gunicorn maaledu.wsgi"):
+        parser.error("--server must start with 'gunicorn maaledu.wsgi'")
+    try:
+        options.stripe_latency = (
+            Latency.parse(options.stripe_latency)
+            if options.stripe_latency is not None
+            else None
+            if options.smoke and not options.mix
+            else STRIPE
+        )
+    except ValueError as error:
+        parser.error(f"--stripe-latency: {error}")
     options.points = sorted({int(point) for point in options.points.split(",")})
     return options
 
@@ -117,9 +183,23 @@ def _exit_on_signal(signum, frame) -> None:
 def run(options: argparse.Namespace) -> dict:
     if wrk_path() is None:
         raise BenchError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+    from .instructions import valgrind_path
+
+    counting = options.instructions and not (options.scaling or options.mix)
+    if counting and valgrind_path() is None:
+        raise BenchError(
+            "valgrind is not installed: `make bench` installs it (apt-get install valgrind), "
+            "or pass --no-instructions"
+        )
     services = check_services(options.database_url, options.redis_url)
     kind = "scaling" if options.scaling else "smoke" if options.smoke else "full"
+    kind = f"mix-{kind}" if options.mix else kind
     started = datetime.now(UTC)
+    from .report import RESULTS_DIR
+
+    suffix = "" if kind == "full" else f"-{kind}"
+    path = options.output or RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}{suffix}.json"
+    options.flame_dir = path.with_name(path.stem + "-flame")
     with (
         tempfile.TemporaryDirectory(prefix="maaledu-bench-") as tmp,
         contextlib.ExitStack() as stack,
@@ -130,7 +210,7 @@ def run(options: argparse.Namespace) -> dict:
             stack.callback(drop_database, services)
         flush_redis(services)
         stack.callback(flush_redis, services)
-        fake_stripe = stack.enter_context(FakeStripe())
+        fake_stripe = stack.enter_context(FakeStripe(latency=options.stripe_latency))
         app_port = free_port()
         env = site_environment(
             services=services,
@@ -154,20 +234,22 @@ def run(options: argparse.Namespace) -> dict:
         servers = _Servers(
             env=env,
             app_port=app_port,
-            workers=options.workers,
+            command=options.server,
             work_dir=work_dir,
             services=functools.partial(_service_processes, services),
         )
         if options.scaling:
             report.update(_scaling(options, servers))
+        elif options.mix:
+            report.update(_mix(options, servers))
+        elif options.instructions_only:
+            report.update(_instructions_only(options, servers))
         else:
             report.update(_endpoints(options, servers))
         report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         report["machine"] = _machine(services)
-    from .report import RESULTS_DIR, write_json
+    from .report import write_json
 
-    suffix = "" if kind == "full" else f"-{kind}"
-    path = options.output or RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}{suffix}.json"
     print(f"\nJSON report: {write_json(report, path)}")
     return report
 
@@ -196,7 +278,12 @@ def _prepare(options: argparse.Namespace) -> dict:
             "warmup": options.warmup,
             "connections": options.connections,
             "wrk_threads": options.threads,
-            "server": f"gunicorn maaledu.wsgi --workers {options.workers} (sync worker)",
+            "server": options.server,
+            "production_server": options.server == PRODUCTION_SERVER,
+            "stripe_latency": (
+                options.stripe_latency.as_dict() if options.stripe_latency else None
+            ),
+            "rounds": options.rounds,
             "settings": "maaledu.settings.production via bench.settings (STATIC_ROOT only)",
             "data": asdict(data),
         },
@@ -205,8 +292,8 @@ def _prepare(options: argparse.Namespace) -> dict:
 
 
 class _Servers:
-    def __init__(self, *, env: dict, app_port: int, workers: int, work_dir: Path, services):
-        self.env, self.app_port, self.workers, self.work_dir = env, app_port, workers, work_dir
+    def __init__(self, *, env: dict, app_port: int, command: str, work_dir: Path, services):
+        self.env, self.app_port, self.command, self.work_dir = env, app_port, command, work_dir
         self.services = services
 
     def floor(self) -> Server:
@@ -214,7 +301,7 @@ class _Servers:
             name="floor",
             env={**self.env, "DJANGO_SETTINGS_MODULE": "bench.floor_settings"},
             port=free_port(),
-            workers=self.workers,
+            command=self.command,
             log=self.work_dir / "floor.log",
             services=self.services,
         )
@@ -224,7 +311,7 @@ class _Servers:
             name="site",
             env=self.env,
             port=self.app_port,
-            workers=self.workers,
+            command=self.command,
             log=self.work_dir / "site.log",
             services=self.services,
         )
@@ -254,24 +341,36 @@ def _context(options: argparse.Namespace, server: Server, work_dir: Path):
         ),
         webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
         course_slugs=list(Course.objects.order_by("pk").values_list("slug", flat=True)),
+        referral_code=user.affiliate.referral_code,
     )
 
 
-def _measure(endpoint, server: Server, ctx, options: argparse.Namespace) -> tuple[dict, LoadResult]:
-    """Check one sample answer, warm up, load while sampling the server, then probe requests
-    in-process (caches as warm as under load). Returns the row and wrk's result."""
+def _measure(
+    endpoint,
+    server: Server,
+    ctx,
+    options: argparse.Namespace,
+    *,
+    round_no: int = 1,
+    probe_after: bool = True,
+) -> tuple[dict, LoadResult]:
+    """Check one sample answer (first round), warm up, load while sampling the server, then
+    (``probe_after``) probe requests in-process (caches as warm as under load). Returns the
+    round's row and wrk's result."""
     from . import probe
 
-    print(f"bench: {endpoint.name} …", flush=True)
-    probe.check_over_http(server.url, endpoint, endpoint.sample(0))
+    print(f"bench: {endpoint.name} (round {round_no}) …", flush=True)
+    if round_no == 1:
+        probe.check_over_http(server.url, endpoint, endpoint.sample(0))
     run_wrk(
         url=server.url,
         script_path=endpoint.script,
-        args=endpoint.args("warmup", options.warmup),
+        args=endpoint.args(f"w{round_no}", options.warmup),
         seconds=options.warmup,
         load=ctx.load,
     )
-    args = endpoint.args("run", options.seconds)
+    phase = f"r{round_no}"
+    args = endpoint.args(phase, options.seconds)
     sampler = ServerSampler(server, limit_seconds=options.seconds + 120)
     with sampler:
         result = run_wrk(
@@ -282,13 +381,14 @@ def _measure(endpoint, server: Server, ctx, options: argparse.Namespace) -> tupl
             load=ctx.load,
         )
     probed = None
-    if endpoint.in_process_probe:
+    if endpoint.in_process_probe and probe_after:
         host = server.url.removeprefix("http://")
         probe.in_process(endpoint, endpoint.sample(1), host=host)  # warms this process
         probed = probe.in_process(endpoint, endpoint.sample(2), host=host)
     row = {
         "name": endpoint.name,
         "label": endpoint.label,
+        "round": round_no,
         "load": result.as_dict(),
         "cpu": sampler.cpu(requests=result.requests, wrk_cpu_s=result.wrk_cpu_s),
         "memory": sampler.memory(),
@@ -304,11 +404,11 @@ def _measure(endpoint, server: Server, ctx, options: argparse.Namespace) -> tupl
         )
         print(server.log_tail(), file=sys.stderr)
     if endpoint.effect is not None:
-        row["effect_rows"] = endpoint.effect("run")
+        row["effect_rows"] = endpoint.effect(phase)
         if row["effect_rows"] < result.requests:
             row["problems"].append(
                 f"{endpoint.name}: {result.requests} answers but only {row['effect_rows']} "
-                "enrollments changed: requests repeated or did nothing"
+                "rows changed: requests repeated or did nothing"
             )
     return row, result
 
@@ -332,40 +432,71 @@ def _service_processes(services: Services) -> tuple[list[int], int]:
 
 
 def _endpoints(options: argparse.Namespace, servers: _Servers) -> dict:
+    """The floor and every endpoint, interleaved: round after round, the floor then each
+    endpoint, so a slow minute of the machine lands on all of them alike."""
     from . import endpoints, probe
-    from .report import compare, table
+    from .report import aggregate, compare, floor_spread, table
 
-    with servers.floor() as server:
-        ctx = _context(options, server, servers.work_dir)
-        floor_row, floor_result = _measure(endpoints.floor(ctx), server, ctx, options)
-    rows = []
-    with servers.app() as server:
-        ctx.url, ctx.floor_rps = server.url, floor_result.rps
-        for build in endpoints.APP_ENDPOINTS:
-            endpoint = build(ctx)
-            row, _result = _measure(endpoint, server, ctx, options)
-            row.update(compare(row, floor_row, endpoint.target))
-            if row["met"] is False:
-                row["explain"] = probe.explain(row["probe"]["slowest_query"])
-            rows.append(row)
+    with servers.floor() as floor_server, servers.app() as app_server:
+        ctx = _context(options, app_server, servers.work_dir)
+        floor_endpoint = endpoints.floor(ctx)
+        app_endpoints = [build(ctx) for build in endpoints.APP_ENDPOINTS]
+        rounds: dict[str, list[dict]] = {e.name: [] for e in [floor_endpoint, *app_endpoints]}
+        for round_no in range(1, options.rounds + 1):
+            row, result = _measure(floor_endpoint, floor_server, ctx, options, round_no=round_no)
+            rounds["floor"].append(row)
+            ctx.floor_rps = max(ctx.floor_rps, result.rps)
+            for endpoint in app_endpoints:
+                row, _result = _measure(
+                    endpoint,
+                    app_server,
+                    ctx,
+                    options,
+                    round_no=round_no,
+                    probe_after=round_no == options.rounds,
+                )
+                rounds[endpoint.name].append(row)
+        if options.profile:
+            flames = _profile(options, ctx, floor_endpoint, floor_server, app_endpoints, app_server)
+        instructions = _instructions(options, [floor_endpoint, *app_endpoints], app_server)
+    floor_row = aggregate(rounds["floor"])
+    rows = [aggregate(rounds[endpoint.name]) for endpoint in app_endpoints]
+    by_name = {row["name"]: row for row in [floor_row, *rows]}
+    for endpoint, row in zip(app_endpoints, rows, strict=True):
+        row.update(compare(row, floor_row, endpoint.target, by_name, instructions))
+        if row["met"] is False and row["probe"]:
+            row["explain"] = probe.explain(row["probe"]["slowest_query"])
+    spread = floor_spread(rounds["floor"])
     print()
-    print(table([floor_row, *rows]))
+    print(table([floor_row, *rows], instructions))
+    if spread["over_limit"]:
+        print(
+            f"\nbench: WARNING: the floor's own spread between rounds passes 10 % "
+            f"(CPU ms/request {spread['cpu_ms']:.0%}, req/s {spread['rps']:.0%}): the ratios "
+            "to the floor are only as good as that; the instruction counts are not affected."
+        )
     for row in rows:
-        if row["met"] is False:
+        if row["met"] is False and row["probe"]:
             print(_miss(row))
-    problems = [problem for row in (floor_row, *rows) for problem in row.pop("problems")]
-    other = max(row["cpu"]["cores"]["other"] for row in (floor_row, *rows))
+    problems = [
+        problem for runs in rounds.values() for row in runs for problem in row.pop("problems")
+    ]
+    problems += instructions.get("problems", [])
+    other = max(row["cpu"]["cores"]["other"] for runs in rounds.values() for row in runs)
     if other > CONTENDED_CORES:
         print(
             f"\nbench: WARNING: programs outside the bench took up to {other:.2f} cores during "
             "the loads: requests/s and latencies are worse than on a quiet machine, and the "
             "ratios to the floor are only as fair as the contention was even. CPU ms per "
-            "request is the figure to compare."
+            "request, and the instruction counts above all, are the figures to compare."
         )
     return {
         "contended": other > CONTENDED_CORES,
+        "flame_graphs": flames if options.profile else {},
+        "floor_spread": spread,
         "floor": floor_row,
         "endpoints": rows,
+        "instructions": instructions,
         "memory": {
             "floor": floor_row["memory"],
             "site_peak_rss_mb": max(row["memory"]["peak_rss_mb"] for row in rows),
@@ -373,6 +504,127 @@ def _endpoints(options: argparse.Namespace, servers: _Servers) -> dict:
         },
         "problems": problems,
     }
+
+
+def _profile(options, ctx, floor_endpoint, floor_server, app_endpoints, app_server) -> dict:
+    """Each endpoint loaded once more (not measured) while py-spy samples the server's workers:
+    one flame graph per endpoint, in ``<results>/<run>-flame/``."""
+    import shutil
+    import subprocess
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out_dir = options.flame_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flames = {}
+    for endpoint in [floor_endpoint, *app_endpoints]:
+        server = floor_server if endpoint.name == "floor" else app_server
+        path = out_dir / f"{endpoint.name}.svg"
+        print(f"bench: {endpoint.name} under py-spy …", flush=True)
+        args = endpoint.args(f"p{options.rounds + 1}", options.seconds)
+        spy_process = subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(server.process.pid),
+                "--subprocesses",
+                "--nonblocking",
+                "--rate",
+                "200",
+                "--duration",
+                str(options.seconds),
+                "--format",
+                "flamegraph",
+                "--output",
+                str(path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        run_wrk(
+            url=server.url,
+            script_path=endpoint.script,
+            args=args,
+            seconds=options.seconds,
+            load=ctx.load,
+        )
+        try:
+            _out, err = spy_process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy_process.kill()
+            _out, err = spy_process.communicate()
+        if path.exists():
+            flames[endpoint.name] = str(path.relative_to(path.parents[1]))
+        else:
+            print(f"bench: py-spy wrote no flame graph for {endpoint.name}: {err[-500:]}")
+    return flames
+
+
+def _instructions_only(options: argparse.Namespace, servers: _Servers) -> dict:
+    from . import endpoints
+
+    with servers.app() as app_server:
+        ctx = _context(options, app_server, servers.work_dir)
+        ctx.floor_rps = 100.0
+        every = [endpoints.floor(ctx), *(build(ctx) for build in endpoints.APP_ENDPOINTS)]
+        counted = _instructions(options, every, app_server)
+    print()
+    for name, entry in counted["endpoints"].items():
+        change = "" if entry["change"] is None else f" ({entry['change']:+.1%} on the baseline)"
+        print(f"{name:<10} {entry['per_request']:>12,} Ir/req {entry['floor_x']:>6.2f}×{change}")
+    return {"instructions": counted, "problems": counted["problems"]}
+
+
+def _instructions(options: argparse.Namespace, all_endpoints: list, app_server: Server) -> dict:
+    """Instructions per request of the floor and each endpoint under callgrind (see
+    ``bench/instructions.py``), beside the stored baseline; {} with ``--no-instructions``."""
+    from . import instructions
+
+    if not options.instructions:
+        return {}
+    print("bench: counting instructions per request under callgrind …", flush=True)
+    started = time.monotonic()
+    n, first = options.instruction_requests, 100
+    plan = []
+    # The webhook's events are signed now and valid for 300 s: counted first.
+    for endpoint in sorted(all_endpoints, key=lambda e: e.name != "webhook"):
+        samples = [endpoint.sample(first + index) for index in range(3 + n)]
+        # A page is warm once this process has served it (its copy in memory): the GETs are
+        # warmed on the very paths measured; a POST changes state, so each is new.
+        warm = samples[:3] + (samples[3:] if samples[0].method == "GET" else [])
+        plan.append(
+            instructions.plan_entry(
+                endpoint,
+                warm=warm,
+                measured=samples[3:],
+                urlconf="bench.floor_urls" if endpoint.name == "floor" else None,
+            )
+        )
+    counted = instructions.count(
+        plan,
+        host=app_server.url.removeprefix("http://"),
+        env=dict(os.environ),
+        work_dir=app_server.log.parent,
+    )
+    mode = "smoke" if options.smoke else "full"
+    result = instructions.compare(counted, mode=mode)
+    floor = counted["floor"]["per_request"]
+    for name, entry in result["endpoints"].items():
+        entry["floor_x"] = round(entry["per_request"] / floor, 2)
+        entry["requests"] = counted[name]["requests"]
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["mode"] = mode
+    if options.record_instructions:
+        from .report import machine
+
+        instructions.record(
+            counted, mode=mode, machine=machine(None), commit=instructions.git_commit()
+        )
+        result["problems"] = []
+        print(f"bench: instruction baseline for {mode} written to {instructions.BASELINE_PATH}")
+    print(f"bench: instructions counted in {result['seconds']:.0f} s")
+    return result
 
 
 def _miss(row: dict) -> str:
@@ -432,6 +684,18 @@ def _scaling(options: argparse.Namespace, servers: _Servers) -> dict:
         + ("flat" if flat else f"NOT flat (flat: within {FLAT_FACTOR}×, every request answered)")
     )
     return {"scaling": rows, "flat": flat, "problems": problems}
+
+
+def _mix(options: argparse.Namespace, servers: _Servers) -> dict:
+    from .mix import run_mix
+    from .report import markdown
+
+    with servers.app() as server:
+        ctx = _context(options, server, servers.work_dir)
+        result = run_mix(options, server, ctx, options.stripe_latency)
+    print()
+    print(markdown({"kind": "mix", "config": {"server": options.server}, **result}))
+    return result
 
 
 def _redis(services: Services) -> redis.Redis:

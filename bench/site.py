@@ -26,6 +26,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # The bench drops and recreates its database: it only touches databases named like this.
 BENCH_DATABASE = re.compile(r"^maaledu_bench[a-z0-9_]*$")
+# The production web server as README.md and docs/runbook.md give it (bench/tests hold them to
+# this): threads, so requests waiting on Stripe's API do not hold a whole process. The bench runs
+# exactly this, with ``--bind`` to a loopback port. Chosen by measurement: bench/README.md.
+PRODUCTION_SERVER = "gunicorn maaledu.wsgi --workers 4 --worker-class gthread --threads 8"
 START_TIMEOUT = 60.0  # seconds for gunicorn to answer its first request
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before the process group is killed
 
@@ -110,9 +114,11 @@ def site_environment(
         "STRIPE_SECRET_KEY": "sk_test_bench",
         "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
         "STRIPE_API_BASE": stripe_url,
-        # All the load comes from one loopback address, which the per-IP limit would stop after
-        # 30 checkouts a minute; the limit is still checked on every request.
+        # All the load comes from one loopback address, which the per-IP limits would stop after
+        # 30 checkouts or 60 referral clicks a minute; the limits are still checked on every
+        # request.
         "CHECKOUT_RATE_PER_IP": "1000000/m",
+        "REFERRAL_CLICK_RATE": "1000000/m",
         "BENCH_STATIC_ROOT": str(static_root),
         "SENTRY_DSN": "",
         "SENDGRID_API_KEY": "",
@@ -127,7 +133,8 @@ def free_port() -> int:
 
 
 class Server:
-    """``gunicorn maaledu.wsgi`` as the README deploys it (sync workers), on loopback.
+    """The production server command (``PRODUCTION_SERVER``, or another given to compare), on
+    loopback.
 
     Started in its own process group, so stopping it (``stop()``, also on errors) ends the
     master and every worker it forked, and nothing else.
@@ -139,11 +146,11 @@ class Server:
         name: str,
         env: dict[str, str],
         port: int,
-        workers: int,
+        command: str,
         log: Path,
         services: Callable[[], tuple[list[int], int]],
     ):
-        self.name, self.env, self.port, self.workers, self.log = name, env, port, workers, log
+        self.name, self.env, self.port, self.command, self.log = name, env, port, command, log
         # () -> the pids of the services working for this server, and the PostgreSQL postmaster.
         self.services = services
         self.process: subprocess.Popen | None = None
@@ -153,16 +160,8 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> "Server":
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "maaledu.wsgi",
-            "--workers",
-            str(self.workers),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-        ]
+        program, *args = self.command.split()
+        command = [sys.executable, "-m", program, *args, "--bind", f"127.0.0.1:{self.port}"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command,

@@ -37,7 +37,8 @@ def catalog_key(kind: str, *parts: str) -> str | None:
 
 
 def bump_catalog_version() -> None:
-    cache.bump_versions(CATALOG_VERSION_KEY)
+    # Announced: web processes keep the catalog and course pages in memory (maaledu.page_cache).
+    cache.bump_versions(CATALOG_VERSION_KEY, announce=True)
 
 
 def published_courses() -> QuerySet[Course]:

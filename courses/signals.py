@@ -1,11 +1,11 @@
 """Any course change invalidates the cached catalog and course pages, whoever made it
 (admin, shell, seed command, a migration); a new image gets its thumbnails made."""
 
-from functools import partial
-
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+
+from maaledu.queue import enqueue_on_commit
 
 from .models import Course
 from .selectors import bump_catalog_version
@@ -26,4 +26,5 @@ def make_cover_thumbnails(sender, instance: Course, raw: bool = False, **kwargs)
         return
     from .tasks import refresh_cover
 
-    transaction.on_commit(partial(refresh_cover.delay, instance.pk))
+    # A lost publish (Redis down) is redone by the hourly cover sweep.
+    enqueue_on_commit(refresh_cover, instance.pk)

@@ -100,6 +100,13 @@ class Enrollment(models.Model):
     review_reason = models.CharField(max_length=300, blank=True)
 
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # Claimed by the other e-mail tasks before they send, so a lost message is re-sent by
+    # ``sweep_unsent_notices`` and a repeated one sends nothing.
+    refund_notified_cents = models.PositiveIntegerField(
+        default=0, help_text="The refunded total the learner was last e-mailed about."
+    )
+    failed_notice_sent_at = models.DateTimeField(null=True, blank=True)
+    dispute_alert_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Dispute(models.TextChoices):
         NONE = "", "—"
@@ -177,11 +184,19 @@ class Enrollment(models.Model):
     @property
     def is_settled(self) -> bool:
         """Nothing more will change by itself: the status page can stop refreshing."""
+        if self.awaits_staff_review:
+            return True
         if self.status == self.Status.PENDING:
             return False
         if self.status == self.Status.PAID:
             return self.lms_status in (self.LmsStatus.SYNCED, self.LmsStatus.FAILED)
         return True
+
+    @property
+    def awaits_staff_review(self) -> bool:
+        """Paid at Stripe, but flagged instead of fulfilled (another amount or currency than
+        asked, a second payment): staff decide, and the learner is told so."""
+        return self.needs_review and self.status not in (self.Status.PAID, self.Status.REFUNDED)
 
     @property
     def amount_due_display(self) -> str:

@@ -1,6 +1,6 @@
 """Events the enrollments app announces to the apps below it (they must not import us back).
 
-Both are sent after the transaction that caused them has committed, with ``enrollment_id``.
+Each is sent after the transaction that caused it has committed, with ``enrollment_id``.
 The database row stays the source of truth: receivers that enqueue work (``lms_sync``) are
 backed by periodic sweeps, so a receiver that fails or a lost message delays work, never loses it.
 """
@@ -20,6 +20,10 @@ enrollment_revoked = Signal()
 # again for the same account.
 account_erased = Signal()
 
+# The learner paid, but the payment cannot be fulfilled without a human (Stripe reports another
+# amount or currency than we asked, or a second payment for a course they own). Sent once per
+# new reason; ``ops`` opens an incident and e-mails staff.
+payment_needs_review = Signal()
 
 # A dispute opened: access is suspended, and may come back (won) with the learner's progress.
 enrollment_suspended = Signal()

@@ -5,6 +5,8 @@
 
 import json
 import logging
+import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -194,6 +196,17 @@ def retrieve_invoice(invoice_id: str) -> dict:
     return invoice.to_dict()
 
 
+def retrieve_payment_intent(payment_intent: str) -> dict:
+    intent = _call(
+        "payment_intents.retrieve", _client().v1.payment_intents.retrieve, payment_intent
+    )
+    return intent.to_dict()
+
+
+def retrieve_charge(charge_id: str) -> dict:
+    return _call("charges.retrieve", _client().v1.charges.retrieve, charge_id).to_dict()
+
+
 def expire_checkout_session(session_id: str) -> dict:
     """Close an open session so it can no longer be paid; raises GatewayError if not open."""
     session = _call("checkout.sessions.expire", _client().v1.checkout.sessions.expire, session_id)
@@ -219,29 +232,128 @@ def completed_checkout_sessions(*, created_since: datetime):
 
 
 def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
-    """Verify ``Stripe-Signature`` over the raw body (default 300 s tolerance) and parse it."""
+    """Verify ``Stripe-Signature`` over the raw body and parse the event envelope.
+
+    The SDK refuses a signature older than its tolerance (300 s) but accepts any date in the
+    future; we refuse those beyond the same tolerance too. The envelope's shape (an object with
+    a string ``id`` and ``type``, an object ``data.object``, and if present an integer
+    ``created`` and a boolean ``livemode``) is checked here, once: anything else is
+    ``InvalidWebhook``.
+    """
     if not settings.STRIPE_WEBHOOK_SECRET:
         raise InvalidWebhook("STRIPE_WEBHOOK_SECRET is not set")
+    tolerance = stripe.Webhook.DEFAULT_TOLERANCE
     try:
         stripe.WebhookSignature.verify_header(
-            payload.decode("utf-8"),
-            signature_header,
-            settings.STRIPE_WEBHOOK_SECRET,
-            stripe.Webhook.DEFAULT_TOLERANCE,
+            payload.decode("utf-8"), signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance
         )
         # PostgreSQL's jsonb cannot hold NUL: drop it from the verified copy we store.
         event = json.loads(payload.replace(b"\\u0000", b""))
+        if _SURROGATE_ESCAPE.search(payload):
+            # Nor a lone surrogate (a pair is one character): UnicodeEncodeError, a ValueError.
+            json.dumps(event, ensure_ascii=False).encode("utf-8")
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
         raise InvalidWebhook(str(error)) from error
-    data = event.get("data") if isinstance(event, dict) else None
-    if not (
-        isinstance(event.get("id"), str)
-        and isinstance(event.get("type"), str)
-        # What the inbox row holds (StripeEvent.event_id, .type); Stripe's are far shorter.
-        and len(event["id"]) <= 255
-        and len(event["type"]) <= 100
-        and isinstance(data, dict)
-        and isinstance(data.get("object"), dict)
-    ):
-        raise InvalidWebhook("not a Stripe event")
+    if _signed_at(signature_header) > time.time() + tolerance:
+        raise InvalidWebhook("Timestamp outside the tolerance zone (in the future)")
+    problem = _envelope_problem(event)
+    if problem:
+        raise InvalidWebhook(f"not a Stripe event: {problem}")
     return event
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _signed_at(signature_header: str) -> int:
+    """The ``t=`` of a header the SDK has already verified (so it is there and numeric)."""
+    for item in signature_header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            return int(value)
+    raise InvalidWebhook("no timestamp in Stripe-Signature")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _envelope_problem(event) -> str:
+    if not isinstance(event, dict):
+        return f"the body is a JSON {type(event).__name__}, not an object"
+    for field, longest in (("id", 255), ("type", 100)):  # the StripeEvent columns
+        value = event.get(field)
+        if not (isinstance(value, str) and 0 < len(value) <= longest):
+            return f"{field} is not a string of 1 to {longest} characters"
+    # Stripe always sends these two; a signed body without them is still judged by the rest.
+    created = event.get("created", 0)
+    if not (_is_int(created) and created >= 0):
+        return "created is not a timestamp"
+    if not isinstance(event.get("livemode", False), bool):
+        return "livemode is not a boolean"
+    data = event.get("data")
+    if not (isinstance(data, dict) and isinstance(data.get("object"), dict)):
+        return "data.object is not an object"
+    return ""
+
+
+# The fields of ``data.object`` our handlers read, with the types Stripe sends them in
+# (``None`` where Stripe sends null). A field of another type makes the event malformed.
+_STRING, _INTEGER, _OBJECT = (str,), (int,), (dict,)
+_OBJECT_FIELDS = {
+    "checkout.session.": {
+        "id": _STRING,
+        "client_reference_id": (*_STRING, None),
+        "payment_status": (*_STRING, None),
+        "status": (*_STRING, None),
+        "amount_total": (*_INTEGER, None),
+        "currency": (*_STRING, None),
+        "payment_intent": (*_STRING, None),
+        "metadata": (*_OBJECT, None),
+    },
+    "charge.dispute.": {
+        "id": _STRING,
+        "charge": (*_STRING, None),
+        "payment_intent": (*_STRING, None),
+        "amount": (*_INTEGER, None),
+        "status": (*_STRING, None),
+        "reason": (*_STRING, None),
+        "metadata": (*_OBJECT, None),
+    },
+    "charge.": {
+        "id": _STRING,
+        "payment_intent": (*_STRING, None),
+        "amount_refunded": _INTEGER,
+        "metadata": (*_OBJECT, None),
+    },
+}
+
+
+def is_live_key() -> bool:
+    return settings.STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
+
+
+def event_refusal(event: dict) -> str:
+    """Why a verified event must not be applied, or ``""``: it belongs to the other mode than
+    our key (a live event on a test key, or the reverse), or a field we read has the wrong
+    type. Such an event is kept, as ignored with this reason, never applied."""
+    problem = _envelope_problem(event)  # also stored events reprocessed by staff
+    if problem:
+        return f"malformed event: {problem}"
+    live = is_live_key()
+    if "livemode" in event and event["livemode"] != live:
+        mode = "live" if event["livemode"] else "test"
+        return f"{mode}-mode event, but the site runs on a {'live' if live else 'test'} key"
+    obj = event["data"]["object"]
+    prefix = next((p for p in _OBJECT_FIELDS if event["type"].startswith(p)), None)
+    for field, types in _OBJECT_FIELDS.get(prefix, {}).items():
+        value = obj.get(field)
+        if value is None and None in types:
+            continue
+        allowed = tuple(t for t in types if t is not None)
+        if not isinstance(value, allowed) or (allowed == _INTEGER and not _is_int(value)):
+            return f"malformed event: data.object.{field} is {type(value).__name__}"
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and not all(isinstance(v, str) for v in metadata.values()):
+        return "malformed event: data.object.metadata holds a value that is not a string"
+    return ""

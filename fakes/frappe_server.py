@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .latency import Latency
+
 TRACEBACK_HEAD = "Traceback (most recent call last):"
 # Roles that skip the LMS "self learning, published, paid" enrolment rules; System Manager does not.
 ENROLMENT_BYPASS_ROLES = frozenset({"Moderator", "Course Creator", "Batch Evaluator"})
@@ -265,6 +267,7 @@ class FakeFrappe:
         bind: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
+        latency: Latency | None = None,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
@@ -282,6 +285,10 @@ class FakeFrappe:
         self.allow_guest_access = False
         self.down = False
         self.slow_seconds = 0.0
+        # Off unless given: each answer then waits a draw of the model, as the real site's would.
+        self.latency = latency
+        self._delay = latency.sampler() if latency else None
+        self._sleep = time.sleep
         self._bind = bind
         self._port = port
         self._lock = threading.RLock()
@@ -950,6 +957,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = fake._dispatch(self.command, self.path, self.headers, raw_body)
         if fake.slow_seconds:
             time.sleep(fake.slow_seconds)
+        if fake._delay is not None:
+            fake._sleep(fake._delay())
         if isinstance(payload, str):
             data, content_type = payload.encode(), "text/html; charset=utf-8"
         else:
@@ -989,6 +998,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="API user without Moderator: unpublished/paid courses are refused with 417",
     )
+    parser.add_argument("--latency", default="off", help='answer delay: "300" or "300,p99=900"')
     args = parser.parse_args(argv)
     roles = ["System Manager", "LMS Student", *([] if args.no_moderator else ["Moderator"])]
     fake = FakeFrappe(
@@ -999,6 +1009,7 @@ def main(argv: list[str] | None = None) -> None:
         bind=args.bind,
         port=args.port,
         verbose=True,
+        latency=Latency.parse(args.latency),
     )
     for course in args.course:
         fake.add_course(course)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 MONGO_VENV = BASE_DIR / ".venv-mongo"
@@ -40,6 +42,7 @@ class MongoServer:
     process: subprocess.Popen
     kind: str  # "mongod" or "mongoeco"
     _tmpdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+    _log: IO[str] | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -53,6 +56,8 @@ class MongoServer:
             self.process.stdout.close()
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
+        if self._log is not None:
+            self._log.close()
 
 
 def mongoeco_python() -> Path | None:
@@ -96,20 +101,27 @@ def _start_mongod(mongod: str) -> MongoServer:
 
 
 def _start_mongoeco(python: Path) -> MongoServer:
+    # Its output goes to a file, never a pipe nobody reads after start-up: a chatty server (asyncio
+    # tracebacks of dropped connections) would otherwise fill the pipe and hang mid-session.
+    log = tempfile.TemporaryFile(mode="w+", prefix="maaledu-mongoeco-")  # noqa: SIM115 - stop()
     process = subprocess.Popen(
         [str(python), str(Path(__file__).resolve())],
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=log,
         text=True,
     )
-    # The server prints its URI once it listens: a blocking read, bounded by the process exiting.
-    first_line = process.stdout.readline().strip()
+    # The server prints its URI once it listens; bounded, so a hung start skips, not hangs.
+    ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_SECONDS)
+    first_line = process.stdout.readline().strip() if ready else ""
     if not first_line.startswith("mongodb://"):
-        rest = first_line + (process.stdout.read() if process.poll() is not None else "")
         process.kill()
         process.wait()
-        raise MongoServerUnavailable(f"mongoeco did not start: {rest[-2000:]}")
-    return MongoServer(first_line, process, "mongoeco")
+        process.stdout.close()
+        log.seek(0)
+        output = (first_line + "\n" + log.read()).strip() or "no URI printed"
+        log.close()
+        raise MongoServerUnavailable(f"mongoeco did not start: {output[-2000:]}")
+    return MongoServer(first_line, process, "mongoeco", _log=log)
 
 
 def start_mongo_server() -> MongoServer:

@@ -41,6 +41,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .latency import Latency
+
 logger = logging.getLogger(__name__)
 
 API_VERSION = "2025-03-31.basil"
@@ -214,6 +216,7 @@ class FakeStripe:
         clock: Callable[[], float] = time.time,
         verbose: bool = False,
         tax_rate_percent: int = 0,
+        latency: Latency | None = None,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a webhook_url needs a webhook_secret to sign deliveries")
@@ -223,6 +226,10 @@ class FakeStripe:
         self.verbose = verbose
         self.offline = False
         self.tax_rate_percent = tax_rate_percent
+        # Off unless given: each API answer then waits a draw of the model (not the pay page).
+        self.latency = latency
+        self._delay = latency.sampler() if latency else None
+        self._sleep = time.sleep
         self.sessions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
         self.charges: dict[str, dict] = {}
@@ -613,6 +620,8 @@ class FakeStripe:
             response = self._invoice_page(request)
         else:
             response = self._api(request)
+            if self._delay is not None:
+                self._sleep(self._delay())  # outside the lock: concurrent calls wait together
         response.send(handler)
 
     # ---------------------------------------------------------------- the JSON API
@@ -1768,12 +1777,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--webhook-url", help="where POST /pay/<id> delivers events")
     parser.add_argument("--webhook-secret", help="the whsec_... secret that signs deliveries")
+    parser.add_argument(
+        "--latency", default="off", help='API answer delay: "250,p99=900,max=1000" (off)'
+    )
     args = parser.parse_args(argv)
     if args.webhook_url and not args.webhook_secret:
         parser.error("--webhook-url needs --webhook-secret")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     FakeStripe(
-        args.webhook_url, args.webhook_secret, port=args.port, verbose=True
+        args.webhook_url,
+        args.webhook_secret,
+        port=args.port,
+        verbose=True,
+        latency=Latency.parse(args.latency),
     ).serve_forever()
 
 

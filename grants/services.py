@@ -18,7 +18,6 @@ The coupon at checkout (``enrollments`` calls these; ``grants`` never imports ``
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -32,6 +31,7 @@ from accounts.selectors import verified_email_of
 from courses.models import Course
 from courses.money import format_money
 from maaledu.mail import send_templated_email
+from maaledu.queue import enqueue, enqueue_on_commit
 
 from . import selectors, tasks
 from .coupons import (
@@ -149,8 +149,8 @@ def apply_for_grant(
             "You have already applied for a grant for this course and we are still reviewing "
             "that application. We will e-mail you our decision; there is no need to apply again."
         )
-    transaction.on_commit(partial(tasks.send_grant_received_email.delay, grant.pk), robust=True)
-    transaction.on_commit(partial(tasks.send_grant_staff_notice.delay, grant.pk), robust=True)
+    enqueue_on_commit(tasks.send_grant_received_email, grant.pk)
+    enqueue_on_commit(tasks.send_grant_staff_notice, grant.pk)
     logger.info("event=grant.applied grant_id=%s course_id=%s", grant.pk, course.pk)
     return grant
 
@@ -185,9 +185,7 @@ def approve_grants(
                 now=now,
             ):
                 approved += 1
-                transaction.on_commit(
-                    partial(tasks.send_grant_decision_email.delay, grant_id), robust=True
-                )
+                enqueue_on_commit(tasks.send_grant_decision_email, grant_id)
     logger.info("event=grant.approved count=%s reviewer_id=%s", approved, reviewer.pk)
     return approved
 
@@ -244,9 +242,7 @@ def reject_grants(*, grant_ids: Iterable[int], reviewer: User, note: str) -> int
             )
             if updated:
                 rejected += 1
-                transaction.on_commit(
-                    partial(tasks.send_grant_decision_email.delay, grant_id), robust=True
-                )
+                enqueue_on_commit(tasks.send_grant_decision_email, grant_id)
     logger.info("event=grant.rejected count=%s reviewer_id=%s", rejected, reviewer.pk)
     return rejected
 
@@ -541,6 +537,43 @@ def send_decision_email(*, grant_id: int) -> bool:
         only_if=Q(status__in=[Grant.Status.APPROVED, Grant.Status.REJECTED]),
         compose=_compose_decision,
     )
+
+
+# A message younger than this may still be on its way; older, it was lost (Redis down).
+RESEND_AFTER = timedelta(minutes=5)
+# Owed e-mails older than this are not sent any more: a late "we received your application"
+# weeks after the fact helps nobody.
+RESEND_WITHIN = timedelta(days=7)
+
+
+def resend_unsent_emails(*, now: datetime | None = None) -> int:
+    """Enqueue again every grant e-mail still owed whose message was lost; return how many.
+
+    The ``*_sent_at`` columns are the truth (each send claims its own), so an e-mail enqueued
+    here and by its original message as well is still sent once. Beat runs it every 10 minutes.
+    """
+    now = now or timezone.now()
+    recent = Grant.objects.filter(
+        created_at__lt=now - RESEND_AFTER, created_at__gte=now - RESEND_WITHIN
+    )
+    pending = recent.filter(status=Grant.Status.PENDING)
+    owed = [(tasks.send_grant_received_email, pending.filter(received_email_sent_at=None))]
+    if settings.STAFF_NOTIFICATION_EMAILS:
+        owed.append((tasks.send_grant_staff_notice, pending.filter(staff_notified_at=None)))
+    decided = Grant.objects.filter(
+        status__in=[Grant.Status.APPROVED, Grant.Status.REJECTED],
+        decision_email_sent_at=None,
+        reviewed_at__lt=now - RESEND_AFTER,
+        reviewed_at__gte=now - RESEND_WITHIN,
+    )
+    owed.append((tasks.send_grant_decision_email, decided))
+    enqueued = 0
+    for task, grants in owed:
+        for grant_id in grants.values_list("pk", flat=True)[:200]:
+            enqueued += enqueue(task, grant_id)
+    if enqueued:
+        logger.warning("event=grant.emails_resent count=%s", enqueued)
+    return enqueued
 
 
 def _compose_decision(grant: Grant) -> tuple[list[str], str, dict]:

@@ -34,3 +34,9 @@ def send_grant_decision_email(grant_id: int) -> bool:
 def expire_coupons() -> int:
     """Hourly (``CELERY_BEAT_SCHEDULE``): approved coupons past their expiry become expired."""
     return services.expire_coupons()
+
+
+@shared_task
+def resend_unsent_emails() -> int:
+    """Every 10 minutes (``CELERY_BEAT_SCHEDULE``): grant e-mails whose message was lost."""
+    return services.resend_unsent_emails()

@@ -10,6 +10,7 @@ The dry run goes through the same reading and checks and stops before each write
 see what earlier phases would have created as unsaved objects.
 """
 
+import contextlib
 from collections import defaultdict
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from django.utils.text import slugify
 
 from accounts import services as account_services
 from accounts.models import User
+from accounts.selectors import verified_email_of
 from affiliates import services as affiliate_services
 from affiliates.models import Affiliate, PayoutMethod
 from affiliates.validators import clean_payout_details
@@ -100,6 +102,7 @@ class Importer:
         self.users_by_email: dict[str, User] = {}
         self.user_lid_by_email: dict[str, str] = {}
         self.courses: dict[str, Course] = {}
+        self.old_currencies: dict[str, str] = {}  # old courseId / _id → its old currency
         self.affiliates_by_email: dict[str, Affiliate] = {}
         self.enrollments: dict[str, Enrollment] = {}
         self.enrollment_lids_by_grant: dict[str, list[str]] = defaultdict(list)
@@ -178,9 +181,14 @@ class Importer:
         is_staff = is_admin and self.staff_from_role
         merged_into = self.user_lid_by_email.get(email)
         if merged_into is None:
-            existing = User.objects.filter(email=email).only("pk").first()
+            existing = User.objects.filter(email=email).first()
             if existing is not None:
                 merged_into = self.first["users"].get(str(existing.pk))
+            if existing is not None and merged_into is None and not verified_email_of(existing):
+                # Opened here before the import by whoever typed this address and never
+                # verified: the old system's verification and role prove nothing about it.
+                verified = is_staff = False
+                self.report.counts["existing_accounts_unproven"] += 1
         if self.dry_run:
             self.users_by_email.setdefault(email, User(email=email))
         else:
@@ -216,6 +224,17 @@ class Importer:
         self.courses[legacy_id(doc)] = course
         if doc.get("courseId") not in (None, ""):
             self.courses[str(doc["courseId"])] = course
+        with contextlib.suppress(Skip):  # an unusable currency: its sales say theirs, or usd
+            old_currency = currency_of(doc)
+            self.old_currencies[legacy_id(doc)] = old_currency
+            if doc.get("courseId") not in (None, ""):
+                self.old_currencies[str(doc["courseId"])] = old_currency
+
+    def _sale_currency(self, doc: dict) -> str:
+        """What an old sale was paid in: its own ``currency``, else its old course's, else the
+        old system's (never the currency of the course it maps to here: that may differ)."""
+        course_currency = self.old_currencies.get(str(doc.get("courseId")), DEFAULT_CURRENCY)
+        return currency_of(doc, course_currency)
 
     def _course(self, doc: dict, lid: str):
         old_id = doc.get("courseId")
@@ -368,7 +387,7 @@ class Importer:
         affiliate_email = affiliate["affiliateEmail"].strip().lower()
         try:
             stored = minor_units(affiliate.get("commissionAmount"), self.unit, field="commission")
-            currency = currency_of(doc)
+            currency = self._sale_currency(doc)
         except Skip:
             return
         self.stored_commissions[affiliate_email] += stored
@@ -380,7 +399,7 @@ class Importer:
             raise Skip("not_paid", f"status {status or 'missing'}: never paid, not an enrollment")
         email = email_of(doc.get("email"))
         course = self._course_for(doc.get("courseId"))
-        currency = currency_of(doc, course.currency or DEFAULT_CURRENCY)
+        currency = self._sale_currency(doc)
         amount = minor_units(doc.get("amount"), self.unit, field="amount")
         grant_data = sub(doc, "grantData")
         kind_name = text(doc.get("enrollmentType")).lower()

@@ -141,6 +141,8 @@ class Report:
             "legacy_coupon_codes": "coupon codes in the old format kept valid as they are",
             "admin_roles_not_carried": "admin/staff roles not carried (use --staff-from-role)",
             "staff_from_role": "users made staff from their old role",
+            "existing_accounts_unproven": "accounts opened here before the import with an "
+            "unverified address: left unverified and not staff (the owner verifies by e-mail)",
             "passwords_unusable": "users without a bcrypt hash (they set a password by reset link)",
             "courses_created_unpublished": "courses created unpublished (publish after checking)",
             "retry_jobs_superseded": "old retry jobs superseded by the new LMS sync jobs",

@@ -17,6 +17,7 @@ from enrollments.signals import (
     enrollment_revoked,
     enrollment_suspended,
 )
+from maaledu.queue import enqueue
 
 from . import services
 from .tasks import sync_enrollment
@@ -26,7 +27,7 @@ from .tasks import sync_enrollment
     [enrollment_paid, enrollment_revoked, enrollment_suspended], dispatch_uid="lms_sync.start_sync"
 )
 def start_sync(sender, enrollment_id: int, **kwargs) -> None:
-    sync_enrollment.delay(enrollment_id)
+    enqueue(sync_enrollment, enrollment_id)
 
 
 @receiver(account_erased, dispatch_uid="lms_sync.erase_lms_user")

@@ -33,17 +33,17 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, FloatField, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
 from courses import services as course_services
 from enrollments.models import Enrollment
 from maaledu.mail import send_templated_email
+from maaledu.queue import enqueue_on_commit
 
 from . import selectors
 from .frappe import (
@@ -348,7 +348,7 @@ def _open_alert(kind: str, key: str, detail: str) -> bool:
     from .tasks import send_lms_alert
 
     logger.warning("event=lms.alert_opened alert_id=%s kind=%s key=%s", alert.pk, kind, key)
-    transaction.on_commit(partial(send_lms_alert.delay, alert.pk))
+    enqueue_on_commit(send_lms_alert, alert.pk)
     return True
 
 
@@ -393,7 +393,7 @@ def retry_now(*, enrollment_ids: list[int]) -> int:
         lms_status=LmsStatus.PENDING, lms_attempts=0, lms_next_attempt_at=now, updated_at=now
     )
     for enrollment_id in ids:
-        transaction.on_commit(partial(sync_enrollment.delay, enrollment_id))
+        enqueue_on_commit(sync_enrollment, enrollment_id)
     return retried
 
 
@@ -440,7 +440,7 @@ def pull_progress(*, batch_size: int) -> int:
         logger.warning("event=lms.progress_stopped error=%s", type(error).__name__)
     finally:
         client.close()
-    Enrollment.objects.bulk_update(read, ["lms_progress", "lms_progress_at"])
+    _store_progress(read, now)
     logger.info("event=lms.progress_pulled read=%s missing_in_lms=%s", len(read), missing)
     return len(read)
 
@@ -542,6 +542,27 @@ def run_user_erasure(*, erasure_id: int, now: datetime | None = None) -> str:
     done = mine.update(status=Status.DONE, email="", done_at=now, last_error="", **release)
     logger.info("event=lms.erasure_done erasure_id=%s outcome=%s", erasure_id, outcome)
     return SYNCED if done else DISCARDED
+
+
+def _store_progress(read: list[Enrollment], now: datetime) -> None:
+    """One conditional UPDATE: only rows still synced and enrolled take what was read. A row a
+    dispute suspended meanwhile keeps the progress its suspend job saved (the restore uses it),
+    never the older value this pull read before the enrolment was removed."""
+    if not read:
+        return
+    Enrollment.objects.filter(
+        pk__in=[job.pk for job in read],
+        status=Enrollment.Status.PAID,
+        lms_action=LmsAction.ENROL,
+        lms_status=LmsStatus.SYNCED,
+    ).update(
+        lms_progress=Case(
+            *(When(pk=job.pk, then=Value(job.lms_progress, FloatField())) for job in read),
+            default=F("lms_progress"),
+            output_field=FloatField(),
+        ),
+        lms_progress_at=now,
+    )
 
 
 # --- Course outlines for the course pages ---------------------------------------------------

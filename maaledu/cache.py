@@ -11,6 +11,8 @@ import uuid
 import redis
 from django.core.cache import cache
 
+from . import version_feed
+
 logger = logging.getLogger(__name__)
 
 CACHE_ERRORS = (redis.RedisError, OSError)
@@ -72,9 +74,17 @@ def versions(*keys: str) -> dict[str, str] | None:
     return {key: found[key] for key in keys}
 
 
-def bump_versions(*keys: str) -> None:
-    """Give each version key a new value, retiring everything cached under the old one."""
+def bump_versions(*keys: str, announce: bool = False) -> None:
+    """Give each version key a new value, retiring everything cached under the old one.
+
+    ``announce``: the key versions shared pages that web processes keep in memory
+    (``page_cache``): the new value is also published to them (``version_feed``). Other keys
+    are not, so a per-click bump costs no message to every process.
+    """
+    versions = {key: uuid.uuid4().hex for key in keys}
     try:
-        cache.set_many({key: uuid.uuid4().hex for key in keys}, timeout=None)
+        cache.set_many(versions, timeout=None)
+        if announce:
+            version_feed.announce(versions)
     except CACHE_ERRORS:
         logger.error("event=cache.unavailable op=bump_versions")

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -25,6 +24,7 @@ from django.utils import timezone
 from enrollments.models import Enrollment, StripeEvent
 from maaledu.logging import mask_emails
 from maaledu.mail import send_templated_email
+from maaledu.queue import enqueue_on_commit
 
 from .models import Incident
 from .selectors import lms_overdue_filter
@@ -136,26 +136,51 @@ def webhooks_silent(now: datetime) -> Finding:
     )
 
 
+def payments_awaiting_review(now: datetime) -> Finding:
+    """A learner paid, but the payment was flagged instead of fulfilled (an amount or currency
+    other than asked, a second payment for a course they own): they wait for staff."""
+    waiting = Enrollment.objects.filter(needs_review=True).exclude(
+        status__in=[Enrollment.Status.PAID, Enrollment.Status.REFUNDED]
+    )
+    examples = list(
+        waiting.order_by("-updated_at", "-pk").values_list("pk", "review_reason")[
+            : DETAIL_EXAMPLES + 1
+        ]
+    )
+    if not examples:
+        return Finding(False)
+    count = len(examples) if len(examples) <= DETAIL_EXAMPLES else waiting.count()
+    lines = [f"enrollment {pk}: {mask_emails(reason)[:200]}" for pk, reason in examples]
+    return Finding(
+        True,
+        f"{count} paid checkout(s) wait for staff review; the learners were told staff are "
+        "checking their payment. Latest:\n" + "\n".join(lines[:DETAIL_EXAMPLES]),
+    )
+
+
 CHECKS: dict[str, Callable[[datetime], Finding]] = {
     Kind.LMS_FAILURES: lms_failures,
     Kind.LMS_OVERDUE: lms_overdue,
     Kind.STRIPE_EVENT_FAILED: stripe_event_failures,
     Kind.WEBHOOKS_SILENT: webhooks_silent,
+    Kind.PAYMENT_REVIEW: payments_awaiting_review,
 }
 
 
 def check_alerts(*, now: datetime | None = None) -> dict[str, str]:
     """Run every check; open or resolve incidents. Returns what happened per kind."""
     now = now or timezone.now()
-    outcomes = {}
-    for kind, check in CHECKS.items():
-        finding = check(now)
-        if finding.firing:
-            outcomes[kind] = open_incident(kind=kind, detail=finding.detail, now=now)
-        else:
-            outcomes[kind] = resolve_incident(kind=kind, now=now)
+    outcomes = {kind: run_check(kind, now=now) for kind in CHECKS}
     resend_lost_notifications(now=now)
     return outcomes
+
+
+def run_check(kind: str, *, now: datetime) -> str:
+    """One check: open its incident (e-mailing staff once) or resolve it."""
+    finding = CHECKS[kind](now)
+    if finding.firing:
+        return open_incident(kind=kind, detail=finding.detail, now=now)
+    return resolve_incident(kind=kind, now=now)
 
 
 def open_incident(*, kind: str, detail: str, now: datetime) -> str:
@@ -193,7 +218,7 @@ def resolve_incident(*, kind: str, now: datetime) -> str:
 def _notify_after_commit(incident_id: int) -> None:
     from .tasks import notify_incident
 
-    transaction.on_commit(partial(notify_incident.delay, incident_id))
+    enqueue_on_commit(notify_incident, incident_id)
 
 
 def _needs_opened_email() -> Q:

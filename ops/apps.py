@@ -6,4 +6,4 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the settings checks)
+        from . import checks, receivers  # noqa: F401  (registers the settings checks, hooks)

@@ -19,6 +19,7 @@ class Incident(models.Model):
         STRIPE_EVENT_FAILED = "stripe_event_failed", "Stripe event failed processing"
         WEBHOOKS_SILENT = "webhooks_silent", "No Stripe webhook while checkouts start"
         RECONCILIATION_DRIFT = "reconciliation_drift", "Reconciliation found drift to fix by hand"
+        PAYMENT_REVIEW = "payment_review", "Paid checkouts waiting for staff review"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     opened_at = models.DateTimeField(default=timezone.now)

@@ -5,7 +5,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -30,7 +29,7 @@ from .fulfilment import (
     ALREADY_FULFILLED,
     FULFILLED,
     RESERVATION_GRACE,
-    announce_paid,
+    announce_paid_on_commit,
     fulfil_checkout_session,
     paid_fields,
     release_reservation,
@@ -499,7 +498,7 @@ def _enrol_with_full_grant(*, course: Course, email: str, user, quote: Quote) ->
             affiliate=quote.affiliate,
             **paid_fields(timezone.now()),
         )
-        transaction.on_commit(partial(announce_paid, enrollment.pk))
+        announce_paid_on_commit(enrollment.pk)
         return enrollment.pk
 
     try:

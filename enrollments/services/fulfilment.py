@@ -8,18 +8,18 @@ delivery in order.
 
 import logging
 from datetime import timedelta
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from affiliates import services as affiliate_services
 from grants import services as grant_services
+from maaledu.queue import enqueue_on_commit, send_on_commit
 
 from .. import stripe_gateway
 from ..models import Enrollment
-from ..signals import enrollment_paid
-from .refunds import apply_refund, notify_refund
+from ..signals import enrollment_paid, payment_needs_review
+from .refunds import apply_dispute, apply_refund, notify_refund
 from .tax import price_paid, recorded_amounts
 from .transitions import as_pk, flag_for_review, transition
 
@@ -49,13 +49,14 @@ def release_reservation(enrollment: Enrollment) -> None:
         grant_services.release_coupon(grant_id=enrollment.grant_id, enrollment_id=enrollment.pk)
 
 
-def announce_paid(enrollment_id: int) -> None:
-    """After commit: the confirmation e-mail and the hook the LMS sync listens to."""
+def announce_paid_on_commit(enrollment_id: int) -> None:
+    """After commit: the confirmation e-mail and the hook the LMS sync listens to. A message
+    lost with Redis is recovered by the confirmation sweep and the LMS sweep."""
     from ..tasks import fetch_invoice_links, send_enrollment_confirmation
 
-    send_enrollment_confirmation.delay(enrollment_id)
-    fetch_invoice_links.delay(enrollment_id)
-    enrollment_paid.send(sender=Enrollment, enrollment_id=enrollment_id)
+    enqueue_on_commit(send_enrollment_confirmation, enrollment_id)
+    enqueue_on_commit(fetch_invoice_links, enrollment_id)
+    send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
 
 
 def paid_fields(now) -> dict:
@@ -101,15 +102,17 @@ def fulfil_checkout_session(session: dict) -> str:
         return UNKNOWN_SESSION
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         if session.get("status") == "complete":
-            _await_delayed_payment(enrollment)
+            _hold_open(enrollment)  # ACH/SEPA: until the bank answers
         return AWAITING_PAYMENT
     if enrollment.status in (Status.PAID, Status.REFUNDED):
         return ALREADY_FULFILLED
     # The price before any tax added on top, against ours (services.tax: prices include tax).
     amount, currency = price_paid(session), str(session.get("currency") or "").lower()
     if amount != enrollment.amount_due_cents or currency != enrollment.currency:
-        flag_for_review(
-            enrollment.pk,
+        # The learner paid something: keep the checkout (and its coupon) for staff to settle.
+        _hold_open(enrollment)
+        _payment_needs_review(
+            enrollment,
             f"Amount mismatch: Stripe reports {amount} {currency}, expected "
             f"{enrollment.amount_due_cents} {enrollment.currency}. Not fulfilled.",
         )
@@ -118,8 +121,8 @@ def fulfil_checkout_session(session: dict) -> str:
         with transaction.atomic():
             fulfilled = _mark_paid(enrollment, session=session)
     except IntegrityError:
-        flag_for_review(
-            enrollment.pk,
+        _payment_needs_review(
+            enrollment,
             "Paid twice: the learner already owns this course through another enrollment. "
             "Refund this payment.",
         )
@@ -133,17 +136,26 @@ def fulfil_checkout_session(session: dict) -> str:
         enrollment.amount_due_cents,
         enrollment.currency,
     )
-    enrollment.refresh_from_db(fields=["amount_refunded_cents"])
+    enrollment.refresh_from_db(fields=["amount_refunded_cents", "dispute_status"])
     if enrollment.amount_refunded_cents:
         # A refund event overtook the payment event: apply it now, and tell the learner, as if
         # the events had come in order.
         apply_refund(enrollment_id=enrollment.pk, refunded_cents=enrollment.amount_refunded_cents)
-        notify_refund(enrollment.pk, enrollment.amount_refunded_cents)
+        notify_refund(enrollment.pk)
+    if enrollment.dispute_status != Enrollment.Dispute.NONE:
+        apply_dispute(enrollment.pk)  # a dispute overtook the payment event too
     return FULFILLED
 
 
-def _await_delayed_payment(enrollment: Enrollment) -> None:
-    """Checkout completed with ACH/SEPA: keep it (and its coupon) open until the bank answers."""
+def _payment_needs_review(enrollment: Enrollment, reason: str) -> None:
+    """Flag it; the first time for this reason, ``ops`` hears of it (incident, staff e-mail)."""
+    if flag_for_review(enrollment.pk, reason):
+        send_on_commit(payment_needs_review, Enrollment, enrollment_id=enrollment.pk)
+
+
+def _hold_open(enrollment: Enrollment) -> None:
+    """Keep a pending checkout (and its coupon) open with no expiry: the learner completed it and
+    its outcome is not ours to decide by the clock (a delayed bank payment, or staff review)."""
     Enrollment.objects.filter(pk=enrollment.pk, status=Status.PENDING).update(expires_at=None)
     if enrollment.grant_id:
         grant_services.hold_coupon_until_payment_result(
@@ -170,7 +182,7 @@ def _mark_paid(enrollment: Enrollment, *, session: dict) -> bool:
     for field, value in amounts.items():
         setattr(enrollment, field, value)
     record_sale_side_effects(enrollment, sold_at=now)
-    transaction.on_commit(partial(announce_paid, enrollment.pk))
+    announce_paid_on_commit(enrollment.pk)
     return True
 
 
@@ -217,7 +229,7 @@ def fail_checkout_session(session: dict) -> str:
     release_reservation(enrollment)
     from ..tasks import send_payment_failed_notice
 
-    transaction.on_commit(partial(send_payment_failed_notice.delay, enrollment.pk))
+    enqueue_on_commit(send_payment_failed_notice, enrollment.pk)
     return "failed"
 
 

@@ -19,7 +19,6 @@ before removing the LMS enrolment, and the restore enrols them again with it.
 
 import logging
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,6 +27,7 @@ from affiliates import services as affiliate_services
 from affiliates.models import Commission
 from courses.money import format_money, proportion_of
 from grants import services as grant_services
+from maaledu.queue import enqueue_on_commit, send_on_commit
 from maaledu.refund_policy import refund_policy
 
 from .. import stripe_gateway
@@ -213,15 +213,15 @@ def apply_refund(*, enrollment_id: int, refunded_cents: int) -> str:
             "event=refund.recorded enrollment_id=%s refunded_cents=%s", enrollment_id, refunded
         )
         if enrollment.status in (Status.PAID, Status.REFUNDED):
-            notify_refund(enrollment_id, refunded)
+            notify_refund(enrollment_id)
     return apply_refund_policy(enrollment)
 
 
-def notify_refund(enrollment_id: int, refunded_cents: int) -> None:
-    """After commit, e-mail the learner about the refunded total."""
+def notify_refund(enrollment_id: int) -> None:
+    """After commit, e-mail the learner about the refunded total (the task reads it)."""
     from ..tasks import send_refund_notice
 
-    transaction.on_commit(partial(send_refund_notice.delay, enrollment_id, refunded_cents))
+    enqueue_on_commit(send_refund_notice, enrollment_id)
 
 
 def apply_refund_policy(enrollment: Enrollment) -> str:
@@ -265,9 +265,7 @@ def revoke_access(enrollment_id: int) -> bool:
         lms_last_error="",
     )
     if revoked:
-        transaction.on_commit(
-            partial(enrollment_revoked.send, sender=Enrollment, enrollment_id=enrollment_id)
-        )
+        send_on_commit(enrollment_revoked, Enrollment, enrollment_id=enrollment_id)
     return revoked
 
 
@@ -295,12 +293,44 @@ def record_charge_refund(charge: dict) -> str:
 
 
 # --- Disputes --------------------------------------------------------------------------------
+#
+# ``dispute_status`` records what Stripe said about the charge's dispute (a charge has at most
+# one): none → open → won or lost, and a closing that arrives before the opening goes straight
+# to won or lost; a closed dispute never reopens. ``apply_dispute`` then brings access and the
+# commission in line with that status, whatever order the events (and the payment's own events)
+# came in, so every delivery order ends in the same state.
 
 
 def _enrollment_for_dispute(dispute: dict) -> Enrollment | None:
-    return _enrollment_for_charge(
-        {"payment_intent": dispute.get("payment_intent"), "metadata": dispute.get("metadata")}
-    )
+    """The disputed enrollment. Stripe copies none of the payment's metadata onto a dispute, and
+    the dispute may arrive before the payment's own events: then Stripe is asked whose payment it
+    is (our ``enrollment_id`` is on the PaymentIntent and its Charge). A Stripe that does not
+    answer raises ``GatewayError``, so the event fails and Stripe delivers it again."""
+    payment_intent = dispute.get("payment_intent")
+    if payment_intent:
+        enrollment = Enrollment.objects.filter(stripe_payment_intent_id=payment_intent).first()
+        if enrollment is not None:
+            return enrollment
+    try:
+        if payment_intent:
+            payment = stripe_gateway.retrieve_payment_intent(payment_intent)
+        elif dispute.get("charge"):
+            payment = stripe_gateway.retrieve_charge(dispute["charge"])
+            payment_intent = payment.get("payment_intent")
+        else:
+            return None
+    except stripe_gateway.PaymentsNotConfigured:
+        return None
+    except stripe_gateway.GatewayError as error:
+        if error.refused:  # Stripe does not know that payment: not one of ours
+            return None
+        raise
+    metadata = payment.get("metadata")
+    reference = as_pk(metadata.get("enrollment_id")) if isinstance(metadata, dict) else None
+    enrollment = Enrollment.objects.filter(pk=reference).first() if reference is not None else None
+    if enrollment is None or enrollment.stripe_payment_intent_id not in ("", payment_intent):
+        return None
+    return enrollment
 
 
 def _lms_job(action: str) -> dict:
@@ -314,29 +344,28 @@ def _lms_job(action: str) -> dict:
 
 
 def record_dispute(dispute: dict) -> str:
-    """A dispute opened: access is suspended, the commission held, staff alerted."""
+    """A dispute opened: access is suspended, the commission held, staff alerted. Once the
+    dispute is known closed (its closing overtook it), the opening changes nothing."""
     enrollment = _enrollment_for_dispute(dispute)
     if enrollment is None:
         logger.warning("event=dispute.unknown_charge dispute=%s", dispute.get("id"))
         return "unknown_charge"
-    amount = dispute.get("amount")
-    flag_for_review(
-        enrollment.pk,
-        f"Dispute {dispute.get('id')} opened ({dispute.get('reason') or 'no reason'}, "
-        f"{dispute.get('status')}) for {format_money(int(amount or 0), enrollment.currency)}.",
-    )
-    affiliate_services.hold_commission(sale_id=enrollment.pk, on_hold=True)
-    suspended = Enrollment.objects.filter(
-        pk=enrollment.pk, status=Status.PAID, dispute_status=Enrollment.Dispute.NONE
-    ).update(dispute_status=Enrollment.Dispute.OPEN, **_lms_job(Enrollment.LmsAction.SUSPEND))
-    if suspended:
+    opened = Enrollment.objects.filter(
+        pk=enrollment.pk, dispute_status=Enrollment.Dispute.NONE
+    ).update(dispute_status=Enrollment.Dispute.OPEN)
+    if opened:
+        amount = dispute.get("amount")
+        flag_for_review(
+            enrollment.pk,
+            f"Dispute {dispute.get('id')} opened ({dispute.get('reason') or 'no reason'}, "
+            f"{dispute.get('status')}) for {format_money(int(amount or 0), enrollment.currency)}.",
+        )
         from ..tasks import send_dispute_alert
 
-        transaction.on_commit(partial(send_dispute_alert.delay, enrollment.pk))
-        transaction.on_commit(
-            partial(enrollment_suspended.send, sender=Enrollment, enrollment_id=enrollment.pk)
-        )
-    return "suspended" if suspended else "flagged"
+        enqueue_on_commit(send_dispute_alert, enrollment.pk)
+    if apply_dispute(enrollment.pk) == "suspended":
+        return "suspended"
+    return "opened" if opened else "unchanged"  # unchanged: a replay, or closed already
 
 
 def record_dispute_closed(dispute: dict) -> str:
@@ -345,28 +374,74 @@ def record_dispute_closed(dispute: dict) -> str:
     ``charge.refunded`` event applies the refund policy."""
     enrollment = _enrollment_for_dispute(dispute)
     if enrollment is None:
+        logger.warning("event=dispute.unknown_charge dispute=%s", dispute.get("id"))
         return "unknown_charge"
     status = dispute.get("status")
     if status in ("won", "warning_closed"):
-        restored = Enrollment.objects.filter(
-            pk=enrollment.pk, status=Status.PAID, dispute_status=Enrollment.Dispute.OPEN
-        ).update(dispute_status=Enrollment.Dispute.WON, **_lms_job(Enrollment.LmsAction.ENROL))
-        affiliate_services.hold_commission(sale_id=enrollment.pk, on_hold=False)
-        if restored:
-            transaction.on_commit(
-                partial(enrollment_paid.send, sender=Enrollment, enrollment_id=enrollment.pk)
-            )
-        return "restored" if restored else "unchanged"
-    if status != "lost":
+        outcome = Enrollment.Dispute.WON
+    elif status == "lost":
+        outcome = Enrollment.Dispute.LOST
+    else:
         return "unchanged"
-    lost = Enrollment.objects.filter(
-        pk=enrollment.pk, dispute_status=Enrollment.Dispute.OPEN
-    ).update(dispute_status=Enrollment.Dispute.LOST)
+    Enrollment.objects.filter(
+        pk=enrollment.pk, dispute_status__in=[Enrollment.Dispute.NONE, Enrollment.Dispute.OPEN]
+    ).update(dispute_status=outcome)
+    return apply_dispute(enrollment.pk)
+
+
+def apply_dispute(enrollment_id: int) -> str:
+    """Bring access and the commission in line with the recorded dispute. Idempotent; also run
+    after fulfilment, for a dispute that arrived before the payment's own events.
+
+    A paid enrollment's access is suspended by a suspend job (which keeps the LMS progress) while
+    its dispute is open and given back by an enrol job once won; a lost dispute ends like a full
+    refund.
+    """
+    enrollment = Enrollment.objects.get(pk=enrollment_id)
+    Dispute, LmsAction = Enrollment.Dispute, Enrollment.LmsAction
+    outcome = "unchanged"
+    if enrollment.dispute_status == Dispute.OPEN:
+        if Enrollment.objects.filter(
+            pk=enrollment_id,
+            status=Status.PAID,
+            dispute_status=Dispute.OPEN,
+            lms_action=LmsAction.ENROL,
+        ).update(**_lms_job(LmsAction.SUSPEND)):
+            send_on_commit(enrollment_suspended, Enrollment, enrollment_id=enrollment_id)
+            outcome = "suspended"
+    elif enrollment.dispute_status == Dispute.WON:
+        if Enrollment.objects.filter(
+            pk=enrollment_id,
+            status=Status.PAID,
+            dispute_status=Dispute.WON,
+            lms_action=LmsAction.SUSPEND,
+        ).update(**_lms_job(LmsAction.ENROL)):
+            send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
+            outcome = "restored"
+        else:
+            outcome = "won"
+    elif enrollment.dispute_status == Dispute.LOST:
+        if enrollment.affiliate_id and enrollment.status in (Status.PAID, Status.REFUNDED):
+            affiliate_services.reverse_commission(
+                sale_id=enrollment_id,
+                refunded_cents_total=enrollment.amount_due_cents,
+                sale_amount_cents=enrollment.amount_due_cents,
+            )
+        revoke_access(enrollment_id)
+        outcome = "lost"
     if enrollment.affiliate_id:
-        affiliate_services.reverse_commission(
-            sale_id=enrollment.pk,
-            refunded_cents_total=enrollment.amount_due_cents,
-            sale_amount_cents=enrollment.amount_due_cents,
+        _hold_commission_while_disputed(enrollment_id)
+    return outcome
+
+
+def _hold_commission_while_disputed(enrollment_id: int) -> None:
+    """The commission is on hold exactly while the dispute is open. Written, then checked
+    against the status again: a concurrent closing that moved it meanwhile gets its hold
+    rewritten here. The status only moves forward (at most two steps), so this settles."""
+    for _ in range(3):
+        dispute = Enrollment.objects.values_list("dispute_status", flat=True).get(pk=enrollment_id)
+        affiliate_services.hold_commission(
+            sale_id=enrollment_id, on_hold=dispute == Enrollment.Dispute.OPEN
         )
-    revoke_access(enrollment.pk)
-    return "lost" if lost else "unchanged"
+        if Enrollment.objects.filter(pk=enrollment_id, dispute_status=dispute).exists():
+            return

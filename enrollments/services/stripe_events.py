@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import stripe_gateway
 from ..models import StripeEvent
 from .fulfilment import expire_checkout_session, fail_checkout_session, fulfil_checkout_session
 from .refunds import record_charge_refund, record_dispute, record_dispute_closed
@@ -23,6 +24,8 @@ _HANDLERS = {
     "charge.dispute.closed": record_dispute_closed,
 }
 DONE_OUTCOMES = (StripeEvent.Outcome.PROCESSED, StripeEvent.Outcome.IGNORED)
+# Kept but never applied: the other mode than our key, or a field of the wrong type.
+REFUSED = "refused"
 
 
 def record_stripe_event(event: dict) -> tuple[StripeEvent, bool]:
@@ -41,8 +44,24 @@ def process_stripe_event(stripe_event: StripeEvent) -> str:
     """Apply an event through its handler; every handler is idempotent, so reprocessing is safe.
 
     A handler error marks the event failed and re-raises, so the webhook answers 500 and
-    Stripe retries (and staff can reprocess it from the admin).
+    Stripe retries (and staff can reprocess it from the admin). An event
+    ``stripe_gateway.event_refusal`` refuses is stored as ignored with the reason.
     """
+    refusal = stripe_gateway.event_refusal(stripe_event.payload)
+    if refusal:
+        logger.warning(
+            "event=stripe_event.refused stripe_event=%s type=%s reason=%r",
+            stripe_event.event_id,
+            stripe_event.type,
+            refusal,
+        )
+        StripeEvent.objects.filter(pk=stripe_event.pk).update(
+            outcome=StripeEvent.Outcome.IGNORED,
+            processed_at=timezone.now(),
+            result=REFUSED,
+            error=refusal,
+        )
+        return REFUSED
     handler = _HANDLERS.get(stripe_event.type)
     if handler is None:
         StripeEvent.objects.filter(pk=stripe_event.pk).update(

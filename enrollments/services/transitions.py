@@ -22,8 +22,11 @@ def transition(enrollment_id: int, from_status: str, to_status: str, **fields) -
     )
 
 
-def flag_for_review(enrollment_id: int, reason: str) -> None:
+def flag_for_review(enrollment_id: int, reason: str) -> bool:
+    """Flag the enrollment for staff; True when this reason is new (a replay changes nothing)."""
     logger.warning("event=enrollment.flagged enrollment_id=%s reason=%r", enrollment_id, reason)
-    Enrollment.objects.filter(pk=enrollment_id).exclude(review_reason=reason[:300]).update(
-        needs_review=True, review_reason=reason[:300]
+    return bool(
+        Enrollment.objects.filter(pk=enrollment_id)
+        .exclude(review_reason=reason[:300])
+        .update(needs_review=True, review_reason=reason[:300])
     )

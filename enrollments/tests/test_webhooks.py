@@ -400,26 +400,120 @@ def test_event_for_an_unknown_session_is_recorded_without_error(client):
     assert StripeEvent.objects.get().result == "unknown_session"
 
 
-def test_a_failing_handler_answers_500_and_a_retry_by_stripe_processes_it(
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1,2,3]",
+        b"null",
+        b'"evt"',
+        b"42",
+        b'{"id": "evt_x", "type": "charge.refunded", "created": -1, "livemode": false,'
+        b' "data": {"object": {}}}',
+        b'{"id": "evt_x", "type": "charge.refunded", "created": "soon", "livemode": false,'
+        b' "data": {"object": {}}}',
+        b'{"id": "evt_x", "type": "charge.refunded", "created": 1750104002, "livemode": "no",'
+        b' "data": {"object": {}}}',
+        b'{"id": ["evt_x"], "type": "charge.refunded", "created": 1750104002,'
+        b' "livemode": false, "data": {"object": {}}}',
+        b'{"id": "evt_x", "type": "charge.refunded", "created": 1750104002,'
+        b' "livemode": false, "data": {"object": "ch_1"}}',
+        b'{"id": "evt_x", "type": "' + b"t" * 101 + b'", "data": {"object": {}}}',
+        b'{"id": "evt_\\ud800", "type": "charge.refunded", "data": {"object": {}}}',
+        b'{"id": "evt_x", "type": "charge.refunded", "data": {"object": {"m": "\\udfff"}}}',
+    ],
+)
+def test_signed_bodies_that_are_not_stripe_events_get_400_and_store_nothing(client, body):
+    response = post_event(client, body)
+
+    assert response.status_code == 400
+    assert StripeEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("event_name", "field", "value"),
+    [
+        ("charge.refunded", "metadata", "enrollment_id=1"),
+        ("charge.refunded", "metadata", {"enrollment_id": 1}),
+        ("charge.refunded", "amount_refunded", "3000"),
+        ("charge.refunded", "payment_intent", ["pi_1"]),
+        ("checkout.session.completed", "amount_total", "3000"),
+        ("checkout.session.completed", "amount_total", True),
+        ("checkout.session.completed", "client_reference_id", {"id": 1}),
+        ("checkout.session.completed", "metadata", "x"),
+        ("charge.dispute.created", "metadata", "x"),
+        ("charge.dispute.created", "payment_intent", 12),
+    ],
+)
+def test_signed_events_with_wrongly_typed_fields_are_kept_as_ignored_with_the_reason(
+    client, session_a_enrollment, event_name, field, value
+):
+    event = fixture_event(event_name)
+    event["data"]["object"][field] = value
+
+    response = post_event(client, event)
+
+    assert response.status_code == 200
+    stored = StripeEvent.objects.get()
+    assert (stored.outcome, stored.result) == (StripeEvent.Outcome.IGNORED, "refused")
+    assert f"data.object.{field}" in stored.error
+    assert Enrollment.objects.get().status == Enrollment.Status.PENDING
+
+
+def test_an_unhandled_event_with_odd_fields_is_kept_as_ignored(client):
+    event = fixture_event("checkout.session.expired")
+    event.update(id="evt_customer", type="customer.created")
+    event["data"]["object"] = {"id": None, "metadata": 1}
+
+    response = post_event(client, event)
+
+    assert response.json() == {"status": "ignored"}
+    assert StripeEvent.objects.get().outcome == StripeEvent.Outcome.IGNORED
+
+
+def test_a_live_mode_event_is_refused_on_a_test_key_and_kept_with_the_reason(
     client, session_a_enrollment
 ):
-    bad = fixture_event("charge.refunded")
-    bad["data"]["object"]["payment_intent"] = PAYMENT_INTENT_A
-    bad["data"]["object"]["amount_refunded"] = "not a number"
-    session_a_enrollment.status = Enrollment.Status.PAID
-    session_a_enrollment.stripe_payment_intent_id = PAYMENT_INTENT_A
-    session_a_enrollment.save(update_fields=["status", "stripe_payment_intent_id"])
+    event = completed_event(session_a_enrollment)
+    event["livemode"] = True
 
-    first = post_event(client, bad)
-    assert first.status_code == 500
-    assert StripeEvent.objects.get().outcome == StripeEvent.Outcome.FAILED
+    response = post_event(client, event)
 
-    fixed = json.loads(json.dumps(bad))
-    fixed["data"]["object"]["amount_refunded"] = 3000
-    StripeEvent.objects.update(payload=fixed)  # as if the handler bug were fixed meanwhile
-    second = post_event(client, bad)
+    assert response.status_code == 200
+    assert response.json() == {"status": "refused"}
+    stored = StripeEvent.objects.get()
+    assert stored.outcome == StripeEvent.Outcome.IGNORED
+    assert "live-mode event" in stored.error and "test key" in stored.error
+    assert Enrollment.objects.get().status == Enrollment.Status.PENDING
 
-    assert second.status_code == 200
-    assert StripeEvent.objects.get().outcome == StripeEvent.Outcome.PROCESSED
-    session_a_enrollment.refresh_from_db()
-    assert session_a_enrollment.status == Enrollment.Status.REFUNDED
+
+def test_a_test_mode_event_is_refused_on_a_live_key(client, session_a_enrollment, settings):
+    settings.STRIPE_SECRET_KEY = "sk_live_maaledu"
+
+    response = post_event(client, completed_event(session_a_enrollment))
+
+    assert response.json() == {"status": "refused"}
+    assert "test-mode event" in StripeEvent.objects.get().error
+    assert Enrollment.objects.get().status == Enrollment.Status.PENDING
+
+
+@pytest.mark.parametrize("seconds_ahead", [301, 3600])
+def test_a_signature_dated_beyond_the_tolerance_in_the_future_is_refused(
+    client, session_a_enrollment, seconds_ahead
+):
+    response = post_event(
+        client,
+        completed_event(session_a_enrollment),
+        timestamp=int(time.time()) + seconds_ahead,
+    )
+
+    assert response.status_code == 400
+    assert StripeEvent.objects.count() == 0
+    assert Enrollment.objects.get().status == Enrollment.Status.PENDING
+
+
+def test_a_signature_a_little_ahead_of_our_clock_is_accepted(client, session_a_enrollment):
+    response = post_event(
+        client, completed_event(session_a_enrollment), timestamp=int(time.time()) + 60
+    )
+
+    assert response.json() == {"status": "fulfilled"}

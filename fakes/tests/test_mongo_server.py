@@ -23,3 +23,23 @@ def test_without_mongod_or_the_mongoeco_venv_it_says_what_to_install(monkeypatch
     monkeypatch.setattr(mongo_server, "MONGO_VENV", tmp_path / "missing")
     with pytest.raises(mongo_server.MongoServerUnavailable, match="make mongo-deps"):
         mongo_server.start_mongo_server()
+
+
+def _fake_python(tmp_path, script: str):
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\n" + script + "\n")
+    python.chmod(0o755)
+    return python
+
+
+def test_a_server_that_fails_to_start_says_why(tmp_path):
+    python = _fake_python(tmp_path, 'echo "ModuleNotFoundError: mongoeco" >&2; exit 1')
+    with pytest.raises(mongo_server.MongoServerUnavailable, match="ModuleNotFoundError: mongoeco"):
+        mongo_server._start_mongoeco(python)
+
+
+def test_a_server_that_never_says_it_listens_is_given_up_not_waited_for(monkeypatch, tmp_path):
+    monkeypatch.setattr(mongo_server, "START_TIMEOUT_SECONDS", 0.2)
+    python = _fake_python(tmp_path, "exec sleep 600")
+    with pytest.raises(mongo_server.MongoServerUnavailable, match="no URI printed"):
+        mongo_server._start_mongoeco(python)

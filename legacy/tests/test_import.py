@@ -1,8 +1,10 @@
 """import_legacy against a real MongoDB wire-protocol server loaded with old-shaped documents:
 every mapping rule, the report, re-runs and the dry run."""
 
+import io
 import json
 
+import pymongo
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth import authenticate
@@ -98,6 +100,36 @@ def test_admin_role_makes_a_staff_user_only_with_the_flag(old_db, blockchain_cou
     old_db.run("--staff-from-role", tmp_path=tmp_path)
     bob.refresh_from_db()
     assert bob.is_staff and not bob.is_superuser
+
+
+def test_an_unverified_account_opened_here_before_the_import_is_not_verified_or_made_staff(
+    old_db, blockchain_course, tmp_path
+):
+    """Someone who signed up here with Bob's address before the import (never verified) must not
+    inherit the old system's verification (Bob's courses, coupons) or Bob's admin role."""
+    squatter = User.objects.create_user(email="bob@example.com", password="squatters-own")
+    EmailAddress.objects.create(user=squatter, email=squatter.email, verified=False, primary=True)
+
+    _text, data = old_db.run("--staff-from-role", tmp_path=tmp_path)
+
+    squatter.refresh_from_db()
+    assert not squatter.is_staff
+    assert not EmailAddress.objects.get(email="bob@example.com").verified
+    assert squatter.check_password("squatters-own")
+    assert data["counts"]["existing_accounts_unproven"] == 1
+
+
+def test_a_verified_account_opened_here_before_the_import_takes_the_old_role(
+    old_db, blockchain_course, tmp_path
+):
+    bob = User.objects.create_user(email="bob@example.com", password="bobs-new-password")
+    EmailAddress.objects.create(user=bob, email=bob.email, verified=True, primary=True)
+
+    _text, data = old_db.run("--staff-from-role", tmp_path=tmp_path)
+
+    bob.refresh_from_db()
+    assert bob.is_staff
+    assert "existing_accounts_unproven" not in data["counts"]
 
 
 def test_courses_match_by_slug_and_unknown_ones_are_created_unpublished(
@@ -352,6 +384,26 @@ def test_a_dry_run_writes_nothing_and_prints_the_same_report(old_db, blockchain_
     assert "A real run would change nothing." in again_text
 
 
+def test_a_sale_without_currency_keeps_the_old_currency_not_the_mapped_courses(
+    old_db, blockchain_course, tmp_path
+):
+    """The school sells blockchain-101 in euros here; the old system charged in its own currency
+    (its course's, else US dollars). 499 old dollars must not become 499 euros."""
+    Course.objects.filter(pk=blockchain_course.pk).update(currency="eur")
+    old_db.db.enrollments.update_many({}, {"$unset": {"currency": ""}})
+    old_db.db.courses.update_one({"_id": old.DEFI}, {"$set": {"currency": "gbp"}})
+
+    old_db.run(tmp_path=tmp_path)
+
+    ann = enrollment_of(old.E_ANN)
+    assert (ann.course_id, ann.amount_due_cents, ann.currency) == (
+        blockchain_course.pk,
+        49900,
+        "usd",
+    )
+    assert {e.currency for e in Enrollment.objects.filter(course__slug="defi-advanced")} == {"gbp"}
+
+
 def test_amounts_in_cents_are_read_as_cents(old_db, blockchain_course, tmp_path):
     old_db.db.enrollments.update_one({"_id": old.E_ANN}, {"$set": {"amount": 49900}})
     old_db.db.enrollments.update_one({"_id": old.E_ERIN_FIRST}, {"$set": {"amount": 249.5}})
@@ -428,3 +480,48 @@ def test_documents_of_unexpected_shapes_are_skipped_with_the_reason_never_a_cras
         "no_user_account": 1,
         "duplicate_affiliate": 1,
     }
+
+
+def test_losing_the_old_database_mid_run_is_a_clear_error_and_a_rerun_finishes(
+    db, blockchain_course, monkeypatch
+):
+    """The old server goes away after the learners were read: a message to run it again, no
+    traceback; the run against it (back with the same data) finishes, nothing twice."""
+    from fakes.mongo_server import MongoServerUnavailable, start_mongo_server
+    from legacy.management.commands import import_legacy
+
+    def server_with_old_data():
+        try:
+            server = start_mongo_server()
+        except MongoServerUnavailable as error:
+            pytest.skip(str(error))
+        client = pymongo.MongoClient(server.uri)
+        for collection, docs in old.documents().items():
+            client["old"][collection].insert_many(docs)
+        client.close()
+        return server
+
+    class ServerGoesAway(import_legacy.Importer):
+        def _each(self, collection, *args, **kwargs):
+            if collection == "courses":
+                first.stop()
+            return super()._each(collection, *args, **kwargs)
+
+    first = server_with_old_data()
+    monkeypatch.setattr(import_legacy, "SERVER_TIMEOUT_MS", 500)
+    monkeypatch.setattr(import_legacy, "Importer", ServerGoesAway)
+    args = ["--database", "old", "--amount-unit", "dollars"]
+    with pytest.raises(CommandError, match="run the same command again to finish"):
+        call_command("import_legacy", "--mongodb-uri", first.uri, *args, stdout=io.StringIO())
+    assert LegacyRecord.objects.filter(collection="users").count() == 8
+    assert not Enrollment.objects.exists()
+
+    monkeypatch.undo()
+    again = server_with_old_data()
+    try:
+        out = io.StringIO()
+        call_command("import_legacy", "--mongodb-uri", again.uri, *args, stdout=out)
+    finally:
+        again.stop()
+    assert "users             9         0        8        1" in out.getvalue()
+    assert Enrollment.objects.count() == 8

@@ -147,3 +147,24 @@ def test_a_lost_dispute_ends_revoked_without_bringing_access_back(fake, learner_
         LmsAction.UNENROL,
     )
     assert lms_rows(fake) == []
+
+
+def test_a_progress_read_racing_the_suspension_does_not_overwrite_the_saved_progress(
+    fake, learner_at_60_percent, monkeypatch
+):
+    job = learner_at_60_percent
+    fake.set_progress(EMAIL, COURSE, 40.0)
+
+    def learner_moves_on_then_a_dispute_suspends_them():
+        fake.set_progress(EMAIL, COURSE, 60.0)
+        record_dispute(dispute())
+        assert services.run_job(enrollment_id=job.pk) == services.SYNCED
+
+    # The progress pull has read 40 % when the suspension saves 60 % and removes the enrolment.
+    hook_first_client(monkeypatch, learner_moves_on_then_a_dispute_suspends_them)
+    services.pull_progress(batch_size=10)
+
+    assert reload(job).lms_progress == 60.0
+    record_dispute_closed(dispute("won"))
+    services.run_job(enrollment_id=job.pk)
+    assert lms_rows(fake) == [(EMAIL, 60.0, "lesson-3")]

@@ -119,6 +119,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
+# Web processes keep shared pages in memory and learn of data changes over Redis pub/sub
+# (maaledu/version_feed.py), instead of a Redis round trip per page view.
+VERSION_FEED = env.bool("VERSION_FEED", default=True)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -155,6 +158,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "enrollments.tasks.sweep_missing_invoice_links",
         "schedule": 10 * 60,
     },
+    # Refund notices, payment-failed notices and dispute alerts whose message was lost.
+    "enrollments-sweep-unsent-notices": {
+        "task": "enrollments.tasks.sweep_unsent_notices",
+        "schedule": 10 * 60,
+    },
     # The LMS retry scheduler: starts due sync jobs and jobs whose worker died (lease expired).
     "lms-sync-sweep-due-jobs": {"task": "lms_sync.tasks.sweep_due_jobs", "schedule": 60},
     # Deleted accounts: their LMS users are removed by these jobs.
@@ -165,6 +173,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10 * 60,
     },
     # Pending commissions past COMMISSION_REFUND_WINDOW_DAYS become approved.
+    "affiliates-resend-unsent-welcomes": {
+        "task": "affiliates.tasks.resend_unsent_welcomes",
+        "schedule": 10 * 60,
+    },
     "affiliates-approve-matured-commissions": {
         "task": "affiliates.tasks.approve_matured_commissions",
         "schedule": 60 * 60,
@@ -181,6 +193,11 @@ CELERY_BEAT_SCHEDULE = {
     "grants-expire-coupons": {
         "task": "grants.tasks.expire_coupons",
         "schedule": 60 * 60,
+    },
+    # Grant e-mails (received, staff notice, decision) whose task message was lost.
+    "grants-resend-unsent-emails": {
+        "task": "grants.tasks.resend_unsent_emails",
+        "schedule": 10 * 60,
     },
 }
 
@@ -423,6 +440,8 @@ LOGGING = {
 }
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+# Django's database sessions, created with one INSERT (no look-up of the new key first).
+SESSION_ENGINE = "maaledu.sessions"
 
 # --- Errors: Sentry, only when SENTRY_DSN is set --------------------------------------------
 SENTRY_DSN = env("SENTRY_DSN", default="")

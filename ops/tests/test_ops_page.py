@@ -239,10 +239,10 @@ def test_reprocess_applies_a_failed_event_and_reports_one_that_fails_again(staff
         outcome=StripeEvent.Outcome.FAILED,
         error="OperationalError: database restarted",
     )
-    broken_payload = fixture_event("charge.refunded")
-    broken_payload["data"]["object"]["amount_refunded"] = "not a number"
+    # A dispute on a payment we do not know: Stripe must be asked, and it cannot be reached.
+    broken_payload = fixture_event("charge.dispute.created")
     broken = StripeEvent.objects.create(
-        event_id="evt_broken", type="charge.refunded", payload=broken_payload, outcome="failed"
+        event_id="evt_broken", type=broken_payload["type"], payload=broken_payload, outcome="failed"
     )
 
     response = staff_client.post(

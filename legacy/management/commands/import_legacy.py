@@ -47,6 +47,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        from pymongo.errors import PyMongoError
+
         course_map = self._course_map(options["course_map"])
         client, db = self._connect(options["mongodb_uri"], options["database"])
         try:
@@ -59,6 +61,12 @@ class Command(BaseCommand):
                 progress_stream=self.stderr._out,
             )
             report = importer.run()
+        except PyMongoError as error:
+            raise CommandError(
+                f"Lost the old database mid-run ({type(error).__name__}: {str(error)[:200]}). "
+                "What was imported is kept: run the same command again to finish the rest; "
+                "nothing is imported twice."
+            ) from error
         finally:
             client.close()
         self.stdout.write(report.to_text(), ending="")

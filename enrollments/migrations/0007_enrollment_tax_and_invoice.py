@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollments', '0005_enrollment_lms_suspend'),
+        ('enrollments', '0006_notice_claims'),
     ]
 
     operations = [

@@ -1,0 +1,89 @@
+"""Stripe's webhook while Redis (the Celery broker) is down: what was recorded is acknowledged,
+and what could not be published is repaired by the sweeps once Redis is back."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db.models import F
+from django.utils import timezone
+
+from enrollments import tasks
+from enrollments.models import Enrollment, StripeEvent
+from enrollments.tests.conftest import fixture_event, post_event
+from enrollments.tests.factories import EnrollmentFactory
+from enrollments.tests.test_webhooks import SESSION_A, completed_event
+from lms_sync import selectors as lms_selectors
+
+# Committed for real: outside a test transaction, on-commit work runs as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_payment_recorded_while_redis_is_down_is_acknowledged_and_the_sweeps_finish_it(
+    client, redis_down
+):
+    enrollment = EnrollmentFactory(
+        stripe_session_id=SESSION_A,
+        list_price_cents=3000,
+        amount_due_cents=3000,
+        course__price_cents=3000,
+    )
+
+    response = post_event(client, completed_event(enrollment))
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "fulfilled"}
+    event = StripeEvent.objects.get()
+    assert (event.outcome, event.error) == (StripeEvent.Outcome.PROCESSED, "")
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.PAID
+    assert enrollment.confirmation_sent_at is None and mail.outbox == []
+    redis_down.end()
+
+    Enrollment.objects.update(paid_at=F("paid_at") - timedelta(minutes=10))
+    assert tasks.sweep_unsent_confirmations() == 1
+    assert enrollment.pk in lms_selectors.due_job_ids(
+        now=timezone.now(), limit=10, waiting_config=True
+    )
+
+    enrollment.refresh_from_db()
+    assert enrollment.confirmation_sent_at is not None
+    assert [m.to for m in mail.outbox] == [[enrollment.email]]
+
+
+def test_notices_lost_while_redis_is_down_are_sent_by_the_sweep_once(client, redis_down):
+    """A refund, a failed bank payment and a dispute, each recorded by its webhook while Redis
+    is down: the learner's and staff's e-mails go out once Redis is back."""
+    refunded = EnrollmentFactory(
+        stripe_session_id=SESSION_A,
+        list_price_cents=3000,
+        amount_due_cents=3000,
+        course__price_cents=3000,
+    )
+    post_event(client, completed_event(refunded))
+    assert post_event(client, fixture_event("charge.refunded")).status_code == 200
+    failed_event = fixture_event("checkout.session.async_payment_failed")
+    failed = EnrollmentFactory(stripe_session_id=failed_event["data"]["object"]["id"])
+    assert post_event(client, failed_event).status_code == 200
+    dispute_event = fixture_event("charge.dispute.created")
+    disputed = EnrollmentFactory(
+        status=Enrollment.Status.PAID,
+        stripe_payment_intent_id=dispute_event["data"]["object"]["payment_intent"],
+    )
+    assert post_event(client, dispute_event).status_code == 200
+    assert mail.outbox == []
+    redis_down.end()
+
+    Enrollment.objects.update(paid_at=F("paid_at") - timedelta(minutes=10))
+    tasks.sweep_unsent_confirmations()
+    assert tasks.sweep_unsent_notices() == 3
+
+    subjects = {(m.to[0], m.subject) for m in mail.outbox}
+    assert any(to == refunded.email and "refund" in s.lower() for to, s in subjects)
+    assert any(to == failed.email and "did not go through" in s for to, s in subjects)
+    assert any(to == "staff@maaledu.test" and "dispute" in s.lower() for to, s in subjects)
+    sent = len(mail.outbox)
+    assert tasks.sweep_unsent_notices() == 0
+    assert len(mail.outbox) == sent
+    disputed.refresh_from_db()
+    assert disputed.dispute_alert_sent_at is not None

@@ -1,0 +1,167 @@
+"""Shared pages kept in each web process's memory: served with no Redis round trip while the
+version feed (Redis pub/sub) proves them current, retired the moment a change is published, and
+never trusted without a live subscription. Real Redis, real subscriber threads."""
+
+import json
+import os
+import time
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.core.cache import cache as django_cache
+from django.http import HttpResponse
+
+from maaledu import cache, page_cache, version_feed
+from maaledu.page_cache import cache_shared_page
+
+WAIT_SECONDS = 10  # the most a subscriber may take to answer on loopback; not a timing claim
+
+
+def _until(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting: {what}")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def feed(settings):
+    if not django_settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        pytest.skip("the version feed needs Redis: set REDIS_URL")
+    settings.VERSION_FEED = True
+    live = version_feed.VersionFeed(django_settings.CACHES["default"]["LOCATION"])
+    version_feed._feed = live
+    page_cache._local_pages.clear()
+    live.known("warm-up")  # starts the subscriber
+    _until(lambda: live._alive(time.monotonic()), "the subscription")
+    yield live
+    live.stop()
+    version_feed._feed = None
+    page_cache._local_pages.clear()
+
+
+def _view(calls: list, body: list):
+    @cache_shared_page(
+        version_key="test:feed-version", key=lambda request: "test:feed-page", name="t", timeout=60
+    )
+    def view(request):
+        calls.append(request)
+        return HttpResponse(body[0])
+
+    return view
+
+
+def _publish_from_another_process(versions: dict) -> None:
+    """What a bump in another web or Celery process does: store, then publish."""
+    django_cache.set_many(versions, timeout=None)
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    client.publish(version_feed.CHANNEL, json.dumps(versions))
+    client.close()
+
+
+def test_a_page_in_memory_is_served_without_asking_redis(feed, rf, settings):
+    calls, body = [], [b"catalog v1"]
+    view = _view(calls, body)
+    # The page was rendered and its version learned while the cache was reachable ...
+    view(rf.get("/"))
+    # ... so with the cache pointed at nothing, the next view still gets it, from memory.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "maaledu.redis_cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+
+    response = view(rf.get("/"))
+
+    assert response.content == b"catalog v1"
+    assert len(calls) == 1
+
+
+def test_a_version_published_by_another_process_retires_the_page_in_memory(feed, rf):
+    calls, body = [], [b"old title"]
+    view = _view(calls, body)
+    view(rf.get("/"))
+    view(rf.get("/"))
+    body[0] = b"new title"
+
+    _publish_from_another_process({"test:feed-version": "v-after-the-change"})
+    _until(lambda: feed.known("test:feed-version") == "v-after-the-change", "the message")
+
+    assert view(rf.get("/")).content == b"new title"
+    assert len(calls) == 2
+
+
+def test_this_processs_own_bump_is_known_before_any_message_comes_back(feed, rf):
+    calls, body = [], [b"old"]
+    view = _view(calls, body)
+    view(rf.get("/"))
+    body[0] = b"new"
+
+    cache.bump_versions("test:feed-version", announce=True)
+
+    assert view(rf.get("/")).content == b"new"
+
+
+def test_only_announced_bumps_are_published(feed):
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    listener = client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(version_feed.CHANNEL)
+    _until(lambda: client.pubsub_numsub(version_feed.CHANNEL)[0][1] >= 2, "our listener")
+
+    cache.bump_versions("affiliates:clicks-version")
+    cache.bump_versions("courses:catalog-version", announce=True)
+
+    heard = []
+    _until(
+        lambda: heard.append(listener.get_message(timeout=0.1)) or any(heard), "the message"
+    )
+    message = next(item for item in heard if item)
+    assert list(json.loads(message["data"])) == ["courses:catalog-version"]
+    listener.close()
+    client.close()
+
+
+def test_without_a_live_subscription_every_view_takes_the_round_trip(feed, rf):
+    calls, body = [], [b"v1"]
+    view = _view(calls, body)
+    view(rf.get("/"))
+    feed.stop()
+    _until(lambda: not feed._alive(time.monotonic()), "the subscription to end")
+    # A change whose message nobody hears: only the round trip can see it.
+    body[0] = b"v2"
+    django_cache.set("test:feed-version", "v-unheard", timeout=None)
+
+    assert view(rf.get("/")).content == b"v2"
+
+
+def test_a_version_read_while_a_bump_arrived_is_not_kept():
+    feed = version_feed.VersionFeed("redis://127.0.0.1:1/0")
+    feed._pid = os.getpid()  # no subscriber thread: the test plays its part
+    feed._heard()
+    before_the_read = feed.generation()
+
+    feed._heard({"k": "v2"})  # the bump's message lands while a reader is still reading ...
+    feed.learn("k", "v1", before_the_read)  # ... the version it read before the bump
+
+    assert feed.known("k") == "v2"
+
+
+def test_a_version_is_trusted_only_for_a_while_without_being_relearned(monkeypatch):
+    feed = version_feed.VersionFeed("redis://127.0.0.1:1/0")
+    feed._pid = os.getpid()
+    feed._heard({"k": "v1"})
+    later = time.monotonic() + version_feed.TRUST_SECONDS + 1
+    monkeypatch.setattr(version_feed.time, "monotonic", lambda: later)
+    feed._heard_at = later  # the subscription is still alive
+
+    assert feed.known("k") is None
+
+
+def test_the_feed_is_off_unless_turned_on(settings):
+    settings.VERSION_FEED = False
+
+    assert version_feed.feed() is None
