@@ -1,6 +1,7 @@
 import logging
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django import forms
 
 from maaledu.client_ip import client_ip
 from maaledu.mail import validate_deliverable_email
@@ -14,9 +15,13 @@ class AccountAdapter(DefaultAccountAdapter):
     """Store every address lower-cased, so ``Ada@X.com`` and ``ada@x.com`` are one account."""
 
     def clean_email(self, email: str) -> str:
-        """Sign-up, password reset and "add e-mail" all pass here: refuse what we cannot send to."""
+        """Sign-up, password reset and "add e-mail" all pass here: refuse what we cannot send to
+        (the reserved ``.invalid`` domain included: deleted accounts' placeholders live there)."""
         validate_deliverable_email(email)
-        return normalize_email(super().clean_email(email))
+        email = normalize_email(super().clean_email(email))
+        if email.endswith(".invalid"):
+            raise forms.ValidationError("This address cannot receive e-mail.")
+        return email
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """allauth sends its mails (confirmation, password reset) inside the request: a mail

@@ -9,6 +9,16 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+# Addresses in the reserved .invalid top-level domain (RFC 2606) can never receive mail: a
+# deleted account's address is replaced by one, and maaledu.mail never sends to it.
+ERASED_EMAIL_DOMAIN = "erased.invalid"
+
+
+def erased_email(user_id: int) -> str:
+    """The placeholder that replaces a deleted account's e-mail everywhere we keep records."""
+    return f"deleted-user-{user_id}@{ERASED_EMAIL_DOMAIN}"
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 

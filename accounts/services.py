@@ -1,18 +1,22 @@
-"""Writes for accounts that no form owns: today, learners brought over from the old MaalEdu.
+"""Writes for accounts that no form owns: learners brought over from the old MaalEdu, and the
+last step of deleting an account.
 
-Sign-up, login and e-mail confirmation are allauth's; these functions only cover an import, and
-each is safe to re-run: the user is found by e-mail (unique) before anything is inserted, and
-every later step is a conditional UPDATE or a guarded insert.
+Sign-up, login and e-mail confirmation are allauth's. The import functions are each safe to
+re-run: the user is found by e-mail (unique) before anything is inserted, and every later step
+is a conditional UPDATE or a guarded insert. ``erase_user`` is one conditional UPDATE.
 """
 
+import logging
 import re
 from datetime import datetime
 
 from allauth.account.models import EmailAddress
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, make_password
 from django.db import IntegrityError, transaction
 
-from .models import User, normalize_email
+from .models import User, erased_email, normalize_email
+
+logger = logging.getLogger(__name__)
 
 # What bcrypt (bcryptjs, NextAuth credentials) stores: $2a$/$2b$/$2y$, cost, 22 + 31 characters.
 LEGACY_BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
@@ -81,3 +85,22 @@ def _record_address(user: User, *, verified: bool) -> None:
             EmailAddress.objects.filter(user=user, email=user.email, verified=False).update(
                 verified=True
             )
+
+
+def erase_user(*, user_id: int, email: str) -> bool:
+    """Anonymise the account: its e-mail becomes an undeliverable placeholder, its name goes,
+    it can no longer log in, and every session it has ends (the session auth hash derives from
+    the password, which becomes unusable). The row stays as the anchor of the financial records
+    that point at it. One conditional update on the expected e-mail; True when it happened."""
+    erased = User.objects.filter(pk=user_id, email=email).update(
+        email=erased_email(user_id),
+        name="",
+        password=make_password(None),
+        is_active=False,
+        is_staff=False,
+        is_superuser=False,
+    )
+    EmailAddress.objects.filter(user_id=user_id).delete()
+    if erased:
+        logger.info("event=account.erased user_id=%s", user_id)
+    return bool(erased)

@@ -512,3 +512,27 @@ def commissions_for_export(
         .order_by("sold_at", "id")
         .iterator(chunk_size=1000)
     )
+
+
+def owes_affiliate(user) -> bool:
+    """Whether this user's affiliate record still has commission to be paid (pending or
+    approved, or carried from a payout): their account cannot be deleted before it is settled."""
+    affiliate = Affiliate.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+    if affiliate is None:
+        return False
+    return any(
+        earnings.pending_cents > 0 or earnings.balance_cents > 0
+        for earnings in earnings_by_affiliate([affiliate])[affiliate]
+    )
+
+
+def affiliate_record_of(user) -> tuple[Affiliate | None, list[Commission], list[Payout]]:
+    """The user's affiliate record with its commissions and payouts (the data export)."""
+    affiliate = Affiliate.objects.filter(user_id=user.pk).first()
+    if affiliate is None:
+        return None, [], []
+    commissions = list(
+        Commission.objects.filter(affiliate=affiliate).select_related("course").order_by("sold_at")
+    )
+    payouts = list(Payout.objects.filter(affiliate=affiliate).order_by("created_at"))
+    return affiliate, commissions, payouts

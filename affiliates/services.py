@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Sum
+from django.db.models import F, Max, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -29,6 +29,9 @@ from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_co
 from .validators import clean_payout_details
 
 logger = logging.getLogger(__name__)
+
+# What an affiliate sees instead of a buyer whose account was deleted.
+ERASED_BUYER = "(deleted account)"
 
 SELF_REFERRAL_REFUSAL = "Referral not applied: you cannot earn a commission on your own purchase."
 _CODE_ATTEMPTS = 5
@@ -466,6 +469,45 @@ def _carried_cents(payout: Payout) -> int:
     )["total"]
     paid = earlier_payouts.aggregate(total=Coalesce(Sum("amount_cents"), 0))["total"]
     return net - paid
+
+
+# --- Deleted accounts ---------------------------------------------------------------------------
+
+
+def forget_affiliate(*, user_id: int, erased_email: str) -> bool:
+    """A deleted account's affiliate record: suspended (no new attribution or commission) and its
+    payout details removed. Its referral code, commissions and payouts stay: they are the record
+    of money paid. Callers first make sure nothing is owed (``selectors.owes_affiliate``).
+    Safe to re-run; True when the record existed."""
+    changed = Affiliate.objects.filter(user_id=user_id).update(
+        status=Affiliate.Status.SUSPENDED,
+        payout_method=PayoutMethod.PAYPAL,
+        paypal_email=erased_email,
+        bank_account_holder="",
+        bank_account="",
+        bank_name="",
+        bank_swift="",
+        welcome_sent_at=Coalesce("welcome_sent_at", Value(timezone.now())),
+    )
+    if changed:
+        dashboard_cache.invalidate(
+            *Affiliate.objects.filter(user_id=user_id).values_list("pk", flat=True)
+        )
+        logger.info("event=affiliate.forgotten user_id=%s", user_id)
+    return bool(changed)
+
+
+def forget_buyer(*, sale_ids: list[int]) -> int:
+    """The buyer of these sales deleted their account: affiliates no longer see even the
+    masked address on those commissions."""
+    commissions = Commission.objects.filter(sale_id__in=sale_ids).exclude(
+        buyer_email_masked=ERASED_BUYER
+    )
+    affiliate_ids = list(commissions.values_list("affiliate_id", flat=True))
+    changed = commissions.update(buyer_email_masked=ERASED_BUYER)
+    if changed:
+        dashboard_cache.invalidate(*affiliate_ids)
+    return changed
 
 
 # --- Import from the old MaalEdu (the legacy app calls these; each is safe to re-run) -------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, expect
 
 AXE_JS = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 # WCAG 2.0/2.1/2.2 A and AA, plus axe's best practices; "serious" and "critical" fail a test.
@@ -48,3 +48,21 @@ def describe(violations: list[dict]) -> str:
             if node["summary"]:
                 lines.extend(f"      {line}" for line in node["summary"].splitlines())
     return "\n".join(lines)
+
+
+def expect_accessible(browser: Browser, stack, page: Page) -> None:
+    """The page as this visitor sees it, checked by axe in a context that may inject the script
+    (the visitor's own context keeps the site's real Content-Security-Policy)."""
+    from .conftest import open_context
+
+    context = open_context(
+        browser, stack, bypass_csp=True, storage_state=page.context.storage_state()
+    )
+    try:
+        checked = context.new_page()
+        checked.goto(page.url)
+        expect(checked.get_by_role("heading", level=1)).to_be_visible()
+        violations = serious_violations(checked)
+        assert not violations, f"{page.url}:\n{describe(violations)}"
+    finally:
+        context.close()

@@ -229,3 +229,49 @@ def referral_figure(page: Page, label: str) -> Locator:
 
 def referred_sales(page: Page) -> Locator:
     return page.get_by_role("region", name="Referred sales")
+
+
+# --------------------------------------------------------------------------- orders & account
+
+
+def open_my_orders(page: Page) -> None:
+    nav(page).get_by_role("link", name="My orders").click()
+    expect(page.get_by_role("heading", name="My orders", level=1)).to_be_visible()
+
+
+def my_orders_row(page: Page, course: Course) -> Locator:
+    return main(page).get_by_role("row").filter(has=page.get_by_role("link", name=course.title))
+
+
+def wait_for_stripe_receipt(page: Page, course: Course) -> Locator:
+    """The worker fetches the invoice's links after the payment: reload "My orders" until the
+    row links to Stripe's receipt (bounded like the LMS sync)."""
+    link = my_orders_row(page, course).get_by_role(
+        "link", name=f"Receipt for {course.title} (Stripe invoice)"
+    )
+    for _ in range(LMS_SYNC_TIMEOUT_MS // 1000):
+        if link.count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    expect(link).to_be_visible()
+    return link
+
+
+def tax_notes(page: Page) -> Locator:
+    """The one note every price carries (templates/includes/tax_note.html)."""
+    return main(page).locator(".tax-note")
+
+
+def open_account(page: Page) -> None:
+    nav(page).get_by_role("link", name="Account").click()
+    expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
+
+
+def delete_account(page: Page, *, password: str = PASSWORD) -> None:
+    """From the account page, the deletion form: password again, the tick, the button."""
+    main(page).get_by_role("link", name="Delete my account…").click()
+    expect(page.get_by_role("heading", name="Delete your account", level=1)).to_be_visible()
+    main(page).get_by_label("Your password").fill(password)
+    main(page).get_by_label(re.compile(r"^I understand that my account is deleted")).check()
+    main(page).get_by_role("button", name="Delete my account").click()

@@ -35,3 +35,26 @@ class CheckoutForm(forms.Form):
 
     def clean_coupon(self) -> str:
         return self.cleaned_data["coupon"].strip()
+
+
+class DeleteAccountForm(forms.Form):
+    """Deleting an account asks for the password again (re-authentication) and a tick."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirm = forms.BooleanField(
+        label="I understand that my account is deleted for good and I lose access to my courses.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password

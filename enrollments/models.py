@@ -73,10 +73,21 @@ class Enrollment(models.Model):
     amount_due_cents = models.PositiveIntegerField()
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     amount_refunded_cents = models.PositiveIntegerField(default=0)
+    # What Stripe reported at payment (Stripe Tax): the price before tax is added, the tax in
+    # it, and the total charged. Prices are tax-inclusive (see services.tax), so the total is
+    # our price and the tax is part of it; empty for checkouts that never reached Stripe.
+    stripe_subtotal_cents = models.PositiveIntegerField(null=True, blank=True)
+    tax_cents = models.PositiveIntegerField(default=0)
+    stripe_total_cents = models.PositiveIntegerField(null=True, blank=True)
 
     stripe_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
+    # The receipt Stripe Checkout created (invoice_creation): its id comes with the paid
+    # session, its links are fetched afterwards (enrollments.tasks.fetch_invoice_links).
+    stripe_invoice_id = models.CharField(max_length=255, blank=True)
+    invoice_url = models.URLField(max_length=2000, blank=True)
+    invoice_pdf_url = models.URLField(max_length=2000, blank=True)
     # SHA-256 of the checkout token of the browser that opened this checkout: only that browser
     # (or the owning account) may be handed the open checkout again.
     visitor_hash = models.CharField(max_length=64, blank=True)
@@ -190,6 +201,40 @@ class Enrollment(models.Model):
     @property
     def amount_due_display(self) -> str:
         return format_money(self.amount_due_cents, self.currency)
+
+    @property
+    def order_status(self) -> str:
+        """The purchase as "My orders" names it."""
+        if self.dispute_status == self.Dispute.OPEN:
+            return "Disputed"
+        if self.status == self.Status.REFUNDED:
+            return "Refunded"
+        if self.needs_review:
+            return "In review"
+        if self.amount_refunded_cents:
+            return "Partly refunded"
+        return "Paid"
+
+    @property
+    def list_price_display(self) -> str:
+        return format_money(self.list_price_cents, self.currency)
+
+    @property
+    def discount_display(self) -> str:
+        return format_money(self.discount_cents, self.currency)
+
+    @property
+    def tax_display(self) -> str:
+        return format_money(self.tax_cents, self.currency)
+
+    @property
+    def amount_refunded_display(self) -> str:
+        return format_money(self.amount_refunded_cents, self.currency)
+
+    @property
+    def amount_before_tax_cents(self) -> int:
+        """What the school earns on this sale: the price paid minus the tax inside it."""
+        return self.amount_due_cents - min(self.tax_cents, self.amount_due_cents)
 
 
 class RefundRequest(models.Model):

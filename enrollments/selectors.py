@@ -1,4 +1,4 @@
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.selectors import verified_email_of
 
@@ -11,6 +11,37 @@ def paid_enrollments_of(email: str) -> QuerySet[Enrollment]:
         Enrollment.objects.filter(email=email, status=Enrollment.Status.PAID)
         .select_related("course")
         .order_by("-paid_at")
+    )
+
+
+def _orders_filter(user) -> Q:
+    """A signed-in learner's purchases: made from their account or with their verified e-mail.
+
+    A purchase is an enrollment that was paid (and perhaps refunded since), or one whose
+    payment staff must look at (an amount mismatch, a second payment)."""
+    email = verified_email_of(user)
+    owner = Q(user=user) | Q(email=email) if email else Q(user=user)
+    purchased = Q(status__in=[Enrollment.Status.PAID, Enrollment.Status.REFUNDED]) | Q(
+        needs_review=True
+    )
+    return owner & purchased
+
+
+def orders_of(user) -> list[Enrollment]:
+    """"My orders", newest first (two queries: the verified e-mail, then the orders)."""
+    return list(
+        Enrollment.objects.filter(_orders_filter(user))
+        .select_related("course")
+        .order_by("-paid_at", "-created_at")
+    )
+
+
+def order_of(user, enrollment_id: int) -> Enrollment | None:
+    """One of the learner's own orders, or None (another learner's looks missing)."""
+    return (
+        Enrollment.objects.filter(_orders_filter(user), pk=enrollment_id)
+        .select_related("course")
+        .first()
     )
 
 

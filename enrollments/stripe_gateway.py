@@ -99,18 +99,14 @@ def create_checkout_session(
     lost answer returns the same session instead of opening a second one.
     """
     metadata = {"enrollment_id": str(enrollment_id)}
+    price_data = {
+        "currency": currency,
+        "unit_amount": amount_cents,
+        "product_data": {"name": course_title},
+    }
     params = {
         "mode": "payment",
-        "line_items": [
-            {
-                "quantity": 1,
-                "price_data": {
-                    "currency": currency,
-                    "unit_amount": amount_cents,
-                    "product_data": {"name": course_title},
-                },
-            }
-        ],
+        "line_items": [{"quantity": 1, "price_data": price_data}],
         "customer_email": customer_email,
         "client_reference_id": str(enrollment_id),
         "metadata": metadata,
@@ -118,7 +114,15 @@ def create_checkout_session(
         "success_url": success_url,
         "cancel_url": cancel_url,
         "expires_at": int(expires_at.timestamp()),
+        # A paid invoice for every purchase: the learner's receipt ("My orders").
+        "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},
     }
+    if settings.STRIPE_AUTOMATIC_TAX:
+        # Stripe Tax on tax-inclusive prices: the buyer pays the price we show, whatever the
+        # rate; business buyers may enter a VAT/tax ID (reverse charge where it applies).
+        price_data["tax_behavior"] = "inclusive"
+        params["automatic_tax"] = {"enabled": True}
+        params["tax_id_collection"] = {"enabled": True}
     session = _call(
         "checkout.sessions.create",
         _client().v1.checkout.sessions.create,
@@ -184,6 +188,12 @@ def retrieve_checkout_session(session_id: str) -> dict:
         "checkout.sessions.retrieve", _client().v1.checkout.sessions.retrieve, session_id
     )
     return session.to_dict()
+
+
+def retrieve_invoice(invoice_id: str) -> dict:
+    """The invoice Checkout created for a payment (its hosted page and PDF links)."""
+    invoice = _call("invoices.retrieve", _client().v1.invoices.retrieve, invoice_id)
+    return invoice.to_dict()
 
 
 def retrieve_payment_intent(payment_intent: str) -> dict:

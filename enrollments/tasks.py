@@ -12,8 +12,9 @@ from django.utils import timezone
 from courses.money import format_money
 from maaledu.mail import send_templated_email
 
-from . import services
+from . import services, stripe_gateway
 from .models import Enrollment
+from .services import receipts
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,28 @@ def send_dispute_alert(enrollment_id: int) -> bool:
         template="dispute_alert",
         context={"enrollment": enrollment, "course": enrollment.course},
     )
+
+
+@shared_task(
+    autoretry_for=(stripe_gateway.GatewayError,),
+    retry_backoff=60,
+    max_retries=6,
+)
+def fetch_invoice_links(enrollment_id: int) -> bool:
+    """Keep the receipt links of the invoice Stripe created for this payment."""
+    try:
+        return receipts.store_invoice_links(enrollment_id)
+    except stripe_gateway.PaymentsNotConfigured:
+        return False
+
+
+@shared_task
+def sweep_missing_invoice_links() -> int:
+    """Re-enqueue receipts whose fetch was lost or gave up (the row is the truth)."""
+    ids = receipts.enrollments_missing_invoice_links()
+    for enrollment_id in ids:
+        fetch_invoice_links.delay(enrollment_id)
+    return len(ids)
 
 
 @shared_task

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import account_views, views
 
 app_name = "enrollments"
 
@@ -15,5 +15,11 @@ urlpatterns = [
         name="enrollment_status_fragment",
     ),
     path("my/courses/", views.my_courses, name="my_courses"),
+    path("my/orders/", views.my_orders, name="my_orders"),
+    path("my/orders/<int:enrollment_id>/receipt/", views.order_receipt, name="order_receipt"),
+    path("account/", account_views.account, name="account"),
+    path("account/export/", account_views.export_data, name="account_export"),
+    path("account/delete/", account_views.delete_account, name="account_delete"),
+    path("account/deleted/", account_views.account_deleted, name="account_deleted"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
 ]

@@ -195,6 +195,24 @@ def my_courses(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+@require_GET
+def my_orders(request: HttpRequest) -> HttpResponse:
+    orders = selectors.orders_of(request.user)
+    return render(request, "enrollments/my_orders.html", {"orders": orders})
+
+
+@login_required
+@require_GET
+def order_receipt(request: HttpRequest, enrollment_id: int) -> HttpResponse:
+    """Our receipt for an order: the only one for a free (100% grant) enrollment, a summary
+    with links to Stripe's invoice for a paid one."""
+    order = selectors.order_of(request.user, enrollment_id)
+    if order is None:
+        raise Http404("No such order")
+    return render(request, "enrollments/receipt.html", {"order": order})
+
+
 @csrf_exempt  # Stripe cannot send a CSRF token; the signature authenticates the request.
 @require_POST
 def stripe_webhook(request: HttpRequest) -> JsonResponse:

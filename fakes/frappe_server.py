@@ -578,7 +578,34 @@ class FakeFrappe:
                 raise FrappeError(404, "DoesNotExistError")
             del records[key]
             return 202, {"data": "ok"}
+        if name is not None and doctype == "User" and method in ("DELETE", "PUT"):
+            return self._change_user(method, name, body if isinstance(body, dict) else {})
         return 405, f"<p>{method} on {doctype} is not implemented by the fake</p>"
+
+    def _change_user(self, method: str, name: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """DELETE (refused while enrolments link to the user, as Frappe does) or PUT a User."""
+        key = _find_key(self.users, name)
+        if key is None:
+            raise FrappeError(404, "DoesNotExistError", f"User {name} not found")
+        if method == "PUT":
+            user = self.users[key]
+            for field in ("enabled", "first_name", "last_name"):
+                if field in body:
+                    user[field] = body[field]
+            user["full_name"] = " ".join(
+                part for part in (user.get("first_name"), user.get("last_name")) if part
+            )
+            user["modified"] = self._now()
+            return 200, {"data": {**user, "doctype": "User"}}
+        if any(doc.get("member") == key for doc in self.enrollments.values()):
+            raise FrappeError(
+                417,
+                "LinkExistsError",
+                f"Cannot delete or cancel because User {key} is linked with LMS Enrollment. "
+                "You can disable this User instead of deleting it.",
+            )
+        del self.users[key]
+        return 202, {"data": "ok"}
 
     def _call_method(
         self, method_name: str, query: dict[str, str], user: str

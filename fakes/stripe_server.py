@@ -4,9 +4,12 @@ It speaks enough of Stripe's v1 HTTP API for the real ``stripe`` SDK to work aga
 
     stripe.StripeClient("sk_test_x", base_addresses={"api": fake.url}, max_network_retries=0)
 
-Checkout Sessions, Refunds, Charges and PaymentIntents are kept in memory, with Stripe's form
-encoding, error bodies, Idempotency-Key replays and list pagination.  It also serves a bare
-hosted checkout page at ``/pay/<session id>`` and delivers signed webhook events.
+Checkout Sessions, Refunds, Charges, PaymentIntents and Invoices are kept in memory, with
+Stripe's form encoding, error bodies, Idempotency-Key replays and list pagination.  It also
+serves a bare hosted checkout page at ``/pay/<session id>``, the hosted invoice page and PDF
+that ``invoice_creation`` produces, and delivers signed webhook events.  ``tax_rate_percent``
+stands in for Stripe Tax: sessions created with ``automatic_tax[enabled]=true`` get that rate,
+inside the price (``tax_behavior=inclusive``) or on top of it (``exclusive``).
 
 Standard library only, and no Django, so it runs in any process.  Standalone::
 
@@ -89,7 +92,8 @@ _REFUND_LIST_PARAMS = frozenset(
 )
 _REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 _SESSION_STATUSES = ("open", "complete", "expired")
-_SESSION_EXPANSIONS = frozenset({"line_items", "payment_intent"})
+_SESSION_EXPANSIONS = frozenset({"invoice", "line_items", "payment_intent"})
+_TAX_BEHAVIORS = ("exclusive", "inclusive", "unspecified")
 _CREATED_OPERATORS = {
     "gt": operator.gt,
     "gte": operator.ge,
@@ -198,8 +202,9 @@ class FakeStripe:
 
     ``port=0`` picks a free port.  ``clock`` supplies "now" for ``created`` and
     ``expires_at`` (webhook signatures always use the real time, as the receiver checks them
-    against its own clock).  ``sessions``, ``payment_intents``, ``charges``, ``refunds`` and
-    ``disputes`` are the live stores, keyed by id, for inspection.
+    against its own clock).  ``sessions``, ``payment_intents``, ``charges``, ``refunds``,
+    ``disputes`` and ``invoices`` are the live stores, keyed by id, for inspection.
+    ``tax_rate_percent`` is the rate "Stripe Tax" finds for every buyer (0 = not registered).
     """
 
     def __init__(
@@ -210,6 +215,7 @@ class FakeStripe:
         port: int = 0,
         clock: Callable[[], float] = time.time,
         verbose: bool = False,
+        tax_rate_percent: int = 0,
         latency: Latency | None = None,
     ) -> None:
         if webhook_url and not webhook_secret:
@@ -219,6 +225,7 @@ class FakeStripe:
         self.clock = clock
         self.verbose = verbose
         self.offline = False
+        self.tax_rate_percent = tax_rate_percent
         # Off unless given: each API answer then waits a draw of the model (not the pay page).
         self.latency = latency
         self._delay = latency.sampler() if latency else None
@@ -228,6 +235,7 @@ class FakeStripe:
         self.charges: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
         self.disputes: dict[str, dict] = {}
+        self.invoices: dict[str, dict] = {}
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -236,6 +244,7 @@ class FakeStripe:
         self._lock = threading.RLock()
         self._line_items: dict[str, list[dict]] = {}
         self._payment_metadata: dict[str, dict] = {}
+        self._invoice_metadata: dict[str, dict] = {}
         self._refund_requests: dict[str, dict] = {}
         self._idempotent: dict[str, _Saved] = {}
         self._failures: list[_Failure] = []
@@ -308,8 +317,8 @@ class FakeStripe:
         with self._lock:
             for store in (
                 self.sessions, self.payment_intents, self.charges, self.refunds,
-                self.disputes, self._line_items, self._payment_metadata,
-                self._refund_requests, self._idempotent,
+                self.disputes, self.invoices, self._line_items, self._payment_metadata,
+                self._refund_requests, self._idempotent, self._invoice_metadata,
             ):
                 store.clear()
             self._failures.clear()
@@ -379,6 +388,8 @@ class FakeStripe:
     def _finish_checkout(
         self, session: dict, payment_status: str, amount_total: int | None, email: str | None
     ) -> None:
+        if session["automatic_tax"]["enabled"]:
+            self._apply_tax(session)
         if amount_total is not None:
             session["amount_total"] = amount_total
         session.update(
@@ -392,6 +403,83 @@ class FakeStripe:
         )
         if payment_status != "no_payment_required":
             session["payment_intent"] = self._create_payment(session)
+        if session["invoice_creation"]["enabled"]:
+            self._create_invoice(session)
+
+    def _apply_tax(self, session: dict) -> None:
+        """Stripe Tax at completion, once the buyer's address is known: each line item's tax
+        inside its amount (inclusive) or added to it (exclusive), half up to the minor unit."""
+        rate = self.tax_rate_percent
+        tax_total = 0
+        for item in self._line_items[session["id"]]:
+            subtotal = item["amount_subtotal"]
+            if item["price"]["tax_behavior"] == "exclusive":
+                tax = (subtotal * rate * 2 + 100) // 200
+                item["amount_total"] = subtotal + tax
+            else:
+                tax = (subtotal * rate * 2 + 100 + rate) // (200 + 2 * rate)
+            item["amount_tax"] = tax
+            tax_total += tax
+        session["amount_total"] = sum(
+            item["amount_total"] for item in self._line_items[session["id"]]
+        )
+        session["total_details"] = {**session["total_details"], "amount_tax": tax_total}
+        session["automatic_tax"] = {
+            "enabled": True,
+            "liability": {"type": "self"},
+            "provider": "stripe",
+            "status": "complete",
+        }
+
+    def _create_invoice(self, session: dict) -> None:
+        """The paid invoice Checkout makes with ``invoice_creation`` (and its guest customer)."""
+        now = int(self.clock())
+        invoice_id = _new_id("in_")
+        customer = session["customer"] or _new_id("cus_", 14)
+        paid = session["payment_status"] != "unpaid"
+        tax = session["total_details"]["amount_tax"]
+        total = session["amount_total"]
+        token = _new_id("test_", 40)
+        self.invoices[invoice_id] = {
+            **_invoice_template(),
+            "id": invoice_id,
+            "amount_due": total,
+            "amount_paid": total if paid else 0,
+            "amount_remaining": 0 if paid else total,
+            "created": now,
+            "currency": session["currency"],
+            "customer": customer,
+            "customer_email": session["customer_details"]["email"],
+            "customer_name": session["customer_details"]["name"],
+            "effective_at": now,
+            "hosted_invoice_url": f"{self.url}/i/{invoice_id}/{token}",
+            "invoice_pdf": f"{self.url}/invoice/{invoice_id}/{token}/pdf",
+            "metadata": dict(self._invoice_metadata[session["id"]]),
+            "number": f"{session['id'][-8:].upper()}-{len(self.invoices) + 1:04d}",
+            "status": "paid" if paid else "open",
+            "status_transitions": {
+                "finalized_at": now, "marked_uncollectible_at": None,
+                "paid_at": now if paid else None, "voided_at": None,
+            },
+            "subtotal": session["amount_subtotal"],
+            "subtotal_excluding_tax": (
+                session["amount_subtotal"] - tax
+                if self._tax_behavior(session) == "inclusive"
+                else session["amount_subtotal"]
+            ),
+            "total": total,
+            "total_excluding_tax": total - tax,
+            "total_taxes": (
+                [{"amount": tax, "tax_behavior": self._tax_behavior(session),
+                  "tax_rate_details": None, "taxability_reason": "standard_rated",
+                  "taxable_amount": total - tax, "type": "tax_rate_details"}]
+                if session["automatic_tax"]["enabled"] else []
+            ),
+        }
+        session.update(customer=customer, invoice=invoice_id)
+
+    def _tax_behavior(self, session: dict) -> str:
+        return self._line_items[session["id"]][0]["price"]["tax_behavior"]
 
     def _create_payment(self, session: dict) -> str:
         """Store a PaymentIntent and its Charge for a completed session; return the intent id."""
@@ -528,6 +616,8 @@ class FakeStripe:
             return
         if url.path.startswith("/pay/"):
             response = self._checkout_page(request)
+        elif url.path.startswith(("/i/", "/invoice/")):
+            response = self._invoice_page(request)
         else:
             response = self._api(request)
             if self._delay is not None:
@@ -593,6 +683,12 @@ class FakeStripe:
         now = int(self.clock())
         items = _line_items(params.get("line_items"), now)
         intent_data = _optional_dict(params.get("payment_intent_data"), "payment_intent_data")
+        invoice_creation = _optional_dict(params.get("invoice_creation"), "invoice_creation")
+        invoice_data = _optional_dict(
+            invoice_creation.get("invoice_data"), "invoice_creation[invoice_data]"
+        )
+        automatic_tax = _optional_dict(params.get("automatic_tax"), "automatic_tax")
+        tax_id_collection = _optional_dict(params.get("tax_id_collection"), "tax_id_collection")
         session_id = _new_id("cs_test_", 58)
         amount = sum(item["amount_total"] for item in items)
         session = _session_template()
@@ -612,6 +708,27 @@ class FakeStripe:
             success_url=_url(params.get("success_url"), "success_url"),
             url=f"{self.url}/pay/{session_id}",
         )
+        if _boolean(invoice_creation.get("enabled"), "invoice_creation[enabled]"):
+            session["invoice_creation"] = copy.deepcopy(session["invoice_creation"])
+            session["invoice_creation"]["enabled"] = True
+            session["invoice_creation"]["invoice_data"]["metadata"] = _metadata(
+                invoice_data.get("metadata"), "invoice_creation[invoice_data][metadata]"
+            )
+        if _boolean(automatic_tax.get("enabled"), "automatic_tax[enabled]"):
+            session["automatic_tax"] = {
+                "enabled": True, "liability": {"type": "self"}, "provider": "stripe",
+                "status": "requires_location_inputs",
+            }
+        if tax_id_collection:
+            session["tax_id_collection"] = {
+                "enabled": _boolean(
+                    tax_id_collection.get("enabled"), "tax_id_collection[enabled]"
+                ),
+                "required": tax_id_collection.get("required") or "never",
+            }
+        self._invoice_metadata[session_id] = session["invoice_creation"]["invoice_data"][
+            "metadata"
+        ]
         self._payment_metadata[session_id] = _metadata(
             intent_data.get("metadata"), "payment_intent_data[metadata]"
         )
@@ -672,6 +789,8 @@ class FakeStripe:
             }
         if "payment_intent" in expand and session["payment_intent"]:
             rendered["payment_intent"] = self.payment_intents[session["payment_intent"]]
+        if "invoice" in expand and session["invoice"]:
+            rendered["invoice"] = self.invoices[session["invoice"]]
         return rendered
 
     def _create_refund(self, request: RecordedRequest) -> dict:
@@ -760,6 +879,10 @@ class FakeStripe:
         _reject_unknown(request.params, ())
         return _lookup(self.payment_intents, intent_id, "payment_intent")
 
+    def _retrieve_invoice(self, request: RecordedRequest, invoice_id: str) -> dict:
+        _reject_unknown(request.params, {"expand"})
+        return _lookup(self.invoices, invoice_id, "invoice")
+
     _ROUTES = (
         ("POST", re.compile(r"/v1/checkout/sessions"), _create_session),
         ("GET", re.compile(r"/v1/checkout/sessions"), _list_sessions),
@@ -769,6 +892,7 @@ class FakeStripe:
         ("GET", re.compile(r"/v1/refunds"), _list_refunds),
         ("GET", re.compile(r"/v1/charges/([^/]+)"), _retrieve_charge),
         ("GET", re.compile(r"/v1/payment_intents/([^/]+)"), _retrieve_payment_intent),
+        ("GET", re.compile(r"/v1/invoices/([^/]+)"), _retrieve_invoice),
     )
 
     # ---------------------------------------------------------------- hosted checkout page
@@ -797,6 +921,22 @@ class FakeStripe:
         if event is not None:
             self._deliver_and_log(event)
         return _Response(303, b"", {"Location": location})
+
+    def _invoice_page(self, request: RecordedRequest) -> _Response:
+        """The hosted invoice page (``/i/<id>/<token>``) or its PDF (``…/pdf``)."""
+        parts = request.path.strip("/").split("/")
+        with self._lock:
+            invoice = self.invoices.get(parts[1]) if len(parts) >= 3 else None
+            expected = invoice and (
+                invoice["invoice_pdf"] if parts[0] == "invoice" else invoice["hosted_invoice_url"]
+            )
+            if invoice is None or not expected.endswith(request.path):
+                return _html_response(404, "Invoice not found", "<p>No such invoice.</p>")
+            invoice = copy.deepcopy(invoice)
+        if parts[0] == "invoice":
+            headers = {"Content-Type": "application/pdf", "Cache-Control": "no-store"}
+            return _Response(200, _invoice_pdf(invoice), headers)
+        return _html_response(200, f"Invoice {invoice['number']}", _invoice_summary(invoice))
 
     def _deliver_and_log(self, event: dict) -> None:
         """Deliver from the checkout page; a failing receiver must not break the redirect."""
@@ -1088,6 +1228,14 @@ def _integer(value: object, param: str, *, minimum: int = 0) -> int:
     return number
 
 
+def _boolean(value: object, param: str) -> bool:
+    if value in (None, "", "false"):
+        return False
+    if value == "true":
+        return True
+    raise _ApiError(f"Invalid boolean: {value}", param=param)
+
+
 def _url(value: object, param: str) -> str:
     url = _string(value, param)
     parts = urllib.parse.urlsplit(url)
@@ -1209,6 +1357,12 @@ def _line_item(entry: object, prefix: str, now: int) -> dict:
         raise _missing(f"{prefix}[price_data][product_data]")
     name = _string(product_data.get("name"), f"{prefix}[price_data][product_data][name]")
     quantity = _integer(entry.get("quantity"), f"{prefix}[quantity]", minimum=1)
+    tax_behavior = price_data.get("tax_behavior") or "unspecified"
+    if tax_behavior not in _TAX_BEHAVIORS:
+        raise _ApiError(
+            f"Invalid tax_behavior: must be one of {', '.join(_TAX_BEHAVIORS)}",
+            param=f"{prefix}[price_data][tax_behavior]",
+        )
     return {
         "id": _new_id("li_"),
         "object": "item",
@@ -1232,7 +1386,7 @@ def _line_item(entry: object, prefix: str, now: int) -> dict:
             "nickname": None,
             "product": _new_id("prod_", 14),
             "recurring": None,
-            "tax_behavior": "unspecified",
+            "tax_behavior": tax_behavior,
             "tiers_mode": None,
             "transform_quantity": None,
             "type": "one_time",
@@ -1320,6 +1474,49 @@ def _session_template() -> dict:
         "ui_mode": "hosted",
         "url": None,
         "wallet_options": None,
+    }
+
+
+def _invoice_template() -> dict:
+    """The fields of a paid one-off invoice that Checkout created (API 2025-03-31.basil)."""
+    return {
+        "id": None,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Example Courses",
+        "amount_due": 0,
+        "amount_overpaid": 0,
+        "amount_paid": 0,
+        "amount_remaining": 0,
+        "amount_shipping": 0,
+        "attempt_count": 0,
+        "attempted": True,
+        "auto_advance": False,
+        "billing_reason": "manual",
+        "collection_method": "charge_automatically",
+        "created": 0,
+        "currency": None,
+        "customer": None,
+        "customer_email": None,
+        "customer_name": None,
+        "customer_tax_exempt": "none",
+        "customer_tax_ids": [],
+        "description": None,
+        "effective_at": None,
+        "hosted_invoice_url": None,
+        "invoice_pdf": None,
+        "livemode": False,
+        "metadata": {},
+        "number": None,
+        "paid_out_of_band": False,
+        "receipt_number": None,
+        "status": "draft",
+        "status_transitions": {},
+        "subtotal": 0,
+        "subtotal_excluding_tax": 0,
+        "total": 0,
+        "total_excluding_tax": 0,
+        "total_taxes": [],
     }
 
 
@@ -1514,6 +1711,45 @@ def _checkout_form(session: dict, items: list[dict]) -> str:
         '<button type="submit">Pay</button>\n</form>\n'
         f'<p><a href="{html.escape(session["cancel_url"])}">Cancel</a></p>'
     )
+
+
+def _invoice_summary(invoice: dict) -> str:
+    currency = invoice["currency"]
+    taxes = sum(tax["amount"] for tax in invoice["total_taxes"])
+    return (
+        f"<p>Billed to {html.escape(invoice['customer_email'] or '')}</p>\n"
+        f"<p>Status: {html.escape(invoice['status'])}</p>\n"
+        f"<p>Subtotal: {format_amount(invoice['subtotal'], currency)}</p>\n"
+        f"<p>Tax: {format_amount(taxes, currency)}</p>\n"
+        f"<p>Total: <strong>{format_amount(invoice['total'], currency)}</strong></p>\n"
+        f'<p><a href="{html.escape(invoice["invoice_pdf"])}">Download PDF</a></p>'
+    )
+
+
+def _invoice_pdf(invoice: dict) -> bytes:
+    """A one-page PDF naming the invoice (enough for a browser to open it)."""
+    text = f"Invoice {invoice['number']} total {invoice['total']} {invoice['currency']}"
+    text = text.replace("\\", "").replace("(", "").replace(")", "")
+    stream = f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode("latin-1", "replace")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    body, offsets = b"%PDF-1.4\n", []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref,
+    )
+    return body
 
 
 def _closed_page(session: dict) -> tuple[str, str]:

@@ -33,3 +33,8 @@ def open_course_by_slug(slug: str) -> Course | None:
     if not _SLUG.fullmatch(slug):
         return None
     return courses_open_for_applications().filter(slug=slug).first()
+
+
+def grants_of(email: str) -> QuerySet[Grant]:
+    """Every grant application made with this e-mail, oldest first (the learner's data export)."""
+    return Grant.objects.filter(email=email).select_related("course").order_by("created_at")

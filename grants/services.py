@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, TextField, Value, When
-from django.db.models.functions import Concat
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
@@ -619,6 +619,45 @@ def _send_once(
         raise
     logger.info("event=grant.email_sent grant_id=%s template=%s", grant_id, template)
     return True
+
+
+# --- Deleted accounts ---------------------------------------------------------------------------
+
+
+def forget_applicant(*, email: str, erased_email: str) -> int:
+    """A learner deleted their account: their grants keep what the sales records need (course,
+    status, discount, coupon code, dates) and lose the rest. Safe to re-run.
+
+    Pending applications are withdrawn without a decision e-mail; an unused coupon expires now
+    (checkout refuses it; the expiry sweep marks it expired); no e-mail about any of them is
+    sent to the old address any more. Returns how many grants were anonymised.
+    """
+    email = normalize_email(email)
+    now = timezone.now()
+    mine = Grant.objects.filter(email=email)
+    mine.filter(status=Grant.Status.PENDING).update(
+        status=Grant.Status.REJECTED,
+        reviewed_at=now,
+        admin_notes="Withdrawn: the applicant deleted their account.",
+    )
+    mine.filter(
+        status=Grant.Status.APPROVED,
+        coupon_state=Grant.CouponState.AVAILABLE,
+        coupon_expires_at__gt=now,
+    ).update(coupon_expires_at=now)
+    forgotten = mine.update(
+        email=normalize_email(erased_email),
+        name="",
+        statement="",
+        organisation="",
+        country="",
+        received_email_sent_at=Coalesce("received_email_sent_at", Value(now)),
+        staff_notified_at=Coalesce("staff_notified_at", Value(now)),
+        decision_email_sent_at=Coalesce("decision_email_sent_at", Value(now)),
+    )
+    if forgotten:
+        logger.info("event=grant.applicant_forgotten grants=%s", forgotten)
+    return forgotten
 
 
 # --- Import from the old MaalEdu (the legacy app calls this; safe to re-run) ------------------

@@ -8,7 +8,7 @@ from maaledu.admin import RecordAdmin
 from maaledu.logging import mask_email
 
 from . import selectors, services
-from .models import LmsAlert, LmsSyncJob
+from .models import LmsAlert, LmsSyncJob, LmsUserErasure
 
 JOB_FIELDS = (
     "id",
@@ -112,3 +112,12 @@ class LmsAlertAdmin(RecordAdmin):
 
     list_display = ("kind", "key", "detail", "opened_at", "notified_at", "resolved_at")
     list_filter = (OpenFilter, "kind")
+
+
+@admin.register(LmsUserErasure)
+class LmsUserErasureAdmin(RecordAdmin):
+    """Deleted accounts whose LMS user is being removed; a failed one needs staff in the LMS."""
+
+    list_display = ("id", "status", "attempts", "next_attempt_at", "last_error", "done_at")
+    list_filter = ("status",)
+    ordering = ("-created_at",)

@@ -371,6 +371,34 @@ class FrappeClient:
                 raise _error(response)
         return deleted
 
+    def erase_user(self, *, email: str) -> str:
+        """Remove the learner from the LMS: every enrolment, then the User itself.
+
+        Returns ``deleted``, ``disabled`` (Frappe refuses to delete a User other records still
+        link to, 417 LinkExistsError: it is disabled and its name fields blanked instead) or
+        ``absent``. Safe to repeat.
+        """
+        name = _user_name(email)
+        rows = list(self._list_all(ENROLLMENT, [["member", "=", name]], ["name"]))
+        for row in rows:
+            response = self._send("DELETE", _doc_path(ENROLLMENT, str(row["name"])))
+            if response.status_code not in (200, 202) and not _is_missing(response):
+                raise _error(response)
+        response = self._send("DELETE", _doc_path("User", name))
+        if response.status_code in (200, 202):
+            return "deleted"
+        if _is_missing(response):
+            return "absent"
+        if response.status_code != 417 or _exc_type(response) != "LinkExistsError":
+            raise _error(response)
+        response = self._send(
+            "PUT",
+            _doc_path("User", name),
+            json_body={"enabled": 0, "first_name": "Deleted", "last_name": ""},
+        )
+        _expect(response, 200)
+        return "disabled"
+
     def progress_for(self, *, course: str, members: Sequence[str]) -> dict[str, float]:
         """Progress (0-100) by lower-cased member, for members enrolled in ``course``.
 

@@ -51,3 +51,40 @@ class LmsAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.key}"
+
+
+class LmsUserErasure(models.Model):
+    """A learner who deleted their account: their Frappe LMS user must go too (a sync job).
+
+    Created by the ``account_erased`` hook while the shop still knows the address (an insert
+    guarded by the unique hash, so a repeated deletion finds the same job). The worker deletes
+    every LMS enrolment of the user, then the user (disabling it when Frappe keeps links to it),
+    under a lease like enrollment jobs; once done the address itself is blanked.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    email_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the e-mail.")
+    email = models.EmailField(blank=True, help_text="Blanked once the LMS user is gone.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "LMS user erasure"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="lms_erasure_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"LMS user erasure #{self.pk} ({self.status})"

@@ -11,9 +11,15 @@ These receivers only start it now rather than at the next sweep: if the message 
 
 from django.dispatch import receiver
 
-from enrollments.signals import enrollment_paid, enrollment_revoked, enrollment_suspended
+from enrollments.signals import (
+    account_erased,
+    enrollment_paid,
+    enrollment_revoked,
+    enrollment_suspended,
+)
 from maaledu.queue import enqueue
 
+from . import services
 from .tasks import sync_enrollment
 
 
@@ -22,3 +28,10 @@ from .tasks import sync_enrollment
 )
 def start_sync(sender, enrollment_id: int, **kwargs) -> None:
     enqueue(sync_enrollment, enrollment_id)
+
+
+@receiver(account_erased, dispatch_uid="lms_sync.erase_lms_user")
+def record_user_erasure(sender, user_id: int, email: str, **kwargs) -> None:
+    """A deleted account: record the LMS erasure job now, while the deletion still knows the
+    address. ``sweep_user_erasures`` starts it once due (after one lease period)."""
+    services.request_user_erasure(email=email)

@@ -26,6 +26,7 @@ LMS_SYNC_LEASE_SECONDS) records nothing. Alerts are inserts guarded by a unique 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import secrets
@@ -55,7 +56,7 @@ from .frappe import (
     LmsNotConfigured,
     LmsTransientError,
 )
-from .models import LmsAlert
+from .models import LmsAlert, LmsUserErasure
 
 logger = logging.getLogger(__name__)
 
@@ -442,6 +443,105 @@ def pull_progress(*, batch_size: int) -> int:
     _store_progress(read, now)
     logger.info("event=lms.progress_pulled read=%s missing_in_lms=%s", len(read), missing)
     return len(read)
+
+
+# --- Deleted accounts: their LMS user goes too --------------------------------------------------
+
+
+def email_hash(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def request_user_erasure(*, email: str) -> int:
+    """Record the job that removes this learner from the LMS (once per address); return its id.
+
+    The first attempt waits one lease period, so an enrol call already in flight for the
+    learner has finished (or lost its lease) before the user is removed.
+    """
+    now = timezone.now()
+    erasure, created = LmsUserErasure.objects.get_or_create(
+        email_hash=email_hash(email),
+        defaults={
+            "email": email.strip().lower(),
+            "next_attempt_at": now + timedelta(seconds=settings.LMS_SYNC_LEASE_SECONDS),
+        },
+    )
+    if not created and erasure.status == LmsUserErasure.Status.DONE:
+        return erasure.pk
+    logger.info("event=lms.erasure_requested erasure_id=%s created=%s", erasure.pk, created)
+    return erasure.pk
+
+
+def _erasure_claimable(now: datetime) -> Q:
+    lease_free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    Status = LmsUserErasure.Status
+    due = Q(status=Status.PENDING, next_attempt_at__lte=now)
+    return lease_free & (due | Q(status=Status.IN_PROGRESS))
+
+
+def due_erasure_ids(*, now: datetime, limit: int) -> list[int]:
+    return list(
+        LmsUserErasure.objects.filter(_erasure_claimable(now))
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def run_user_erasure(*, erasure_id: int, now: datetime | None = None) -> str:
+    """Claim the erasure under a lease, make the Frappe calls, record the outcome (conditional
+    on the lease, like ``run_job``). Frappe not configured: it waits, as sync jobs do."""
+    now = now or timezone.now()
+    Status = LmsUserErasure.Status
+    token = secrets.token_hex(16)
+    claimed = LmsUserErasure.objects.filter(_erasure_claimable(now), pk=erasure_id).update(
+        status=Status.IN_PROGRESS,
+        lease_token=token,
+        lease_until=now + timedelta(seconds=settings.LMS_SYNC_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return NOT_CLAIMED
+    erasure = LmsUserErasure.objects.get(pk=erasure_id)
+    mine = LmsUserErasure.objects.filter(
+        pk=erasure_id, lease_token=token, status=Status.IN_PROGRESS
+    )
+    release = {"lease_token": "", "lease_until": None}
+    try:
+        client = FrappeClient.from_settings()
+        try:
+            outcome = client.erase_user(email=erasure.email)
+        finally:
+            client.close()
+    except LmsNotConfigured as error:
+        mine.update(
+            status=Status.PENDING,
+            next_attempt_at=now + timedelta(seconds=settings.LMS_SYNC_CONFIG_RETRY_SECONDS),
+            attempts=F("attempts") - 1,
+            last_error=error.detail,
+            **release,
+        )
+        return WAITING_CONFIG
+    except LmsError as error:
+        give_up = not isinstance(error, LmsTransientError) or (
+            erasure.attempts >= settings.LMS_SYNC_MAX_ATTEMPTS
+        )
+        if give_up:
+            mine.update(
+                status=Status.FAILED, next_attempt_at=None, last_error=error.detail, **release
+            )
+            _open_alert(LmsAlert.Kind.FAILED, SITE_KEY, f"LMS user erasure: {error.detail}")
+            logger.error("event=lms.erasure_failed erasure_id=%s", erasure_id)
+            return FAILED
+        mine.update(
+            status=Status.PENDING,
+            next_attempt_at=now + backoff_delay(erasure.attempts),
+            last_error=error.detail,
+            **release,
+        )
+        return RETRY
+    done = mine.update(status=Status.DONE, email="", done_at=now, last_error="", **release)
+    logger.info("event=lms.erasure_done erasure_id=%s outcome=%s", erasure_id, outcome)
+    return SYNCED if done else DISCARDED
 
 
 def _store_progress(read: list[Enrollment], now: datetime) -> None:

@@ -67,6 +67,25 @@ def resend_unsent_alerts() -> int:
     return len(ids)
 
 
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=max(1, int(settings.LMS_SYNC_LEASE_SECONDS * 0.9)),
+)
+def erase_lms_user(erasure_id: int) -> str:
+    """Remove a deleted account's user from the LMS (not before its first attempt is due)."""
+    return services.run_user_erasure(erasure_id=erasure_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sweep_user_erasures() -> int:
+    """Start due LMS user erasures and those whose worker died (lease expired)."""
+    ids = services.due_erasure_ids(now=timezone.now(), limit=SWEEP_BATCH)
+    for erasure_id in ids:
+        erase_lms_user.delay(erasure_id)
+    return len(ids)
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def sync_course_outlines() -> int:
     """Beat, every LMS_OUTLINE_SYNC_SECONDS: course outlines from the LMS (read-only there)."""

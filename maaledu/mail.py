@@ -5,12 +5,16 @@ layouts ``emails/base.txt`` / ``emails/base.html``. The backend is SendGrid (any
 ``SENDGRID_API_KEY`` is set, the console otherwise. Call it from Celery tasks, never in a request.
 """
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.utils.encoding import punycode
+
+logger = logging.getLogger(__name__)
 
 
 def validate_deliverable_email(value: str) -> None:
@@ -26,7 +30,17 @@ def validate_deliverable_email(value: str) -> None:
     validate_email(f"postmaster@{encoded}")
 
 
+def deliverable(address: str) -> bool:
+    """False for the reserved ``.invalid`` domain (RFC 2606), which can never receive mail: a
+    deleted account's records carry such a placeholder, and e-mails queued for it are dropped."""
+    return not address.strip().lower().rstrip(">").endswith(".invalid")
+
+
 def send_templated_email(*, to: list[str], template: str, context: dict) -> None:
+    to = [address for address in to if deliverable(address)]
+    if not to:
+        logger.info("event=email.skipped template=%s reason=undeliverable", template)
+        return
     context = {"site_url": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     text = render_to_string(f"emails/{template}.txt", context)

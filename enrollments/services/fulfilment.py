@@ -20,6 +20,7 @@ from .. import stripe_gateway
 from ..models import Enrollment
 from ..signals import enrollment_paid, payment_needs_review
 from .refunds import apply_dispute, apply_refund, notify_refund
+from .tax import price_paid, recorded_amounts
 from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
@@ -51,9 +52,10 @@ def release_reservation(enrollment: Enrollment) -> None:
 def announce_paid_on_commit(enrollment_id: int) -> None:
     """After commit: the confirmation e-mail and the hook the LMS sync listens to. A message
     lost with Redis is recovered by the confirmation sweep and the LMS sweep."""
-    from ..tasks import send_enrollment_confirmation
+    from ..tasks import fetch_invoice_links, send_enrollment_confirmation
 
     enqueue_on_commit(send_enrollment_confirmation, enrollment_id)
+    enqueue_on_commit(fetch_invoice_links, enrollment_id)
     send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
 
 
@@ -104,7 +106,8 @@ def fulfil_checkout_session(session: dict) -> str:
         return AWAITING_PAYMENT
     if enrollment.status in (Status.PAID, Status.REFUNDED):
         return ALREADY_FULFILLED
-    amount, currency = session.get("amount_total"), str(session.get("currency") or "").lower()
+    # The price before any tax added on top, against ours (services.tax: prices include tax).
+    amount, currency = price_paid(session), str(session.get("currency") or "").lower()
     if amount != enrollment.amount_due_cents or currency != enrollment.currency:
         # The learner paid something: keep the checkout (and its coupon) for staff to settle.
         _hold_open(enrollment)
@@ -116,7 +119,7 @@ def fulfil_checkout_session(session: dict) -> str:
         return AMOUNT_MISMATCH
     try:
         with transaction.atomic():
-            fulfilled = _mark_paid(enrollment, payment_intent=session.get("payment_intent"))
+            fulfilled = _mark_paid(enrollment, session=session)
     except IntegrityError:
         _payment_needs_review(
             enrollment,
@@ -160,18 +163,24 @@ def _hold_open(enrollment: Enrollment) -> None:
         )
 
 
-def _mark_paid(enrollment: Enrollment, *, payment_intent: str | None) -> bool:
+def _mark_paid(enrollment: Enrollment, *, session: dict) -> bool:
     """``→ paid`` with its LMS job, then the coupon and the commission, in one transaction.
 
-    Each step is safe to re-run on its own (coupon redemption and commission recording are
-    idempotent), so reconciliation can finish whatever an interrupted run left undone.
+    The same update keeps Stripe's subtotal, tax, total and invoice id. Each step is safe to
+    re-run on its own (coupon redemption and commission recording are idempotent), so
+    reconciliation can finish whatever an interrupted run left undone.
     """
     now = timezone.now()
+    amounts = recorded_amounts(session)
     updated = Enrollment.objects.filter(pk=enrollment.pk, status__in=FULFILLABLE).update(
-        stripe_payment_intent_id=payment_intent or "", **paid_fields(now)
+        stripe_payment_intent_id=session.get("payment_intent") or "",
+        **amounts,
+        **paid_fields(now),
     )
     if not updated:
         return False
+    for field, value in amounts.items():
+        setattr(enrollment, field, value)
     record_sale_side_effects(enrollment, sold_at=now)
     announce_paid_on_commit(enrollment.pk)
     return True
@@ -194,13 +203,16 @@ def record_sale_side_effects(enrollment: Enrollment, *, sold_at) -> None:
 
 
 def record_commission_for(enrollment: Enrollment, *, sold_at):
-    """The affiliate's commission on this sale (idempotent; None when nothing is earned)."""
+    """The affiliate's commission on this sale (idempotent; None when nothing is earned).
+
+    It is computed on the amount before tax: an affiliate does not earn on VAT.
+    """
     return affiliate_services.record_commission(
         affiliate_id=enrollment.affiliate_id,
         sale_id=enrollment.pk,
         course=enrollment.course,
         buyer_email=enrollment.email,
-        amount_paid_cents=enrollment.amount_due_cents,
+        amount_paid_cents=enrollment.amount_before_tax_cents,
         currency=enrollment.currency,
         sold_at=sold_at,
     )

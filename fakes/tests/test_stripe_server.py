@@ -625,3 +625,69 @@ def test_checkout_page_for_an_expired_session_says_so(fake, client):
     assert "has expired" in page.text
     assert paid.status_code == 409
     assert fake.sessions[session.id]["status"] == "expired"
+
+
+# --- invoice_creation and Stripe Tax ----------------------------------------------------------
+
+
+def test_invoice_creation_makes_a_paid_invoice_with_hosted_page_and_pdf(fake, client):
+    params = session_params(
+        invoice_creation={"enabled": True, "invoice_data": {"metadata": {"enrollment_id": "12"}}}
+    )
+    session = client.v1.checkout.sessions.create(params=params)
+    assert session.invoice is None and session.invoice_creation.enabled is True
+
+    completed = fake.complete_session(session.id)
+    invoice = client.v1.invoices.retrieve(completed["invoice"])
+
+    assert invoice.status == "paid" and invoice.object == "invoice"
+    assert (invoice.total, invoice.amount_paid, invoice.currency) == (4990, 4990, "eur")
+    assert invoice.metadata.to_dict() == {"enrollment_id": "12"}
+    assert invoice.customer == completed["customer"] and invoice.customer.startswith("cus_")
+    page = requests.get(invoice.hosted_invoice_url, timeout=5)
+    assert page.status_code == 200 and "€49.90" in page.text
+    pdf = requests.get(invoice.invoice_pdf, timeout=5)
+    assert pdf.headers["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert requests.get(invoice.hosted_invoice_url + "x", timeout=5).status_code == 404
+    expanded = client.v1.checkout.sessions.retrieve(session.id, params={"expand": ["invoice"]})
+    assert expanded.invoice.id == invoice.id
+
+
+def test_without_invoice_creation_no_invoice_is_made(fake, client):
+    session = client.v1.checkout.sessions.create(params=session_params())
+
+    assert fake.complete_session(session.id)["invoice"] is None
+    assert fake.invoices == {}
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.invoices.retrieve("in_missing")
+
+
+@pytest.mark.parametrize(
+    ("behavior", "subtotal", "tax", "total"),
+    [("inclusive", 4990, 832, 4990), ("exclusive", 4990, 998, 5988)],
+)
+def test_automatic_tax_puts_the_tax_inside_or_on_top_of_the_price(
+    fake, client, behavior, subtotal, tax, total
+):
+    fake.tax_rate_percent = 20
+    params = session_params(automatic_tax={"enabled": True}, tax_id_collection={"enabled": True})
+    params["line_items"][0]["price_data"]["tax_behavior"] = behavior
+    session = client.v1.checkout.sessions.create(params=params)
+    assert session.automatic_tax.status == "requires_location_inputs"
+    assert session.tax_id_collection.enabled is True
+
+    completed = fake.complete_session(session.id)
+
+    assert (completed["amount_subtotal"], completed["amount_total"]) == (subtotal, total)
+    assert completed["total_details"]["amount_tax"] == tax
+    assert completed["automatic_tax"]["status"] == "complete"
+    charge = next(iter(fake.charges.values()))
+    assert charge["amount"] == total
+
+
+def test_an_unknown_tax_behavior_is_refused_like_stripe(client):
+    params = session_params()
+    params["line_items"][0]["price_data"]["tax_behavior"] = "sometimes"
+
+    with pytest.raises(stripe.InvalidRequestError, match="tax_behavior"):
+        client.v1.checkout.sessions.create(params=params)

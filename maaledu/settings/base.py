@@ -153,6 +153,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "enrollments.tasks.sweep_unsent_confirmations",
         "schedule": 10 * 60,
     },
+    # Receipt links of Stripe invoices whose fetch after payment was lost.
+    "enrollments-sweep-missing-invoice-links": {
+        "task": "enrollments.tasks.sweep_missing_invoice_links",
+        "schedule": 10 * 60,
+    },
     # Refund notices, payment-failed notices and dispute alerts whose message was lost.
     "enrollments-sweep-unsent-notices": {
         "task": "enrollments.tasks.sweep_unsent_notices",
@@ -160,6 +165,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The LMS retry scheduler: starts due sync jobs and jobs whose worker died (lease expired).
     "lms-sync-sweep-due-jobs": {"task": "lms_sync.tasks.sweep_due_jobs", "schedule": 60},
+    # Deleted accounts: their LMS users are removed by these jobs.
+    "lms-sync-sweep-user-erasures": {"task": "lms_sync.tasks.sweep_user_erasures", "schedule": 60},
     "lms-sync-pull-progress": {"task": "lms_sync.tasks.pull_progress", "schedule": 30 * 60},
     "lms-sync-resend-unsent-alerts": {
         "task": "lms_sync.tasks.resend_unsent_alerts",
@@ -260,6 +267,9 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 # How long a Checkout Session stays open (Stripe allows 30 minutes to 24 hours).
 CHECKOUT_SESSION_MINUTES = env.int("CHECKOUT_SESSION_MINUTES", default=60)
 STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 1024)
+# Stripe Tax: tax computed by Stripe inside our (tax-inclusive) prices, and a tax-ID field for
+# business buyers at checkout. Needs Stripe Tax set up in the Stripe dashboard.
+STRIPE_AUTOMATIC_TAX = env.bool("STRIPE_AUTOMATIC_TAX", default=False)
 
 # --- Frappe LMS ---------------------------------------------------------------------------
 FRAPPE_URL = env("FRAPPE_URL", default="").rstrip("/")
@@ -324,20 +334,55 @@ CHECKOUT_RATE_PER_EMAIL = env("CHECKOUT_RATE_PER_EMAIL", default="10/m")
 # Checkout attempts with a grant coupon per user and per client IP (brute force of codes).
 COUPON_RATE_PER_USER = env("COUPON_RATE_PER_USER", default="10/h")
 COUPON_RATE_PER_IP = env("COUPON_RATE_PER_IP", default="30/h")
+# The account page: data exports per user, and deletion attempts (password checks) per user.
+ACCOUNT_EXPORT_RATE = env("ACCOUNT_EXPORT_RATE", default="10/h")
+ACCOUNT_DELETE_RATE = env("ACCOUNT_DELETE_RATE", default="5/h")
 
 # --- Static files, i18n -------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
 MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 # The site itself serves MEDIA_URL from MEDIA_ROOT (development, the demo, the browser tests);
 # in production a file storage (S3) or the proxy serves it.
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
+# Uploaded media (course images): an S3-compatible bucket (AWS S3, Cloudflare R2, MinIO, …)
+# through django-storages when MEDIA_S3_BUCKET is set, the local file system otherwise. The
+# bucket (or MEDIA_S3_PREFIX in it) must be publicly readable: cached pages keep image URLs for
+# as long as they are cached, so they are plain URLs, never expiring signed ones.
+MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+MEDIA_S3_ENDPOINT_URL = env("MEDIA_S3_ENDPOINT_URL", default="").rstrip("/")
+MEDIA_S3_CUSTOM_DOMAIN = env("MEDIA_S3_CUSTOM_DOMAIN", default="")
+if MEDIA_S3_BUCKET:
+    MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": MEDIA_S3_ENDPOINT_URL or None,
+            "region_name": env("MEDIA_S3_REGION", default="") or None,
+            "access_key": env("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "custom_domain": MEDIA_S3_CUSTOM_DOMAIN or None,
+            "location": env("MEDIA_S3_PREFIX", default="media"),
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "default_acl": None,  # the bucket's policy decides (public read for images)
+        },
+    }
+    if MEDIA_S3_CUSTOM_DOMAIN:
+        MEDIA_ORIGIN = f"https://{MEDIA_S3_CUSTOM_DOMAIN}"
+    elif MEDIA_S3_ENDPOINT_URL:
+        MEDIA_ORIGIN = MEDIA_S3_ENDPOINT_URL  # path-style URLs: <endpoint>/<bucket>/…
+    else:
+        MEDIA_ORIGIN = f"https://{MEDIA_S3_BUCKET}.s3.amazonaws.com"
+else:
+    MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    MEDIA_ORIGIN = ""
+STORAGES = {
+    "default": MEDIA_STORAGE,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -359,7 +404,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *([MEDIA_ORIGIN] if MEDIA_ORIGIN else [])],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],

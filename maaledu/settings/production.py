@@ -25,7 +25,7 @@ DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=False)
 
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,  # noqa: F405 (S3-compatible when MEDIA_S3_BUCKET is set)
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

@@ -47,6 +47,12 @@ def only(owner: str) -> dict[str, Expect]:
     return {persona: 200 if persona == owner else 404 for persona in PERSONAS}
 
 
+def owner_only(owner: str) -> dict[str, Expect]:
+    """A signed-in owner's page: anonymous visitors are sent to log in, every other account
+    gets the 404 of a missing id."""
+    return {**only(owner), "anonymous": LOGIN}
+
+
 def staff_only(staff: Expect) -> dict[str, Expect]:
     return {**everyone(ADMIN_LOGIN), "staff": staff}
 
@@ -119,6 +125,22 @@ ROWS: dict[str, list[Row]] = {
         Row(lambda w: f"/enrollments/{MISSING_ID}/status/", everyone(404), "missing"),
     ],
     "enrollments:my_courses": [Row(lambda w: "/my/courses/", logged_in(200))],
+    # Everyone signed in has an order list (their own); a receipt is its owner's only.
+    "enrollments:my_orders": [Row(lambda w: "/my/orders/", logged_in(200))],
+    "enrollments:order_receipt": [
+        Row(_enrollment("enrollment", "enrollments:order_receipt"), owner_only("learner"), "own"),
+        Row(
+            _enrollment("other_enrollment", "enrollments:order_receipt"),
+            owner_only("other_learner"),
+            "other learner's",
+        ),
+        Row(lambda w: f"/my/orders/{MISSING_ID}/receipt/", logged_in(404), "missing"),
+    ],
+    # The account page, its data export (POST only) and deletion (POST with the password).
+    "enrollments:account": [Row(lambda w: "/account/", logged_in(200))],
+    "enrollments:account_export": [Row(lambda w: "/account/export/", logged_in(405))],
+    "enrollments:account_delete": [Row(lambda w: "/account/delete/", logged_in(200))],
+    "enrollments:account_deleted": [Row(lambda w: "/account/deleted/", everyone(200))],
     # POST only, signed by Stripe; see test_headers and test_hostile_input.
     "enrollments:stripe_webhook": [Row(lambda w: "/webhooks/stripe/", everyone(405))],
     "affiliates:index": [Row(lambda w: "/affiliates/", everyone((302, "/affiliates/dashboard/")))],

@@ -30,7 +30,7 @@ from maaledu.tests.test_hostile_input import (
 )
 
 pytestmark = pytest.mark.django_db
-# Ten forms, most of them admin pages: fewer examples each keeps the file under a minute.
+# Twelve forms, most of them admin pages: fewer examples each keeps the file under a minute.
 FUZZ_FORMS = hypothesis_settings(FUZZ, max_examples=15)
 
 MODELS = (
@@ -101,6 +101,8 @@ TARGETS = {
         ("email", "is_active", "is_staff", "groups", "_save"),
     ),
     "logout": (lambda world: "/accounts/logout/", "learner", ("next",)),
+    "account deletion": (lambda world: "/account/delete/", "learner", ("password", "confirm")),
+    "data export": (lambda world: "/account/export/", "learner", ("format",)),
 }
 
 
