@@ -19,7 +19,7 @@ from maaledu.queue import enqueue_on_commit, send_on_commit
 from .. import stripe_gateway
 from ..models import Enrollment
 from ..signals import enrollment_paid, payment_needs_review
-from .refunds import apply_dispute, apply_refund, notify_refund
+from .refunds import apply_dispute, apply_refund, apply_refund_policy, notify_refund
 from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
@@ -103,6 +103,12 @@ def fulfil_checkout_session(session: dict) -> str:
             _hold_open(enrollment)  # ACH/SEPA: until the bank answers
         return AWAITING_PAYMENT
     if enrollment.status in (Status.PAID, Status.REFUNDED):
+        # A fulfilment interrupted after committing ``paid`` may not have applied a refund or
+        # dispute that overtook it, and those events will not come again: this retry does.
+        if enrollment.amount_refunded_cents:
+            apply_refund_policy(enrollment)
+        if enrollment.dispute_status != Enrollment.Dispute.NONE:
+            apply_dispute(enrollment.pk)
         return ALREADY_FULFILLED
     amount, currency = session.get("amount_total"), str(session.get("currency") or "").lower()
     if amount != enrollment.amount_due_cents or currency != enrollment.currency:
