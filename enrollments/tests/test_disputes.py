@@ -193,3 +193,19 @@ def test_a_retried_payment_event_applies_a_dispute_an_interrupted_fulfilment_lef
         True,
         Commission.Status.PENDING,
     )
+
+
+def test_a_retried_opening_flags_a_dispute_an_interrupted_first_run_only_opened(
+    client, fake_stripe
+):
+    """The first run committed ``open`` and died before flagging the enrollment for staff;
+    Stripe's retry of the same event flags it (the alert e-mail has its own sweep)."""
+    enrollment = buy(client, fake_stripe)
+    opened = fake_stripe.event_for_dispute(next(iter(fake_stripe.charges)))
+    Enrollment.objects.filter(pk=enrollment.pk).update(dispute_status="open")  # first run, alone
+
+    assert post_event(client, opened).status_code == 200
+
+    enrollment.refresh_from_db()
+    assert enrollment.needs_review
+    assert enrollment.review_reason.startswith(f"Dispute {opened['data']['object']['id']} opened")
