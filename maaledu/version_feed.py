@@ -110,6 +110,10 @@ class VersionFeed:
                 self._listen()
             except (redis.RedisError, OSError, ValueError) as error:
                 logger.warning("event=version_feed.disconnected error=%s", type(error).__name__)
+            except Exception:
+                # Never let the thread end (a junk message, a client bug): a dead feed would
+                # send every view of this process on the round trip for good.
+                logger.exception("event=version_feed.failed")
             self._forget()
             self._stop.wait(RETRY_SECONDS)
 

@@ -19,7 +19,7 @@ from maaledu.queue import enqueue_on_commit, send_on_commit
 from .. import stripe_gateway
 from ..models import Enrollment
 from ..signals import enrollment_paid, payment_needs_review
-from .refunds import apply_dispute, apply_refund, notify_refund
+from .refunds import apply_dispute, apply_refund, apply_refund_policy, notify_refund
 from .tax import price_paid, recorded_amounts
 from .transitions import as_pk, flag_for_review, transition
 
@@ -105,6 +105,12 @@ def fulfil_checkout_session(session: dict) -> str:
             _hold_open(enrollment)  # ACH/SEPA: until the bank answers
         return AWAITING_PAYMENT
     if enrollment.status in (Status.PAID, Status.REFUNDED):
+        # A fulfilment interrupted after committing ``paid`` may not have applied a refund or
+        # dispute that overtook it, and those events will not come again: this retry does.
+        if enrollment.amount_refunded_cents:
+            apply_refund_policy(enrollment)
+        if enrollment.dispute_status != Enrollment.Dispute.NONE:
+            apply_dispute(enrollment.pk)
         return ALREADY_FULFILLED
     # The price before any tax added on top, against ours (services.tax: prices include tax).
     amount, currency = price_paid(session), str(session.get("currency") or "").lower()

@@ -353,7 +353,8 @@ def record_dispute(dispute: dict) -> str:
     opened = Enrollment.objects.filter(
         pk=enrollment.pk, dispute_status=Enrollment.Dispute.NONE
     ).update(dispute_status=Enrollment.Dispute.OPEN)
-    if opened:
+    # Also when a first run opened it and died before flagging: its retry finishes the job.
+    if opened or enrollment.dispute_status == Enrollment.Dispute.OPEN:
         amount = dispute.get("amount")
         flag_for_review(
             enrollment.pk,

@@ -165,3 +165,47 @@ def test_opening_and_closing_delivered_at_the_same_moment_end_as_in_order(fake_s
 
     assert statuses == [200] * len(payloads)
     assert dispute_state(enrollment) == (WON if closing == "won" else LOST)
+
+
+def test_a_retried_payment_event_applies_a_dispute_an_interrupted_fulfilment_left_unapplied(
+    client, fake_stripe
+):
+    """The dispute overtook the payment; the first fulfilment committed ``paid`` and then died
+    before applying it. Stripe's retry of the payment event must finish the job: the dispute
+    event itself is done and will not come again."""
+    from django.db import transaction
+
+    from enrollments.services.fulfilment import _mark_paid
+
+    enrollment, completed = _checkout_paid_at_stripe(client, fake_stripe)
+    opened = fake_stripe.event_for_dispute(next(iter(fake_stripe.charges)))
+    post_event(client, opened)
+    session = completed["data"]["object"]
+    with transaction.atomic():  # the first fulfilment's committed step, alone
+        assert _mark_paid(enrollment, payment_intent=session["payment_intent"])
+
+    assert post_event(client, completed).status_code == 200
+
+    assert dispute_state(enrollment) == (
+        "paid",
+        "open",
+        "suspend",
+        True,
+        Commission.Status.PENDING,
+    )
+
+
+def test_a_retried_opening_flags_a_dispute_an_interrupted_first_run_only_opened(
+    client, fake_stripe
+):
+    """The first run committed ``open`` and died before flagging the enrollment for staff;
+    Stripe's retry of the same event flags it (the alert e-mail has its own sweep)."""
+    enrollment = buy(client, fake_stripe)
+    opened = fake_stripe.event_for_dispute(next(iter(fake_stripe.charges)))
+    Enrollment.objects.filter(pk=enrollment.pk).update(dispute_status="open")  # first run, alone
+
+    assert post_event(client, opened).status_code == 200
+
+    enrollment.refresh_from_db()
+    assert enrollment.needs_review
+    assert enrollment.review_reason.startswith(f"Dispute {opened['data']['object']['id']} opened")

@@ -416,3 +416,29 @@ def test_confirming_a_preview_after_the_enrollment_changed_refunds_nothing(
     assert "changed since the preview" in response.text
     assert RefundRequest.objects.count() == 0
     assert end_state(enrollment)[:2] == ("paid", 1000)
+
+
+def test_a_retried_payment_event_applies_a_refund_an_interrupted_fulfilment_left_unapplied(
+    client, fake_stripe
+):
+    """A full refund overtook the payment; the first fulfilment committed ``paid`` and died
+    before applying it. Stripe's retry of the payment event revokes access."""
+    from django.db import transaction
+
+    from enrollments.services import fulfilment, refunds
+
+    course = CourseFactory(price_cents=10000)
+    client.post(reverse("enrollments:checkout", args=[course.slug]), {"email": "r@example.com"})
+    enrollment = Enrollment.objects.get()
+    fake_stripe.complete_session(enrollment.stripe_session_id)
+    completed = fake_stripe.event_for_session(enrollment.stripe_session_id)
+    refunds.apply_refund(enrollment_id=enrollment.pk, refunded_cents=10000)  # before payment
+    with transaction.atomic():  # the first fulfilment's committed step, alone
+        assert fulfilment._mark_paid(
+            enrollment, payment_intent=completed["data"]["object"]["payment_intent"]
+        )
+
+    assert post_event(client, completed).status_code == 200
+
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.lms_action) == ("refunded", "unenrol")

@@ -37,3 +37,42 @@ def test_a_key_drawn_twice_is_refused_by_the_insert_and_another_is_drawn(monkeyp
     assert second.session_key == "b" * 32
     assert sessions.SessionStore(first.session_key)["who"] == "first visitor"
     assert sessions.SessionStore(second.session_key)["who"] == "second visitor"
+
+
+def test_signing_in_moves_the_visitor_to_a_new_session_key_and_drops_the_old_one(client):
+    """No session fixation: the key a visitor had before signing in (one an attacker could have
+    planted) is not the signed-in one, and no longer exists."""
+    from django.contrib.sessions.models import Session
+    from django.urls import reverse
+
+    from accounts.tests.factories import UserFactory
+
+    UserFactory(email="dana@example.com", password="a-long-unusual-passphrase-42")
+    session = client.session
+    session["before"] = "kept"
+    session.save()
+    before = session.session_key
+    client.cookies["sessionid"] = before
+
+    response = client.post(
+        reverse("account_login"),
+        {"login": "dana@example.com", "password": "a-long-unusual-passphrase-42"},
+    )
+
+    assert response.status_code == 302
+    after = client.cookies["sessionid"].value
+    assert after != before
+    assert not Session.objects.filter(session_key=before).exists()
+    signed_in = sessions.SessionStore(after)
+    assert signed_in.get("_auth_user_id") and signed_in["before"] == "kept"
+
+
+def test_a_planted_session_key_unknown_to_the_site_is_never_adopted():
+    planted = "attackerchosenkey000000000000000"
+    store = sessions.SessionStore(planted)
+    store["checkout_visitor_token"] = "t"
+
+    store.save()
+
+    assert store.session_key != planted
+    assert not sessions.SessionStore().exists(planted)

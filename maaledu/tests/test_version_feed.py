@@ -165,3 +165,19 @@ def test_the_feed_is_off_unless_turned_on(settings):
     settings.VERSION_FEED = False
 
     assert version_feed.feed() is None
+
+
+def test_a_junk_message_on_the_channel_does_not_end_the_subscription(feed):
+    """Anything on the channel that is not a map of versions (another program, a bug) must not
+    kill the subscriber thread: the process would take the round trip on every view for good."""
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    client.publish(version_feed.CHANNEL, json.dumps([1, 2, 3]))
+
+    def published_and_learned() -> bool:
+        client.publish(version_feed.CHANNEL, json.dumps({"test:after-junk": "v2"}))
+        return feed.known("test:after-junk") == "v2"
+
+    try:
+        _until(published_and_learned, "a version published after the junk")
+    finally:
+        client.close()
