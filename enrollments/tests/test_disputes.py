@@ -182,7 +182,7 @@ def test_a_retried_payment_event_applies_a_dispute_an_interrupted_fulfilment_lef
     post_event(client, opened)
     session = completed["data"]["object"]
     with transaction.atomic():  # the first fulfilment's committed step, alone
-        assert _mark_paid(enrollment, payment_intent=session["payment_intent"])
+        assert _mark_paid(enrollment, session=session)
 
     assert post_event(client, completed).status_code == 200
 

@@ -434,9 +434,7 @@ def test_a_retried_payment_event_applies_a_refund_an_interrupted_fulfilment_left
     completed = fake_stripe.event_for_session(enrollment.stripe_session_id)
     refunds.apply_refund(enrollment_id=enrollment.pk, refunded_cents=10000)  # before payment
     with transaction.atomic():  # the first fulfilment's committed step, alone
-        assert fulfilment._mark_paid(
-            enrollment, payment_intent=completed["data"]["object"]["payment_intent"]
-        )
+        assert fulfilment._mark_paid(enrollment, session=completed["data"]["object"])
 
     assert post_event(client, completed).status_code == 200
 
