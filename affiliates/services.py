@@ -210,6 +210,19 @@ def resolve_attribution(*, referral_code: str | None, buyer_email: str, buyer_us
 _FIGURES_CHANGED = {"version": F("version") + 1, "totals_stale": True}
 
 
+def refresh_stale_earnings() -> tuple[int, int]:
+    """Count every commission not yet in its affiliate's daily totals and retire those
+    dashboards; returns (affiliates, days recomputed). The after-commit refresh of a write
+    normally leaves nothing to do; this catches what a crash, a migration or a bulk import
+    left stale, so no affiliate's first dashboard view pays for it (``refresh_earnings``, and
+    every 10 minutes from beat)."""
+    affiliate_ids = earnings.stale_affiliate_ids()
+    days = sum(earnings.refresh(affiliate_id) for affiliate_id in affiliate_ids)
+    if affiliate_ids:
+        dashboard_cache.invalidate(*affiliate_ids)
+    return len(affiliate_ids), days
+
+
 def _figures_changed(*affiliate_ids: int) -> None:
     """After commit, count the change into the daily totals, then retire the cached dashboard.
     A refresh that fails is left to the next one (the rows stay stale): the write stands."""

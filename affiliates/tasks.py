@@ -16,6 +16,13 @@ def approve_matured_commissions() -> int:
 
 
 @shared_task
+def refresh_stale_earnings() -> int:
+    """Every 10 minutes (``CELERY_BEAT_SCHEDULE``): daily totals a crash or import left stale."""
+    affiliates, _days = services.refresh_stale_earnings()
+    return affiliates
+
+
+@shared_task
 def resend_unsent_welcomes() -> int:
     """Every 10 minutes (``CELERY_BEAT_SCHEDULE``): welcome e-mails whose message was lost."""
     return services.resend_unsent_welcomes()

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from affiliates import earnings, services
+from affiliates import earnings, services, tasks
 from affiliates.models import Commission, EarningsDay
 from affiliates.selectors import earnings_by_affiliate
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
@@ -207,6 +207,25 @@ def test_the_command_counts_every_affiliates_uncounted_commissions():
     assert "2 affiliate(s), 3 day(s) recomputed." in out.getvalue()
     assert earnings.stale_affiliate_ids() == []
     assert _daily_totals(second) == _row_totals(second)
+
+
+def test_the_beat_sweep_counts_what_a_crash_left_stale():
+    """No dashboard view needed: the periodic task counts the rows a crash left stale."""
+    first, second = AffiliateFactory(), AffiliateFactory()
+    _sale(first, 1)
+    _sale(second, 2, days_ago=3)  # no commit here, so no after-commit refresh: all stale
+
+    assert tasks.refresh_stale_earnings.delay().get() == 2
+
+    assert earnings.stale_affiliate_ids() == []
+    assert _daily_totals(first) == _row_totals(first)
+    assert _daily_totals(second) == _row_totals(second)
+    assert tasks.refresh_stale_earnings.delay().get() == 0
+
+
+def test_the_stale_earnings_sweep_is_scheduled(settings):
+    schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "affiliates.tasks.refresh_stale_earnings" in schedule
 
 
 def test_commissions_and_payouts_imported_from_the_old_system_are_counted(

@@ -172,11 +172,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lms_sync.tasks.resend_unsent_alerts",
         "schedule": 10 * 60,
     },
-    # Pending commissions past COMMISSION_REFUND_WINDOW_DAYS become approved.
+    # Affiliate welcome e-mails whose task message was lost.
     "affiliates-resend-unsent-welcomes": {
         "task": "affiliates.tasks.resend_unsent_welcomes",
         "schedule": 10 * 60,
     },
+    # Commissions a crash, a migration or an import left out of the daily totals.
+    "affiliates-refresh-stale-earnings": {
+        "task": "affiliates.tasks.refresh_stale_earnings",
+        "schedule": 10 * 60,
+    },
+    # Pending commissions past COMMISSION_REFUND_WINDOW_DAYS become approved.
     "affiliates-approve-matured-commissions": {
         "task": "affiliates.tasks.approve_matured_commissions",
         "schedule": 60 * 60,
