@@ -60,7 +60,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    last_day = selectors.last_day(now=now)
+    lms_backlog_chart, webhook_chart = charts.last_day_charts(now=now)
     context = {
         **admin.site.each_context(request),
         "title": "Operations",
@@ -70,8 +70,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "needs_review": selectors.enrollments_needing_review(),
         "stale_checkouts": selectors.stale_pending_checkouts(now=now),
         "today": selectors.today(now=now),
-        "lms_backlog_chart": charts.lms_backlog_chart(last_day),
-        "webhook_chart": charts.webhook_chart(last_day),
+        "lms_backlog_chart": lms_backlog_chart,
+        "webhook_chart": webhook_chart,
         "incidents": selectors.open_incidents(),
         "lms_alerts": selectors.open_lms_alerts(),
         "reconciliation": selectors.latest_reconciliation(),

@@ -91,3 +91,31 @@ def test_a_quiet_day_shows_sentences_not_empty_charts(staff_client):  # noqa: F8
     assert "No paid enrollment waited for the LMS in the last 24 hours." in html
     assert "No Stripe event in the last 24 hours." in html
     assert "<style" not in html and " style=" not in figure(html, "chart-webhooks")
+
+
+def test_the_charts_are_drawn_once_a_minute_with_the_figures_they_show(
+    staff_client,  # noqa: F811
+    django_assert_num_queries,
+):
+    """A second look within the minute reads the charts from the cache: the two aggregates
+    are not run again, and the page shows the figures of the first look."""
+    from ops import charts
+
+    now = timezone.now()
+    _event("evt_first", StripeEvent.Outcome.PROCESSED, now)
+    first = charts.last_day_charts(now=now)
+    _event("evt_later", StripeEvent.Outcome.FAILED, now)
+
+    with django_assert_num_queries(0):
+        assert charts.last_day_charts(now=now) == first
+    next_minute = charts.last_day_charts(now=now + timedelta(minutes=1))
+    assert next_minute != first  # the next minute counts the failed event too
+
+
+def test_the_charts_are_drawn_when_the_cache_is_down(redis_down, staff_client):  # noqa: F811
+    _event("evt_down", StripeEvent.Outcome.PROCESSED, timezone.now())
+
+    response = staff_client.get("/admin/ops/")
+
+    assert response.status_code == 200
+    assert "chart-webhooks" in response.content.decode()
