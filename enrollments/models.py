@@ -195,8 +195,14 @@ class Enrollment(models.Model):
     @property
     def awaits_staff_review(self) -> bool:
         """Paid at Stripe, but flagged instead of fulfilled (another amount or currency than
-        asked, a second payment): staff decide, and the learner is told so."""
-        return self.needs_review and self.status not in (self.Status.PAID, self.Status.REFUNDED)
+        asked, a second payment): staff decide, and the learner is told so. A dispute that
+        overtook the payment's own events flags the checkout too, but that payment is applied
+        when its event arrives: not a review (``ops.alerts.payments_awaiting_review`` agrees)."""
+        return (
+            self.needs_review
+            and self.dispute_status == self.Dispute.NONE
+            and self.status not in (self.Status.PAID, self.Status.REFUNDED)
+        )
 
     @property
     def amount_due_display(self) -> str:

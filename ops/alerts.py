@@ -139,9 +139,9 @@ def webhooks_silent(now: datetime) -> Finding:
 def payments_awaiting_review(now: datetime) -> Finding:
     """A learner paid, but the payment was flagged instead of fulfilled (an amount or currency
     other than asked, a second payment for a course they own): they wait for staff."""
-    waiting = Enrollment.objects.filter(needs_review=True).exclude(
-        status__in=[Enrollment.Status.PAID, Enrollment.Status.REFUNDED]
-    )
+    waiting = Enrollment.objects.filter(
+        needs_review=True, dispute_status=Enrollment.Dispute.NONE
+    ).exclude(status__in=[Enrollment.Status.PAID, Enrollment.Status.REFUNDED])
     examples = list(
         waiting.order_by("-updated_at", "-pk").values_list("pk", "review_reason")[
             : DETAIL_EXAMPLES + 1

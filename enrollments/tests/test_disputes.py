@@ -92,6 +92,20 @@ def test_dispute_events_arriving_before_the_payment_events_apply_once_it_is_paid
     assert dispute_state(enrollment) == expected
 
 
+def test_a_dispute_overtaking_the_payment_does_not_tell_the_learner_staff_check_it(
+    client, fake_stripe
+):
+    """The dispute flags the still-pending checkout for staff, but its payment is applied when
+    the payment's event arrives: the learner's page keeps following it, no review is shown."""
+    enrollment, _completed = _checkout_paid_at_stripe(client, fake_stripe)
+    post_event(client, fake_stripe.event_for_dispute(next(iter(fake_stripe.charges))))
+
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.needs_review) == ("pending", True)
+    assert not enrollment.awaits_staff_review
+    assert not enrollment.is_settled
+
+
 @pytest.mark.parametrize("closing", ["won", "lost"])
 def test_every_delivery_order_of_payment_and_dispute_events_ends_the_same(
     client, fake_stripe, closing

@@ -87,3 +87,16 @@ def test_the_review_incident_clears_when_no_paid_checkout_waits_any_more(
     Enrollment.objects.filter(pk=enrollment.pk).update(needs_review=False)  # staff settled it
 
     assert alerts.check_alerts()[Incident.Kind.PAYMENT_REVIEW] == alerts.RESOLVED
+
+
+def test_a_dispute_flag_on_a_checkout_not_yet_paid_here_is_no_payment_review():
+    from enrollments.tests.factories import EnrollmentFactory
+
+    EnrollmentFactory(
+        status=Enrollment.Status.PENDING,
+        needs_review=True,
+        review_reason="Dispute dp_1 opened (fraudulent) for $100.00.",
+        dispute_status=Enrollment.Dispute.OPEN,
+    )
+
+    assert not alerts.payments_awaiting_review(timezone.now()).firing
