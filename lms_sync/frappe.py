@@ -310,7 +310,8 @@ class FrappeClient:
     ) -> str:
         """Enrol the learner in ``course`` and return the enrolment name; safe to repeat.
 
-        Refuses an unpublished course (``LmsCourseUnpublished``) before anything is written.
+        Refuses an unpublished course (``LmsCourseUnpublished``) before anything is written,
+        unless the learner is enrolled already (then that enrolment is returned).
         ``progress`` and ``current_lesson`` restore a suspended enrolment (module docstring);
         a lesson deleted since is dropped rather than blocking the restore.
 
@@ -319,12 +320,12 @@ class FrappeClient:
         most one attempt at a time per (e-mail, course), e.g. under a lock on the Django row.
         """
         course = _course_name(course)
-        _user_name(email)  # a bad address is refused before any request
-        self.require_published(course)
-        member = self.ensure_user(email=email, full_name=full_name)
-        existing = self.find_enrollment(member=member, course=course)
+        # An enrolment made before staff unpublished the course stands: recorded, not waited on.
+        existing = self.find_enrollment(member=_user_name(email), course=course)
         if existing:
             return existing
+        self.require_published(course)
+        member = self.ensure_user(email=email, full_name=full_name)
         body: dict[str, Any] = {"course": course, "member": member}
         if progress:
             body["progress"] = progress

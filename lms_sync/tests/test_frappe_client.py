@@ -139,7 +139,7 @@ def test_retry_after_a_timed_out_enrolment_post_finds_the_enrolment_it_created(f
     def slow_down() -> None:
         fake.slow_seconds = 1.0
 
-    session = session_after("GET", "/api/resource/LMS%20Enrollment?", slow_down)
+    session = session_after("POST", "/api/resource/User", slow_down)  # the step before the POST
     client = make_client(fake, session=session, read_timeout=0.3)
     with pytest.raises(LmsTransientError):
         client.enrol(email="ada@example.com", full_name="Ada", course=COURSE)
@@ -178,6 +178,15 @@ def test_enrolling_in_an_unpublished_course_is_refused_though_frappe_would_accep
     assert isinstance(caught.value, LmsMappingError)
     assert (fake.users, fake.enrollments) == ({}, {})
     assert enrolment_posts(fake) == []
+
+
+def test_a_learner_enrolled_before_the_course_was_unpublished_is_found_not_refused(client, fake):
+    fake.add_course("later-draft")
+    name = client.enrol(email="ada@example.com", full_name="Ada", course="later-draft")
+    fake.courses["later-draft"]["published"] = 0  # staff unpublish it afterwards
+
+    assert client.enrol(email="ada@example.com", full_name="Ada", course="later-draft") == name
+    assert len(enrolment_posts(fake)) == 1
 
 
 def test_a_paid_lms_course_is_enrolled_through_the_moderator_user(client, fake):
