@@ -98,7 +98,9 @@ def expire_stale_checkouts() -> int:
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
 def send_refund_notice(enrollment_id: int, refunded_total_cents: int | None = None) -> bool:
     """Tells the learner the refunded total, once per total it grew to (several refunds in a
-    row may share one e-mail with the latest total). The argument is ignored: the row decides."""
+    row may share one e-mail with the latest total). The row decides the total:
+    ``refunded_total_cents`` is ignored, and kept only so that messages the previous release
+    queued with it still run."""
     enrollment = Enrollment.objects.select_related("course").get(pk=enrollment_id)
     total, told = enrollment.amount_refunded_cents, enrollment.refund_notified_cents
     if total <= told:

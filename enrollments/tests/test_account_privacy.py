@@ -231,7 +231,7 @@ def test_no_email_is_sent_to_the_old_address_after_deletion(ada, ada_client):
 
     delete(ada_client)
     tasks.send_enrollment_confirmation.delay(order.pk)
-    tasks.send_refund_notice.delay(order.pk, 1000)
+    tasks.send_refund_notice.delay(order.pk)
 
     assert mail.outbox == []
 
