@@ -197,12 +197,16 @@ def created_at(doc: dict) -> datetime:
     return generation_time or datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# Our amount columns are PositiveIntegerField: 0 to 2**31 - 1 on every database.
+MAX_AMOUNT_CENTS = 2**31 - 1
+
+
 def minor_units(value, unit: str, *, field: str) -> int:
     """An old amount in integer minor units, read in the declared ``unit``.
 
     ``dollars``: 49.9 → 4990 (the decimal text of the number, never float arithmetic);
-    ``cents``: 4990 → 4990. A value with a fraction of a cent, negative, or not a number is
-    refused with ``Skip``.
+    ``cents``: 4990 → 4990. A value with a fraction of a cent, negative, too large for our
+    columns, or not a number is refused with ``Skip``.
     """
     if value is None:
         raise Skip("missing_amount", f"no {field}")
@@ -220,6 +224,8 @@ def minor_units(value, unit: str, *, field: str) -> int:
     cents = number * 100 if unit == "dollars" else number
     if cents != cents.to_integral_value():
         raise Skip("fractional_cents", f"{field} is {value!r}, not a whole number of cents")
+    if cents > MAX_AMOUNT_CENTS:  # refused here, so a dry run reports what the real run does
+        raise Skip("amount_too_large", f"{field} is {value!r}, more than an amount column holds")
     return int(cents)
 
 
