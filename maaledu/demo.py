@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"\nMaalEdu demo on {demo.url}/  (Ctrl-C to stop)\n"
             f"  staff (admin, refunds):   {STAFF_LOGIN}  ->  {demo.url}/admin/\n"
+            f"  learner (My orders):      learner@maaledu.local / maaledu-demo-learner\n"
             f"  affiliate (commissions):  partner@maaledu.local / maaledu-demo-partner\n"
             f"  buy through the affiliate: {demo.url}/?ref=partner\n"
             f"  fake Stripe {demo.stripe.url} (any e-mail, press Pay), fake LMS {demo.frappe.url}\n"

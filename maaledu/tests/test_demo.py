@@ -17,6 +17,7 @@ from e2e.stack import free_port
 from maaledu.demo import REPO, Demo, DemoRefused, refuse_production
 
 SCRUM = "professional-scrum-master"
+SECOND, SECOND_TITLE = "pmp-exam-prep", "PMP Exam Prep"
 
 
 def csrf(html: str) -> str:
@@ -75,6 +76,27 @@ def test_demo_sells_a_course_end_to_end_over_http(demo: Demo):
     assert "Ready" in status
     assert f'href="{demo.frappe.url}/lms/courses/{SCRUM}"' in status
     assert any(doc["course"] == SCRUM for doc in demo.frappe.enrollments.values())
+
+    # And the demo learner, signed in, buys another course and finds it with its Stripe
+    # receipt in "My orders"
+    log_in(buyer, demo.url, "learner@maaledu.local", "maaledu-demo-learner")
+    checkout = buyer.get(f"{demo.url}/courses/{SECOND}/checkout/")
+    to_stripe = buyer.post(
+        checkout.url,
+        data={"csrfmiddlewaretoken": csrf(checkout.text)},
+        headers={"Referer": checkout.url},
+        allow_redirects=False,
+    )
+    assert to_stripe.status_code == 303, to_stripe.text[:2000]
+    buyer.post(to_stripe.headers["Location"], data={"email": "learner@maaledu.local"})
+    deadline = time.monotonic() + 30
+    orders = buyer.get(f"{demo.url}/my/orders/").text
+    while f"{demo.stripe.url}/i/" not in orders and time.monotonic() < deadline:
+        time.sleep(0.5)
+        orders = buyer.get(f"{demo.url}/my/orders/").text
+    assert SECOND_TITLE in orders
+    assert f"{demo.stripe.url}/i/" in orders  # the invoice's hosted page, as Stripe's
+    assert f"{demo.stripe.url}/invoice/" in orders  # and its PDF
 
     # And the affiliate sees the commission (10% of $149.00)
     affiliate = requests.Session()

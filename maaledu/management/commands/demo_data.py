@@ -1,5 +1,6 @@
-"""What ``make demo`` adds to ``seed_demo``: an affiliate to refer sales, and the course
-outlines read once from the (fake) LMS. Demo settings only."""
+"""What ``make demo`` adds to ``seed_demo``: a learner to buy as (their purchases and receipts
+show in "My orders"), an affiliate to refer sales, and the course outlines read once from the
+(fake) LMS. Demo settings only."""
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -13,6 +14,19 @@ from lms_sync.services import sync_course_outlines
 DEMO_AFFILIATE_EMAIL = "partner@maaledu.local"
 DEMO_AFFILIATE_PASSWORD = "maaledu-demo-partner"  # noqa: S105 (a demo login, printed to all)
 DEMO_REFERRAL_CODE = "partner"
+DEMO_LEARNER_EMAIL = "learner@maaledu.local"
+DEMO_LEARNER_PASSWORD = "maaledu-demo-learner"  # noqa: S105 (a demo login, printed to all)
+
+
+def _demo_user(email: str, password: str):
+    """A user with a verified e-mail and this password (made once, password reset each start)."""
+    user, _ = get_user_model().objects.get_or_create(email=email)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    EmailAddress.objects.update_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+    return user
 
 
 class Command(BaseCommand):
@@ -21,12 +35,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not getattr(settings, "DEMO_MODE", False):
             raise CommandError("demo_data runs only with the demo settings (make demo).")
-        user, _ = get_user_model().objects.get_or_create(email=DEMO_AFFILIATE_EMAIL)
-        user.set_password(DEMO_AFFILIATE_PASSWORD)
-        user.save(update_fields=["password"])
-        EmailAddress.objects.update_or_create(
-            user=user, email=DEMO_AFFILIATE_EMAIL, defaults={"verified": True, "primary": True}
-        )
+        _demo_user(DEMO_LEARNER_EMAIL, DEMO_LEARNER_PASSWORD)
+        user = _demo_user(DEMO_AFFILIATE_EMAIL, DEMO_AFFILIATE_PASSWORD)
         Affiliate.objects.get_or_create(
             user=user,
             defaults={
@@ -39,7 +49,8 @@ class Command(BaseCommand):
         )
         outlines = sync_course_outlines()
         self.stdout.write(
-            f"Demo affiliate: {DEMO_AFFILIATE_EMAIL} / {DEMO_AFFILIATE_PASSWORD} "
+            f"Demo learner: {DEMO_LEARNER_EMAIL} / {DEMO_LEARNER_PASSWORD}; "
+            f"demo affiliate: {DEMO_AFFILIATE_EMAIL} / {DEMO_AFFILIATE_PASSWORD} "
             f"(referral link: {settings.SITE_URL}/?ref={DEMO_REFERRAL_CODE}); "
             f"course outlines read from the LMS: {outlines}."
         )
