@@ -231,6 +231,17 @@ def completed_checkout_sessions(*, created_since: datetime):
         raise GatewayError("checkout.sessions.list") from error
 
 
+def _without_nul(value):
+    """``value`` (parsed JSON) with every NUL character removed from its strings and keys."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
 def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
     """Verify ``Stripe-Signature`` over the raw body and parse the event envelope.
 
@@ -247,8 +258,12 @@ def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance
         )
-        # PostgreSQL's jsonb cannot hold NUL: drop it from the verified copy we store.
-        event = json.loads(payload.replace(b"\\u0000", b""))
+        event = json.loads(payload)
+        if b"\\u0000" in payload:  # rare: a walk only when the text may hold a NUL
+            # PostgreSQL's jsonb cannot hold NUL: drop it from the verified copy we store.
+            # (From the parsed strings, never the raw text: there ``\\u0000`` is a literal
+            # backslash followed by ``u0000``, which must stay as it is.)
+            event = _without_nul(event)
         if _SURROGATE_ESCAPE.search(payload):
             # Nor a lone surrogate (a pair is one character): UnicodeEncodeError, a ValueError.
             json.dumps(event, ensure_ascii=False).encode("utf-8")

@@ -470,6 +470,20 @@ def test_an_unhandled_event_with_odd_fields_is_kept_as_ignored(client):
     assert StripeEvent.objects.get().outcome == StripeEvent.Outcome.IGNORED
 
 
+def test_nul_characters_are_dropped_but_a_literal_backslash_u0000_is_kept(client):
+    """jsonb holds no NUL, so the stored copy drops real NUL characters; the text
+    ``C:\\u0000`` (a backslash, then ``u0000``) is no NUL and must come through unchanged."""
+    event = fixture_event("checkout.session.expired")
+    event.update(id="evt_customer_nul", type="customer.created")
+    event["data"]["object"] = {"id": "cus_1", "name": "Ada\x00", "note": "C:\\u0000"}
+
+    response = post_event(client, event)
+
+    assert response.json() == {"status": "ignored"}
+    stored = StripeEvent.objects.get().payload["data"]["object"]
+    assert (stored["name"], stored["note"]) == ("Ada", "C:\\u0000")
+
+
 def test_a_live_mode_event_is_refused_on_a_test_key_and_kept_with_the_reason(
     client, session_a_enrollment
 ):
