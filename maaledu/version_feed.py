@@ -22,22 +22,30 @@ import logging
 import os
 import threading
 import time
+from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "maaledu:versions"
 PING_SECONDS = 1.0
 ALIVE_SECONDS = 3.0
 RETRY_SECONDS = 1.0
 TRUST_SECONDS = 10.0
 
 
+def channel() -> str:
+    """This site's channel. Pub/sub ignores Redis database numbers, so the cache's key prefix
+    and database name it: sites (or test runs) sharing one Redis server never hear each other."""
+    cache_settings = settings.CACHES["default"]
+    database = urlsplit(cache_settings.get("LOCATION", "")).path.strip("/") or "0"
+    return f"{cache_settings.get('KEY_PREFIX', '')}:versions:{database}"
+
+
 class VersionFeed:
-    def __init__(self, url: str, channel: str = CHANNEL):
-        self.url, self.channel = url, channel
+    def __init__(self, url: str, channel_name: str | None = None):
+        self.url, self.channel = url, channel_name or channel()
         self._known: dict[str, tuple[str, float]] = {}  # key -> (version, learned at)
         self._generation = 0  # moves with every message and every (re)subscription
         self._heard_at = 0.0  # monotonic time of the last message or pong; 0 while not subscribed
@@ -150,6 +158,7 @@ class VersionFeed:
 
 
 _feed: VersionFeed | None = None
+_feed_lock = threading.Lock()  # two threads' first requests must not start two subscribers
 
 
 def feed() -> VersionFeed | None:
@@ -162,7 +171,9 @@ def feed() -> VersionFeed | None:
         location = settings.CACHES["default"].get("LOCATION", "")
         if not settings.CACHES["default"]["BACKEND"].endswith("RedisCache") or not location:
             return None
-        _feed = VersionFeed(location)
+        with _feed_lock:
+            if _feed is None:
+                _feed = VersionFeed(location)
     return _feed
 
 
@@ -175,4 +186,4 @@ def announce(versions: dict[str, str]) -> None:
     current.update(versions)
     from django.core.cache import cache
 
-    cache._cache.get_client(write=True).publish(CHANNEL, json.dumps(versions))
+    cache._cache.get_client(write=True).publish(current.channel, json.dumps(versions))

@@ -57,7 +57,7 @@ def _publish_from_another_process(versions: dict) -> None:
     """What a bump in another web or Celery process does: store, then publish."""
     django_cache.set_many(versions, timeout=None)
     client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
-    client.publish(version_feed.CHANNEL, json.dumps(versions))
+    client.publish(version_feed.channel(), json.dumps(versions))
     client.close()
 
 
@@ -109,8 +109,8 @@ def test_this_processs_own_bump_is_known_before_any_message_comes_back(feed, rf)
 def test_only_announced_bumps_are_published(feed):
     client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
     listener = client.pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(version_feed.CHANNEL)
-    _until(lambda: client.pubsub_numsub(version_feed.CHANNEL)[0][1] >= 2, "our listener")
+    listener.subscribe(version_feed.channel())
+    _until(lambda: client.pubsub_numsub(version_feed.channel())[0][1] >= 2, "our listener")
 
     cache.bump_versions("affiliates:clicks-version")
     cache.bump_versions("courses:catalog-version", announce=True)
@@ -171,13 +171,28 @@ def test_a_junk_message_on_the_channel_does_not_end_the_subscription(feed):
     """Anything on the channel that is not a map of versions (another program, a bug) must not
     kill the subscriber thread: the process would take the round trip on every view for good."""
     client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
-    client.publish(version_feed.CHANNEL, json.dumps([1, 2, 3]))
+    client.publish(version_feed.channel(), json.dumps([1, 2, 3]))
 
     def published_and_learned() -> bool:
-        client.publish(version_feed.CHANNEL, json.dumps({"test:after-junk": "v2"}))
+        client.publish(version_feed.channel(), json.dumps({"test:after-junk": "v2"}))
         return feed.known("test:after-junk") == "v2"
 
     try:
         _until(published_and_learned, "a version published after the junk")
     finally:
         client.close()
+
+
+def test_each_cache_prefix_and_database_has_its_own_channel(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "maaledu.redis_cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/3",
+            "KEY_PREFIX": "school-a",
+        }
+    }
+    assert version_feed.channel() == "school-a:versions:3"
+    assert version_feed.VersionFeed("redis://127.0.0.1:6379/3").channel == "school-a:versions:3"
+
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": "b"}}
+    assert version_feed.channel() == "b:versions:3"
