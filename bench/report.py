@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["--servers"] and len(argv) > 1:
         print(servers_table([json.loads(Path(path).read_text()) for path in argv[1:]]))
         return
-    if len(argv) != 1:
+    if len(argv) != 1 or argv[0].startswith("-") or not Path(argv[0]).is_file():
         raise SystemExit(
             "usage: python -m bench.report RESULTS.json | --servers MIX.json … | "
             "--instructions BEFORE.json AFTER.json"

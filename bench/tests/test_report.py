@@ -4,9 +4,12 @@ floor round by round, targets, instruction counts beside their baseline, the REA
 import json
 from pathlib import Path
 
+import pytest
+
 from bench import instructions
 from bench.endpoints import Target
 from bench.report import aggregate, compare, floor_spread, markdown
+from bench.report import main as report_main
 from bench.site import PRODUCTION_SERVER
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -193,3 +196,11 @@ def test_readme_runbook_and_bench_give_the_one_production_server_command():
         text = (BASE_DIR / doc).read_text()
         assert PRODUCTION_SERVER in text, doc
         assert "gunicorn maaledu.wsgi --workers 4 --bind" not in text, doc
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["no-such-results.json"], []])
+def test_the_report_answers_a_wrong_call_with_its_usage_not_a_traceback(argv):
+    with pytest.raises(SystemExit) as caught:
+        report_main(argv)
+
+    assert str(caught.value).startswith("usage: python -m bench.report")
