@@ -1,7 +1,6 @@
 """Real threads against PostgreSQL: the database guards hold when calls truly overlap."""
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -13,30 +12,10 @@ from affiliates.models import Affiliate, Commission, Payout
 from affiliates.selectors import earnings_by_affiliate, earnings_of
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
 from courses.tests.factories import CourseFactory
+from maaledu.tests.concurrency import postgresql_only, race  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 THREADS = 8
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL (SQLite serialises every writer)")
-
-
-def _race(call, threads=THREADS):
-    """Run ``call`` in ``threads`` threads released at the same instant; their results."""
-    barrier = threading.Barrier(threads)
-
-    def run(_):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(run, range(threads)))
 
 
 def test_duplicate_fulfilment_records_one_commission():
@@ -44,7 +23,7 @@ def test_duplicate_fulfilment_records_one_commission():
     course = CourseFactory()
     sold_at = timezone.now()
 
-    results = _race(
+    results = race(
         lambda: (
             services.record_commission(
                 affiliate_id=affiliate.pk,
@@ -55,7 +34,8 @@ def test_duplicate_fulfilment_records_one_commission():
                 currency="usd",
                 sold_at=sold_at,
             ).pk
-        )
+        ),
+        THREADS,
     )
 
     assert Commission.objects.count() == 1
@@ -74,14 +54,15 @@ def test_concurrent_payouts_pay_each_commission_once(settings):
         )
     staff = StaffFactory()
 
-    results = _race(
+    results = race(
         lambda: services.create_payout(
             affiliate_id=affiliate.pk,
             currency="usd",
             method="paypal",
             reference="batch",
             created_by=staff,
-        )
+        ),
+        THREADS,
     )
 
     payouts = [payout for payout in results if payout is not None]
@@ -124,7 +105,7 @@ def test_overlapping_payouts_deduct_a_carried_negative_balance_once(settings, mo
 
     monkeypatch.setattr(selectors, "payable_commission_ids", one_share_each)
 
-    results = _race(
+    results = race(
         lambda: services.create_payout(
             affiliate_id=affiliate.pk,
             currency="usd",
@@ -132,7 +113,7 @@ def test_overlapping_payouts_deduct_a_carried_negative_balance_once(settings, mo
             reference="2",
             created_by=None,
         ),
-        threads=2,
+        2,
     )
 
     amounts = sorted(payout.amount_cents for payout in results if payout is not None)
@@ -143,12 +124,13 @@ def test_overlapping_payouts_deduct_a_carried_negative_balance_once(settings, mo
 def test_double_submitted_join_creates_one_affiliate():
     user = UserFactory()
 
-    results = _race(
+    results = race(
         lambda: (
             services.join_affiliate_programme(
                 user=user, payout_method="paypal", paypal_email="a@b.com", accepted_terms=True
             ).pk
-        )
+        ),
+        THREADS,
     )
 
     assert Affiliate.objects.count() == 1
@@ -190,7 +172,7 @@ def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
             sale_id=100 + n, refunded_cents_total=2500 * (1 + n % 4), sale_amount_cents=10000
         )
 
-    _race(sell_and_refund)
+    race(sell_and_refund, THREADS)
 
     assert not Commission.objects.filter(totals_stale=True).exists()
     [day] = EarningsDay.objects.filter(affiliate=affiliate)

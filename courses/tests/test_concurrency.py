@@ -1,50 +1,28 @@
 """Real threads against PostgreSQL: overlapping outline and cover writes leave one right row."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
 
 from courses import services
 from courses.models import Course, CourseOutline
 from courses.tests.factories import CourseFactory
 from courses.tests.test_covers import image_bytes
+from maaledu.tests.concurrency import postgresql_only, race  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 THREADS = 6
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL (SQLite serialises every writer)")
-
-
-def _race(call, threads=THREADS):
-    barrier = threading.Barrier(threads)
-
-    def run(_):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(run, range(threads)))
 
 
 def test_overlapping_outline_syncs_store_one_outline_and_report_one_change():
     course = CourseFactory(frappe_course="intro")
     chapters = [{"title": "Basics", "lessons": [{"title": "Hello", "preview": False}]}]
 
-    results = _race(
+    results = race(
         lambda: services.store_outline(
             course_id=course.pk, lms_course="intro", chapters=chapters, instructors=[]
-        )
+        ),
+        THREADS,
     )
 
     assert CourseOutline.objects.filter(course=course).count() == 1
@@ -56,7 +34,7 @@ def test_overlapping_cover_runs_record_one_set_of_thumbnails_and_leave_no_orphan
     name = default_storage.save("courses/race.png", ContentFile(image_bytes()))
     Course.objects.filter(pk=course.pk).update(image=name)
 
-    results = _race(lambda: services.refresh_cover(course.pk))
+    results = race(lambda: services.refresh_cover(course.pk), THREADS)
 
     course.refresh_from_db()
     assert results.count(True) == 1
