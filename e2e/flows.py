@@ -36,8 +36,9 @@ class Course:
 
 
 AWS = Course("aws-solutions-architect-associate", "AWS Solutions Architect – Associate", "$499.00")
-CKA = Course("certified-kubernetes-administrator", "Certified Kubernetes Administrator (CKA)",
-             "$399.00")
+CKA = Course(
+    "certified-kubernetes-administrator", "Certified Kubernetes Administrator (CKA)", "$399.00"
+)
 PMP = Course("pmp-exam-prep", "PMP Exam Prep", "$299.00")
 SECURITY_PLUS = Course("comptia-security-plus", "CompTIA Security+", "$249.00")
 DATA_ANALYTICS = Course("data-analytics-professional", "Data Analytics Professional", "$199.00")
@@ -135,6 +136,19 @@ def pay_on_stripe(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/checkout/success/\?session_id=cs_test_"))
 
 
+def buy_as_verified_learner(
+    page: Page, mailbox: Mailbox, stripe_url: str, *, email: str, course: Course
+) -> None:
+    """A new learner signs up (e-mail verified), buys ``course`` on the fake Stripe page and
+    lands on the success page showing the payment."""
+    sign_up_verified(page, mailbox, email)
+    open_course_from_catalog(page, course)
+    start_checkout(page, course)
+    continue_to_payment(page, stripe_url)
+    pay_on_stripe(page)
+    expect(checkout_status(page).get_by_text("Paid", exact=True)).to_be_visible()
+
+
 def checkout_status(page: Page) -> Locator:
     """The live status section of the success/enrollment page (htmx refreshes it)."""
     return page.locator("#checkout-status")
@@ -222,8 +236,10 @@ def open_affiliate_dashboard(page: Page) -> None:
 
 def referral_figure(page: Page, label: str) -> Locator:
     """A figure of the dashboard, e.g. ``referral_figure(page, "paid referrals")``."""
-    return page.get_by_role("region", name="Referral figures").locator("article").filter(
-        has_text=label
+    return (
+        page.get_by_role("region", name="Referral figures")
+        .locator("article")
+        .filter(has_text=label)
     )
 
 

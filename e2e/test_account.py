@@ -10,16 +10,11 @@ from .a11y import expect_accessible
 from .flows import (
     PASSWORD,
     SECURITY_PLUS,
-    checkout_status,
-    continue_to_payment,
+    buy_as_verified_learner,
     delete_account,
     main,
     nav,
     open_account,
-    open_course_from_catalog,
-    pay_on_stripe,
-    sign_up_verified,
-    start_checkout,
 )
 from .shots import Shots
 from .stack import Stack
@@ -32,12 +27,7 @@ def test_a_learner_downloads_their_data_then_deletes_their_account(
     course = SECURITY_PLUS
 
     # Given a verified learner who bought a course
-    sign_up_verified(page, stack.mailbox, learner)
-    open_course_from_catalog(page, course)
-    start_checkout(page, course)
-    continue_to_payment(page, stack.stripe.url)
-    pay_on_stripe(page)
-    expect(checkout_status(page).get_by_text("Paid", exact=True)).to_be_visible()
+    buy_as_verified_learner(page, stack.mailbox, stack.stripe.url, email=learner, course=course)
 
     # When they download their data from the account page
     open_account(page)

@@ -14,16 +14,15 @@ from .flows import (
     PMP,
     apply_for_grant,
     approve_grant_in_admin,
+    buy_as_verified_learner,
     checkout_form,
     checkout_status,
-    continue_to_payment,
     grant_approval_email,
     log_in_to_admin,
     main,
     my_orders_row,
     open_course_from_catalog,
     open_my_orders,
-    pay_on_stripe,
     sign_up_verified,
     start_checkout,
     tax_notes,
@@ -40,12 +39,7 @@ def test_a_buyer_finds_the_order_and_stripes_receipt_in_my_orders(
     course = PMP
 
     # Given a verified learner who bought a course on Stripe's page
-    sign_up_verified(page, stack.mailbox, learner)
-    open_course_from_catalog(page, course)
-    start_checkout(page, course)
-    continue_to_payment(page, stack.stripe.url)
-    pay_on_stripe(page)
-    expect(checkout_status(page).get_by_text("Paid", exact=True)).to_be_visible()
+    buy_as_verified_learner(page, stack.mailbox, stack.stripe.url, email=learner, course=course)
 
     # When they open "My orders"
     open_my_orders(page)
@@ -104,8 +98,13 @@ def test_a_free_grant_order_has_our_own_receipt(
     # Then it names the course, the price, the discount and that a grant covered it
     expect(page.get_by_role("heading", name="Receipt", level=1)).to_be_visible()
     receipt = main(page).locator("#receipt")
-    for text in (course.title, course.price, f"−{course.price}", "a grant covered the full price",
-                 learner):
+    for text in (
+        course.title,
+        course.price,
+        f"−{course.price}",
+        "a grant covered the full price",
+        learner,
+    ):
         expect(receipt).to_contain_text(text)
     shots.step(page, "own receipt")
     expect_accessible(browser, stack, page)
