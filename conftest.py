@@ -45,7 +45,7 @@ def redis_down(settings):
     dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     settings.CACHES = {
         "default": {
-            "BACKEND": "maaledu.redis_cache.RedisCache",
+            "BACKEND": "common.redis_cache.RedisCache",
             "LOCATION": dead,
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }
@@ -82,6 +82,8 @@ def _media_in_a_temporary_directory(settings, tmp_path_factory):
     """Uploaded files (course covers and their thumbnails) go to a directory of the test's own,
     never into the checkout's media/."""
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
 @pytest.fixture(scope="session")
 def mongodb_server():
     """A MongoDB wire-protocol server for the session (``fakes/mongo_server.py``): a real mongod

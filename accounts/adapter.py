@@ -3,8 +3,8 @@ import logging
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
 
-from maaledu.client_ip import client_ip
-from maaledu.mail import validate_deliverable_email
+from common.client_ip import client_ip
+from common.mail import validate_deliverable_email
 
 from .models import normalize_email
 

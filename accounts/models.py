@@ -10,7 +10,7 @@ def normalize_email(email: str) -> str:
 
 
 # Addresses in the reserved .invalid top-level domain (RFC 2606) can never receive mail: a
-# deleted account's address is replaced by one, and maaledu.mail never sends to it.
+# deleted account's address is replaced by one, and common.mail never sends to it.
 ERASED_EMAIL_DOMAIN = "erased.invalid"
 
 

@@ -14,7 +14,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from maaledu.admin import RecordAdmin
+from common.admin import RecordAdmin
 
 from . import services
 from .forms import CommissionExportForm, PayoutForm

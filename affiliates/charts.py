@@ -1,11 +1,11 @@
-"""The dashboard's charts, drawn from the figures it shows (``maaledu.charts``)."""
+"""The dashboard's charts, drawn from the figures it shows (``common.charts``)."""
 
 from functools import partial
 
 from django.utils.safestring import SafeString
 
-from courses.money import format_money
-from maaledu import charts
+from common import charts
+from common.money import format_money
 
 from .selectors import Dashboard
 

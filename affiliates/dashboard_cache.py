@@ -21,8 +21,8 @@ from datetime import date
 
 from django.db import transaction
 
+from common import versioned_cache
 from courses.selectors import CATALOG_VERSION_KEY
-from maaledu import cache
 
 # Part of every key holding a value: change it with the shape of what is cached, so a process of
 # the new code never reads what the old one cached (a deploy keeps Redis). 2: charts' figures.
@@ -65,7 +65,7 @@ class Keys:
 def keys(affiliate_id: int) -> Keys | None:
     """The keys of the current versions (one round trip); None when the cache is down."""
     sales_key, clicks_key = _sales_version_key(affiliate_id), _clicks_version_key(affiliate_id)
-    versions = cache.versions(sales_key, clicks_key, CATALOG_VERSION_KEY)
+    versions = versioned_cache.versions(sales_key, clicks_key, CATALOG_VERSION_KEY)
     if versions is None:
         return None
     return Keys(
@@ -80,22 +80,22 @@ def settled_clicks_key(affiliate_id: int, before: date) -> str:
 
 
 def get_many(*keys_: str) -> dict:
-    return cache.get_many(list(keys_))
+    return versioned_cache.get_many(list(keys_))
 
 
 def get(key: str | None):
-    return cache.get(key)
+    return versioned_cache.get(key)
 
 
 def put(key: str | None, value, *, timeout: int = SUMMARY_SECONDS) -> None:
-    cache.put(key, value, timeout=timeout)
+    versioned_cache.put(key, value, timeout=timeout)
 
 
 def _bump_after_commit_too(keys_: list[str]) -> None:
     if not keys_:
         return
-    cache.bump_versions(*keys_)
-    transaction.on_commit(lambda: cache.bump_versions(*keys_))
+    versioned_cache.bump_versions(*keys_)
+    transaction.on_commit(lambda: versioned_cache.bump_versions(*keys_))
 
 
 def invalidate(*affiliate_ids: int) -> None:

@@ -3,7 +3,7 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 
-from maaledu.ratelimits import over_limit
+from common.ratelimits import over_limit
 
 from . import services
 from .cookies import (

@@ -19,8 +19,8 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 
-from courses.money import CURRENCIES, CURRENCY_CHOICES, format_money
-from maaledu.logging import mask_email
+from common.logging import mask_email
+from common.money import CURRENCIES, CURRENCY_CHOICES, format_money
 
 from .validators import BANK, PAYPAL, clean_payout_details
 

@@ -19,7 +19,7 @@ from django.db.models.functions import TruncMonth, TruncWeek
 from django.http import HttpRequest
 from django.utils import timezone
 
-from courses.money import format_money
+from common.money import format_money
 
 from . import dashboard_cache
 from .cookies import REFERRAL_COOKIE, decode_referral, normalize_code

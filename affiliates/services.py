@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
-from courses.money import CURRENCIES, percent_of, proportion_of
-from maaledu.logging import mask_email
-from maaledu.mail import send_templated_email
-from maaledu.queue import enqueue, enqueue_on_commit
+from common.logging import mask_email
+from common.mail import send_templated_email
+from common.money import CURRENCIES, percent_of, proportion_of
+from common.queue import enqueue, enqueue_on_commit
 
 from . import dashboard_cache, earnings, selectors, tasks
 from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_code

@@ -8,7 +8,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
-from maaledu.mail import validate_deliverable_email
+from common.mail import validate_deliverable_email
 
 PAYPAL = "paypal"
 BANK = "bank"

@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.views.decorators.cache import never_cache
 
-from maaledu.ratelimits import over_limit
+from common.ratelimits import over_limit
 from maaledu.views import rate_limited
 
 from . import charts, dashboard_cache

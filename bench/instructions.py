@@ -152,8 +152,14 @@ def compare(counted: dict, *, mode: str, baseline_path: Path = BASELINE_PATH) ->
     return {"endpoints": rows, "tolerance": TOLERANCE, "problems": problems}
 
 
-def record(counted: dict, *, mode: str, machine: dict, commit: str | None,
-           baseline_path: Path = BASELINE_PATH) -> None:
+def record(
+    counted: dict,
+    *,
+    mode: str,
+    machine: dict,
+    commit: str | None,
+    baseline_path: Path = BASELINE_PATH,
+) -> None:
     stored = json.loads(baseline_path.read_text()) if baseline_path.exists() else {}
     stored[mode] = {
         "commit": commit,
@@ -247,7 +253,7 @@ def _wait_for_the_version_feed() -> None:
     the counts are those of the steady state."""
     import time
 
-    from maaledu import version_feed
+    from common import version_feed
 
     version_feed.ALIVE_SECONDS = version_feed.TRUST_SECONDS = 24 * 3600.0
     feed = version_feed.feed()
@@ -296,4 +302,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -6,7 +6,7 @@ For them the view's response is cached; everyone else gets the page rendered. Ei
 whole middleware stack runs: a ``?ref=`` click is still recorded and the security headers are
 still set.
 
-A page is stored with the data version it was rendered from (``maaledu.cache.version``) and
+A page is stored with the data version it was rendered from (``common.versioned_cache.version``) and
 served only while that version is current, so one round trip to the cache fetches both and a
 data change retires every page at once. Each web process also keeps the pages it served in
 memory (at most ``LOCAL_PAGES``) and serves them with no round trip while their version is the
@@ -22,7 +22,7 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 
-from . import cache, version_feed
+from . import version_feed, versioned_cache
 from .metrics import record_cache
 
 LOCAL_PAGES = 512
@@ -100,7 +100,7 @@ def _through_the_cache(request, view, args, kwargs, version_key, page_key, name,
     """The page from the shared cache when its version is current, else rendered (and stored);
     kept in this process's memory either way, and the version read taught to the feed."""
     generation = feed.generation() if feed is not None else 0
-    found = cache.get_many([version_key, page_key])
+    found = versioned_cache.get_many([version_key, page_key])
     version, cached = found.get(version_key), found.get(page_key)
     hit = version is not None and cached is not None and cached[0] == version
     record_cache(hit=hit, cache_name=name)
@@ -109,12 +109,12 @@ def _through_the_cache(request, view, args, kwargs, version_key, page_key, name,
         response = HttpResponse(content, content_type=content_type)
         page = cached
     else:
-        version = version or cache.version(version_key)
+        version = version or versioned_cache.version(version_key)
         response = view(request, *args, **kwargs)
         page = None
         if version is not None and _shareable(request, response):
             page = (version, response["Content-Type"], response.content)
-            cache.put(page_key, page, timeout=timeout)
+            versioned_cache.put(page_key, page, timeout=timeout)
     if feed is not None and version is not None:
         feed.learn(version_key, version, generation)
         if page is not None:

@@ -6,8 +6,11 @@ request is refused with a clear message). Each caller chooses; docs/security.md 
 """
 
 import logging
+import math
+import time
 
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
 logger = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ def over_limit(
         return 0
     if usage is None or not usage["should_limit"]:
         return 0
+    logger.warning("event=ratelimit.exceeded group=%s", group)
     return max(usage["time_left"], 1)
 
 
@@ -47,3 +51,70 @@ def over_ip_or_email_limit(
     return over_limit(request, group=f"{group}-ip", key="ip", rate=ip_rate) or over_limit(
         request, group=f"{group}-email", key=posted_email_key, rate=email_rate
     )
+
+
+# When the real wait cannot be known (django-ratelimit's own decorator): a minute.
+DEFAULT_RETRY_AFTER = 60
+
+
+def rate_limited(
+    request: HttpRequest, exception: Exception | None = None, *, retry_after: int | None = None
+):
+    """A limited request: 429 in the site layout, or JSON, with ``Retry-After`` the seconds
+    until the limit's window resets (``common.ratelimits.over_limit`` gives them)."""
+    seconds = retry_after or getattr(exception, "retry_after", None) or DEFAULT_RETRY_AFTER
+    if "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse(
+            {"error": "rate_limited", "detail": "Too many requests. Try again later."}, status=429
+        )
+    else:
+        context = {"retry_after": seconds, "wait": _wait_in_words(seconds)}
+        response = render(request, "429.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def _wait_in_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = -(-seconds // 60)  # rounded up: never promise less than the wait
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+# allauth's actions by the URL name of the view that counts them.
+_ALLAUTH_ACTIONS = {
+    "account_login": "login",
+    "account_signup": "signup",
+    "account_reset_password": "reset_password",
+    "account_reset_password_from_key": "reset_password_from_key",
+}
+
+
+def allauth_wait(request: HttpRequest) -> int | None:
+    """Seconds until allauth lets this request's action through again: for each of the action's
+    rates that is full, until the oldest hit still counting leaves its sliding window. Reads
+    allauth's counters through its internal module (no public API); None if that fails."""
+    from allauth.core.internal import ratelimit as allauth_ratelimit
+    from django.core.cache import cache
+
+    match = getattr(request, "resolver_match", None)
+    action = _ALLAUTH_ACTIONS.get(match.url_name if match else "")
+    if action is None:
+        return None
+    try:
+        waits = []
+        now = time.time()
+        for rate in allauth_ratelimit.get_rates(app="allauth.account", action=action):
+            key = request.POST.get("email", "").lower() if rate.per == "key" else None
+            if rate.per == "key" and not key:
+                continue
+            cache_key = allauth_ratelimit.get_cache_key(
+                request, app="allauth.account", action=action, rate=rate, key=key
+            )
+            history = [hit for hit in cache.get(cache_key, []) if hit > now - rate.duration]
+            if len(history) >= rate.amount:
+                waits.append(history[rate.amount - 1] + rate.duration - now)
+    except Exception:
+        logger.warning("event=ratelimit.allauth_wait_unknown action=%s", action)
+        return None
+    return max(math.ceil(max(waits)), 1) if waits else None

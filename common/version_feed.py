@@ -1,9 +1,10 @@
 """Data versions a process knows without asking Redis on every request.
 
-``maaledu.cache.bump_versions`` stores a new version and then publishes it on one Redis channel.
+``common.versioned_cache.bump_versions`` stores a new version and then publishes it on one
+Redis channel.
 Each web process that serves shared pages keeps one subscriber thread on that channel, and so
 learns every new version as it is stored. A page kept in process memory
-(``maaledu.page_cache``) is then served while its version is the one this feed knows, with no
+(``common.page_cache``) is then served while its version is the one this feed knows, with no
 round trip.
 
 What the feed knows is only trusted while the subscription is proven alive: the thread pings

@@ -3,8 +3,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from common.money import CURRENCIES, CURRENCY_CHOICES, format_money
+
 from .covers import Cover
-from .money import CURRENCIES, CURRENCY_CHOICES, format_money
 
 
 def validate_features(value) -> None:

@@ -12,8 +12,8 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 
-from maaledu import cache
-from maaledu.metrics import record_cache
+from common import versioned_cache
+from common.metrics import record_cache
 
 from .models import Course
 
@@ -24,7 +24,7 @@ HOME_FEATURED = 3
 
 def catalog_version() -> str | None:
     """The version every catalog and course page key carries (None: the cache is down)."""
-    return cache.version(CATALOG_VERSION_KEY)
+    return versioned_cache.version(CATALOG_VERSION_KEY)
 
 
 def catalog_key(kind: str, *parts: str) -> str | None:
@@ -37,8 +37,8 @@ def catalog_key(kind: str, *parts: str) -> str | None:
 
 
 def bump_catalog_version() -> None:
-    # Announced: web processes keep the catalog and course pages in memory (maaledu.page_cache).
-    cache.bump_versions(CATALOG_VERSION_KEY, announce=True)
+    # Announced: web processes keep the catalog and course pages in memory (common.page_cache).
+    versioned_cache.bump_versions(CATALOG_VERSION_KEY, announce=True)
 
 
 def published_courses() -> QuerySet[Course]:
@@ -65,7 +65,7 @@ def catalog_page(*, search: str = "", level: str = "", page: str | int = 1) -> C
     """One page of published courses matching the search box and level filter (2 queries)."""
     search = " ".join(search.replace("\x00", "").split())[:100]
     key = catalog_key("catalog", search, level, str(page))
-    cached = cache.get(key)
+    cached = versioned_cache.get(key)
     record_cache(hit=cached is not None, cache_name="catalog_page")
     if cached is not None:
         return cached
@@ -83,27 +83,27 @@ def catalog_page(*, search: str = "", level: str = "", page: str | int = 1) -> C
         num_pages=paginator.num_pages,
         total=paginator.count,
     )
-    cache.put(key, result, timeout=settings.CATALOG_CACHE_SECONDS)
+    versioned_cache.put(key, result, timeout=settings.CATALOG_CACHE_SECONDS)
     return result
 
 
 def published_course(slug: str) -> Course | None:
     """The published course with this slug, or None (1 query, then cached)."""
     key = catalog_key("detail", slug)
-    cached = cache.get(key)
+    cached = versioned_cache.get(key)
     record_cache(hit=cached is not None, cache_name="course_detail")
     if cached is not None:
         return cached or None
     course = published_courses().select_related("outline").filter(slug=slug).first()
     # Cache misses too (as False), so probing unknown slugs cannot hammer the database.
-    cache.put(key, course or False, timeout=settings.CATALOG_CACHE_SECONDS)
+    versioned_cache.put(key, course or False, timeout=settings.CATALOG_CACHE_SECONDS)
     return course
 
 
 def featured_courses(limit: int = HOME_FEATURED) -> list[Course]:
     """The home page's courses: those marked featured, else the newest (1-2 queries, cached)."""
     key = catalog_key("featured", str(limit))
-    cached = cache.get(key)
+    cached = versioned_cache.get(key)
     record_cache(hit=cached is not None, cache_name="featured_courses")
     if cached is not None:
         return cached
@@ -111,17 +111,17 @@ def featured_courses(limit: int = HOME_FEATURED) -> list[Course]:
     featured = list(courses.filter(is_featured=True).order_by("title", "pk")[:limit])
     if not featured:
         featured = list(courses.order_by("-created_at", "-pk")[:limit])
-    cache.put(key, featured, timeout=settings.CATALOG_CACHE_SECONDS)
+    versioned_cache.put(key, featured, timeout=settings.CATALOG_CACHE_SECONDS)
     return featured
 
 
 def published_course_count() -> int:
     key = catalog_key("count")
-    cached = cache.get(key)
+    cached = versioned_cache.get(key)
     if cached is not None:
         return cached
     count = published_courses().count()
-    cache.put(key, count, timeout=settings.CATALOG_CACHE_SECONDS)
+    versioned_cache.put(key, count, timeout=settings.CATALOG_CACHE_SECONDS)
     return count
 
 

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from maaledu.queue import enqueue_on_commit
+from common.queue import enqueue_on_commit
 
 from .models import Course
 from .selectors import bump_catalog_version

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from maaledu.page_cache import cache_shared_page
+from common.page_cache import cache_shared_page
 
 from .models import Course
 from .selectors import (

@@ -118,8 +118,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         try:
             running.start()
         except Exception as error:  # start() cleaned up; say why in one line, not a traceback
-            pytest.fail(f"the e2e stack did not start: {type(error).__name__}: {error}",
-                        pytrace=False)
+            pytest.fail(
+                f"the e2e stack did not start: {type(error).__name__}: {error}", pytrace=False
+            )
         _RUNNING["stack"] = running
         try:
             yield running

@@ -50,9 +50,7 @@ class Mailbox:
             found.extend(_parse(chunk) for chunk in complete if chunk.strip())
         return found
 
-    def wait_for(
-        self, *, to: str, subject: str, timeout: float = DEFAULT_TIMEOUT
-    ) -> Message:
+    def wait_for(self, *, to: str, subject: str, timeout: float = DEFAULT_TIMEOUT) -> Message:
         """The newest message to ``to`` whose subject contains ``subject`` (case-insensitive),
         waiting up to ``timeout`` seconds for it to arrive."""
         deadline = time.monotonic() + timeout

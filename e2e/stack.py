@@ -107,9 +107,7 @@ class Process:
 
     def check_alive(self) -> None:
         if not self.alive():
-            raise StackError(
-                f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}"
-            )
+            raise StackError(f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -283,32 +281,61 @@ class Stack:
         )
         add_demo_courses(self.frappe, frappe_courses)
         # The course outlines, as the periodic task reads them (no beat runs here).
-        self.django("from lms_sync.services import sync_course_outlines\n"
-                    "result = sync_course_outlines()\n")
+        self.django(
+            "from lms_sync.services import sync_course_outlines\nresult = sync_course_outlines()\n"
+        )
 
         web = self._spawn(
             "gunicorn",
             [
-                "-m", "gunicorn", "maaledu.wsgi",
-                "--bind", f"127.0.0.1:{self.port}",
-                "--workers", "2", "--threads", "4",
-                "--timeout", "60", "--graceful-timeout", "3",
-                "--access-logfile", "-", "--error-logfile", "-", "--no-control-socket",
+                "-m",
+                "gunicorn",
+                "maaledu.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "3",
+                "--access-logfile",
+                "-",
+                "--error-logfile",
+                "-",
+                "--no-control-socket",
             ],
         )
         worker = self._spawn(
             "celery",
             [
-                "-m", "celery", "-A", "maaledu", "worker",
-                "--loglevel=INFO", "--concurrency=2", "-n", self.worker_name,
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "-m",
+                "celery",
+                "-A",
+                "maaledu",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "-n",
+                self.worker_name,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
             ],
         )
-        wait_until(lambda: web.check_alive() or self._ready(), timeout=STARTUP_SECONDS,
-                   what=f"the site at {self.url}/readyz")
-        wait_until(lambda: worker.check_alive() or self._worker_answers(),
-                   timeout=STARTUP_SECONDS, what=f"the Celery worker {self.worker_name}",
-                   interval=0.2)
+        wait_until(
+            lambda: web.check_alive() or self._ready(),
+            timeout=STARTUP_SECONDS,
+            what=f"the site at {self.url}/readyz",
+        )
+        wait_until(
+            lambda: worker.check_alive() or self._worker_answers(),
+            timeout=STARTUP_SECONDS,
+            what=f"the Celery worker {self.worker_name}",
+            interval=0.2,
+        )
 
     def stop(self) -> None:
         """Stop processes first (they hold database connections), then the rest, in reverse."""

@@ -35,8 +35,13 @@ HOLD_SECONDS = 15  # a hold that nobody releases lets go by itself
 class Hold:
     """Makes one of the fake Stripe's handlers wait, for matching requests, until released."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, fake: object, handler: str,
-                 matches: Callable[[object], bool]):
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        fake: object,
+        handler: str,
+        matches: Callable[[object], bool],
+    ):
         self.released = threading.Event()
         original = getattr(fake, handler)
 
@@ -87,8 +92,12 @@ def test_double_clicking_pay_on_stripe_creates_one_enrollment(
         return sum(r.method == "POST" and r.path == pay_path for r in stack.stripe.requests)
 
     # When they double-click "Pay", and both clicks reach Stripe before either is answered
-    hold = Hold(monkeypatch, stack.stripe, "_checkout_page",
-                lambda request: request.method == "POST" and request.path == pay_path)
+    hold = Hold(
+        monkeypatch,
+        stack.stripe,
+        "_checkout_page",
+        lambda request: request.method == "POST" and request.path == pay_path,
+    )
     click_twice_before_the_answer(
         page,
         page.get_by_role("button", name="Pay"),
@@ -106,13 +115,20 @@ def test_double_clicking_pay_on_stripe_creates_one_enrollment(
     session = stack.stripe.sessions[session_id]
     assert (session["status"], session["payment_status"]) == ("complete", "paid")
     enrollment_id = session["metadata"]["enrollment_id"]
-    payments = [intent["id"] for intent in stack.stripe.payment_intents.values()
-                if intent["metadata"].get("enrollment_id") == enrollment_id]
+    payments = [
+        intent["id"]
+        for intent in stack.stripe.payment_intents.values()
+        if intent["metadata"].get("enrollment_id") == enrollment_id
+    ]
     assert payments == [session["payment_intent"]]
     wait_until(
-        lambda: [r["status"] for r in stack.enrollments(email=buyer, course_slug=course.slug)]
-        == ["paid"],
-        timeout=10, what="one paid enrollment", interval=0.5,
+        lambda: (
+            [r["status"] for r in stack.enrollments(email=buyer, course_slug=course.slug)]
+            == ["paid"]
+        ),
+        timeout=10,
+        what="one paid enrollment",
+        interval=0.5,
     )
 
     # And the success page says so
@@ -132,9 +148,12 @@ def test_double_clicking_continue_at_checkout_opens_one_checkout(
     start_checkout(page, course)
     fill_checkout(page, email=buyer)
     served_before = stack.requests_served("POST", checkout_path)
-    hold = Hold(monkeypatch, stack.stripe, "_api",
-                lambda request: request.method == "POST"
-                and request.path == "/v1/checkout/sessions")
+    hold = Hold(
+        monkeypatch,
+        stack.stripe,
+        "_api",
+        lambda request: request.method == "POST" and request.path == "/v1/checkout/sessions",
+    )
 
     # When they double-click "Continue" before the first click is answered
     click_twice_before_the_answer(
@@ -147,9 +166,11 @@ def test_double_clicking_continue_at_checkout_opens_one_checkout(
     # Then the site served both submissions...
     on_stripe_checkout(page, stack.stripe.url)
     shots.step(page, "stripe after double continue")
-    wait_until(lambda: stack.requests_served("POST", checkout_path) == served_before + 2,
-               timeout=10,
-               what="both checkout submissions served")
+    wait_until(
+        lambda: stack.requests_served("POST", checkout_path) == served_before + 2,
+        timeout=10,
+        what="both checkout submissions served",
+    )
 
     # ...and they share one pending enrollment and one Checkout Session, the one shown
     [enrollment] = stack.enrollments(email=buyer, course_slug=course.slug)

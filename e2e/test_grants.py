@@ -68,7 +68,9 @@ def test_a_full_grant_approved_in_the_admin_enrols_the_learner_for_free(
     assert [s for s in stack.stripe.sessions.values() if s["customer_email"] == learner] == []
     [enrollment] = stack.enrollments(email=learner, course_slug=course.slug)
     assert (enrollment["status"], enrollment["kind"], enrollment["amount_due_cents"]) == (
-        "paid", "full_grant", 0
+        "paid",
+        "full_grant",
+        0,
     )
 
 
@@ -102,7 +104,9 @@ def test_a_partial_grant_coupon_lowers_the_amount_on_stripe(
     expect(status).to_contain_text("Your payment of $124.50 was received.")
     [enrollment] = stack.enrollments(email=learner, course_slug=course.slug)
     assert (enrollment["status"], enrollment["kind"], enrollment["amount_due_cents"]) == (
-        "paid", "partial_grant", 12450
+        "paid",
+        "partial_grant",
+        12450,
     )
 
 

@@ -15,8 +15,7 @@ from django_ratelimit.exceptions import Ratelimited
 
 from accounts.selectors import verified_email_of
 from affiliates.selectors import affiliate_for_user
-from maaledu.ratelimits import RateLimitUnavailable, over_limit
-from maaledu.views import rate_limited
+from common.ratelimits import RateLimitUnavailable, over_limit, rate_limited
 
 from .forms import DeleteAccountForm
 from .services import privacy

@@ -3,8 +3,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from courses.money import format_money
-from maaledu.admin import RecordAdmin
+from common.admin import RecordAdmin
+from common.money import format_money
 
 from . import selectors, services
 from .admin_forms import RefundForm

@@ -1,6 +1,6 @@
 from django import forms
 
-from maaledu.mail import validate_deliverable_email
+from common.mail import validate_deliverable_email
 
 
 class CheckoutForm(forms.Form):

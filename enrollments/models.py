@@ -3,8 +3,8 @@ from django.db import models
 from django.db.models import Q
 
 from affiliates.models import Affiliate
+from common.money import CURRENCY_CHOICES, format_money
 from courses.models import Course
-from courses.money import CURRENCY_CHOICES, format_money
 from grants.models import Grant
 
 

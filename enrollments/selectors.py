@@ -28,7 +28,7 @@ def _orders_filter(user) -> Q:
 
 
 def orders_of(user) -> list[Enrollment]:
-    """"My orders", newest first (two queries: the verified e-mail, then the orders)."""
+    """ "My orders", newest first (two queries: the verified e-mail, then the orders)."""
     return list(
         Enrollment.objects.filter(_orders_filter(user))
         .select_related("course")

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from courses.money import format_money
-from maaledu.mail import send_templated_email
+from common.mail import send_templated_email
+from common.money import format_money
 
 from . import services, stripe_gateway
 from .models import Enrollment

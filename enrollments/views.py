@@ -10,9 +10,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.selectors import verified_email_of
 from affiliates.selectors import referral_code_from_request
+from common.ratelimits import RateLimitUnavailable, over_ip_or_email_limit, over_limit, rate_limited
 from courses.selectors import published_course
-from maaledu.ratelimits import RateLimitUnavailable, over_ip_or_email_limit, over_limit
-from maaledu.views import rate_limited
 
 from . import selectors, services, stripe_gateway
 from .forms import CheckoutForm

@@ -62,19 +62,54 @@ PAYMENT_STATUSES = ("paid", "unpaid", "no_payment_required")
 # Stripe rejects it, so a typo in the app fails in tests instead of being silently ignored.
 _SESSION_CREATE_PARAMS = frozenset(
     {
-        "adaptive_pricing", "after_expiration", "allow_promotion_codes",
-        "allowed_payment_method_types", "automatic_tax", "billing_address_collection",
-        "branding_settings", "cancel_url", "client_reference_id", "consent_collection",
-        "currency", "custom_fields", "custom_text", "customer", "customer_creation",
-        "customer_email", "customer_update", "discounts", "excluded_payment_method_types",
-        "expand", "expires_at", "invoice_creation", "line_items", "locale", "metadata", "mode",
-        "name_collection", "optional_items", "payment_intent_data",
-        "payment_method_collection", "payment_method_configuration", "payment_method_data",
-        "payment_method_options", "payment_method_types", "permissions",
-        "phone_number_collection", "redirect_on_completion", "return_url",
-        "saved_payment_method_options", "setup_intent_data", "shipping_address_collection",
-        "shipping_options", "submit_type", "subscription_data", "success_url",
-        "tax_id_collection", "ui_mode", "wallet_options",
+        "adaptive_pricing",
+        "after_expiration",
+        "allow_promotion_codes",
+        "allowed_payment_method_types",
+        "automatic_tax",
+        "billing_address_collection",
+        "branding_settings",
+        "cancel_url",
+        "client_reference_id",
+        "consent_collection",
+        "currency",
+        "custom_fields",
+        "custom_text",
+        "customer",
+        "customer_creation",
+        "customer_email",
+        "customer_update",
+        "discounts",
+        "excluded_payment_method_types",
+        "expand",
+        "expires_at",
+        "invoice_creation",
+        "line_items",
+        "locale",
+        "metadata",
+        "mode",
+        "name_collection",
+        "optional_items",
+        "payment_intent_data",
+        "payment_method_collection",
+        "payment_method_configuration",
+        "payment_method_data",
+        "payment_method_options",
+        "payment_method_types",
+        "permissions",
+        "phone_number_collection",
+        "redirect_on_completion",
+        "return_url",
+        "saved_payment_method_options",
+        "setup_intent_data",
+        "shipping_address_collection",
+        "shipping_options",
+        "submit_type",
+        "subscription_data",
+        "success_url",
+        "tax_id_collection",
+        "ui_mode",
+        "wallet_options",
     }
 )
 _SESSION_LIST_PARAMS = frozenset(
@@ -82,14 +117,21 @@ _SESSION_LIST_PARAMS = frozenset(
 )
 _REFUND_CREATE_PARAMS = frozenset(
     {
-        "amount", "charge", "currency", "customer", "expand", "instructions_email",
-        "metadata", "origin", "payment_intent", "reason", "refund_application_fee",
+        "amount",
+        "charge",
+        "currency",
+        "customer",
+        "expand",
+        "instructions_email",
+        "metadata",
+        "origin",
+        "payment_intent",
+        "reason",
+        "refund_application_fee",
         "reverse_transfer",
     }
 )
-_REFUND_LIST_PARAMS = frozenset(
-    {"charge", "created", "limit", "payment_intent", "starting_after"}
-)
+_REFUND_LIST_PARAMS = frozenset({"charge", "created", "limit", "payment_intent", "starting_after"})
 _REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 _SESSION_STATUSES = ("open", "complete", "expired")
 _SESSION_EXPANSIONS = frozenset({"invoice", "line_items", "payment_intent"})
@@ -101,19 +143,52 @@ _CREATED_OPERATORS = {
     "lte": operator.le,
 }
 _DISPUTE_EVIDENCE_FIELDS = (
-    "access_activity_log", "billing_address", "cancellation_policy",
-    "cancellation_policy_disclosure", "cancellation_rebuttal", "customer_communication",
-    "customer_email_address", "customer_name", "customer_purchase_ip", "customer_signature",
-    "duplicate_charge_documentation", "duplicate_charge_explanation", "duplicate_charge_id",
-    "product_description", "receipt", "refund_policy", "refund_policy_disclosure",
-    "refund_refusal_explanation", "service_date", "service_documentation",
-    "shipping_address", "shipping_carrier", "shipping_date", "shipping_documentation",
-    "shipping_tracking_number", "uncategorized_file", "uncategorized_text",
+    "access_activity_log",
+    "billing_address",
+    "cancellation_policy",
+    "cancellation_policy_disclosure",
+    "cancellation_rebuttal",
+    "customer_communication",
+    "customer_email_address",
+    "customer_name",
+    "customer_purchase_ip",
+    "customer_signature",
+    "duplicate_charge_documentation",
+    "duplicate_charge_explanation",
+    "duplicate_charge_id",
+    "product_description",
+    "receipt",
+    "refund_policy",
+    "refund_policy_disclosure",
+    "refund_refusal_explanation",
+    "service_date",
+    "service_documentation",
+    "shipping_address",
+    "shipping_carrier",
+    "shipping_date",
+    "shipping_documentation",
+    "shipping_tracking_number",
+    "uncategorized_file",
+    "uncategorized_text",
 )
 _ZERO_DECIMAL_CURRENCIES = frozenset(
     {
-        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd",
-        "vuv", "xaf", "xof", "xpf",
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
     }
 )
 _CURRENCY_SYMBOLS = {"eur": "€", "usd": "$", "gbp": "£"}
@@ -316,9 +391,17 @@ class FakeStripe:
         """Forget every object, saved idempotent response, pending failure and request."""
         with self._lock:
             for store in (
-                self.sessions, self.payment_intents, self.charges, self.refunds,
-                self.disputes, self.invoices, self._line_items, self._payment_metadata,
-                self._refund_requests, self._idempotent, self._invoice_metadata,
+                self.sessions,
+                self.payment_intents,
+                self.charges,
+                self.refunds,
+                self.disputes,
+                self.invoices,
+                self._line_items,
+                self._payment_metadata,
+                self._refund_requests,
+                self._idempotent,
+                self._invoice_metadata,
             ):
                 store.clear()
             self._failures.clear()
@@ -396,9 +479,7 @@ class FakeStripe:
             status="complete",
             payment_status=payment_status,
             url=None,
-            customer_details=_customer_details(
-                email or session["customer_email"] or DEFAULT_EMAIL
-            ),
+            customer_details=_customer_details(email or session["customer_email"] or DEFAULT_EMAIL),
             collected_information={"shipping_details": None},
         )
         if payment_status != "no_payment_required":
@@ -458,8 +539,10 @@ class FakeStripe:
             "number": f"{session['id'][-8:].upper()}-{len(self.invoices) + 1:04d}",
             "status": "paid" if paid else "open",
             "status_transitions": {
-                "finalized_at": now, "marked_uncollectible_at": None,
-                "paid_at": now if paid else None, "voided_at": None,
+                "finalized_at": now,
+                "marked_uncollectible_at": None,
+                "paid_at": now if paid else None,
+                "voided_at": None,
             },
             "subtotal": session["amount_subtotal"],
             "subtotal_excluding_tax": (
@@ -470,10 +553,18 @@ class FakeStripe:
             "total": total,
             "total_excluding_tax": total - tax,
             "total_taxes": (
-                [{"amount": tax, "tax_behavior": self._tax_behavior(session),
-                  "tax_rate_details": None, "taxability_reason": "standard_rated",
-                  "taxable_amount": total - tax, "type": "tax_rate_details"}]
-                if session["automatic_tax"]["enabled"] else []
+                [
+                    {
+                        "amount": tax,
+                        "tax_behavior": self._tax_behavior(session),
+                        "tax_rate_details": None,
+                        "taxability_reason": "standard_rated",
+                        "taxable_amount": total - tax,
+                        "type": "tax_rate_details",
+                    }
+                ]
+                if session["automatic_tax"]["enabled"]
+                else []
             ),
         }
         session.update(customer=customer, invoice=invoice_id)
@@ -670,9 +761,7 @@ class FakeStripe:
             match = pattern.fullmatch(request.path)
             if match and method == request.method:
                 return endpoint(self, request, *match.groups())
-        raise _ApiError(
-            f"Unrecognized request URL ({request.method}: {request.path}).", status=404
-        )
+        raise _ApiError(f"Unrecognized request URL ({request.method}: {request.path}).", status=404)
 
     def _create_session(self, request: RecordedRequest) -> dict:
         params = request.params
@@ -716,19 +805,17 @@ class FakeStripe:
             )
         if _boolean(automatic_tax.get("enabled"), "automatic_tax[enabled]"):
             session["automatic_tax"] = {
-                "enabled": True, "liability": {"type": "self"}, "provider": "stripe",
+                "enabled": True,
+                "liability": {"type": "self"},
+                "provider": "stripe",
                 "status": "requires_location_inputs",
             }
         if tax_id_collection:
             session["tax_id_collection"] = {
-                "enabled": _boolean(
-                    tax_id_collection.get("enabled"), "tax_id_collection[enabled]"
-                ),
+                "enabled": _boolean(tax_id_collection.get("enabled"), "tax_id_collection[enabled]"),
                 "required": tax_id_collection.get("required") or "never",
             }
-        self._invoice_metadata[session_id] = session["invoice_creation"]["invoice_data"][
-            "metadata"
-        ]
+        self._invoice_metadata[session_id] = session["invoice_creation"]["invoice_data"]["metadata"]
         self._payment_metadata[session_id] = _metadata(
             intent_data.get("metadata"), "payment_intent_data[metadata]"
         )
@@ -770,8 +857,8 @@ class FakeStripe:
         session = _lookup(self.sessions, session_id, "checkout.session")
         if session["status"] != "open":
             raise _ApiError(
-                f"Only Checkout Sessions with a status in [\"open\"] can be expired. "
-                f"This session has a status of \"{session['status']}\".",
+                f'Only Checkout Sessions with a status in ["open"] can be expired. '
+                f'This session has a status of "{session["status"]}".',
                 param="session",
             )
         return self.expire_session(session_id)
@@ -826,8 +913,12 @@ class FakeStripe:
         if reason not in (None, *_REFUND_REASONS):
             raise _ApiError(f"reason must be one of {', '.join(_REFUND_REASONS)}.", param="reason")
         refund = _refund_object(
-            _new_id("re_"), charge, amount, reason,
-            _metadata(params.get("metadata"), "metadata"), int(self.clock()),
+            _new_id("re_"),
+            charge,
+            amount,
+            reason,
+            _metadata(params.get("metadata"), "metadata"),
+            int(self.clock()),
         )
         self.refunds[refund["id"]] = refund
         self._refund_requests[refund["id"]] = {
@@ -843,7 +934,9 @@ class FakeStripe:
             return _lookup(self.charges, params["charge"], "charge", param="charge")
         if params.get("payment_intent"):
             intent = _lookup(
-                self.payment_intents, params["payment_intent"], "payment_intent",
+                self.payment_intents,
+                params["payment_intent"],
+                "payment_intent",
                 param="payment_intent",
             )
             if intent["latest_charge"] is None:
@@ -948,7 +1041,10 @@ class FakeStripe:
         if not 200 <= status < 300:
             logger.warning(
                 "Webhook %s to %s answered %s: %s",
-                event["type"], self.webhook_url, status, body[:200],
+                event["type"],
+                self.webhook_url,
+                status,
+                body[:200],
             )
 
 
@@ -1183,9 +1279,7 @@ def _reject_unknown(params: dict, allowed: Iterable[str]) -> None:
     unknown = set(params).difference(allowed)
     if unknown:
         name = min(unknown)
-        raise _ApiError(
-            f"Received unknown parameter: {name}", code="parameter_unknown", param=name
-        )
+        raise _ApiError(f"Received unknown parameter: {name}", code="parameter_unknown", param=name)
 
 
 def _string(value: object, param: str) -> str:
@@ -1201,9 +1295,7 @@ def _optional_string(value: object, param: str, *, max_length: int) -> str | Non
         return None
     text = _string(value, param)
     if len(text) > max_length:
-        raise _ApiError(
-            f"This value must be at most {max_length} characters long.", param=param
-        )
+        raise _ApiError(f"This value must be at most {max_length} characters long.", param=param)
     return text
 
 
@@ -1219,9 +1311,7 @@ def _integer(value: object, param: str, *, minimum: int = 0) -> int:
     if value is None or value == "":
         raise _missing(param)
     if not isinstance(value, str) or not re.fullmatch(r"-?\d+", value):
-        raise _ApiError(
-            f"Invalid integer: {value}", code="parameter_invalid_integer", param=param
-        )
+        raise _ApiError(f"Invalid integer: {value}", code="parameter_invalid_integer", param=param)
     number = int(value)
     if number < minimum:
         raise _ApiError(f"This value must be greater than or equal to {minimum}.", param=param)
@@ -1348,9 +1438,7 @@ def _line_item(entry: object, prefix: str, now: int) -> dict:
         raise _missing(f"{prefix}[price_data]")
     currency = _string(price_data.get("currency"), f"{prefix}[price_data][currency]").lower()
     if not re.fullmatch(r"[a-z]{3}", currency):
-        raise _ApiError(
-            f"Invalid currency: {currency}", param=f"{prefix}[price_data][currency]"
-        )
+        raise _ApiError(f"Invalid currency: {currency}", param=f"{prefix}[price_data][currency]")
     unit_amount = _integer(price_data.get("unit_amount"), f"{prefix}[price_data][unit_amount]")
     product_data = price_data.get("product_data")
     if not isinstance(product_data, dict):
@@ -1588,8 +1676,15 @@ def _charge_object(
         "payment_intent": intent_id,
         "payment_method": _new_id("pm_"),
         "payment_method_details": {
-            "card": {"brand": "visa", "country": "US", "exp_month": 8, "exp_year": 2030,
-                     "funding": "credit", "last4": "4242", "network": "visa"},
+            "card": {
+                "brand": "visa",
+                "country": "US",
+                "exp_month": 8,
+                "exp_year": 2030,
+                "funding": "credit",
+                "last4": "4242",
+                "network": "visa",
+            },
             "type": "card",
         },
         "receipt_email": None,
@@ -1705,7 +1800,7 @@ def _checkout_form(session: dict, items: list[dict]) -> str:
         )
     action = html.escape(f"/pay/{session['id']}")
     return (
-        f'<h2>Order summary</h2>\n<ul>\n{rows}\n</ul>\n'
+        f"<h2>Order summary</h2>\n<ul>\n{rows}\n</ul>\n"
         f"<p>Total due: <strong>{format_amount(session['amount_total'], currency)}</strong></p>\n"
         f'<form method="post" action="{action}">\n{email}\n'
         '<button type="submit">Pay</button>\n</form>\n'
@@ -1747,7 +1842,8 @@ def _invoice_pdf(invoice: dict) -> bytes:
     body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref,
+        len(objects) + 1,
+        xref,
     )
     return body
 

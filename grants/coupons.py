@@ -8,7 +8,7 @@ import math
 import re
 import secrets
 
-from courses.money import percent_of
+from common.money import percent_of
 
 PREFIX = "MAAL"
 # Digits 2–9 and A–Z without I, L, O: 8 + 23 = 31 symbols, none easily misread.
@@ -79,7 +79,7 @@ def _group(random_part: str) -> str:
 def coupon_price_cents(*, price_cents: int, discount_percent: int) -> int:
     """What the learner pays: the list price minus the discount, in integer cents.
 
-    The discount is rounded half up to a whole cent (``courses.money.percent_of``), so any
+    The discount is rounded half up to a whole cent (``common.money.percent_of``), so any
     half cent goes to the learner: 49 900 × 50% → 24 950; 999 × 25% → discount 250, pays 749.
     A 100% coupon always costs 0.
     """

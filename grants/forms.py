@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from maaledu.mail import validate_deliverable_email
+from common.mail import validate_deliverable_email
 
 from .models import MAX_DISCOUNT_PERCENT, MIN_DISCOUNT_PERCENT
 from .selectors import courses_open_for_applications

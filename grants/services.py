@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from accounts.models import User, normalize_email
 from accounts.selectors import verified_email_of
+from common.mail import send_templated_email
+from common.money import format_money
+from common.queue import enqueue, enqueue_on_commit
 from courses.models import Course
-from courses.money import format_money
-from maaledu.mail import send_templated_email
-from maaledu.queue import enqueue, enqueue_on_commit
 
 from . import selectors, tasks
 from .coupons import (

@@ -3,8 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from maaledu.ratelimits import over_ip_or_email_limit
-from maaledu.views import rate_limited
+from common.ratelimits import over_ip_or_email_limit, rate_limited
 
 from .forms import GrantApplicationForm
 from .selectors import open_course_by_slug

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from accounts.models import normalize_email
-from courses.money import CURRENCIES
+from common.money import CURRENCIES
 
 AMOUNT_UNITS = ("cents", "dollars")
 # What a missing currency means: the old system sold in US dollars only.

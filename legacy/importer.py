@@ -26,15 +26,15 @@ from accounts.selectors import verified_email_of
 from affiliates import services as affiliate_services
 from affiliates.models import Affiliate, PayoutMethod
 from affiliates.validators import clean_payout_details
+from common.logging import mask_email
+from common.money import format_money
 from courses import services as course_services
 from courses.models import Course
-from courses.money import format_money
 from enrollments.models import Enrollment
 from enrollments.services import imports as enrollment_imports
 from grants import services as grant_services
 from grants.coupons import is_current_format, normalize_coupon_code, normalize_legacy_coupon_code
 from grants.models import Grant
-from maaledu.logging import mask_email
 
 from .documents import (
     DEFAULT_CURRENCY,

@@ -3,9 +3,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.text import Truncator
 
+from common.admin import RecordAdmin
+from common.logging import mask_email
 from enrollments.models import Enrollment
-from maaledu.admin import RecordAdmin
-from maaledu.logging import mask_email
 
 from . import selectors, services
 from .models import LmsAlert, LmsSyncJob, LmsUserErasure

@@ -11,13 +11,13 @@ These receivers only start it now rather than at the next sweep: if the message 
 
 from django.dispatch import receiver
 
+from common.queue import enqueue
 from enrollments.signals import (
     account_erased,
     enrollment_paid,
     enrollment_revoked,
     enrollment_suspended,
 )
-from maaledu.queue import enqueue
 
 from . import services
 from .tasks import sync_enrollment

@@ -40,10 +40,10 @@ from django.db.models import Case, F, FloatField, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
+from common.mail import send_templated_email
+from common.queue import enqueue_on_commit
 from courses import services as course_services
 from enrollments.models import Enrollment
-from maaledu.mail import send_templated_email
-from maaledu.queue import enqueue_on_commit
 
 from . import selectors
 from .frappe import (

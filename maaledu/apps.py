@@ -25,4 +25,4 @@ class MaalEduConfig(AppConfig):
 class MaalEduAdminConfig(AdminConfig):
     """``django.contrib.admin`` with the site's own default admin site."""
 
-    default_site = "maaledu.admin.MaalEduAdminSite"
+    default_site = "common.admin.MaalEduAdminSite"

@@ -10,7 +10,7 @@ import os
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
-from .logging import request_id_var
+from common.logging import request_id_var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maaledu.settings.base")
 

@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from .refund_policy import refund_policy
+from common.refund_policy import refund_policy
 
 
 def site(request) -> dict:

@@ -6,11 +6,12 @@ import uuid
 import redis
 from django.conf import settings
 from django.core.exceptions import BadRequest, SuspiciousOperation
-from django.http import HttpRequest, UnreadablePostError
+from django.http import UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
-from .logging import request_id_var
+from common.logging import request_id_var
+from common.routes import method_label, route_name
 
 logger = logging.getLogger(__name__)
 request_logger = logging.getLogger("maaledu.request")
@@ -47,27 +48,6 @@ class PermissionsPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response
-
-
-_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def method_label(request: HttpRequest) -> str:
-    """The HTTP method, or ``OTHER`` for one a client invented (labels must stay bounded)."""
-    return request.method if request.method in _KNOWN_METHODS else "OTHER"
-
-
-def route_name(request: HttpRequest) -> str:
-    """The URL pattern's name (``courses:detail``), never the raw path: a bounded label.
-
-    Requests that matched no pattern are ``<static>`` (served by whitenoise) or ``<unmatched>``.
-    """
-    match = getattr(request, "resolver_match", None)
-    if match is not None:
-        return match.view_name
-    if request.path.startswith(settings.STATIC_URL):
-        return "<static>"
-    return "<unmatched>"
 
 
 # Probes and scrapes arrive every few seconds; their lines go to DEBUG so INFO stays readable.

@@ -1,6 +1,4 @@
 import logging
-import math
-import time
 
 import redis
 from django.conf import settings
@@ -11,6 +9,8 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.static import serve
+
+from common.ratelimits import allauth_wait, rate_limited
 
 logger = logging.getLogger(__name__)
 
@@ -95,73 +95,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return HttpResponse(loader.render_to_string("500.html"), status=500)
 
 
-# When the real wait cannot be known (django-ratelimit's own decorator): a minute.
-DEFAULT_RETRY_AFTER = 60
-
-
-def rate_limited(
-    request: HttpRequest, exception: Exception | None = None, *, retry_after: int | None = None
-):
-    """A limited request: 429 in the site layout, or JSON, with ``Retry-After`` the seconds
-    until the limit's window resets (``maaledu.ratelimits.over_limit`` gives them)."""
-    seconds = retry_after or getattr(exception, "retry_after", None) or DEFAULT_RETRY_AFTER
-    if "application/json" in request.headers.get("Accept", ""):
-        response = JsonResponse(
-            {"error": "rate_limited", "detail": "Too many requests. Try again later."}, status=429
-        )
-    else:
-        context = {"retry_after": seconds, "wait": _wait_in_words(seconds)}
-        response = render(request, "429.html", context, status=429)
-    response["Retry-After"] = str(seconds)
-    return response
-
-
-def _wait_in_words(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds} second{'' if seconds == 1 else 's'}"
-    minutes = -(-seconds // 60)  # rounded up: never promise less than the wait
-    return f"{minutes} minute{'' if minutes == 1 else 's'}"
-
-
-# allauth's actions by the URL name of the view that counts them.
-_ALLAUTH_ACTIONS = {
-    "account_login": "login",
-    "account_signup": "signup",
-    "account_reset_password": "reset_password",
-    "account_reset_password_from_key": "reset_password_from_key",
-}
-
-
-def _allauth_wait(request: HttpRequest) -> int | None:
-    """Seconds until allauth lets this request's action through again: for each of the action's
-    rates that is full, until the oldest hit still counting leaves its sliding window. Reads
-    allauth's counters through its internal module (no public API); None if that fails."""
-    from allauth.core.internal import ratelimit as allauth_ratelimit
-    from django.core.cache import cache
-
-    match = getattr(request, "resolver_match", None)
-    action = _ALLAUTH_ACTIONS.get(match.url_name if match else "")
-    if action is None:
-        return None
-    try:
-        waits = []
-        now = time.time()
-        for rate in allauth_ratelimit.get_rates(app="allauth.account", action=action):
-            key = request.POST.get("email", "").lower() if rate.per == "key" else None
-            if rate.per == "key" and not key:
-                continue
-            cache_key = allauth_ratelimit.get_cache_key(
-                request, app="allauth.account", action=action, rate=rate, key=key
-            )
-            history = [hit for hit in cache.get(cache_key, []) if hit > now - rate.duration]
-            if len(history) >= rate.amount:
-                waits.append(history[rate.amount - 1] + rate.duration - now)
-    except Exception:
-        logger.warning("event=ratelimit.allauth_wait_unknown action=%s", action)
-        return None
-    return max(math.ceil(max(waits)), 1) if waits else None
-
-
 def too_many_requests(request: HttpRequest, exception: Exception | None = None):
     """``handler429`` for allauth's own limits (login, signup, password reset)."""
-    return rate_limited(request, exception, retry_after=_allauth_wait(request))
+    return rate_limited(request, exception, retry_after=allauth_wait(request))

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from maaledu.admin import RecordAdmin
+from common.admin import RecordAdmin
 
 from .models import Incident, ReconciliationRun
 

@@ -21,10 +21,10 @@ from django.db.models import Count, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from common.logging import mask_emails
+from common.mail import send_templated_email
+from common.queue import enqueue_on_commit
 from enrollments.models import Enrollment, StripeEvent
-from maaledu.logging import mask_emails
-from maaledu.mail import send_templated_email
-from maaledu.queue import enqueue_on_commit
 
 from .models import Incident
 from .selectors import lms_overdue_filter

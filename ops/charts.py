@@ -1,11 +1,11 @@
-"""The ops page's charts of the last 24 hours (``maaledu.charts``)."""
+"""The ops page's charts of the last 24 hours (``common.charts``)."""
 
 from datetime import datetime
 
 from django.utils.safestring import SafeString
 
+from common import charts, versioned_cache
 from enrollments.models import StripeEvent
-from maaledu import cache, charts
 
 from . import selectors
 from .selectors import LastDay
@@ -71,9 +71,9 @@ def last_day_charts(*, now: datetime) -> tuple[SafeString, SafeString]:
     """The LMS backlog and webhook charts, cached with the figures they draw for the minute of
     ``now`` (two aggregates on a miss; drawn afresh when the cache is down)."""
     key = f"ops:last-day-charts:{now:%Y%m%d%H%M}"
-    drawn = cache.get(key)
+    drawn = versioned_cache.get(key)
     if drawn is None:
         last_day = selectors.last_day(now=now)
         drawn = (lms_backlog_chart(last_day), webhook_chart(last_day))
-        cache.put(key, drawn, timeout=CHARTS_CACHE_SECONDS)
+        versioned_cache.put(key, drawn, timeout=CHARTS_CACHE_SECONDS)
     return drawn

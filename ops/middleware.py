@@ -1,7 +1,7 @@
 import time
 
-from maaledu import metrics
-from maaledu.middleware import method_label, route_name
+from common import metrics
+from common.routes import method_label, route_name
 
 
 class RequestMetricsMiddleware:

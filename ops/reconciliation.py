@@ -26,13 +26,13 @@ from django.utils import timezone
 
 from affiliates import services as affiliate_services
 from affiliates.models import Affiliate, Commission
-from courses.money import proportion_of
+from common.logging import mask_email
+from common.money import proportion_of
 from enrollments import services as enrollment_services
 from enrollments import stripe_gateway
 from enrollments.models import Enrollment
 from enrollments.services.transitions import as_pk
 from lms_sync.frappe import FrappeClient, LmsError, LmsTransientError
-from maaledu.logging import mask_email
 
 from .alerts import open_incident, resolve_incident
 from .models import Incident, ReconciliationRun

@@ -12,7 +12,7 @@ Imported by settings, so it must not import models.
 import re
 from typing import Any
 
-from maaledu.logging import EMAIL_RE, request_id_var
+from common.logging import EMAIL_RE, request_id_var
 
 FILTERED = "[Filtered]"
 EMAIL_PLACEHOLDER = "[email]"

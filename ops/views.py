@@ -11,8 +11,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from maaledu.client_ip import client_ip
-from maaledu.metrics import live_registry
+from common.client_ip import client_ip
+from common.metrics import live_registry
 
 from . import charts, selectors, services
 from .collectors import BUSINESS_REGISTRY

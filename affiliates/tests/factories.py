@@ -3,9 +3,9 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from affiliates.models import Affiliate, Commission, PayoutMethod
-from courses.money import percent_of
+from common.logging import mask_email
+from common.money import percent_of
 from courses.tests.factories import CourseFactory
-from maaledu.logging import mask_email
 
 
 class AffiliateFactory(factory.django.DjangoModelFactory):

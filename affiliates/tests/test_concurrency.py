@@ -11,8 +11,8 @@ from affiliates import selectors, services
 from affiliates.models import Affiliate, Commission, Payout
 from affiliates.selectors import earnings_by_affiliate, earnings_of
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
+from common.testing.concurrency import postgresql_only, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
-from maaledu.tests.concurrency import postgresql_only, race  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 THREADS = 8

@@ -12,7 +12,7 @@ from affiliates import earnings, selectors, services
 from affiliates.models import Commission, Payout, ReferralClick
 from affiliates.selectors import SALES_PAGE_SIZE
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
-from courses.money import format_money
+from common.money import format_money
 from courses.tests.factories import CourseFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from affiliates.selectors import chart_months, chart_weeks
 from affiliates.tests.factories import AffiliateFactory
 from affiliates.tests.test_dashboard import _history
 from affiliates.tests.test_earnings import _sale
-from maaledu.tests.chart_reading import drawn, figure, tabled
+from common.testing.chart_reading import drawn, figure, tabled
 
 pytestmark = pytest.mark.django_db
 

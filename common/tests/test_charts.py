@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from maaledu import charts
-from maaledu.tests.chart_reading import bars, table_cells
+from common import charts
+from common.testing.chart_reading import bars, table_cells
 
 SERIES = (charts.Series("a", "Alpha"), charts.Series("b", "Beta"))
 PLOT_HEIGHT = charts.HEIGHT - charts.TOP - charts.BOTTOM

@@ -4,7 +4,7 @@ import pytest
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 
-from maaledu.page_cache import cache_shared_page
+from common.page_cache import cache_shared_page
 
 
 def _counting_view(body):

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from maaledu import sessions
+from common import sessions
 
 pytestmark = pytest.mark.django_db
 

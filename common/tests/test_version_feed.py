@@ -12,8 +12,8 @@ from django.conf import settings as django_settings
 from django.core.cache import cache as django_cache
 from django.http import HttpResponse
 
-from maaledu import cache, page_cache, version_feed
-from maaledu.page_cache import cache_shared_page
+from common import page_cache, version_feed, versioned_cache
+from common.page_cache import cache_shared_page
 
 WAIT_SECONDS = 10  # the most a subscriber may take to answer on loopback; not a timing claim
 
@@ -69,7 +69,7 @@ def test_a_page_in_memory_is_served_without_asking_redis(feed, rf, settings):
     # ... so with the cache pointed at nothing, the next view still gets it, from memory.
     settings.CACHES = {
         "default": {
-            "BACKEND": "maaledu.redis_cache.RedisCache",
+            "BACKEND": "common.redis_cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }
@@ -101,7 +101,7 @@ def test_this_processs_own_bump_is_known_before_any_message_comes_back(feed, rf)
     view(rf.get("/"))
     body[0] = b"new"
 
-    cache.bump_versions("test:feed-version", announce=True)
+    versioned_cache.bump_versions("test:feed-version", announce=True)
 
     assert view(rf.get("/")).content == b"new"
 
@@ -112,13 +112,11 @@ def test_only_announced_bumps_are_published(feed):
     listener.subscribe(version_feed.channel())
     _until(lambda: client.pubsub_numsub(version_feed.channel())[0][1] >= 2, "our listener")
 
-    cache.bump_versions("affiliates:clicks-version")
-    cache.bump_versions("courses:catalog-version", announce=True)
+    versioned_cache.bump_versions("affiliates:clicks-version")
+    versioned_cache.bump_versions("courses:catalog-version", announce=True)
 
     heard = []
-    _until(
-        lambda: heard.append(listener.get_message(timeout=0.1)) or any(heard), "the message"
-    )
+    _until(lambda: heard.append(listener.get_message(timeout=0.1)) or any(heard), "the message")
     message = next(item for item in heard if item)
     assert list(json.loads(message["data"])) == ["courses:catalog-version"]
     listener.close()
@@ -186,7 +184,7 @@ def test_a_junk_message_on_the_channel_does_not_end_the_subscription(feed):
 def test_each_cache_prefix_and_database_has_its_own_channel(settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "maaledu.redis_cache.RedisCache",
+            "BACKEND": "common.redis_cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:6379/3",
             "KEY_PREFIX": "school-a",
         }

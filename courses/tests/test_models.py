@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from courses.money import format_money, percent_of, proportion_of
+from common.money import format_money, percent_of, proportion_of
 from courses.tests.factories import CourseFactory
 
 

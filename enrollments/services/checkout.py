@@ -16,12 +16,12 @@ from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
 from affiliates import services as affiliate_services
 from affiliates.models import Affiliate
+from common.metrics import record_coupon_refusal
+from common.money import format_money
 from courses.models import Course
-from courses.money import format_money
 from grants import services as grant_services
 from grants.coupons import coupon_price_cents
 from grants.models import Grant
-from maaledu.metrics import record_coupon_refusal
 
 from .. import stripe_gateway
 from ..models import Enrollment

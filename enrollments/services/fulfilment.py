@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from affiliates import services as affiliate_services
+from common.queue import enqueue_on_commit, send_on_commit
 from grants import services as grant_services
-from maaledu.queue import enqueue_on_commit, send_on_commit
 
 from .. import stripe_gateway
 from ..models import Enrollment

@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from affiliates import services as affiliate_services
 from affiliates.models import Commission
-from courses.money import format_money, proportion_of
+from common.money import format_money, proportion_of
+from common.queue import enqueue_on_commit, send_on_commit
+from common.refund_policy import refund_policy
 from grants import services as grant_services
-from maaledu.queue import enqueue_on_commit, send_on_commit
-from maaledu.refund_policy import refund_policy
 
 from .. import stripe_gateway
 from ..models import Enrollment, RefundRequest

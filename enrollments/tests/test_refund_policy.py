@@ -1,16 +1,16 @@
 """One refund policy: the words on the course and checkout pages and the rules the refund
-service applies come from maaledu.refund_policy."""
+service applies come from common.refund_policy."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from common.refund_policy import refund_policy
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
 from enrollments.services import preview_refund
 from enrollments.tests.factories import EnrollmentFactory
-from maaledu.refund_policy import refund_policy
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,7 @@ WEBHOOK_SECRET = "whsec_test_fake_stripe"
 # data/checkout.session.completed.json.
 VECTOR_SECRET = "whsec_reference_fixture_secret_not_a_real_key"
 VECTOR_TIMESTAMP = 1750000164
-VECTOR_HEADER = (
-    "t=1750000164,v1=4a840978aa8a49ee9e4ebf8286fce4931dd7a017250128fc4ddb50c84b538990"
-)
+VECTOR_HEADER = "t=1750000164,v1=4a840978aa8a49ee9e4ebf8286fce4931dd7a017250128fc4ddb50c84b538990"
 
 
 class Clock:
@@ -46,9 +44,7 @@ def fake(clock):
 
 @pytest.fixture
 def client(fake):
-    return stripe.StripeClient(
-        "sk_test_x", base_addresses={"api": fake.url}, max_network_retries=0
-    )
+    return stripe.StripeClient("sk_test_x", base_addresses={"api": fake.url}, max_network_retries=0)
 
 
 def session_params(**overrides):
@@ -213,18 +209,47 @@ def test_a_rejected_request_is_not_saved_under_its_idempotency_key(client):
         ({"expires_at": 1_750_000_060}, "expires_at"),
         ({"shiping_address_collection": "auto"}, "shiping_address_collection"),
         (
-            {"line_items": [{"price_data": {"currency": "eur", "unit_amount": -1,
-                                            "product_data": {"name": "X"}}, "quantity": 1}]},
+            {
+                "line_items": [
+                    {
+                        "price_data": {
+                            "currency": "eur",
+                            "unit_amount": -1,
+                            "product_data": {"name": "X"},
+                        },
+                        "quantity": 1,
+                    }
+                ]
+            },
             "line_items[0][price_data][unit_amount]",
         ),
         (
-            {"line_items": [{"price_data": {"currency": "eur", "unit_amount": 100,
-                                            "product_data": {"name": ""}}, "quantity": 1}]},
+            {
+                "line_items": [
+                    {
+                        "price_data": {
+                            "currency": "eur",
+                            "unit_amount": 100,
+                            "product_data": {"name": ""},
+                        },
+                        "quantity": 1,
+                    }
+                ]
+            },
             "line_items[0][price_data][product_data][name]",
         ),
         (
-            {"line_items": [{"price_data": {"currency": "eur", "unit_amount": 100,
-                                            "product_data": {"name": "X"}}}]},
+            {
+                "line_items": [
+                    {
+                        "price_data": {
+                            "currency": "eur",
+                            "unit_amount": 100,
+                            "product_data": {"name": "X"},
+                        }
+                    }
+                ]
+            },
             "line_items[0][quantity]",
         ),
     ],
@@ -521,7 +546,9 @@ def test_dispute_event_points_at_the_charge_and_payment_intent(fake, client):
     assert event["type"] == "charge.dispute.created"
     assert (dispute["object"], dispute["status"]) == ("dispute", "warning_needs_response")
     assert (dispute["charge"], dispute["payment_intent"], dispute["amount"]) == (
-        charge_id, intent_id, 4990,
+        charge_id,
+        intent_id,
+        4990,
     )
     assert fake.charges[charge_id]["disputed"] is True
 
@@ -599,7 +626,7 @@ def test_checkout_page_shows_the_order_and_paying_redirects_after_the_webhook(re
         assert fake.sessions[session.id]["payment_status"] == "paid"
         assert "already complete" in after.text
 
-    (headers, body), = receiver.received
+    ((headers, body),) = receiver.received
     event = stripe.Webhook.construct_event(body, headers["Stripe-Signature"], WEBHOOK_SECRET)
     assert (event.type, event.data.object.id) == ("checkout.session.completed", session.id)
 

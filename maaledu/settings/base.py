@@ -110,7 +110,7 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "maaledu.redis_cache.RedisCache",
+            "BACKEND": "common.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="maaledu"),
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -311,7 +311,7 @@ AFFILIATE_COOKIE_DAYS = env.int("AFFILIATE_COOKIE_DAYS", default=30)
 _legacy_ref_until = env("LEGACY_REF_LINKS_UNTIL", default="")
 LEGACY_REF_LINKS_UNTIL = date.fromisoformat(_legacy_ref_until) if _legacy_ref_until else None
 AFFILIATE_DEFAULT_RATE_PERCENT = env.int("AFFILIATE_DEFAULT_RATE_PERCENT", default=10)
-# The refund window learners are promised (maaledu.refund_policy); commissions are approved
+# The refund window learners are promised (common.refund_policy); commissions are approved
 # after it.
 COMMISSION_REFUND_WINDOW_DAYS = env.int("COMMISSION_REFUND_WINDOW_DAYS", default=14)
 # Where learners write for help and refunds (shown on the course and checkout pages).
@@ -325,8 +325,8 @@ DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="maaledu-demo-admin")
 # The META key holding the client address. Behind a proxy set it to the header that proxy
 # overwrites (e.g. HTTP_X_REAL_IP); X-Forwarded-For is never trusted as sent by the client.
 CLIENT_IP_META_KEY = env("CLIENT_IP_META_KEY", default="REMOTE_ADDR")
-RATELIMIT_IP_META_KEY = "maaledu.client_ip.client_ip"
-RATELIMIT_VIEW = "maaledu.views.rate_limited"
+RATELIMIT_IP_META_KEY = "common.client_ip.client_ip"
+RATELIMIT_VIEW = "common.ratelimits.rate_limited"
 RATELIMIT_USE_CACHE = "default"
 # Per client IP: ?ref= visits that may record a referral click; per user: affiliate join posts.
 REFERRAL_CLICK_RATE = env("REFERRAL_CLICK_RATE", default="60/m")
@@ -428,8 +428,8 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "maaledu.logging.RequestIdFilter"}},
-    "formatters": {"kv": {"()": "maaledu.logging.KeyValueFormatter"}},
+    "filters": {"request_id": {"()": "common.logging.RequestIdFilter"}},
+    "formatters": {"kv": {"()": "common.logging.KeyValueFormatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -447,7 +447,7 @@ LOGGING = {
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 # Django's database sessions, created with one INSERT (no look-up of the new key first).
-SESSION_ENGINE = "maaledu.sessions"
+SESSION_ENGINE = "common.sessions"
 
 # --- Errors: Sentry, only when SENTRY_DSN is set --------------------------------------------
 SENTRY_DSN = env("SENTRY_DSN", default="")

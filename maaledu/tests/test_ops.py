@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.http import HttpResponse
 
 from accounts.models import User
+from common.logging import KeyValueFormatter, RequestIdFilter
 from courses.models import Course
-from maaledu.logging import KeyValueFormatter, RequestIdFilter
 from maaledu.middleware import RequestIdMiddleware
 
 BASE_DIR = Path(__file__).resolve().parents[2]

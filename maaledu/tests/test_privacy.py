@@ -15,11 +15,11 @@ from django.core import mail, serializers
 from django.test import Client
 
 from affiliates.models import Commission
+from common.logging import KeyValueFormatter, RequestIdFilter
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from fakes.frappe_server import FakeFrappe
 from fakes.stripe_server import sign
-from maaledu.logging import KeyValueFormatter, RequestIdFilter
 
 pytestmark = pytest.mark.django_db
 

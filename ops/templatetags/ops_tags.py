@@ -1,7 +1,7 @@
 from django import template
 
-from courses.money import format_money
-from maaledu.logging import mask_email
+from common.logging import mask_email
+from common.money import format_money
 
 register = template.Library()
 

@@ -5,9 +5,9 @@ import pytest
 from celery import shared_task
 from celery.signals import before_task_publish
 
+from common.logging import KeyValueFormatter, RequestIdFilter, mask_email, mask_emails
+from common.logging import request_id_var as request_id
 from courses.tests.factories import CourseFactory
-from maaledu.logging import KeyValueFormatter, RequestIdFilter, mask_email, mask_emails
-from maaledu.logging import request_id_var as request_id
 
 
 @pytest.fixture

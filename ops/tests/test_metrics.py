@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from affiliates.models import Affiliate, Commission, ReferralClick
+from common import metrics
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.conftest import fixture_event, post_event
 from enrollments.tests.factories import EnrollmentFactory
 from grants.models import Grant
-from maaledu import metrics
 from ops.models import Incident
 
 from .conftest import METRICS_TOKEN
@@ -189,9 +189,9 @@ def test_coupon_refusals_and_cache_reads_move_their_counters(scrape):
 def test_in_multiprocess_mode_the_scrape_adds_up_every_process(tmp_path):
     """Under gunicorn each worker counts on its own; PROMETHEUS_MULTIPROC_DIR sums them."""
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    record = "from maaledu.metrics import record_coupon_refusal; record_coupon_refusal('held')"
+    record = "from common.metrics import record_coupon_refusal; record_coupon_refusal('held')"
     read = (
-        "from prometheus_client import generate_latest; from maaledu.metrics import live_registry; "
+        "from prometheus_client import generate_latest; from common.metrics import live_registry; "
         "print(generate_latest(live_registry()).decode())"
     )
     for _ in range(2):

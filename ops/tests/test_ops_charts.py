@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from common.testing.chart_reading import drawn, figure, tabled
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.factories import EnrollmentFactory
-from maaledu.tests.chart_reading import drawn, figure, tabled
 
 from .test_ops_page import staff_client  # noqa: F401 - a fixture
 

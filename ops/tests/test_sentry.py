@@ -7,7 +7,7 @@ from pathlib import Path
 import sentry_sdk
 from sentry_sdk.transport import Transport
 
-from maaledu.logging import request_id_var
+from common.logging import request_id_var
 from ops.sentry import FILTERED, before_send
 
 BASE_DIR = Path(__file__).resolve().parents[2]

@@ -46,9 +46,7 @@ class Command(BaseCommand):
         except LmsMappingError:
             return f"the LMS course {course.frappe_course!r} does not exist"
         except LmsError as error:
-            raise CommandError(
-                f"Could not check {course.frappe_course!r}. {client.explain(error)}"
-            )
+            raise CommandError(f"Could not check {course.frappe_course!r}. {client.explain(error)}")
         if not lms_course.get("published"):
             return f"the LMS course {course.frappe_course!r} is not published"
         return None
