@@ -106,7 +106,7 @@ def test_another_browser_typing_the_same_email_neither_gets_nor_cancels_the_chec
 
 
 def test_already_enrolled_learner_gets_a_clear_message_and_nothing_is_created(client, fake_stripe):
-    paid = EnrollmentFactory(email="ada@example.com", status=Enrollment.Status.PAID)
+    paid = EnrollmentFactory(email="ada@example.com", paid=True)
 
     response = client.post(checkout_url(paid.course), {"email": "Ada@example.com"})
 
