@@ -100,6 +100,31 @@ ALLOWED = {
 }
 
 
+def _relation_models() -> dict[str, str]:
+    """Relation attribute name -> model class name, for the names that mean one model only:
+    ``enrollment.course``, ``user.enrollments`` (a related manager), ``grant.reviewed_by``…"""
+    found: dict[str, set[str]] = {}
+    for model in django_apps.get_models(include_auto_created=False):
+        if model.__module__.split(".")[0] not in APPS:
+            continue
+        for field in model._meta.get_fields():
+            related = field.related_model
+            if (
+                not field.is_relation
+                or related is None
+                or related.__module__.split(".")[0] not in APPS
+            ):
+                continue
+            name = (
+                field.get_accessor_name()
+                if field.auto_created and not field.concrete
+                else field.name
+            )
+            if name:
+                found.setdefault(name, set()).add(related.__name__)
+    return {name: next(iter(models)) for name, models in found.items() if len(models) == 1}
+
+
 def _model_owner() -> dict[str, str]:
     """Model class name -> app label of the table it writes (a proxy's concrete model's app)."""
     owners: dict[str, str] = {}
@@ -126,8 +151,9 @@ def _source_files(app: str):
 class _WriteFinder(ast.NodeVisitor):
     """Finds the write calls in one module and the model each one writes."""
 
-    def __init__(self, owners: dict[str, str]):
+    def __init__(self, owners: dict[str, str], relations: dict[str, str]):
         self.owners = owners
+        self.relations = relations
         self.imported: dict[str, str] = {}  # local name -> model class name
         self.modules: set[str] = set()  # local names bound to a models module
         self.scopes: list[dict[str, str]] = [{}]  # per function: local name -> model class name
@@ -173,6 +199,8 @@ class _WriteFinder(ast.NodeVisitor):
                     node = node.value
                 elif isinstance(node.value, ast.Name) and node.value.id in self.modules:
                     return node.attr if node.attr in self.owners else None
+                elif node.attr in self.relations:  # enrollment.course, user.enrollments
+                    return self.relations[node.attr]
                 else:
                     return None
             elif isinstance(node, ast.Name):
@@ -254,11 +282,11 @@ class _WriteFinder(ast.NodeVisitor):
 def cross_app_writes(root: Path = ROOT, apps=APPS) -> list[tuple[str, str, str, str, int]]:
     """Every write by an app's code to another app's model, as
     (file, function, "app.Model", method, line)."""
-    owners = _model_owner()
+    owners, relations = _model_owner(), _relation_models()
     writes = []
     for app in apps:
         for path in _source_files(app) if root == ROOT else sorted((root / app).rglob("*.py")):
-            finder = _WriteFinder(owners)
+            finder = _WriteFinder(owners, relations)
             finder.visit(ast.parse(path.read_text(), filename=str(path)))
             for line, function, model, method in finder.found:
                 owner = owners[model]
@@ -317,8 +345,16 @@ def test_no_app_writes_another_apps_models():
         ),
         (
             "from enrollments.models import Enrollment\n"
-            "def f(pk):\n    e = Enrollment.objects.get(pk=pk)\n    e.course.save()\n"
-            "    Enrollment.objects.filter(pk=pk).count()\n",
+            "def f(pk, user):\n    e = Enrollment.objects.get(pk=pk)\n    e.course.save()\n"
+            "    user.enrollments.update(email='')\n",
+            [("f", "courses.Course", "save"), ("f", "enrollments.Enrollment", "update")],
+        ),
+        (
+            "from django.core.cache import cache\n"
+            "from enrollments.models import Enrollment\n"
+            "def f(pk, data):\n    e = Enrollment.objects.get(pk=pk)\n    e.refresh_from_db()\n"
+            "    Enrollment.objects.filter(pk=pk).count()\n    cache.delete('k')\n"
+            "    data.update(x=1)\n    e = {}\n    e.update(y=2)\n",
             [],
         ),
         (
