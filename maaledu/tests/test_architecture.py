@@ -10,6 +10,7 @@
    local name, an instance assigned from ``Model(...)``/``Model.objects.get(...)`` or a parameter
    annotated with the model) and the model's app (a proxy counts as its concrete model's app,
    since the table is the state) is compared with the app of the file.
+3. No app uses another app's underscore names (import-linter sees modules, not names).
 """
 
 import ast
@@ -335,6 +336,67 @@ def test_no_app_writes_another_apps_models():
     )
     stale = set(ALLOWED) - {w[:4] for w in found}
     assert not stale, f"allowed cross-app writes that no longer exist; delete them: {stale}"
+
+
+def private_name_uses(root: Path = ROOT, apps=(*APPS, "maaledu")) -> list[str]:
+    """Uses of another app's underscore names: ``from enrollments.services import _mark_paid``
+    or ``enrollment_services._mark_paid(...)``. (import-linter sees modules, not names.)"""
+    found = []
+    for app in apps:
+        paths = _source_files(app) if root == ROOT else sorted((root / app).rglob("*.py"))
+        for path in paths:
+            tree = ast.parse(path.read_text(), filename=str(path))
+            foreign: set[str] = set()  # local names bound to another app's module or object
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    source = node.module.split(".")[0]
+                    if source == app or source not in (*APPS, "maaledu"):
+                        continue
+                    for alias in node.names:
+                        if alias.name.startswith("_") and not alias.name.startswith("__"):
+                            found.append(
+                                f"{path.relative_to(root)}:{node.lineno} imports "
+                                f"{node.module}.{alias.name}"
+                            )
+                        foreign.add(alias.asname or alias.name)
+                elif isinstance(node, ast.Import):
+                    for alias in node.names:
+                        source = alias.name.split(".")[0]
+                        if source != app and source in (*APPS, "maaledu"):
+                            foreign.add(alias.asname or source)
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id in foreign
+                ):
+                    found.append(
+                        f"{path.relative_to(root)}:{node.lineno} uses {node.value.id}.{node.attr}"
+                    )
+    return found
+
+
+def test_no_app_uses_another_apps_private_names():
+    """An underscore name is its module's own business, whatever module another app may import."""
+    found = private_name_uses()
+    assert not found, "another app's private names:\n" + "\n".join(found)
+
+
+def test_the_private_name_check_sees_imports_and_attributes(tmp_path):
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "example.py").write_text(
+        "from enrollments.services.fulfilment import _mark_paid\n"
+        "from enrollments import services as enrollment_services\n"
+        "from ops import _own\n"
+        "enrollment_services._revoke(1)\n"
+        "enrollment_services.refund_enrollment(1)\n"
+    )
+    assert private_name_uses(root=tmp_path, apps=("ops",)) == [
+        "ops/example.py:1 imports enrollments.services.fulfilment._mark_paid",
+        "ops/example.py:4 uses enrollment_services._revoke",
+    ]
 
 
 @pytest.mark.parametrize(
