@@ -79,6 +79,8 @@ e2e: install-dev e2e-deps
 
 lint: install-dev
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 worker: install
 	$(VENV)/bin/celery -A maaledu worker --loglevel=INFO

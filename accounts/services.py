@@ -87,6 +87,21 @@ def _record_address(user: User, *, verified: bool) -> None:
             )
 
 
+def ensure_demo_staff(*, email: str, password: str) -> User:
+    """The demo's staff account (``seed_demo``): a superuser with this password and a verified
+    address, created or brought back to that state; safe to re-run."""
+    staff, _ = User.objects.get_or_create(
+        email=email, defaults={"is_staff": True, "is_superuser": True}
+    )
+    staff.is_staff = staff.is_superuser = staff.is_active = True
+    staff.set_password(password)
+    staff.save(update_fields=["is_staff", "is_superuser", "is_active", "password"])
+    EmailAddress.objects.update_or_create(
+        user=staff, email=email, defaults={"verified": True, "primary": True}
+    )
+    return staff
+
+
 def erase_user(*, user_id: int, email: str) -> bool:
     """Anonymise the account: its e-mail becomes an undeliverable placeholder, its name goes,
     it can no longer log in, and every session it has ends (the session auth hash derives from

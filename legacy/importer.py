@@ -30,8 +30,8 @@ from common.logging import mask_email
 from common.money import format_money
 from courses import services as course_services
 from courses.models import Course
+from enrollments import services as enrollment_services
 from enrollments.models import Enrollment
-from enrollments.services import imports as enrollment_imports
 from grants import services as grant_services
 from grants.coupons import is_current_format, normalize_coupon_code, normalize_legacy_coupon_code
 from grants.models import Grant
@@ -435,7 +435,7 @@ class Importer:
         session_id = next((p for p in payment_ids if p.startswith("cs_")), None)
         intent_id = next((p for p in payment_ids if p.startswith("pi_")), "")
         affiliate, commission = self._commission_of(doc, lid, email, amount)
-        sale = enrollment_imports.ImportedSale(
+        sale = enrollment_services.ImportedSale(
             email=email,
             user=self._user_for(email),
             course=course,
@@ -454,7 +454,7 @@ class Importer:
         if self.dry_run:
             owner = (email, course.slug)
             if not refunded and (
-                owner in self.dry_paid or enrollment_imports.owned_elsewhere(sale)
+                owner in self.dry_paid or enrollment_services.owned_elsewhere(sale)
             ):
                 raise Skip("already_owned", ALREADY_OWNED)
             if not refunded:
@@ -502,8 +502,8 @@ class Importer:
     def _write_sale(self, sale, lid: str, commission, affiliate) -> Enrollment:
         with transaction.atomic():
             try:
-                enrollment, created = enrollment_imports.import_sale(sale)
-            except enrollment_imports.AlreadyOwned as error:
+                enrollment, created = enrollment_services.import_sale(sale)
+            except enrollment_services.AlreadyOwned as error:
                 raise Skip("already_owned", ALREADY_OWNED) from error
             other = self.first["enrollments"].get(str(enrollment.pk))
             if not created and other is not None:
@@ -561,7 +561,7 @@ class Importer:
             if not created and other is not None:
                 raise Skip("duplicate_grant", f"the same coupon or application as {other}")
             for enrollment in redeemers:
-                enrollment_imports.link_imported_grant(
+                enrollment_services.link_imported_grant(
                     enrollment_id=enrollment.pk, grant_id=grant.pk
                 )
             self._record("grants", lid, grant)

@@ -31,7 +31,7 @@ from common.money import proportion_of
 from enrollments import services as enrollment_services
 from enrollments import stripe_gateway
 from enrollments.models import Enrollment
-from enrollments.services.transitions import as_pk
+from enrollments.services import as_pk
 from lms_sync.frappe import FrappeClient, LmsError, LmsTransientError
 
 from .alerts import open_incident, resolve_incident

@@ -39,6 +39,13 @@ from .fulfilment import (
     record_commission_for,
     refresh_from_stripe,
 )
+from .imports import (
+    AlreadyOwned,
+    ImportedSale,
+    import_sale,
+    link_imported_grant,
+    owned_elsewhere,
+)
 from .refunds import (
     RefundError,
     RefundPreview,
@@ -54,6 +61,7 @@ from .stripe_events import (
     record_stripe_event,
     reprocess_stripe_events,
 )
+from .transitions import as_pk
 
 __all__ = [
     "ALREADY_FULFILLED",
@@ -65,11 +73,13 @@ __all__ = [
     "GRANT_CHOICES",
     "UNKNOWN_SESSION",
     "AlreadyEnrolled",
+    "AlreadyOwned",
     "CheckoutError",
     "CheckoutFailed",
     "CheckoutOpenElsewhere",
     "CouponNotAccepted",
     "GrantCheckoutOpen",
+    "ImportedSale",
     "PaymentInProgress",
     "PaymentsUnavailable",
     "Quote",
@@ -78,8 +88,12 @@ __all__ = [
     "RefundPreview",
     "ReprocessResult",
     "apply_refund",
+    "as_pk",
     "expire_stale_checkouts",
     "fulfil_checkout_session",
+    "import_sale",
+    "link_imported_grant",
+    "owned_elsewhere",
     "preview_refund",
     "process_stripe_event",
     "quote_checkout",

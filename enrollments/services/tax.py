@@ -8,8 +8,6 @@ what the school earns, which is what an affiliate's commission is computed on
 (``Enrollment.amount_before_tax_cents``).
 """
 
-from django.conf import settings
-
 
 def _cents(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
@@ -41,8 +39,3 @@ def recorded_amounts(session: dict) -> dict:
         "stripe_total_cents": _cents(session.get("amount_total")),
         "stripe_invoice_id": invoice if isinstance(invoice, str) else "",
     }
-
-
-def prices_include_tax() -> bool:
-    """Stripe Tax works inside our prices; without it no tax is added at checkout either."""
-    return settings.STRIPE_AUTOMATIC_TAX

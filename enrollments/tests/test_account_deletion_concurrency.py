@@ -1,15 +1,12 @@
 """A double-clicked "Delete my account": two deletions of one account overlap for real, on
 PostgreSQL, and end as one would. Every step is conditional or idempotent."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+from common.testing.concurrency import postgresql_only, race  # noqa: F401 - a fixture
 from enrollments.models import Enrollment
 from enrollments.services import privacy
 from enrollments.tests.factories import EnrollmentFactory
@@ -17,14 +14,8 @@ from grants.models import Grant
 from grants.tests.factories import GrantFactory
 from lms_sync.models import LmsUserErasure
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 THREADS = 4
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL (SQLite serialises every writer)")
 
 
 def test_overlapping_deletions_of_one_account_end_as_one():
@@ -33,18 +24,10 @@ def test_overlapping_deletions_of_one_account_end_as_one():
         email=user.email, user=user, status=Enrollment.Status.PAID, paid_at=timezone.now()
     )
     GrantFactory(approved=True, email=user.email)
-    barrier = threading.Barrier(THREADS)
+    # each request loaded the account itself
+    stale = [User.objects.get(pk=user.pk) for _ in range(THREADS)]
 
-    def delete(_):
-        try:
-            stale = User.objects.get(pk=user.pk)  # each request loaded the account itself
-            barrier.wait()
-            privacy.delete_account(stale)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        list(pool.map(delete, range(THREADS)))
+    race(privacy.delete_account, args=stale)
 
     user.refresh_from_db()
     assert user.email == f"deleted-user-{user.pk}@erased.invalid" and not user.is_active

@@ -46,10 +46,7 @@ def ada_client(ada):
 
 
 def paid(**fields):
-    now = timezone.now()
-    return EnrollmentFactory(
-        **{"status": Enrollment.Status.PAID, "paid_at": now, "expires_at": None, **fields}
-    )
+    return EnrollmentFactory(paid=True, **fields)
 
 
 def delete(client, password=PASSWORD, confirm=True):

@@ -1,6 +1,5 @@
 """Grant coupons at checkout: the rules are unit-tested in grants/; here, the whole flow."""
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from common.testing.concurrency import race
 from enrollments.models import Enrollment
 from enrollments.tests.conftest import post_event
 from grants.models import Grant
@@ -302,19 +302,15 @@ def test_20_simultaneous_redemptions_of_one_full_coupon_make_one_enrollment(sett
     user = UserFactory(email="ada@example.com")
     grant = grant_for(100)
 
-    def redeem(_):
+    def redeem():
         client = Client()
         client.force_login(user)
-        try:
-            response = client.post(
-                checkout_url(grant.course), {"email": "x", "coupon": grant.coupon_code}
-            )
-            return response.status_code, response.text
-        finally:
-            connection.close()
+        response = client.post(
+            checkout_url(grant.course), {"email": "x", "coupon": grant.coupon_code}
+        )
+        return response.status_code, response.text
 
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        results = list(pool.map(redeem, range(20)))
+    results = race(redeem, 20)
 
     assert [status for status, _ in results].count(302) == 1
     refusals = [text for status, text in results if status == 400]
@@ -338,18 +334,14 @@ def test_20_simultaneous_partial_checkouts_make_one_reservation_and_one_session(
     user = UserFactory(email="ada@example.com")
     grant = grant_for(50)
 
-    def checkout(_):
+    def checkout():
         client = Client()
         client.force_login(user)
-        try:
-            return client.post(
-                checkout_url(grant.course), {"email": "x", "coupon": grant.coupon_code}
-            ).status_code
-        finally:
-            connection.close()
+        return client.post(
+            checkout_url(grant.course), {"email": "x", "coupon": grant.coupon_code}
+        ).status_code
 
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        statuses = list(pool.map(checkout, range(20)))
+    statuses = race(checkout, 20)
 
     assert set(statuses) <= {303, 400}
     assert Enrollment.objects.filter(status=Enrollment.Status.PENDING).count() == 1

@@ -2,8 +2,6 @@
 before the payment's own events (real disputes carry none of the payment's metadata)."""
 
 import itertools
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -12,6 +10,7 @@ from django.urls import reverse
 
 from affiliates.models import Commission
 from affiliates.tests.factories import AffiliateFactory
+from common.testing.concurrency import race
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.conftest import post_event
@@ -165,17 +164,7 @@ def test_opening_and_closing_delivered_at_the_same_moment_end_as_in_order(fake_s
     enrollment = buy(Client(), fake_stripe)
     opened = fake_stripe.event_for_dispute(next(iter(fake_stripe.charges)))
     payloads = [opened, closed_event(opened, closing)] * 4
-    barrier = threading.Barrier(len(payloads))
-
-    def deliver(event):
-        try:
-            barrier.wait()
-            return post_event(Client(), event).status_code
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
-        statuses = list(pool.map(deliver, payloads))
+    statuses = race(lambda event: post_event(Client(), event).status_code, args=payloads)
 
     assert statuses == [200] * len(payloads)
     assert dispute_state(enrollment) == (WON if closing == "won" else LOST)

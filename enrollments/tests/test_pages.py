@@ -73,7 +73,7 @@ def test_success_page_never_shows_another_visitors_session(client, fake_stripe):
 
 def test_owner_can_open_their_success_page_from_another_browser_when_logged_in(client, fake_stripe):
     user = UserFactory(email="ada@example.com")
-    enrollment = EnrollmentFactory(email="ada@example.com", status=Enrollment.Status.PAID)
+    enrollment = EnrollmentFactory(email="ada@example.com", paid=True)
     client.force_login(user)
 
     response = client.get(SUCCESS, {"session_id": enrollment.stripe_session_id})
@@ -83,15 +83,11 @@ def test_owner_can_open_their_success_page_from_another_browser_when_logged_in(c
 
 def test_my_courses_lists_paid_enrollments_of_the_verified_email_only(client):
     user = UserFactory(email="ada@example.com")
-    mine = EnrollmentFactory(
-        email="ada@example.com", status=Enrollment.Status.PAID, course__title="Mine, paid"
-    )
+    mine = EnrollmentFactory(email="ada@example.com", paid=True, course__title="Mine, paid")
     EnrollmentFactory(
         email="ada@example.com", status=Enrollment.Status.PENDING, course__title="Mine, unpaid"
     )
-    EnrollmentFactory(
-        email="bob@example.com", status=Enrollment.Status.PAID, course__title="Bobs course"
-    )
+    EnrollmentFactory(email="bob@example.com", paid=True, course__title="Bobs course")
     client.force_login(user)
 
     response = client.get(reverse("enrollments:my_courses"))
@@ -106,7 +102,7 @@ def test_my_courses_shows_access_paused_during_a_dispute_not_ready(client, setti
     user = UserFactory(email="ada@example.com")
     EnrollmentFactory(
         email="ada@example.com",
-        status=Enrollment.Status.PAID,
+        paid=True,
         dispute_status=Enrollment.Dispute.OPEN,
         lms_action=Enrollment.LmsAction.SUSPEND,
         lms_status=Enrollment.LmsStatus.SYNCED,
@@ -128,7 +124,7 @@ def test_my_courses_asks_an_unverified_learner_to_verify(client):
     user = UserFactory(email="ada@example.com", verified=False)
     EnrollmentFactory(
         email="ada@example.com",
-        status=Enrollment.Status.PAID,
+        paid=True,
         course__title="Hidden until verified",
     )
     client.force_login(user)
@@ -148,7 +144,7 @@ def test_my_courses_requires_login(client):
 def test_my_courses_runs_a_bounded_number_of_queries(client, django_assert_max_num_queries, count):
     user = UserFactory(email="ada@example.com")
     for _ in range(count):
-        EnrollmentFactory(email="ada@example.com", status=Enrollment.Status.PAID)
+        EnrollmentFactory(email="ada@example.com", paid=True)
     client.force_login(user)
 
     with django_assert_max_num_queries(5):  # session, user, verified e-mail, enrollments

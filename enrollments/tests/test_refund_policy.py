@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from common.refund_policy import refund_policy
 from courses.tests.factories import CourseFactory
-from enrollments.models import Enrollment
 from enrollments.services import preview_refund
 from enrollments.tests.factories import EnrollmentFactory
 
@@ -30,12 +29,7 @@ def test_course_and_checkout_pages_state_the_policy_with_the_configured_window(c
 
 
 def _paid(**fields):
-    return EnrollmentFactory(
-        status=Enrollment.Status.PAID,
-        stripe_payment_intent_id="pi_policy",
-        paid_at=fields.pop("paid_at", timezone.now()),
-        **fields,
-    )
+    return EnrollmentFactory(paid=True, stripe_payment_intent_id="pi_policy", **fields)
 
 
 def test_the_refund_service_applies_the_stated_access_rule():

@@ -1,7 +1,5 @@
 """One refund policy: staff refunds from the admin and refunds from Stripe end the same way."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 import requests
 from django.core import mail
@@ -12,6 +10,7 @@ from django.urls import reverse
 from accounts.tests.factories import StaffFactory, UserFactory
 from affiliates.models import Commission
 from affiliates.tests.factories import AffiliateFactory
+from common.testing.concurrency import RunBefore, race
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, RefundRequest
 from enrollments.tests.conftest import post_event
@@ -182,13 +181,9 @@ def test_concurrent_deliveries_of_a_full_refund_apply_it_once(fake_stripe):
     event = stripe_refund(fake_stripe, enrollment)
 
     def deliver(n):
-        try:
-            return post_event(Client(), dict(event, id=f"evt_refund_{n % 3}")).status_code
-        finally:
-            connection.close()
+        return post_event(Client(), dict(event, id=f"evt_refund_{n % 3}")).status_code
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        assert set(pool.map(deliver, range(8))) == {200}
+    assert set(race(deliver, args=range(8))) == {200}
 
     assert end_state(enrollment) == ("refunded", 10000, "unenrol", (1000, "reversed"))
     assert len([m for m in mail.outbox if "refund" in m.subject.lower()]) == 1
@@ -323,12 +318,10 @@ def test_other_dispute_closings_restore_access_or_wait_for_the_refund_event(
 
 
 def test_a_refund_recorded_while_the_payment_is_being_fulfilled_still_revokes_access(
-    client, fake_stripe, monkeypatch
+    client, fake_stripe
 ):
     """Fulfilment commits between the refund event's arrival and its write: the refund must
     still see the enrollment paid and revoke access."""
-    from django.db.models import QuerySet
-
     from enrollments.services import fulfilment, refunds
 
     course = CourseFactory(price_cents=10000)
@@ -336,16 +329,16 @@ def test_a_refund_recorded_while_the_payment_is_being_fulfilled_still_revokes_ac
     enrollment = Enrollment.objects.get()
     fake_stripe.complete_session(enrollment.stripe_session_id)
     session = fake_stripe.sessions[enrollment.stripe_session_id]
-    real_update = QuerySet.update
-
-    def fulfilment_commits_just_before_the_refund_write(queryset, **fields):
-        if "amount_refunded_cents" in fields and not fulfilled:
-            fulfilled.append(fulfilment.fulfil_checkout_session(session))
-        return real_update(queryset, **fields)
-
     fulfilled = []
-    monkeypatch.setattr(QuerySet, "update", fulfilment_commits_just_before_the_refund_write)
-    refunds.apply_refund(enrollment_id=enrollment.pk, refunded_cents=10000)
+
+    # Fulfilment commits just before the refund's write (the first UPDATE that records it).
+    with RunBefore(
+        "django.db.models.QuerySet.update",
+        lambda queryset, **fields: fulfilled.append(fulfilment.fulfil_checkout_session(session)),
+        when=lambda queryset, **fields: "amount_refunded_cents" in fields,
+        once=True,
+    ):
+        refunds.apply_refund(enrollment_id=enrollment.pk, refunded_cents=10000)
 
     assert fulfilled == ["fulfilled"]
     enrollment.refresh_from_db()

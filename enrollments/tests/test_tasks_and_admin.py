@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_confirmation_is_sent_once_however_often_the_task_runs():
-    enrollment = EnrollmentFactory(status=Enrollment.Status.PAID, paid_at=timezone.now())
+    enrollment = EnrollmentFactory(paid=True)
 
     results = [tasks.send_enrollment_confirmation(enrollment.pk) for _ in range(3)]
 
@@ -34,10 +34,8 @@ def test_no_confirmation_for_an_unpaid_enrollment():
 
 
 def test_sweep_resends_confirmations_whose_message_was_lost():
-    lost = EnrollmentFactory(
-        status=Enrollment.Status.PAID, paid_at=timezone.now() - timedelta(hours=1)
-    )
-    EnrollmentFactory(status=Enrollment.Status.PAID, paid_at=timezone.now())  # still in flight
+    lost = EnrollmentFactory(paid=True, paid_at=timezone.now() - timedelta(hours=1))
+    EnrollmentFactory(paid=True)  # still in flight
 
     assert tasks.sweep_unsent_confirmations() == 1
     lost.refresh_from_db()

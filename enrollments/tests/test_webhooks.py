@@ -1,12 +1,12 @@
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core import mail
 from django.db import connection
 from django.test import Client
 
+from common.testing.concurrency import race
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.conftest import FIXTURES, fixture_event, post_event
 from enrollments.tests.factories import EnrollmentFactory
@@ -164,14 +164,7 @@ def test_same_event_delivered_8_times_concurrently_fulfils_once_with_one_email()
     )
     payload = json.dumps(completed_event(enrollment)).encode()
 
-    def deliver(_):
-        try:
-            return post_event(Client(), payload).status_code
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(deliver, range(8)))
+    statuses = race(lambda: post_event(Client(), payload).status_code, 8)
 
     assert statuses == [200] * 8
     enrollment.refresh_from_db()
@@ -197,14 +190,7 @@ def test_distinct_events_for_one_session_racing_fulfil_once():
         event["id"] = f"evt_race_{n}"
         events.append(json.dumps(event).encode())
 
-    def deliver(payload):
-        try:
-            return post_event(Client(), payload).json()["status"]
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(deliver, events))
+    results = race(lambda payload: post_event(Client(), payload).json()["status"], args=events)
 
     assert sorted(results).count("fulfilled") == 1
     assert len(mail.outbox) == 1

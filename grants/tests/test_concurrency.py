@@ -1,12 +1,12 @@
 """Real threads against PostgreSQL: the database guard holds under simultaneous requests."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+from common.testing.concurrency import race
 from grants.models import Grant
 from grants.services import CouponRefused, claim_coupon_for_free_enrollment, reserve_coupon
 from grants.tests.factories import GrantFactory
@@ -23,25 +23,8 @@ THREADS = 20
 
 
 def _run_together(target) -> list:
-    """Run ``target(i)`` in THREADS threads released at the same instant; collect outcomes."""
-    barrier = threading.Barrier(THREADS)
-    outcomes: list = [None] * THREADS
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait()
-            outcomes[index] = target(index)
-        except Exception as error:  # the outcome under test, collected for the assertions
-            outcomes[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
+    """``target(i)`` in THREADS threads released at the same instant; outcomes or exceptions."""
+    return race(target, args=range(THREADS), return_exceptions=True)
 
 
 def test_twenty_simultaneous_reservations_of_one_coupon_leave_exactly_one_holder():

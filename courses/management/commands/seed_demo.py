@@ -1,12 +1,11 @@
 """Demo data for a fresh machine: a handful of courses and a staff login. Safe to run again."""
 
-from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts import services as account_services
 from courses import services
 from courses.demo_covers import draw_cover
 from courses.models import Course
@@ -142,16 +141,7 @@ class Command(BaseCommand):
         password = settings.DEMO_ADMIN_PASSWORD
         if not password:
             raise CommandError("Set DEMO_ADMIN_PASSWORD to create the demo staff account.")
-        User = get_user_model()
-        staff, _ = User.objects.get_or_create(
-            email=DEMO_STAFF_EMAIL, defaults={"is_staff": True, "is_superuser": True}
-        )
-        staff.is_staff = staff.is_superuser = staff.is_active = True
-        staff.set_password(password)
-        staff.save(update_fields=["is_staff", "is_superuser", "is_active", "password"])
-        EmailAddress.objects.update_or_create(
-            user=staff, email=DEMO_STAFF_EMAIL, defaults={"verified": True, "primary": True}
-        )
+        account_services.ensure_demo_staff(email=DEMO_STAFF_EMAIL, password=password)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo staff login: {DEMO_STAFF_EMAIL} / {password}  "
