@@ -1,7 +1,12 @@
 """Settings shared by every environment, read from the environment with django-environ.
 
-Every variable is documented in ``.env.example``. The defaults here give a working site with no
-external service: SQLite, a local-memory cache, Celery tasks run eagerly, e-mail to the console.
+Neutral and safe on their own: ``DEBUG`` is off and there is no built-in secret key (Django
+refuses to start while ``DJANGO_SECRET_KEY`` is empty). Pick a module that says where it runs:
+``development`` (``manage.py``, ``make run``), ``production`` (``wsgi``, ``asgi``, ``celery``),
+``test`` or ``demo``.
+
+Every variable is documented in ``.env.example``. The defaults here need no external service:
+SQLite, a local-memory cache, Celery tasks run eagerly, e-mail to the console.
 """
 
 from datetime import date
@@ -15,10 +20,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = env(
-    "DJANGO_SECRET_KEY", default="django-insecure-local-development-key-do-not-use-in-production"
-)
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# No default: empty, Django refuses to start (development.py and test.py bring their own).
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
 )
@@ -318,8 +322,9 @@ COMMISSION_REFUND_WINDOW_DAYS = env.int("COMMISSION_REFUND_WINDOW_DAYS", default
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@maaledu.local")
 PAYOUT_MINIMUM_CENTS = env.int("PAYOUT_MINIMUM_CENTS", default=5000)
 GRANT_COUPON_VALID_DAYS = env.int("GRANT_COUPON_VALID_DAYS", default=30)
-# Password of the demo staff account that `seed_demo` creates (development only).
-DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="maaledu-demo-admin")
+# Password of the demo staff account that `seed_demo` creates (development only: empty here,
+# seed_demo then refuses to create it; development.py sets the printed default).
+DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")
 
 # --- Client IP and rate limits ------------------------------------------------------------
 # The META key holding the client address. Behind a proxy set it to the header that proxy
