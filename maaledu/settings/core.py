@@ -62,8 +62,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "maaledu.middleware.CacheUnavailableMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    # Turns django-ratelimit's Ratelimited (from @ratelimit(block=True)) into RATELIMIT_VIEW's 429.
-    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "maaledu.urls"

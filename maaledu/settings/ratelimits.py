@@ -16,7 +16,6 @@ ACCOUNT_RATE_LIMITS = {
 # overwrites (e.g. HTTP_X_REAL_IP); X-Forwarded-For is never trusted as sent by the client.
 CLIENT_IP_META_KEY = env("CLIENT_IP_META_KEY", default="REMOTE_ADDR")
 RATELIMIT_IP_META_KEY = "common.client_ip.client_ip"
-RATELIMIT_VIEW = "common.ratelimits.rate_limited"
 RATELIMIT_USE_CACHE = "default"
 # Per client IP: ?ref= visits that may record a referral click; per user: affiliate join posts.
 REFERRAL_CLICK_RATE = env("REFERRAL_CLICK_RATE", default="60/m")
