@@ -165,26 +165,32 @@ def _visible_enrollment(request: HttpRequest, **lookup):
     )
     if enrollment is None:
         raise Http404("No such checkout")
+    return enrollment
+
+
+def _success_page(request: HttpRequest, enrollment) -> HttpResponse:
+    """The status page of a checkout. Loading it may ask Stripe about a pending checkout whose
+    webhook is late (at most once per enrollment per STRIPE_REFRESH_COOLDOWN_SECONDS)."""
     if services.refresh_from_stripe(enrollment) is not None:
         enrollment.refresh_from_db()
-    return enrollment
+    return render(request, "enrollments/success.html", {"enrollment": enrollment})
 
 
 @require_GET
 def checkout_success(request: HttpRequest) -> HttpResponse:
-    enrollment = _visible_enrollment(request, session_id=request.GET.get("session_id", ""))
-    return render(request, "enrollments/success.html", {"enrollment": enrollment})
+    session_id = request.GET.get("session_id", "")
+    return _success_page(request, _visible_enrollment(request, session_id=session_id))
 
 
 @require_GET
 def enrollment_status(request: HttpRequest, enrollment_id: int) -> HttpResponse:
-    enrollment = _visible_enrollment(request, enrollment_id=enrollment_id)
-    return render(request, "enrollments/success.html", {"enrollment": enrollment})
+    return _success_page(request, _visible_enrollment(request, enrollment_id=enrollment_id))
 
 
 @require_GET
 def enrollment_status_fragment(request: HttpRequest, enrollment_id: int) -> HttpResponse:
-    """The live part of the status page, polled by htmx until payment and access settle."""
+    """The live part of the status page, polled by htmx every 3 s until payment and access
+    settle: it reads our database only (the webhook moves the row), never Stripe."""
     enrollment = _visible_enrollment(request, enrollment_id=enrollment_id)
     return render(request, "enrollments/includes/checkout_status.html", {"enrollment": enrollment})
 

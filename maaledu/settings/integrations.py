@@ -25,6 +25,9 @@ STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 102
 # Stripe Tax: tax computed by Stripe inside our (tax-inclusive) prices, and a tax-ID field for
 # business buyers at checkout. Needs Stripe Tax set up in the Stripe dashboard.
 STRIPE_AUTOMATIC_TAX = env.bool("STRIPE_AUTOMATIC_TAX", default=False)
+# The success page asks Stripe about a pending checkout (a late or lost webhook) at most once
+# per this many seconds per enrollment; the status fragment that htmx polls never does.
+STRIPE_REFRESH_COOLDOWN_SECONDS = env.int("STRIPE_REFRESH_COOLDOWN_SECONDS", default=30)
 
 # --- Frappe LMS ---------------------------------------------------------------------------
 FRAPPE_URL = env("FRAPPE_URL", default="").rstrip("/")
