@@ -25,6 +25,7 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+# manage.py defaults to maaledu.settings.development: DEBUG on, SQLite, no external service.
 run: migrate
 	$(PY) manage.py seed_demo
 	@echo "Serving MaalEdu on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
@@ -82,11 +83,15 @@ lint: install-dev
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
 
+# The Celery app defaults to production settings; these development targets pick development's
+# unless DJANGO_SETTINGS_MODULE says otherwise.
+DEV_SETTINGS := DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-maaledu.settings.development}
+
 worker: install
-	$(VENV)/bin/celery -A maaledu worker --loglevel=INFO
+	$(DEV_SETTINGS) $(VENV)/bin/celery -A maaledu worker --loglevel=INFO
 
 beat: install
-	$(VENV)/bin/celery -A maaledu beat --loglevel=INFO
+	$(DEV_SETTINGS) $(VENV)/bin/celery -A maaledu beat --loglevel=INFO
 
 # Load benchmarks (bench/README.md): PostgreSQL and Redis on loopback, wrk and valgrind from
 # Debian's packages.

@@ -3,7 +3,7 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 
-from common.ratelimits import over_limit
+from common.ratelimits import Limit
 
 from . import services
 from .cookies import (
@@ -17,6 +17,9 @@ from .cookies import (
     visitor_key,
 )
 from .selectors import active_affiliate_by_code, active_affiliate_by_old_link
+
+# ?ref= visits that may record a click, per client IP. Not a view: the middleware counts it.
+REFERRAL_CLICKS = Limit("affiliates.referral_click", key="ip", rate="REFERRAL_CLICK_RATE")
 
 
 class ReferralMiddleware:
@@ -51,9 +54,7 @@ class ReferralMiddleware:
             return None
         # Without a visitor cookie every request is a new visitor: the per-IP limit bounds that.
         # Fails open: with the cache down we would rather count a click than break the page.
-        if over_limit(
-            request, group="affiliates.referral_click", key="ip", rate=settings.REFERRAL_CLICK_RATE
-        ):
+        if REFERRAL_CLICKS.wait(request):
             return None
         if code is not None:
             affiliate = active_affiliate_by_code(code)

@@ -9,8 +9,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.views.decorators.cache import never_cache
 
-from common.ratelimits import over_limit
-from maaledu.views import rate_limited
+from common.ratelimits import Limit, rate_limit
 
 from . import charts, dashboard_cache
 from .forms import JoinForm
@@ -32,27 +31,26 @@ def _terms() -> dict:
     }
 
 
+# Join posts per user; fails open (error logged).
+JOIN_ATTEMPTS = Limit("affiliates.join", key="user", rate="AFFILIATE_JOIN_RATE")
+
+
 @never_cache
 @verified_email_required
+@rate_limit(JOIN_ATTEMPTS)
 def join(request: HttpRequest) -> HttpResponse:
     if affiliate_for_user(request.user) is not None:
         messages.info(request, "You are already an affiliate: here is your dashboard.")
         return redirect("affiliates:dashboard")
     form = JoinForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST":
-        wait = over_limit(
-            request, group="affiliates.join", key="user", rate=settings.AFFILIATE_JOIN_RATE
-        )
-        if wait:
-            return rate_limited(request, retry_after=wait)
-        if form.is_valid():
-            try:
-                join_affiliate_programme(user=request.user, **form.cleaned_data)
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, "Welcome to the affiliate programme! Share your link.")
-                return redirect("affiliates:dashboard")
+    if request.method == "POST" and form.is_valid():
+        try:
+            join_affiliate_programme(user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Welcome to the affiliate programme! Share your link.")
+            return redirect("affiliates:dashboard")
     return render(request, "affiliates/join.html", {"form": form, "terms": _terms()})
 
 

@@ -1,15 +1,21 @@
 """Counting requests against a rate (django-ratelimit, counters in the cache = Redis).
 
-When the cache is down a limit either fails open (browsing-level limits: the page works and an
-error is logged) or fails closed (guards against brute force, such as coupon attempts: the
-request is refused with a clear message). Each caller chooses; docs/security.md lists choices.
+Views are limited with the ``rate_limit`` decorator and ``Limit`` counters (the referral-click
+middleware counts a ``Limit`` itself). When the cache is down a limit either fails open
+(browsing-level limits: the page works and an error is logged) or fails closed (guards against
+brute force, such as coupon attempts: the request is refused with a clear message). Each limit
+chooses; docs/security.md lists the choices.
 """
 
+import functools
 import logging
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
@@ -43,17 +49,71 @@ def posted_email_key(group: str, request: HttpRequest) -> str:
     return request.POST.get("email", "").strip().lower()[:254]
 
 
-def over_ip_or_email_limit(
-    request: HttpRequest, *, group: str, ip_rate: str, email_rate: str
-) -> int:
-    """A form guarded per client IP and per posted e-mail; fails open (error logged). The wait
-    as ``over_limit``'s."""
-    return over_limit(request, group=f"{group}-ip", key="ip", rate=ip_rate) or over_limit(
-        request, group=f"{group}-email", key=posted_email_key, rate=email_rate
-    )
+@dataclass(frozen=True)
+class Limit:
+    """One counter: requests per ``key`` within ``group``, at the rate held by the setting named
+    ``rate`` (read on each request, so tests and deployments can change it).
+
+    ``key`` is django-ratelimit's: ``"ip"`` (the trusted client address), ``"user"``, or a
+    callable ``(group, request) -> str`` such as ``posted_email_key``. ``applies`` limits the
+    counter to some requests (e.g. signed-in users). A ``fail_closed`` limit refuses the request
+    when the counter store is down (``RateLimitUnavailable``); the others let it through."""
+
+    group: str
+    key: str | Callable[[str, HttpRequest], str]
+    rate: str
+    fail_closed: bool = False
+    applies: Callable[[HttpRequest], bool] | None = None
+
+    def wait(self, request: HttpRequest) -> int:
+        """Count this request: 0, or the seconds until the limit lets it through again."""
+        if self.applies is not None and not self.applies(request):
+            return 0
+        rate = getattr(settings, self.rate)
+        return over_limit(
+            request, group=self.group, key=self.key, rate=rate, fail_closed=self.fail_closed
+        )
 
 
-# When the real wait cannot be known (django-ratelimit's own decorator): a minute.
+def signed_in(request: HttpRequest) -> bool:
+    return request.user.is_authenticated
+
+
+def rate_limit(
+    *limits: Limit,
+    methods: tuple[str, ...] = ("POST",),
+    when: Callable[[HttpRequest], bool] | None = None,
+    unavailable: Callable[..., HttpResponse] | None = None,
+):
+    """The one way a view is rate limited. Requests with one of ``methods`` (and for which
+    ``when(request)`` holds) count against every limit; past any of them the answer is
+    ``rate_limited``'s 429 with the longest wait as ``Retry-After``. When a fail-closed limit
+    cannot be counted, ``unavailable(request, *args, **kwargs)`` answers instead.
+
+    Stacked decorators are checked outermost first, and a request refused by one is not counted
+    by the ones below it (e.g. per IP, then per posted e-mail)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def limited_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method in methods and (when is None or when(request)):
+                try:
+                    wait = max(limit.wait(request) for limit in limits)
+                except RateLimitUnavailable:
+                    if unavailable is None:
+                        raise
+                    return unavailable(request, *args, **kwargs)
+                if wait:
+                    return rate_limited(request, retry_after=wait)
+            return view(request, *args, **kwargs)
+
+        return limited_view
+
+    return decorator
+
+
+# When the real wait cannot be known (allauth's limits, when its counters cannot be read): a
+# minute.
 DEFAULT_RETRY_AFTER = 60
 
 

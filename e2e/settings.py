@@ -16,6 +16,9 @@ browser tests need that base.py does not read from the environment.
 from maaledu.settings.base import *  # noqa: F403
 from maaledu.settings.base import env
 
+# base has no secret key of its own; the stack's processes share this one (a throw-away site).
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="e2e-only-secret-key-never-deployed-0123456789abcdef")
+
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH")
 WHITENOISE_USE_FINDERS = True

@@ -93,6 +93,9 @@ class Enrollment(models.Model):
     visitor_hash = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # When the success page last asked Stripe about this pending checkout: claimed by a
+    # conditional update, so one call per STRIPE_REFRESH_COOLDOWN_SECONDS across tabs/workers.
+    stripe_checked_at = models.DateTimeField(null=True, blank=True)
 
     # Set when something needs a human: amount mismatch, dispute, payment for a course the
     # learner already owned. The enrollment is not fulfilled automatically in those cases.

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.selectors import verified_email_of
 from affiliates.selectors import referral_code_from_request
-from common.ratelimits import RateLimitUnavailable, over_ip_or_email_limit, over_limit, rate_limited
+from common.ratelimits import Limit, posted_email_key, rate_limit, signed_in
 from courses.selectors import published_course
 
 from . import selectors, services, stripe_gateway
@@ -48,100 +48,113 @@ def _remember_checkout(request: HttpRequest, enrollment_id: int) -> None:
     request.session[VISITOR_CHECKOUTS_KEY] = [*ids[-19:], enrollment_id]
 
 
-def _too_many_checkouts(request: HttpRequest) -> int:
-    return over_ip_or_email_limit(
-        request,
-        group="checkout",
-        ip_rate=settings.CHECKOUT_RATE_PER_IP,
-        email_rate=settings.CHECKOUT_RATE_PER_EMAIL,
-    )
+# Checkout submissions per client IP, then per buyer e-mail (fail open); with a coupon, per IP
+# and per signed-in user as well, against brute force of codes (fail closed).
+CHECKOUTS_PER_IP = Limit("checkout-ip", key="ip", rate="CHECKOUT_RATE_PER_IP")
+CHECKOUTS_PER_EMAIL = Limit("checkout-email", key=posted_email_key, rate="CHECKOUT_RATE_PER_EMAIL")
+COUPON_ATTEMPTS_PER_IP = Limit("coupon-ip", key="ip", rate="COUPON_RATE_PER_IP", fail_closed=True)
+COUPON_ATTEMPTS_PER_USER = Limit(
+    "coupon-user", key="user", rate="COUPON_RATE_PER_USER", fail_closed=True, applies=signed_in
+)
 
 
-def _coupon_attempts_exceeded(request: HttpRequest) -> int:
-    """Brute-force guard on coupon codes, per account and per IP; fails closed. 0, or the
-    seconds until the limits let a coupon through again."""
-    limits = [("ip", settings.COUPON_RATE_PER_IP)]
-    if request.user.is_authenticated:
-        limits.append(("user", settings.COUPON_RATE_PER_USER))
-    return max(
-        over_limit(request, group=f"coupon-{key}", key=key, rate=rate, fail_closed=True)
-        for key, rate in limits
-    )
+def _posts_a_coupon(request: HttpRequest) -> bool:
+    return bool(request.POST.get("coupon", "").strip())
 
 
-@require_http_methods(["GET", "POST"])
-def checkout(request: HttpRequest, slug: str) -> HttpResponse:
-    course = _course_or_404(slug)
-    verified_email = verified_email_of(request.user)
-    form = CheckoutForm(
+def _checkout_form(request: HttpRequest) -> CheckoutForm:
+    return CheckoutForm(
         request.POST if request.method == "POST" else None,
         initial={"coupon": request.GET.get("coupon", "")[:40]},
-        fixed_email=verified_email,
+        fixed_email=verified_email_of(request.user),
     )
-    referral_code = referral_code_from_request(request)
-    visitor_token = _visitor_token(request)
+
+
+def _grant_choice(request: HttpRequest) -> str:
+    """Set by the two buttons that answer GrantCheckoutOpen (outside the form's own fields)."""
+    choice = request.POST.get("grant_choice", "") if request.method == "POST" else ""
+    return choice if choice in services.GRANT_CHOICES else ""
+
+
+def _checkout_page(
+    request: HttpRequest, course, form: CheckoutForm, *, status: int | None = None, **extra
+) -> HttpResponse:
+    """The checkout form, priced for this learner, with ``extra`` (an error, a notice)."""
+    _visitor_token(request)
+    if "referral_notice" in extra:
+        # The learner has now seen why the referral is not applied: the next submit goes ahead.
+        form.data = form.data.copy()
+        form.data["referral_acknowledged"] = "True"
     context = {
         "course": course,
         "form": form,
         "payments_configured": stripe_gateway.is_configured(),
+        "grant_choice": _grant_choice(request),
+        **extra,
+        # The price shown with the form (a submitted coupon is priced by start_checkout).
+        "quote": services.quote_checkout(
+            course=course,
+            email=form.fixed_email or "",
+            user=request.user,
+            referral_code=referral_code_from_request(request),
+        ),
     }
-    if request.method == "POST" and (wait := _too_many_checkouts(request)):
-        return rate_limited(request, retry_after=wait)
-    # Set by the two buttons that answer GrantCheckoutOpen (outside the form's own fields).
-    grant_choice = request.POST.get("grant_choice", "") if request.method == "POST" else ""
-    grant_choice = grant_choice if grant_choice in services.GRANT_CHOICES else ""
-    context["grant_choice"] = grant_choice
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            if data["coupon"] and (wait := _coupon_attempts_exceeded(request)):
-                return rate_limited(request, retry_after=wait)
-            enrollment = services.start_checkout(
-                course=course,
-                email=data["email"],
-                user=request.user,
-                visitor_token=visitor_token,
-                coupon_code=data["coupon"],
-                referral_code=referral_code,
-                referral_refusal_seen=data["referral_acknowledged"],
-                grant_choice=grant_choice,
-            )
-        except RateLimitUnavailable:
-            context["error"] = COUPON_CHECKS_DOWN
-        except services.GrantCheckoutOpen as notice:
-            context["grant_checkout"] = notice
-        except services.ReferralNotApplied as notice:
-            context["referral_notice"] = notice.message
-            form.data = form.data.copy()
-            form.data["referral_acknowledged"] = "True"
-        except services.AlreadyEnrolled as error:
-            context.update(error=error.message, already_enrolled=True)
-        except services.CheckoutFailed as error:
-            logger.error("event=checkout.failed course_id=%s", course.pk)
-            return render(
-                request,
-                "enrollments/checkout_error.html",
-                {"course": course, "error": error.message},
-                status=503,
-            )
-        except services.CheckoutError as error:
-            context["error"] = error.message
-        else:
-            _remember_checkout(request, enrollment.pk)
-            if enrollment.status == enrollment.Status.PAID:  # a 100% grant: no payment step
-                return redirect("enrollments:enrollment_status", enrollment_id=enrollment.pk)
-            # 303: the browser must GET Stripe's page, never re-POST our form there.
-            response = HttpResponseRedirect(enrollment.checkout_url)
-            response.status_code = 303
-            return response
-    # The price shown with the form (a submitted coupon is priced by start_checkout).
-    context["quote"] = services.quote_checkout(
-        course=course, email=verified_email or "", user=request.user, referral_code=referral_code
-    )
-    status = 400 if request.method == "POST" else 200
-    if "grant_checkout" in context:
-        status = 409  # nothing was wrong with the form: the learner has a choice to make
+    if status is None:
+        status = 400 if request.method == "POST" else 200
     return render(request, "enrollments/checkout.html", context, status=status)
+
+
+def _coupon_checks_down(request: HttpRequest, slug: str) -> HttpResponse:
+    """The coupon attempts cannot be counted (the cache is down): no coupon is tried."""
+    course = _course_or_404(slug)
+    return _checkout_page(request, course, _checkout_form(request), error=COUPON_CHECKS_DOWN)
+
+
+def _checkout_refused(
+    request: HttpRequest, course, form: CheckoutForm, error: services.CheckoutError
+) -> HttpResponse:
+    if error.status >= 500:
+        logger.error("event=checkout.failed course_id=%s", course.pk)
+        context = {"course": course, "error": error.message}
+        return render(request, "enrollments/checkout_error.html", context, status=error.status)
+    return _checkout_page(request, course, form, status=error.status, **error.page_context())
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limit(CHECKOUTS_PER_IP)
+@rate_limit(CHECKOUTS_PER_EMAIL)
+@rate_limit(
+    COUPON_ATTEMPTS_PER_IP,
+    COUPON_ATTEMPTS_PER_USER,
+    when=_posts_a_coupon,
+    unavailable=_coupon_checks_down,
+)
+def checkout(request: HttpRequest, slug: str) -> HttpResponse:
+    course = _course_or_404(slug)
+    form = _checkout_form(request)
+    if request.method != "POST" or not form.is_valid():
+        return _checkout_page(request, course, form)
+    data = form.cleaned_data
+    try:
+        enrollment = services.start_checkout(
+            course=course,
+            email=data["email"],
+            user=request.user,
+            visitor_token=_visitor_token(request),
+            coupon_code=data["coupon"],
+            referral_code=referral_code_from_request(request),
+            referral_refusal_seen=data["referral_acknowledged"],
+            grant_choice=_grant_choice(request),
+        )
+    except services.CheckoutError as error:
+        return _checkout_refused(request, course, form, error)
+    _remember_checkout(request, enrollment.pk)
+    if enrollment.status == enrollment.Status.PAID:  # a 100% grant: no payment step
+        return redirect("enrollments:enrollment_status", enrollment_id=enrollment.pk)
+    # 303: the browser must GET Stripe's page, never re-POST our form there.
+    response = HttpResponseRedirect(enrollment.checkout_url)
+    response.status_code = 303
+    return response
 
 
 def _visible_enrollment(request: HttpRequest, **lookup):
@@ -152,26 +165,32 @@ def _visible_enrollment(request: HttpRequest, **lookup):
     )
     if enrollment is None:
         raise Http404("No such checkout")
+    return enrollment
+
+
+def _success_page(request: HttpRequest, enrollment) -> HttpResponse:
+    """The status page of a checkout. Loading it may ask Stripe about a pending checkout whose
+    webhook is late (at most once per enrollment per STRIPE_REFRESH_COOLDOWN_SECONDS)."""
     if services.refresh_from_stripe(enrollment) is not None:
         enrollment.refresh_from_db()
-    return enrollment
+    return render(request, "enrollments/success.html", {"enrollment": enrollment})
 
 
 @require_GET
 def checkout_success(request: HttpRequest) -> HttpResponse:
-    enrollment = _visible_enrollment(request, session_id=request.GET.get("session_id", ""))
-    return render(request, "enrollments/success.html", {"enrollment": enrollment})
+    session_id = request.GET.get("session_id", "")
+    return _success_page(request, _visible_enrollment(request, session_id=session_id))
 
 
 @require_GET
 def enrollment_status(request: HttpRequest, enrollment_id: int) -> HttpResponse:
-    enrollment = _visible_enrollment(request, enrollment_id=enrollment_id)
-    return render(request, "enrollments/success.html", {"enrollment": enrollment})
+    return _success_page(request, _visible_enrollment(request, enrollment_id=enrollment_id))
 
 
 @require_GET
 def enrollment_status_fragment(request: HttpRequest, enrollment_id: int) -> HttpResponse:
-    """The live part of the status page, polled by htmx until payment and access settle."""
+    """The live part of the status page, polled by htmx every 3 s until payment and access
+    settle: it reads our database only (the webhook moves the row), never Stripe."""
     enrollment = _visible_enrollment(request, enrollment_id=enrollment_id)
     return render(request, "enrollments/includes/checkout_status.html", {"enrollment": enrollment})
 

@@ -1,9 +1,8 @@
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from common.ratelimits import over_ip_or_email_limit, rate_limited
+from common.ratelimits import Limit, posted_email_key, rate_limit
 
 from .forms import GrantApplicationForm
 from .selectors import open_course_by_slug
@@ -12,20 +11,17 @@ from .services import DuplicateApplication, apply_for_grant
 _APPLIED_SESSION_KEY = "grants:applied"
 
 
-def _too_many_applications(request: HttpRequest) -> int:
-    """0, or the seconds until the application limits let this request through."""
-    return over_ip_or_email_limit(
-        request,
-        group="grants.apply",
-        ip_rate=settings.GRANT_APPLY_RATE_PER_IP,
-        email_rate=settings.GRANT_APPLY_RATE_PER_EMAIL,
-    )
+# Applications per client IP, then per applicant e-mail; both fail open (error logged).
+APPLICATIONS_PER_IP = Limit("grants.apply-ip", key="ip", rate="GRANT_APPLY_RATE_PER_IP")
+APPLICATIONS_PER_EMAIL = Limit(
+    "grants.apply-email", key=posted_email_key, rate="GRANT_APPLY_RATE_PER_EMAIL"
+)
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit(APPLICATIONS_PER_IP)
+@rate_limit(APPLICATIONS_PER_EMAIL)
 def apply(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST" and (wait := _too_many_applications(request)):
-        return rate_limited(request, retry_after=wait)
     if request.method == "POST":
         form = GrantApplicationForm(request.POST)
         if form.is_valid():

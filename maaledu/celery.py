@@ -12,7 +12,7 @@ from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from common.logging import request_id_var
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maaledu.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maaledu.settings.production")
 
 app = Celery("maaledu")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -39,7 +39,14 @@ MARKER = ".maaledu-demo"
 # Settings a developer's shell may carry; anything else (production, a deployment's own module)
 # makes the demo refuse to start.
 DEVELOPMENT_SETTINGS = frozenset(
-    {"", DEMO_SETTINGS, "maaledu.settings.base", "maaledu.settings.test", "e2e.settings"}
+    {
+        "",
+        DEMO_SETTINGS,
+        "maaledu.settings.development",
+        "maaledu.settings.base",
+        "maaledu.settings.test",
+        "e2e.settings",
+    }
 )
 STAFF_LOGIN = "admin@maaledu.local / maaledu-demo-admin"
 

@@ -45,17 +45,26 @@ REUSE_MARGIN = timedelta(minutes=5)
 
 
 class CheckoutError(Exception):
-    """A checkout that cannot go ahead; ``message`` is safe to show the learner."""
+    """A checkout that cannot go ahead; ``message`` is safe to show the learner. ``status`` is
+    the HTTP status of the page that says so (the checkout form again, or for 5xx an error page)
+    and ``page_context()`` what that page is given."""
 
     message = "We could not start your checkout."
+    status = 400
 
     def __init__(self, message: str | None = None):
         super().__init__(message or self.message)
         self.message = message or self.message
 
+    def page_context(self) -> dict:
+        return {"error": self.message}
+
 
 class AlreadyEnrolled(CheckoutError):
     message = "You are already enrolled in this course."
+
+    def page_context(self) -> dict:
+        return {"error": self.message, "already_enrolled": True}
 
 
 class PaymentsUnavailable(CheckoutError):
@@ -70,6 +79,7 @@ class CheckoutFailed(CheckoutError):
         "Our payment provider could not be reached, so nothing was charged. "
         "Please try again in a few minutes."
     )
+    status = 503
 
 
 class PaymentInProgress(CheckoutError):
@@ -87,7 +97,11 @@ class CheckoutOpenElsewhere(CheckoutError):
 
 
 class ReferralNotApplied(CheckoutError):
-    """The buyer is the referring affiliate: they must see why before paying without it."""
+    """The buyer is the referring affiliate: they must see why before paying without it (the
+    form's next submit acknowledges it)."""
+
+    def page_context(self) -> dict:
+        return {"referral_notice": self.message}
 
 
 # What the learner chose after ``GrantCheckoutOpen``: go back to the checkout priced with their
@@ -103,11 +117,15 @@ class GrantCheckoutOpen(CheckoutError):
     they must choose (``KEEP_GRANT`` or ``DROP_GRANT``)."""
 
     message = "You already have a checkout open for this course with your grant coupon."
+    status = 409  # nothing was wrong with the form: the learner has a choice to make
 
     def __init__(self, *, open_checkout: "Enrollment", quote: "Quote"):
         super().__init__()
         self.open_checkout = open_checkout
         self.quote = quote
+
+    def page_context(self) -> dict:
+        return {"grant_checkout": self}
 
     @property
     def discount_percent(self) -> int:

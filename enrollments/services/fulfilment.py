@@ -9,7 +9,9 @@ delivery in order.
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from affiliates import services as affiliate_services
@@ -267,8 +269,21 @@ def expire_stale_checkouts(*, now=None) -> int:
 
 
 def refresh_from_stripe(enrollment: Enrollment) -> str | None:
-    """Ask Stripe about a pending checkout and fulfil it if paid (the success page's path)."""
+    """Ask Stripe about a pending checkout and fulfil it if paid (the success page's path, for
+    a webhook that is late or lost). At most once per ``STRIPE_REFRESH_COOLDOWN_SECONDS`` per
+    enrollment, whatever the number of tabs, reloads and workers: the caller that moves
+    ``stripe_checked_at`` past the cooldown (one conditional update) asks; the others read our
+    database only. None when nothing was asked or nothing changed."""
     if enrollment.status != Status.PENDING or not enrollment.stripe_session_id:
+        return None
+    now = timezone.now()
+    cooled_down = Q(stripe_checked_at__isnull=True) | Q(
+        stripe_checked_at__lte=now - timedelta(seconds=settings.STRIPE_REFRESH_COOLDOWN_SECONDS)
+    )
+    claimed = Enrollment.objects.filter(
+        cooled_down, pk=enrollment.pk, status=Status.PENDING
+    ).update(stripe_checked_at=now)
+    if not claimed:
         return None
     try:
         session = stripe_gateway.retrieve_checkout_session(enrollment.stripe_session_id)

@@ -4,8 +4,8 @@ sets the fakes' addresses; never for a real shop."""
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403
-from .base import DATABASES, STRIPE_SECRET_KEY
+from .development import *  # noqa: F403
+from .development import DATABASES, STRIPE_SECRET_KEY
 
 DEMO_MODE = True
 DEBUG = True

@@ -1,7 +1,8 @@
-"""Tests: the database and Redis from the environment (CI points them at PostgreSQL and Redis),
-fast hashing, e-mail kept in memory, tasks run in-process unless a test starts a real worker."""
+"""Tests: development's settings (its secret key, ``SERVE_MEDIA``, the demo staff password),
+the database and Redis from the environment (CI points them at PostgreSQL and Redis), fast
+hashing, e-mail kept in memory, tasks run in-process unless a test starts a real worker."""
 
-from .base import *  # noqa: F403
+from .development import *  # noqa: F403
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",

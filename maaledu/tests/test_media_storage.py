@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-BASE = {"DJANGO_SETTINGS_MODULE": "maaledu.settings.base"}
+DEVELOPMENT = {"DJANGO_SETTINGS_MODULE": "maaledu.settings.development"}
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "maaledu.settings.production",
     "DJANGO_SECRET_KEY": "production-like-secret-key-with-enough-entropy-0123456789-abcdef",
@@ -46,7 +46,9 @@ def media_settings(**env) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("settings_env", [BASE, PRODUCTION], ids=["base", "production"])
+@pytest.mark.parametrize(
+    "settings_env", [DEVELOPMENT, PRODUCTION], ids=["development", "production"]
+)
 def test_media_go_to_the_local_file_system_without_a_bucket(settings_env):
     media = media_settings(**settings_env)
 
@@ -55,7 +57,9 @@ def test_media_go_to_the_local_file_system_without_a_bucket(settings_env):
     assert media["img_src"] == ["'self'", "data:"]
 
 
-@pytest.mark.parametrize("settings_env", [BASE, PRODUCTION], ids=["base", "production"])
+@pytest.mark.parametrize(
+    "settings_env", [DEVELOPMENT, PRODUCTION], ids=["development", "production"]
+)
 def test_a_configured_bucket_stores_media_in_s3_with_plain_public_urls(settings_env):
     media = media_settings(**settings_env, **S3)
 
@@ -67,7 +71,7 @@ def test_a_configured_bucket_stores_media_in_s3_with_plain_public_urls(settings_
 
 
 def test_a_custom_domain_serves_the_bucket():
-    media = media_settings(**BASE, **S3, MEDIA_S3_CUSTOM_DOMAIN="media.maaledu.example.com")
+    media = media_settings(**DEVELOPMENT, **S3, MEDIA_S3_CUSTOM_DOMAIN="media.maaledu.example.com")
 
     assert media["url"] == "https://media.maaledu.example.com/media/courses/cover.png"
     assert "https://media.maaledu.example.com" in media["img_src"]

@@ -531,3 +531,16 @@ def test_an_allauth_limit_sends_the_wait_until_its_oldest_hit_leaves_the_window(
     assert_limited(limited)
     wait = int(limited["Retry-After"])
     assert math.ceil(first_sent + 300 - after) <= wait <= math.ceil(first_done + 300 - before)
+
+
+def test_an_hourly_account_export_limit_sends_the_wait_until_its_window_resets(world, settings):
+    settings.ACCOUNT_EXPORT_RATE = "1/h"
+    client = world.client_for("learner")
+    client.post("/account/export/")
+
+    limited, expected = window_reset_bounds(
+        lambda: client.post("/account/export/"), value=str(world.learner.pk), period=3600
+    )
+
+    assert_limited(limited)
+    assert int(limited["Retry-After"]) in expected
