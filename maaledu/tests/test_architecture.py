@@ -34,7 +34,10 @@ APPS = (
         {
             config.name.split(".")[0]
             for config in django_apps.get_app_configs()
-            if Path(config.path).is_relative_to(ROOT) and config.name.split(".")[0] != "maaledu"
+            if Path(config.path).is_relative_to(ROOT)
+            # a virtualenv kept inside the checkout (.venv, as `make install` makes) is not ours
+            and "site-packages" not in Path(config.path).parts
+            and config.name.split(".")[0] != "maaledu"
         }
     ),
     "common",
