@@ -19,7 +19,7 @@ from django.db.models.functions import TruncMonth, TruncWeek
 from django.http import HttpRequest
 from django.utils import timezone
 
-from common.money import format_money
+from common.money import format_money, proportion_of
 
 from . import dashboard_cache
 from .cookies import REFERRAL_COOKIE, decode_referral, normalize_code
@@ -190,6 +190,56 @@ def earnings_of(affiliate_id: int, currency: str) -> Earnings:
         if earnings.currency == currency:
             return earnings
     return Earnings(currency=currency)
+
+
+def commission_for_sale(sale_id: int) -> Commission | None:
+    """The commission on one sale (an enrollment's pk), or None when it was not attributed."""
+    return Commission.objects.filter(sale_id=sale_id).first()
+
+
+@dataclass(frozen=True)
+class CommissionReversal:
+    """What a sale's cumulative refunded total means for its commission."""
+
+    commission: Commission
+    # ``reversed_cents`` once the refund is applied (it only ever grows to this).
+    target_cents: int
+
+    @property
+    def full(self) -> bool:
+        """Nothing left to earn: the commission is reversed in full."""
+        return self.target_cents >= self.commission.amount_cents
+
+    @property
+    def additional_cents(self) -> int:
+        """What applying the refund reverses beyond what is reversed already (never negative)."""
+        return max(self.target_cents - self.commission.reversed_cents, 0)
+
+
+def commission_reversal_for(
+    commission: Commission, *, refunded_cents_total: int
+) -> CommissionReversal:
+    """The one rule for reversing a commission, used by the refund preview, the refund itself
+    (``services.reverse_commission``) and the nightly reconciliation.
+
+    The reversed share is the refunded share of the sale the commission was recorded on (its
+    stored ``sale_amount_cents``, not whatever the caller believes the sale was):
+    ``amount_cents × refunded / sale_amount_cents``, the refunded total capped at the sale,
+    rounded half up to the cent (``common.money.proportion_of``) from the cumulative total, so a
+    series of partial refunds never drifts from one refund of the same total. A full refund
+    reverses exactly ``amount_cents``; no refund (or a sale of nothing) reverses nothing.
+    """
+    sale = commission.sale_amount_cents
+    refunded = min(max(refunded_cents_total, 0), sale)
+    if sale <= 0 or refunded <= 0:
+        target = 0
+    elif refunded == sale:
+        target = commission.amount_cents
+    else:
+        target = min(
+            proportion_of(commission.amount_cents, refunded, sale), commission.amount_cents
+        )
+    return CommissionReversal(commission=commission, target_cents=target)
 
 
 def payable_commission_ids(*, affiliate_id: int, currency: str) -> list[int]:

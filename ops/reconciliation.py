@@ -24,10 +24,10 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from affiliates import selectors as affiliate_selectors
 from affiliates import services as affiliate_services
 from affiliates.models import Affiliate, Commission
 from common.logging import mask_email
-from common.money import proportion_of
 from enrollments import services as enrollment_services
 from enrollments import stripe_gateway
 from enrollments.models import Enrollment
@@ -252,15 +252,13 @@ def _check_commissions(report: Report, enrollments: list[Enrollment]) -> None:
             )
             if commission is None:
                 continue
-        expected = proportion_of(
-            commission.amount_cents, enrollment.amount_refunded_cents, enrollment.amount_due_cents
-        )
+        expected = affiliate_selectors.commission_reversal_for(
+            commission, refunded_cents_total=enrollment.amount_refunded_cents
+        ).target_cents
         if commission.reversed_cents < expected:
             if not report.dry_run:
                 affiliate_services.reverse_commission(
-                    sale_id=enrollment.pk,
-                    refunded_cents_total=enrollment.amount_refunded_cents,
-                    sale_amount_cents=enrollment.amount_due_cents,
+                    sale_id=enrollment.pk, refunded_cents_total=enrollment.amount_refunded_cents
                 )
             report.add(
                 "commission_not_reversed",

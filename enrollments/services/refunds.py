@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from affiliates import selectors as affiliate_selectors
 from affiliates import services as affiliate_services
-from affiliates.models import Commission
-from common.money import format_money, proportion_of
+from common.money import format_money
 from common.queue import enqueue_on_commit, send_on_commit
 from common.refund_policy import refund_policy
 from grants import services as grant_services
@@ -100,13 +100,12 @@ def preview_refund(
         )
     total = enrollment.amount_refunded_cents + amount_cents
     full = total >= enrollment.amount_due_cents
-    commission = Commission.objects.filter(sale_id=enrollment.pk).first()
+    commission = affiliate_selectors.commission_for_sale(enrollment.pk)
     reversal = 0
-    if commission is not None and enrollment.amount_due_cents:
-        reversal = (
-            proportion_of(commission.amount_cents, total, enrollment.amount_due_cents)
-            - commission.reversed_cents
-        )
+    if commission is not None:
+        reversal = affiliate_selectors.commission_reversal_for(
+            commission, refunded_cents_total=total
+        ).additional_cents
     policy = refund_policy()
     return RefundPreview(
         enrollment=enrollment,
@@ -116,7 +115,7 @@ def preview_refund(
         restore_coupon=policy.gives_coupon_back(
             used_a_coupon=enrollment.grant_id is not None, staff_chose_to_restore=restore_coupon
         ),
-        commission_reversal_cents=max(reversal, 0),
+        commission_reversal_cents=reversal,
         within_window=policy.within_window(enrollment.paid_at, timezone.now()),
     )
 
@@ -231,11 +230,7 @@ def apply_refund_policy(enrollment: Enrollment) -> str:
     refunded = enrollment.amount_refunded_cents
     requests = list(enrollment.refund_requests.values_list("revoke_access", "restore_coupon"))
     if enrollment.affiliate_id and refunded:
-        affiliate_services.reverse_commission(
-            sale_id=enrollment.pk,
-            refunded_cents_total=refunded,
-            sale_amount_cents=enrollment.amount_due_cents,
-        )
+        affiliate_services.reverse_commission(sale_id=enrollment.pk, refunded_cents_total=refunded)
     policy = refund_policy()
     full = refunded >= enrollment.amount_due_cents and (refunded > 0 or bool(requests))
     revoke = policy.revokes_access(
@@ -424,9 +419,7 @@ def apply_dispute(enrollment_id: int) -> str:
     elif enrollment.dispute_status == Dispute.LOST:
         if enrollment.affiliate_id and enrollment.status in (Status.PAID, Status.REFUNDED):
             affiliate_services.reverse_commission(
-                sale_id=enrollment_id,
-                refunded_cents_total=enrollment.amount_due_cents,
-                sale_amount_cents=enrollment.amount_due_cents,
+                sale_id=enrollment_id, refunded_cents_total=enrollment.amount_due_cents
             )
         revoke_access(enrollment_id)
         outcome = "lost"
