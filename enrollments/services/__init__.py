@@ -35,7 +35,6 @@ from .fulfilment import (
     UNKNOWN_SESSION,
     expire_stale_checkouts,
     fulfil_checkout_session,
-    reconcile_completed_sessions,
     record_commission_for,
     refresh_from_stripe,
 )
@@ -83,7 +82,6 @@ __all__ = [
     "preview_refund",
     "process_stripe_event",
     "quote_checkout",
-    "reconcile_completed_sessions",
     "record_commission_for",
     "record_stripe_event",
     "refresh_from_stripe",

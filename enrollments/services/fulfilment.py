@@ -275,17 +275,3 @@ def refresh_from_stripe(enrollment: Enrollment) -> str | None:
     except (stripe_gateway.GatewayError, stripe_gateway.PaymentsNotConfigured):
         return None
     return fulfil_checkout_session(session)
-
-
-def reconcile_completed_sessions(*, since) -> list[tuple[str, str]]:
-    """Fulfil every complete Checkout Session since ``since`` whose webhook never arrived.
-
-    Returns ``(session id, outcome)`` for each session it fulfilled; mismatches and double
-    payments are flagged on the enrollment for staff, as on the live path.
-    """
-    changed = []
-    for session in stripe_gateway.completed_checkout_sessions(created_since=since):
-        outcome = fulfil_checkout_session(session)
-        if outcome == FULFILLED:
-            changed.append((session["id"], outcome))
-    return changed
