@@ -217,28 +217,30 @@ class CommissionReversal:
 
 
 def commission_reversal_for(
-    commission: Commission, *, refunded_cents_total: int
+    commission: Commission, *, refunded_cents_total: int, charged_cents: int
 ) -> CommissionReversal:
     """The one rule for reversing a commission, used by the refund preview, the refund itself
     (``services.reverse_commission``) and the nightly reconciliation.
 
-    The reversed share is the refunded share of the sale the commission was recorded on (its
-    stored ``sale_amount_cents``, not whatever the caller believes the sale was):
-    ``amount_cents × refunded / sale_amount_cents``, the refunded total capped at the sale,
-    rounded half up to the cent (``common.money.proportion_of``) from the cumulative total, so a
-    series of partial refunds never drifts from one refund of the same total. A full refund
-    reverses exactly ``amount_cents``; no refund (or a sale of nothing) reverses nothing.
+    The stored commission (``amount_cents``, as recorded on the sale: never recomputed from the
+    rate) is reversed in the share of the sale that was refunded: ``refunded / charged``, where
+    ``charged_cents`` is what the buyer was charged and refunds are counted against (the
+    enrollment's ``amount_due_cents``). That is not the commission's ``sale_amount_cents``
+    when the price included tax: the commission is earned on the amount before tax, while
+    Stripe refunds (and reports) the tax-inclusive total.
+
+    Rounding: the refunded total is capped at the charge; the share is rounded half up to the
+    cent once, from the cumulative total (``common.money.proportion_of``), so a series of
+    partial refunds never drifts from one refund of the same total; a full refund reverses
+    exactly ``amount_cents``; nothing refunded (or nothing charged) reverses nothing.
     """
-    sale = commission.sale_amount_cents
-    refunded = min(max(refunded_cents_total, 0), sale)
-    if sale <= 0 or refunded <= 0:
+    refunded = min(max(refunded_cents_total, 0), max(charged_cents, 0))
+    if refunded <= 0:
         target = 0
-    elif refunded == sale:
+    elif refunded == charged_cents:
         target = commission.amount_cents
     else:
-        target = min(
-            proportion_of(commission.amount_cents, refunded, sale), commission.amount_cents
-        )
+        target = proportion_of(commission.amount_cents, refunded, charged_cents)
     return CommissionReversal(commission=commission, target_cents=target)
 
 

@@ -290,22 +290,22 @@ def record_commission(
     return commission
 
 
-def reverse_commission(*, sale_id: int, refunded_cents_total: int) -> None:
-    """Reverse the share of the commission that was refunded (``selectors.commission_reversal_for``:
-    the refunded share of the sale amount stored on the commission, rounded half up).
+def reverse_commission(*, sale_id: int, refunded_cents_total: int, charged_cents: int) -> None:
+    """Reverse the share of the commission that was refunded: ``refunded_cents_total`` of the
+    ``charged_cents`` the buyer paid (``selectors.commission_reversal_for``, the one rule).
 
     ``refunded_cents_total`` is cumulative (Stripe's ``amount_refunded``), so replays and events
     arriving out of order are harmless: ``reversed_cents`` only ever grows to the largest share
     seen. Nothing left to earn → status ``reversed``. A commission already paid keeps its payout;
     the reversed part becomes a negative balance that the next payout deducts.
     """
-    if refunded_cents_total <= 0:
+    if charged_cents <= 0 or refunded_cents_total <= 0:
         return
     commission = selectors.commission_for_sale(sale_id)
     if commission is None:
         return  # The sale was not attributed.
     reversal = selectors.commission_reversal_for(
-        commission, refunded_cents_total=refunded_cents_total
+        commission, refunded_cents_total=refunded_cents_total, charged_cents=charged_cents
     )
     commissions = Commission.objects.filter(sale_id=sale_id)
     if reversal.full:

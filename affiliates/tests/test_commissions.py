@@ -108,8 +108,10 @@ def test_unknown_currency_is_refused():
 # --- refunds -------------------------------------------------------------------------------
 
 
-def _reverse(sale_id, refunded):
-    services.reverse_commission(sale_id=sale_id, refunded_cents_total=refunded)
+def _reverse(sale_id, refunded, sale_amount=24950):
+    services.reverse_commission(
+        sale_id=sale_id, refunded_cents_total=refunded, charged_cents=sale_amount
+    )
     return Commission.objects.get(sale_id=sale_id)
 
 
@@ -165,7 +167,7 @@ def test_refund_above_the_sale_amount_reverses_no_more_than_the_commission():
 
 
 def test_refund_of_an_unattributed_sale_is_a_no_op():
-    services.reverse_commission(sale_id=404, refunded_cents_total=100)
+    services.reverse_commission(sale_id=404, refunded_cents_total=100, charged_cents=100)
 
     assert not Commission.objects.exists()
 
@@ -173,7 +175,7 @@ def test_refund_of_an_unattributed_sale_is_a_no_op():
 def test_full_refund_of_a_zero_commission_marks_it_reversed():
     CommissionFactory(sale_id=7, sale_amount_cents=1, rate_percent=25, amount_cents=0)
 
-    commission = _reverse(7, 1)
+    commission = _reverse(7, 1, sale_amount=1)
 
     assert commission.status == Commission.Status.REVERSED
 

@@ -169,7 +169,7 @@ def test_figures_follow_the_ledger_through_payout_and_refund(client, settings):
         reference="PP-1",
         created_by=None,
     )
-    services.reverse_commission(sale_id=2, refunded_cents_total=24950)
+    services.reverse_commission(sale_id=2, refunded_cents_total=24950, charged_cents=24950)
 
     response = client.get(DASHBOARD)
 
@@ -311,7 +311,7 @@ def test_cached_figures_follow_every_change_that_touches_them(client, settings):
         created_by=None,
     )
     assert figures() == (1, 1, 1, ("$0.00", "$0.00", "$24.95", "$0.00"))
-    services.reverse_commission(sale_id=7, refunded_cents_total=24950)
+    services.reverse_commission(sale_id=7, refunded_cents_total=24950, charged_cents=24950)
     # Refunded in full: still listed, no longer a paid referral.
     assert figures() == (1, 0, 1, ("$0.00", "$0.00", "$24.95", "$24.95"))
 
@@ -410,8 +410,8 @@ def test_a_fully_refunded_sale_is_listed_but_not_counted_as_a_paid_referral(clie
     affiliate = AffiliateFactory()
     for sale_id in (1, 2, 3):
         _referred_sale(affiliate, sale_id)
-    services.reverse_commission(sale_id=1, refunded_cents_total=10000)
-    services.reverse_commission(sale_id=2, refunded_cents_total=5000)
+    services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
+    services.reverse_commission(sale_id=2, refunded_cents_total=5000, charged_cents=10000)
     for visitor in ("a", "b", "c", "d"):
         services.record_referral_click(affiliate=affiliate, visitor_key=visitor, day=date.today())
     client.force_login(affiliate.user)

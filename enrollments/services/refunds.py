@@ -104,7 +104,7 @@ def preview_refund(
     reversal = 0
     if commission is not None:
         reversal = affiliate_selectors.commission_reversal_for(
-            commission, refunded_cents_total=total
+            commission, refunded_cents_total=total, charged_cents=enrollment.amount_due_cents
         ).additional_cents
     policy = refund_policy()
     return RefundPreview(
@@ -230,7 +230,11 @@ def apply_refund_policy(enrollment: Enrollment) -> str:
     refunded = enrollment.amount_refunded_cents
     requests = list(enrollment.refund_requests.values_list("revoke_access", "restore_coupon"))
     if enrollment.affiliate_id and refunded:
-        affiliate_services.reverse_commission(sale_id=enrollment.pk, refunded_cents_total=refunded)
+        affiliate_services.reverse_commission(
+            sale_id=enrollment.pk,
+            refunded_cents_total=refunded,
+            charged_cents=enrollment.amount_due_cents,
+        )
     policy = refund_policy()
     full = refunded >= enrollment.amount_due_cents and (refunded > 0 or bool(requests))
     revoke = policy.revokes_access(
@@ -419,7 +423,9 @@ def apply_dispute(enrollment_id: int) -> str:
     elif enrollment.dispute_status == Dispute.LOST:
         if enrollment.affiliate_id and enrollment.status in (Status.PAID, Status.REFUNDED):
             affiliate_services.reverse_commission(
-                sale_id=enrollment_id, refunded_cents_total=enrollment.amount_due_cents
+                sale_id=enrollment_id,
+                refunded_cents_total=enrollment.amount_due_cents,
+                charged_cents=enrollment.amount_due_cents,
             )
         revoke_access(enrollment_id)
         outcome = "lost"
