@@ -5,6 +5,35 @@ from accounts.selectors import verified_email_of
 from .models import Enrollment, RefundRequest
 
 
+def pk_or_none(value) -> int | None:
+    """A primary key from an untrusted string (metadata, client_reference_id), or None."""
+    text = str(value or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
+def enrollments_of_checkout_sessions(sessions: list[dict]) -> dict[str, Enrollment]:
+    """Our enrollment of each Stripe Checkout Session, keyed by session id (one query). Found
+    by the session id we saved, else by the ``client_reference_id`` we gave Stripe (our process
+    may have died before saving the id); a session we never created is missing."""
+    ids = [session["id"] for session in sessions]
+    refs = {
+        session["id"]: ref
+        for session in sessions
+        if (ref := pk_or_none(session.get("client_reference_id"))) is not None
+    }
+    rows = list(
+        Enrollment.objects.filter(Q(stripe_session_id__in=ids) | Q(pk__in=set(refs.values())))
+    )
+    by_session = {e.stripe_session_id: e for e in rows if e.stripe_session_id}
+    by_pk = {e.pk: e for e in rows}
+    found = {}
+    for session_id in ids:
+        enrollment = by_session.get(session_id) or by_pk.get(refs.get(session_id))
+        if enrollment is not None:
+            found[session_id] = enrollment
+    return found
+
+
 def paid_enrollments_of(email: str) -> QuerySet[Enrollment]:
     """A learner's courses: paid enrollments of their e-mail, newest first (one query)."""
     return (

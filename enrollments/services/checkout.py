@@ -448,10 +448,9 @@ def _attach_checkout_session(enrollment: Enrollment, course: Course) -> Enrollme
             expires_at=enrollment.expires_at,
         )
     except stripe_gateway.GatewayError:
-        failed = Enrollment.objects.filter(
-            pk=enrollment.pk, status=Status.PENDING, stripe_session_id__isnull=True
-        ).update(status=Status.FAILED)
-        if failed:
+        if transition(
+            enrollment.pk, Status.PENDING, Status.FAILED, only_if=Q(stripe_session_id__isnull=True)
+        ):
             release_reservation(enrollment)
         raise CheckoutFailed()
     attached = (
