@@ -137,7 +137,7 @@ class Quote:
     list_price_cents: int
     currency: str
     discount_cents: int = 0
-    kind: str = Enrollment.Kind.PAID
+    kind: str = Enrollment.Kind.PURCHASE
     grant: Grant | None = None
     affiliate: Affiliate | None = None
     referral_refusal: str | None = None
@@ -187,7 +187,7 @@ def quote_checkout(
     attribution = affiliate_services.resolve_attribution(
         referral_code=referral_code, buyer_email=email, buyer_user=user
     )
-    kind, discount = Enrollment.Kind.PAID, 0
+    kind, discount = Enrollment.Kind.PURCHASE, 0
     if grant is not None:
         amount_due = coupon_price_cents(
             price_cents=course.price_cents, discount_percent=grant.discount_percent
