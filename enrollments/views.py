@@ -135,7 +135,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
             response.status_code = 303
             return response
     # The price shown with the form (a submitted coupon is priced by start_checkout).
-    context["quote"] = services.quote_checkout(
+    context["quote"] = selectors.quote_checkout(
         course=course, email=verified_email or "", user=request.user, referral_code=referral_code
     )
     status = 400 if request.method == "POST" else 200

@@ -31,9 +31,7 @@ from .checkout import (
     GrantCheckoutOpen,
     PaymentInProgress,
     PaymentsUnavailable,
-    Quote,
     ReferralNotApplied,
-    quote_checkout,
     start_checkout,
 )
 from .fulfilment import (
@@ -50,11 +48,8 @@ from .fulfilment import (
 )
 from .refunds import (
     RefundError,
-    RefundPreview,
     apply_refund,
-    preview_refund,
     refund_enrollment,
-    refundable_cents,
 )
 from .stripe_events import (
     DONE_OUTCOMES,
@@ -81,22 +76,17 @@ __all__ = [
     "GrantCheckoutOpen",
     "PaymentInProgress",
     "PaymentsUnavailable",
-    "Quote",
     "ReferralNotApplied",
     "RefundError",
-    "RefundPreview",
     "ReprocessResult",
     "apply_refund",
     "expire_stale_checkouts",
     "fulfil_checkout_session",
-    "preview_refund",
     "process_stripe_event",
-    "quote_checkout",
     "record_commission_for",
     "record_stripe_event",
     "refresh_from_stripe",
     "refund_enrollment",
-    "refundable_cents",
     "reprocess_stripe_events",
     "start_checkout",
 ]

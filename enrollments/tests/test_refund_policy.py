@@ -12,7 +12,7 @@ from affiliates.tests.factories import AffiliateFactory
 from common.refund_policy import refund_policy
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
-from enrollments.services import preview_refund
+from enrollments.selectors import preview_refund
 from enrollments.services.refunds import apply_refund_policy
 from enrollments.tests.factories import EnrollmentFactory
 
