@@ -13,13 +13,9 @@ from common.ratelimits import over_limit
 from maaledu.views import rate_limited
 
 from . import charts, dashboard_cache
+from .dashboard import affiliate_dashboard
 from .forms import JoinForm
-from .selectors import (
-    Dashboard,
-    affiliate_dashboard,
-    affiliate_for_user,
-    payout_minimum_display,
-)
+from .selectors import Dashboard, affiliate_for_user, payout_minimum_display
 from .services import join_affiliate_programme
 
 

@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from affiliates import earnings, selectors, services
+from affiliates import dashboard as cached_dashboard
+from affiliates import earnings, services
 from affiliates.models import Commission, Payout, ReferralClick
 from affiliates.selectors import SALES_PAGE_SIZE
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
@@ -376,10 +377,10 @@ def test_clicks_of_every_day_are_counted_and_settled_days_only_once_a_day(
             affiliate=affiliate, visitor_key=f"v{days_ago}", day=today - timedelta(days=days_ago)
         )
 
-    assert selectors.click_figures(affiliate.pk).total == 4
+    assert cached_dashboard.click_figures(affiliate.pk).total == 4
     services.record_referral_click(affiliate=affiliate, visitor_key="late", day=today)
     with django_assert_num_queries(1):  # yesterday's and today's; the rest is cached
-        assert selectors.click_figures(affiliate.pk).total == 5
+        assert cached_dashboard.click_figures(affiliate.pk).total == 5
 
 
 def test_a_renamed_course_shows_its_new_title_in_the_sales_table(client):
@@ -434,7 +435,7 @@ def test_a_new_days_settled_clicks_add_that_day_to_the_last_count_kept(
         ReferralClick.objects.create(
             affiliate=affiliate, visitor_key=f"v{days_ago}", day=today - timedelta(days=days_ago)
         )
-    assert selectors.click_figures(affiliate.pk, today=today).total == 5
+    assert cached_dashboard.click_figures(affiliate.pk, today=today).total == 5
     # A row no real click could write (a settled day changed): proves the old days are not
     # counted again.
     ReferralClick.objects.create(affiliate=affiliate, visitor_key="x", day=today - timedelta(9))
@@ -442,7 +443,7 @@ def test_a_new_days_settled_clicks_add_that_day_to_the_last_count_kept(
 
     # The day that settled overnight (the day before yesterday), then the last two days.
     with django_assert_num_queries(2):
-        clicks = selectors.click_figures(affiliate.pk, today=today + timedelta(days=1))
+        clicks = cached_dashboard.click_figures(affiliate.pk, today=today + timedelta(days=1))
 
     assert clicks.total == 6
     monday = date(2026, 3, 9)
