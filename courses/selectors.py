@@ -2,7 +2,8 @@
 
 Every cache key carries a catalog version; saving or deleting any course replaces the version
 (``services.bump_catalog_version``, called by ``courses.signals`` and the services), so no
-stale page outlives a change. Filling the cache on a miss is the only write here.
+stale page outlives a change. The only writes here are the read-through cache's own: a page
+computed on a miss is cached, and a missing version is created (``versioned_cache``).
 """
 
 import hashlib
