@@ -9,7 +9,7 @@ retire them:
   tables also carry the catalog version, for the course titles they show);
 - the *clicks* version, for the click counts: ``record_referral_click`` calls
   ``invalidate_clicks`` (the clicks-and-sales chart carries both versions). Clicks come far
-  more often than sales, and recounting them is cheap (``selectors.click_figures``), so a
+  more often than sales, and recounting them is cheap (``dashboard.click_figures``), so a
   click leaves the costly sums in place.
 
 Both bump now and again after commit, so a reader between the write and the commit cannot
@@ -30,7 +30,7 @@ SHAPE = 2
 # A safety net only: correctness comes from invalidation.
 SUMMARY_SECONDS = 10 * 60
 # Clicks of settled days never change: each day's count of them is kept a week, so a later
-# day's count starts from the latest one kept (selectors.click_figures).
+# day's count starts from the latest one kept (dashboard.click_figures).
 SETTLED_CLICKS_DAYS = 7
 SETTLED_CLICKS_SECONDS = (SETTLED_CLICKS_DAYS + 1) * 24 * 60 * 60
 

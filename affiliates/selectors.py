@@ -19,12 +19,10 @@ from django.db.models.functions import TruncMonth, TruncWeek
 from django.http import HttpRequest
 from django.utils import timezone
 
-from common.money import format_money
+from common.money import format_money, proportion_of
 
-from . import dashboard_cache
 from .cookies import REFERRAL_COOKIE, decode_referral, normalize_code
 from .earnings import commission_figures, money_sum
-from .earnings import refresh as refresh_earnings
 from .models import Affiliate, Commission, EarningsDay, Payout, ReferralClick
 
 SALES_PAGE_SIZE = 25
@@ -192,6 +190,58 @@ def earnings_of(affiliate_id: int, currency: str) -> Earnings:
     return Earnings(currency=currency)
 
 
+def commission_for_sale(sale_id: int) -> Commission | None:
+    """The commission on one sale (an enrollment's pk), or None when it was not attributed."""
+    return Commission.objects.filter(sale_id=sale_id).first()
+
+
+@dataclass(frozen=True)
+class CommissionReversal:
+    """What a sale's cumulative refunded total means for its commission."""
+
+    commission: Commission
+    # ``reversed_cents`` once the refund is applied (it only ever grows to this).
+    target_cents: int
+
+    @property
+    def full(self) -> bool:
+        """Nothing left to earn: the commission is reversed in full."""
+        return self.target_cents >= self.commission.amount_cents
+
+    @property
+    def additional_cents(self) -> int:
+        """What applying the refund reverses beyond what is reversed already (never negative)."""
+        return max(self.target_cents - self.commission.reversed_cents, 0)
+
+
+def commission_reversal_for(
+    commission: Commission, *, refunded_cents_total: int, charged_cents: int
+) -> CommissionReversal:
+    """The one rule for reversing a commission, used by the refund preview, the refund itself
+    (``services.reverse_commission``) and the nightly reconciliation.
+
+    The stored commission (``amount_cents``, as recorded on the sale: never recomputed from the
+    rate) is reversed in the share of the sale that was refunded: ``refunded / charged``, where
+    ``charged_cents`` is what the buyer was charged and refunds are counted against (the
+    enrollment's ``amount_due_cents``). That is not the commission's ``sale_amount_cents``
+    when the price included tax: the commission is earned on the amount before tax, while
+    Stripe refunds (and reports) the tax-inclusive total.
+
+    Rounding: the refunded total is capped at the charge; the share is rounded half up to the
+    cent once, from the cumulative total (``common.money.proportion_of``), so a series of
+    partial refunds never drifts from one refund of the same total; a full refund reverses
+    exactly ``amount_cents``; nothing refunded (or nothing charged) reverses nothing.
+    """
+    refunded = min(max(refunded_cents_total, 0), max(charged_cents, 0))
+    if refunded <= 0:
+        target = 0
+    elif refunded == charged_cents:
+        target = commission.amount_cents
+    else:
+        target = proportion_of(commission.amount_cents, refunded, charged_cents)
+    return CommissionReversal(commission=commission, target_cents=target)
+
+
 def payable_commission_ids(*, affiliate_id: int, currency: str) -> list[int]:
     return list(
         Commission.objects.filter(
@@ -317,10 +367,10 @@ def chart_weeks(today: date) -> list[date]:
     return [monday - timedelta(weeks=n) for n in range(CHART_WEEKS - 1, -1, -1)]
 
 
-def _dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
-    """The sales figures over the whole history from the daily totals: 5 queries, whose cost
-    follows the days of history, not the number of sales."""
-    refresh_earnings(affiliate.pk)  # one query when the writers already did
+def dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
+    """The sales figures over the whole history from the daily totals (bring those up to date
+    first: ``affiliates.dashboard``): 4 queries, whose cost follows the days of history, not
+    the number of sales."""
     today = utc_today()
     months = chart_months(today)
     weeks = chart_weeks(today)
@@ -399,42 +449,29 @@ def _clicks_by_week(clicks: QuerySet[ReferralClick]) -> dict[date, int]:
     }
 
 
-def click_figures(affiliate_id: int, *, today: date | None = None) -> Clicks:
-    """Clicks over the whole history and per week: those of settled days (before yesterday,
-    which no click can join any more) cached once a day, plus the last two days' counted now.
+def settled_clicks_by_week(
+    affiliate_id: int, *, before: date, since: date | None = None
+) -> dict[date, int]:
+    """The affiliate's clicks per week (Monday) on the days from ``since`` (or the first)
+    until ``before``, not included."""
+    clicks = ReferralClick.objects.filter(affiliate_id=affiliate_id, day__lt=before)
+    if since is not None:
+        clicks = clicks.filter(day__gte=since)
+    return _clicks_by_week(clicks)
 
-    A settled day's count never changes, so a new day's settled figures are an earlier day's
-    (the latest cached in the last week) plus the days settled since: a query over a few days
-    of clicks. Only with none of them cached are all the settled clicks counted."""
-    recent_since = (today or timezone.localdate()) - timedelta(days=1)
-    clicks = ReferralClick.objects.filter(affiliate_id=affiliate_id)
-    keys = {
-        dashboard_cache.settled_clicks_key(affiliate_id, recent_since - timedelta(days=n)): n
-        for n in range(dashboard_cache.SETTLED_CLICKS_DAYS)
+
+def recent_clicks_by_day(affiliate_id: int, *, since: date) -> dict[date, int]:
+    """The affiliate's clicks per day from ``since`` on (the days still being clicked)."""
+    return {
+        row["day"]: row["n"]
+        for row in ReferralClick.objects.filter(affiliate_id=affiliate_id, day__gte=since)
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by()
     }
-    cached = dashboard_cache.get_many(*keys)
-    if cached:
-        key = min(cached, key=keys.__getitem__)
-        settled = defaultdict(int, cached[key])
-        if keys[key]:
-            since = recent_since - timedelta(days=keys[key])
-            for week, n in _clicks_by_week(
-                clicks.filter(day__gte=since, day__lt=recent_since)
-            ).items():
-                settled[week] += n
-    else:
-        settled = _clicks_by_week(clicks.filter(day__lt=recent_since))
-    if not cached or keys[key]:
-        dashboard_cache.put(
-            next(iter(keys)), dict(settled), timeout=dashboard_cache.SETTLED_CLICKS_SECONDS
-        )
-    by_week = defaultdict(int, settled)
-    for row in clicks.filter(day__gte=recent_since).values("day").annotate(n=Count("pk")):
-        by_week[row["day"] - timedelta(days=row["day"].weekday())] += row["n"]
-    return Clicks(total=sum(by_week.values()), by_week=dict(by_week))
 
 
-def _page_number(page) -> int:
+def page_number(page) -> int:
     """The page asked for, as the paginator will read it (an out-of-range one is clamped there)."""
     try:
         return min(max(int(page), 1), 10**6)
@@ -455,47 +492,11 @@ class _CountedSales:
         return self.queryset[item]
 
 
-def affiliate_dashboard(*, affiliate: Affiliate, page: str | int | None = 1) -> Dashboard:
-    """Everything the dashboard shows, whatever the affiliate's history: two round trips to the
-    cache when it is warm (the versions, then the figures and the rendered tables). The sales
-    page's query runs only when its table is rendered."""
-    keys = dashboard_cache.keys(affiliate.pk)
-    cached = {}
-    if keys is not None:
-        cached = dashboard_cache.get_many(
-            keys.summary, keys.clicks, keys.history(_page_number(page)), keys.activity
-        )
-    summary = keys and cached.get(keys.summary)
-    if summary is None:
-        summary = _dashboard_summary(affiliate)
-        dashboard_cache.put(keys and keys.summary, summary)
-    clicks = keys and cached.get(keys.clicks)
-    if clicks is None:
-        clicks = click_figures(affiliate.pk)
-        dashboard_cache.put(keys and keys.clicks, clicks)
-    sales = _CountedSales(referred_sales(affiliate), summary.sales_count)
-    sales_page = Paginator(sales, SALES_PAGE_SIZE).get_page(page)
-    history_key = keys and keys.history(sales_page.number)
-    return Dashboard(
-        affiliate=affiliate,
-        clicks=clicks.total,
-        earnings=summary.earnings,
-        payouts=summary.payouts,
-        sales=sales_page,
-        months=summary.months,
-        weeks=[
-            WeekActivity(
-                week=week,
-                clicks=clicks.by_week.get(week, 0),
-                referrals=summary.referrals_by_week.get(week, 0),
-            )
-            for week in chart_weeks(utc_today())
-        ],
-        history_html=cached.get(history_key),
-        history_key=history_key,
-        activity_html=keys and cached.get(keys.activity),
-        activity_key=keys and keys.activity,
-    )
+def sales_page(affiliate: Affiliate, *, sales_count: int, page) -> Page:
+    """One page of the affiliate's referred sales, newest first; ``sales_count`` (from the
+    summary) spares the COUNT(*). Its query runs only when the page is iterated."""
+    sales = _CountedSales(referred_sales(affiliate), sales_count)
+    return Paginator(sales, SALES_PAGE_SIZE).get_page(page)
 
 
 def commissions_for_export(

@@ -21,7 +21,7 @@ from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
 from common.logging import mask_email
 from common.mail import send_templated_email
-from common.money import CURRENCIES, percent_of, proportion_of
+from common.money import CURRENCIES, percent_of
 from common.queue import enqueue, enqueue_on_commit
 
 from . import dashboard_cache, earnings, selectors, tasks
@@ -290,39 +290,41 @@ def record_commission(
     return commission
 
 
-def reverse_commission(*, sale_id: int, refunded_cents_total: int, sale_amount_cents: int) -> None:
-    """Reverse the share of the commission that was refunded.
+def reverse_commission(*, sale_id: int, refunded_cents_total: int, charged_cents: int) -> None:
+    """Reverse the share of the commission that was refunded: ``refunded_cents_total`` of the
+    ``charged_cents`` the buyer paid (``selectors.commission_reversal_for``, the one rule).
 
     ``refunded_cents_total`` is cumulative (Stripe's ``amount_refunded``), so replays and events
     arriving out of order are harmless: ``reversed_cents`` only ever grows to the largest share
     seen. Nothing left to earn → status ``reversed``. A commission already paid keeps its payout;
     the reversed part becomes a negative balance that the next payout deducts.
     """
-    if sale_amount_cents <= 0 or refunded_cents_total <= 0:
+    if charged_cents <= 0 or refunded_cents_total <= 0:
         return
-    amount_cents = (
-        Commission.objects.filter(sale_id=sale_id).values_list("amount_cents", flat=True).first()
-    )
-    if amount_cents is None:
+    commission = selectors.commission_for_sale(sale_id)
+    if commission is None:
         return  # The sale was not attributed.
-    refunded = min(refunded_cents_total, sale_amount_cents)
-    target = proportion_of(amount_cents, refunded, sale_amount_cents)
+    reversal = selectors.commission_reversal_for(
+        commission, refunded_cents_total=refunded_cents_total, charged_cents=charged_cents
+    )
     commissions = Commission.objects.filter(sale_id=sale_id)
-    if target >= amount_cents:
+    if reversal.full:
         changed = commissions.exclude(status=Commission.Status.REVERSED).update(
-            reversed_cents=amount_cents, status=Commission.Status.REVERSED, **_FIGURES_CHANGED
+            reversed_cents=commission.amount_cents,
+            status=Commission.Status.REVERSED,
+            **_FIGURES_CHANGED,
         )
     else:
-        changed = commissions.filter(reversed_cents__lt=target).update(
-            reversed_cents=target, **_FIGURES_CHANGED
+        changed = commissions.filter(reversed_cents__lt=reversal.target_cents).update(
+            reversed_cents=reversal.target_cents, **_FIGURES_CHANGED
         )
     if changed:
-        _figures_changed(*commissions.values_list("affiliate_id", flat=True))
+        _figures_changed(commission.affiliate_id)
         logger.info(
             "event=commission.reversed sale_id=%s reversed_cents=%s of=%s",
             sale_id,
-            target,
-            amount_cents,
+            reversal.target_cents,
+            commission.amount_cents,
         )
 
 

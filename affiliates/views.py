@@ -12,13 +12,9 @@ from django.views.decorators.cache import never_cache
 from common.ratelimits import Limit, rate_limit
 
 from . import charts, dashboard_cache
+from .dashboard import affiliate_dashboard
 from .forms import JoinForm
-from .selectors import (
-    Dashboard,
-    affiliate_dashboard,
-    affiliate_for_user,
-    payout_minimum_display,
-)
+from .selectors import Dashboard, affiliate_for_user, payout_minimum_display
 from .services import join_affiliate_programme
 
 

@@ -1,7 +1,9 @@
 """Reads for the catalog and course pages, cached in the configured cache.
 
 Every cache key carries a catalog version; saving or deleting any course replaces the version
-(``courses.signals``), so no stale page outlives a change.
+(``services.bump_catalog_version``, called by ``courses.signals`` and the services), so no
+stale page outlives a change. The only writes here are the read-through cache's own: a page
+computed on a miss is cached, and a missing version is created (``versioned_cache``).
 """
 
 import hashlib
@@ -34,11 +36,6 @@ def catalog_key(kind: str, *parts: str) -> str | None:
         return None
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
     return f"courses:{kind}:{version}:{digest}"
-
-
-def bump_catalog_version() -> None:
-    # Announced: web processes keep the catalog and course pages in memory (common.page_cache).
-    versioned_cache.bump_versions(CATALOG_VERSION_KEY, announce=True)
 
 
 def published_courses() -> QuerySet[Course]:

@@ -14,15 +14,23 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common import versioned_cache
+
 from .covers import CoverError, delete_thumbnails, make_thumbnails
 from .models import Course, CourseOutline
-from .selectors import bump_catalog_version
+from .selectors import CATALOG_VERSION_KEY
 
 logger = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 MAX_CHAPTERS = 200
 MAX_LESSONS = 500
+
+
+def bump_catalog_version() -> None:
+    """Retire every cached catalog and course page (a course changed). Announced: web processes
+    keep those pages in memory too (``common.page_cache``)."""
+    versioned_cache.bump_versions(CATALOG_VERSION_KEY, announce=True)
 
 
 def refresh_cover(course_id: int) -> bool:

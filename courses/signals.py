@@ -8,7 +8,7 @@ from django.dispatch import receiver
 from common.queue import enqueue_on_commit
 
 from .models import Course
-from .selectors import bump_catalog_version
+from .services import bump_catalog_version
 
 
 @receiver(post_save, sender=Course)

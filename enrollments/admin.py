@@ -59,7 +59,7 @@ class EnrollmentAdmin(RecordAdmin):
         enrollment = get_object_or_404(
             Enrollment.objects.select_related("course"), pk=enrollment_id
         )
-        remaining = services.refundable_cents(enrollment)
+        remaining = selectors.refundable_cents(enrollment)
         form = RefundForm(
             request.POST if request.method == "POST" else None,
             initial={"amount": f"{remaining / 100:.2f}"},
@@ -73,7 +73,7 @@ class EnrollmentAdmin(RecordAdmin):
                 self.message_user(request, "This refund was already made.", messages.WARNING)
                 return redirect("admin:enrollments_enrollment_change", enrollment.pk)
             try:
-                preview = services.preview_refund(
+                preview = selectors.preview_refund(
                     enrollment=enrollment,
                     amount_cents=form.amount_cents(),
                     revoke_access=form.cleaned_data["revoke_access"],

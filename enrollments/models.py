@@ -25,7 +25,9 @@ class Enrollment(models.Model):
         CANCELED = "canceled", "Canceled"
 
     class Kind(models.TextChoices):
-        PAID = "paid", "Paid"
+        # A sale at the list price (the stored value stays "paid": only the Python name was
+        # renamed, from PAID, which read like Status.PAID).
+        PURCHASE = "paid", "Paid"
         FULL_GRANT = "full_grant", "Grant (100% off)"
         PARTIAL_GRANT = "partial_grant", "Grant (partial discount)"
 
@@ -66,7 +68,7 @@ class Enrollment(models.Model):
         related_name="referred_enrollments",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    kind = models.CharField(max_length=14, choices=Kind.choices, default=Kind.PAID)
+    kind = models.CharField(max_length=14, choices=Kind.choices, default=Kind.PURCHASE)
 
     list_price_cents = models.PositiveIntegerField()
     discount_cents = models.PositiveIntegerField(default=0)

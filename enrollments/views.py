@@ -92,7 +92,7 @@ def _checkout_page(
         "grant_choice": _grant_choice(request),
         **extra,
         # The price shown with the form (a submitted coupon is priced by start_checkout).
-        "quote": services.quote_checkout(
+        "quote": selectors.quote_checkout(
             course=course,
             email=form.fixed_email or "",
             user=request.user,

@@ -419,7 +419,7 @@ class Importer:
                 list_price = course.price_cents
             list_price = max(list_price, amount)
         else:
-            kind, list_price = Enrollment.Kind.PAID, amount
+            kind, list_price = Enrollment.Kind.PURCHASE, amount
         sync = sub(doc, "frappeSync")
         synced = truthy(sync.get("synced")) and text(sync.get("syncStatus"), "success").lower() in (
             "success",

@@ -24,14 +24,14 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from affiliates import selectors as affiliate_selectors
 from affiliates import services as affiliate_services
 from affiliates.models import Affiliate, Commission
 from common.logging import mask_email
-from common.money import proportion_of
+from enrollments import selectors as enrollment_selectors
 from enrollments import services as enrollment_services
 from enrollments import stripe_gateway
 from enrollments.models import Enrollment
-from enrollments.services import as_pk
 from lms_sync.frappe import FrappeClient, LmsError, LmsTransientError
 
 from .alerts import open_incident, resolve_incident
@@ -126,16 +126,9 @@ def _alert(run: ReconciliationRun) -> None:
 
 def _check_stripe_sessions(report: Report, since: datetime) -> None:
     sessions = list(stripe_gateway.completed_checkout_sessions(created_since=since))
-    ids = [session["id"] for session in sessions]
-    refs = [ref for s in sessions if (ref := as_pk(s.get("client_reference_id"))) is not None]
-    known = {
-        e.stripe_session_id: e
-        for e in Enrollment.objects.filter(Q(stripe_session_id__in=ids) | Q(pk__in=refs))
-    }
-    by_pk = {e.pk: e for e in known.values()}
+    ours = enrollment_selectors.enrollments_of_checkout_sessions(sessions)
     for session in sessions:
-        reference = as_pk(session.get("client_reference_id"))
-        enrollment = known.get(session["id"]) or by_pk.get(reference)
+        enrollment = ours.get(session["id"])
         if enrollment is None:
             report.add(
                 "unknown_session", session["id"], "A paid Checkout Session we never created."
@@ -252,15 +245,17 @@ def _check_commissions(report: Report, enrollments: list[Enrollment]) -> None:
             )
             if commission is None:
                 continue
-        expected = proportion_of(
-            commission.amount_cents, enrollment.amount_refunded_cents, enrollment.amount_due_cents
-        )
+        expected = affiliate_selectors.commission_reversal_for(
+            commission,
+            refunded_cents_total=enrollment.amount_refunded_cents,
+            charged_cents=enrollment.amount_due_cents,
+        ).target_cents
         if commission.reversed_cents < expected:
             if not report.dry_run:
                 affiliate_services.reverse_commission(
                     sale_id=enrollment.pk,
                     refunded_cents_total=enrollment.amount_refunded_cents,
-                    sale_amount_cents=enrollment.amount_due_cents,
+                    charged_cents=enrollment.amount_due_cents,
                 )
             report.add(
                 "commission_not_reversed",

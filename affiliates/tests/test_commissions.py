@@ -110,7 +110,7 @@ def test_unknown_currency_is_refused():
 
 def _reverse(sale_id, refunded, sale_amount=24950):
     services.reverse_commission(
-        sale_id=sale_id, refunded_cents_total=refunded, sale_amount_cents=sale_amount
+        sale_id=sale_id, refunded_cents_total=refunded, charged_cents=sale_amount
     )
     return Commission.objects.get(sale_id=sale_id)
 
@@ -167,7 +167,7 @@ def test_refund_above_the_sale_amount_reverses_no_more_than_the_commission():
 
 
 def test_refund_of_an_unattributed_sale_is_a_no_op():
-    services.reverse_commission(sale_id=404, refunded_cents_total=100, sale_amount_cents=100)
+    services.reverse_commission(sale_id=404, refunded_cents_total=100, charged_cents=100)
 
     assert not Commission.objects.exists()
 

@@ -81,7 +81,7 @@ def test_overlapping_payouts_deduct_a_carried_negative_balance_once(settings, mo
     services.create_payout(
         affiliate_id=affiliate.pk, currency="usd", method="paypal", reference="1", created_by=None
     )
-    services.reverse_commission(sale_id=1, refunded_cents_total=24950, sale_amount_cents=24950)
+    services.reverse_commission(sale_id=1, refunded_cents_total=24950, charged_cents=24950)
     for n in range(2):
         CommissionFactory(
             affiliate=affiliate, sale_id=100 + n, amount_cents=3000, status="approved"
@@ -169,7 +169,7 @@ def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
             n = next(counter)
         sale(n)
         services.reverse_commission(
-            sale_id=100 + n, refunded_cents_total=2500 * (1 + n % 4), sale_amount_cents=10000
+            sale_id=100 + n, refunded_cents_total=2500 * (1 + n % 4), charged_cents=10000
         )
 
     race(sell_and_refund, THREADS)
@@ -265,11 +265,9 @@ def test_a_refund_landing_inside_a_slow_refresh_is_neither_lost_nor_left_uncount
 
     if writers_refresh_dies:
         with connection.execute_wrapper(_crash_refreshes):
-            services.reverse_commission(
-                sale_id=1, refunded_cents_total=10000, sale_amount_cents=10000
-            )
+            services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
     else:
-        services.reverse_commission(sale_id=1, refunded_cents_total=10000, sale_amount_cents=10000)
+        services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
     release.set()
     slow.join(60)
 

@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from affiliates import earnings, selectors, services
+from affiliates import dashboard as cached_dashboard
+from affiliates import earnings, services
 from affiliates.models import Commission, Payout, ReferralClick
 from affiliates.selectors import SALES_PAGE_SIZE
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory
@@ -169,7 +170,7 @@ def test_figures_follow_the_ledger_through_payout_and_refund(client, settings):
         reference="PP-1",
         created_by=None,
     )
-    services.reverse_commission(sale_id=2, refunded_cents_total=24950, sale_amount_cents=24950)
+    services.reverse_commission(sale_id=2, refunded_cents_total=24950, charged_cents=24950)
 
     response = client.get(DASHBOARD)
 
@@ -311,7 +312,7 @@ def test_cached_figures_follow_every_change_that_touches_them(client, settings):
         created_by=None,
     )
     assert figures() == (1, 1, 1, ("$0.00", "$0.00", "$24.95", "$0.00"))
-    services.reverse_commission(sale_id=7, refunded_cents_total=24950, sale_amount_cents=24950)
+    services.reverse_commission(sale_id=7, refunded_cents_total=24950, charged_cents=24950)
     # Refunded in full: still listed, no longer a paid referral.
     assert figures() == (1, 0, 1, ("$0.00", "$0.00", "$24.95", "$24.95"))
 
@@ -376,10 +377,10 @@ def test_clicks_of_every_day_are_counted_and_settled_days_only_once_a_day(
             affiliate=affiliate, visitor_key=f"v{days_ago}", day=today - timedelta(days=days_ago)
         )
 
-    assert selectors.click_figures(affiliate.pk).total == 4
+    assert cached_dashboard.click_figures(affiliate.pk).total == 4
     services.record_referral_click(affiliate=affiliate, visitor_key="late", day=today)
     with django_assert_num_queries(1):  # yesterday's and today's; the rest is cached
-        assert selectors.click_figures(affiliate.pk).total == 5
+        assert cached_dashboard.click_figures(affiliate.pk).total == 5
 
 
 def test_a_renamed_course_shows_its_new_title_in_the_sales_table(client):
@@ -410,8 +411,8 @@ def test_a_fully_refunded_sale_is_listed_but_not_counted_as_a_paid_referral(clie
     affiliate = AffiliateFactory()
     for sale_id in (1, 2, 3):
         _referred_sale(affiliate, sale_id)
-    services.reverse_commission(sale_id=1, refunded_cents_total=10000, sale_amount_cents=10000)
-    services.reverse_commission(sale_id=2, refunded_cents_total=5000, sale_amount_cents=10000)
+    services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
+    services.reverse_commission(sale_id=2, refunded_cents_total=5000, charged_cents=10000)
     for visitor in ("a", "b", "c", "d"):
         services.record_referral_click(affiliate=affiliate, visitor_key=visitor, day=date.today())
     client.force_login(affiliate.user)
@@ -434,7 +435,7 @@ def test_a_new_days_settled_clicks_add_that_day_to_the_last_count_kept(
         ReferralClick.objects.create(
             affiliate=affiliate, visitor_key=f"v{days_ago}", day=today - timedelta(days=days_ago)
         )
-    assert selectors.click_figures(affiliate.pk, today=today).total == 5
+    assert cached_dashboard.click_figures(affiliate.pk, today=today).total == 5
     # A row no real click could write (a settled day changed): proves the old days are not
     # counted again.
     ReferralClick.objects.create(affiliate=affiliate, visitor_key="x", day=today - timedelta(9))
@@ -442,7 +443,7 @@ def test_a_new_days_settled_clicks_add_that_day_to_the_last_count_kept(
 
     # The day that settled overnight (the day before yesterday), then the last two days.
     with django_assert_num_queries(2):
-        clicks = selectors.click_figures(affiliate.pk, today=today + timedelta(days=1))
+        clicks = cached_dashboard.click_figures(affiliate.pk, today=today + timedelta(days=1))
 
     assert clicks.total == 6
     monday = date(2026, 3, 9)

@@ -69,15 +69,15 @@ def test_daily_totals_equal_the_rows_right_after_every_kind_of_write(
         ("someone else's sale", lambda: _sale(other, 4)),
         ("approval", services.approve_matured_commissions),
         ("partial refund", lambda: services.reverse_commission(
-            sale_id=1, refunded_cents_total=10000, sale_amount_cents=24950)),
+            sale_id=1, refunded_cents_total=10000, charged_cents=24950)),
         ("payout", lambda: services.create_payout(
             affiliate_id=affiliate.pk, currency="usd", method="paypal", reference="PP-1",
             created_by=None)),
         ("refund after payout", lambda: services.reverse_commission(
-            sale_id=2, refunded_cents_total=24950, sale_amount_cents=24950)),
+            sale_id=2, refunded_cents_total=24950, charged_cents=24950)),
         ("late sale", lambda: _sale(affiliate, 5, days_ago=0)),
         ("full refund before approval", lambda: services.reverse_commission(
-            sale_id=5, refunded_cents_total=24950, sale_amount_cents=24950)),
+            sale_id=5, refunded_cents_total=24950, charged_cents=24950)),
     ]  # fmt: skip
     for name, write in writes:
         with django_capture_on_commit_callbacks(execute=True):
@@ -95,7 +95,7 @@ def test_refreshing_again_changes_nothing():
     affiliate = AffiliateFactory()
     for sale_id in range(1, 6):
         _sale(affiliate, sale_id, days_ago=sale_id)
-    services.reverse_commission(sale_id=3, refunded_cents_total=5000, sale_amount_cents=24950)
+    services.reverse_commission(sale_id=3, refunded_cents_total=5000, charged_cents=24950)
     assert earnings.refresh(affiliate.pk) == 5
     before = list(EarningsDay.objects.filter(affiliate=affiliate).order_by("day").values())
 
@@ -115,7 +115,7 @@ def test_an_older_sum_never_replaces_a_newer_one():
     day = earnings.day_of(Commission.objects.get(sale_id=1).sold_at)
     taken_before_the_refund = earnings.day_sums(affiliate.pk, [day])
 
-    services.reverse_commission(sale_id=1, refunded_cents_total=24950, sale_amount_cents=24950)
+    services.reverse_commission(sale_id=1, refunded_cents_total=24950, charged_cents=24950)
     earnings.refresh(affiliate.pk)
     # A slow refresh that summed before the refund writes last.
     earnings.store(affiliate.pk, taken_before_the_refund)
@@ -131,7 +131,7 @@ def test_changes_left_uncounted_by_a_crash_are_counted_by_the_next_dashboard_vie
     _sale(affiliate, 1)
     _sale(affiliate, 2, days_ago=3)
     services.approve_matured_commissions()
-    services.reverse_commission(sale_id=2, refunded_cents_total=24950, sale_amount_cents=24950)
+    services.reverse_commission(sale_id=2, refunded_cents_total=24950, charged_cents=24950)
     assert Commission.objects.filter(totals_stale=True).count() == 2
     client.force_login(affiliate.user)
 
@@ -179,7 +179,7 @@ def test_a_cold_dashboard_costs_the_same_queries_with_100_or_4000_commissions(
                     assert services.approve_matured_commissions()
                 elif kind == "refund":
                     services.reverse_commission(
-                        sale_id=1 + size, refunded_cents_total=100, sale_amount_cents=24950
+                        sale_id=1 + size, refunded_cents_total=100, charged_cents=24950
                     )
                 else:
                     services.approve_matured_commissions()

@@ -82,7 +82,7 @@ def test_partly_refunded_commission_is_paid_what_is_left(settings):
     settings.PAYOUT_MINIMUM_CENTS = 100
     affiliate = AffiliateFactory()
     _approved(affiliate, 2495, sale_id=7, sale_amount_cents=24950)
-    services.reverse_commission(sale_id=7, refunded_cents_total=12475, sale_amount_cents=24950)
+    services.reverse_commission(sale_id=7, refunded_cents_total=12475, charged_cents=24950)
 
     payout = _pay(affiliate)
 
@@ -97,7 +97,7 @@ def test_refund_after_payout_is_a_negative_balance_deducted_from_the_next_payout
     first = _pay(affiliate)
     assert first.amount_cents == 2495
 
-    services.reverse_commission(sale_id=1, refunded_cents_total=24950, sale_amount_cents=24950)
+    services.reverse_commission(sale_id=1, refunded_cents_total=24950, charged_cents=24950)
 
     refunded = Commission.objects.get(sale_id=1)
     assert refunded.status == Commission.Status.REVERSED
@@ -121,7 +121,7 @@ def test_partial_refund_after_payout_carries_only_the_refunded_share(settings):
     _approved(affiliate, 2495, sale_id=1, sale_amount_cents=24950)
     _pay(affiliate)
 
-    services.reverse_commission(sale_id=1, refunded_cents_total=4990, sale_amount_cents=24950)
+    services.reverse_commission(sale_id=1, refunded_cents_total=4990, charged_cents=24950)
 
     assert Commission.objects.get(sale_id=1).status == Commission.Status.PAID
     assert earnings_of(affiliate.pk, "usd").balance_cents == -499

@@ -1,11 +1,21 @@
-"""Every write to an Enrollment goes through these services.
+"""The enrollment's lifecycle: checkout, payment, refund and dispute are written here, and
+every status change goes through ``transitions`` (its ``ALLOWED`` table is the status machine).
+
+These services are not the only writers of an Enrollment row: the e-mail tasks
+(``enrollments.tasks``) claim their ``*_sent_at`` columns; the LMS sync job columns
+(``lms_*``) are also written by ``lms_sync.services`` (claim, progress, retry) and by the ops
+reconciliation's requeue; and the admin's staff actions call the services here. Reads are in
+``enrollments.selectors``.
 
 - ``checkout``: the server-side price (grant coupons, affiliate attribution), the one open
   checkout per learner and course, the Stripe Checkout Session, and 100% grant enrollments.
 - ``fulfilment``: payment → paid (with its LMS job, coupon redemption and commission), failed and
-  expired checkouts, refunds and disputes, reconciliation with Stripe.
+  expired checkouts; ``ops.reconciliation`` and the success page fulfil through it too.
 - ``refunds``: one refund policy for staff refunds and Stripe's refund events; disputes.
 - ``stripe_events``: the webhook inbox and the dispatch of each event type to its handler.
+- ``transitions``: the status table and the conditional status UPDATE.
+- ``privacy``, ``imports``, ``receipts``, ``tax``: account erasure and export, the legacy
+  import, invoice links, Stripe Tax figures.
 
 Each state change is one conditional ``UPDATE … WHERE <expected state>`` (row count checked) or
 an insert guarded by a unique constraint, so repeats and races end as a single delivery would.
@@ -21,9 +31,7 @@ from .checkout import (
     GrantCheckoutOpen,
     PaymentInProgress,
     PaymentsUnavailable,
-    Quote,
     ReferralNotApplied,
-    quote_checkout,
     start_checkout,
 )
 from .fulfilment import (
@@ -35,7 +43,6 @@ from .fulfilment import (
     UNKNOWN_SESSION,
     expire_stale_checkouts,
     fulfil_checkout_session,
-    reconcile_completed_sessions,
     record_commission_for,
     refresh_from_stripe,
 )
@@ -48,11 +55,8 @@ from .imports import (
 )
 from .refunds import (
     RefundError,
-    RefundPreview,
     apply_refund,
-    preview_refund,
     refund_enrollment,
-    refundable_cents,
 )
 from .stripe_events import (
     DONE_OUTCOMES,
@@ -61,7 +65,6 @@ from .stripe_events import (
     record_stripe_event,
     reprocess_stripe_events,
 )
-from .transitions import as_pk
 
 __all__ = [
     "ALREADY_FULFILLED",
@@ -82,27 +85,20 @@ __all__ = [
     "ImportedSale",
     "PaymentInProgress",
     "PaymentsUnavailable",
-    "Quote",
     "ReferralNotApplied",
     "RefundError",
-    "RefundPreview",
     "ReprocessResult",
     "apply_refund",
-    "as_pk",
     "expire_stale_checkouts",
     "fulfil_checkout_session",
     "import_sale",
     "link_imported_grant",
     "owned_elsewhere",
-    "preview_refund",
     "process_stripe_event",
-    "quote_checkout",
-    "reconcile_completed_sessions",
     "record_commission_for",
     "record_stripe_event",
     "refresh_from_stripe",
     "refund_enrollment",
-    "refundable_cents",
     "reprocess_stripe_events",
     "start_checkout",
 ]

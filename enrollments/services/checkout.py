@@ -3,7 +3,6 @@ the Stripe Checkout Session (or, for a 100% grant, the paid enrollment straight 
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,17 +13,15 @@ from django.utils import timezone
 
 from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
-from affiliates import services as affiliate_services
-from affiliates.models import Affiliate
-from common.metrics import record_coupon_refusal
 from common.money import format_money
 from courses.models import Course
 from grants import services as grant_services
-from grants.coupons import coupon_price_cents
 from grants.models import Grant
 
 from .. import stripe_gateway
+from ..errors import CheckoutError, CouponNotAccepted
 from ..models import Enrollment
+from ..selectors import Quote, quote_checkout
 from .fulfilment import (
     ALREADY_FULFILLED,
     FULFILLED,
@@ -42,22 +39,6 @@ Status = Enrollment.Status
 
 # A pending checkout this close to its expiry is not handed out again.
 REUSE_MARGIN = timedelta(minutes=5)
-
-
-class CheckoutError(Exception):
-    """A checkout that cannot go ahead; ``message`` is safe to show the learner. ``status`` is
-    the HTTP status of the page that says so (the checkout form again, or for 5xx an error page)
-    and ``page_context()`` what that page is given."""
-
-    message = "We could not start your checkout."
-    status = 400
-
-    def __init__(self, message: str | None = None):
-        super().__init__(message or self.message)
-        self.message = message or self.message
-
-    def page_context(self) -> dict:
-        return {"error": self.message}
 
 
 class AlreadyEnrolled(CheckoutError):
@@ -138,89 +119,6 @@ class GrantCheckoutOpen(CheckoutError):
     @property
     def new_price_display(self) -> str:
         return format_money(self.quote.amount_due_cents, self.quote.currency)
-
-
-class CouponNotAccepted(CheckoutError):
-    """The coupon was refused; ``reason`` is the grants app's short code (for logs/metrics)."""
-
-    def __init__(self, refusal: grant_services.CouponRefused):
-        super().__init__(refusal.message)
-        self.reason = refusal.reason
-
-
-@dataclass(frozen=True)
-class Quote:
-    """What this learner pays for this course, decided on the server, and who referred them."""
-
-    list_price_cents: int
-    currency: str
-    discount_cents: int = 0
-    kind: str = Enrollment.Kind.PAID
-    grant: Grant | None = None
-    affiliate: Affiliate | None = None
-    referral_refusal: str | None = None
-
-    @property
-    def amount_due_cents(self) -> int:
-        return self.list_price_cents - self.discount_cents
-
-    def matches(self, enrollment: Enrollment) -> bool:
-        return (
-            enrollment.kind == self.kind
-            and enrollment.amount_due_cents == self.amount_due_cents
-            and enrollment.currency == self.currency
-            and enrollment.grant_id == (self.grant.pk if self.grant else None)
-            and enrollment.affiliate_id == (self.affiliate.pk if self.affiliate else None)
-        )
-
-
-def quote_checkout(
-    *,
-    course: Course,
-    email: str,
-    user,
-    coupon_code: str = "",
-    referral_code: str | None = None,
-    holder_enrollment_id: int | None = None,
-) -> Quote:
-    """The price and attribution for a checkout; raises ``CouponNotAccepted``.
-
-    ``holder_enrollment_id`` is the learner's own open checkout, whose coupon hold is theirs.
-    """
-    email = normalize_email(email)
-    grant = None
-    if coupon_code.strip():
-        try:
-            grant = grant_services.find_coupon_for_checkout(
-                code=coupon_code,
-                course=course,
-                email=email,
-                user=user,
-                enrollment_id=holder_enrollment_id,
-            )
-        except grant_services.CouponRefused as refusal:
-            logger.info("event=coupon.refused course_id=%s reason=%s", course.pk, refusal.reason)
-            record_coupon_refusal(refusal.reason)
-            raise CouponNotAccepted(refusal)
-    attribution = affiliate_services.resolve_attribution(
-        referral_code=referral_code, buyer_email=email, buyer_user=user
-    )
-    kind, discount = Enrollment.Kind.PAID, 0
-    if grant is not None:
-        amount_due = coupon_price_cents(
-            price_cents=course.price_cents, discount_percent=grant.discount_percent
-        )
-        discount = course.price_cents - amount_due
-        kind = Enrollment.Kind.FULL_GRANT if amount_due == 0 else Enrollment.Kind.PARTIAL_GRANT
-    return Quote(
-        list_price_cents=course.price_cents,
-        currency=course.currency,
-        discount_cents=discount,
-        kind=kind,
-        grant=grant,
-        affiliate=attribution.affiliate,
-        referral_refusal=attribution.refusal,
-    )
 
 
 def open_checkout_of(*, course: Course, email: str) -> Enrollment | None:
@@ -466,10 +364,9 @@ def _attach_checkout_session(enrollment: Enrollment, course: Course) -> Enrollme
             expires_at=enrollment.expires_at,
         )
     except stripe_gateway.GatewayError:
-        failed = Enrollment.objects.filter(
-            pk=enrollment.pk, status=Status.PENDING, stripe_session_id__isnull=True
-        ).update(status=Status.FAILED)
-        if failed:
+        if transition(
+            enrollment.pk, Status.PENDING, Status.FAILED, only_if=Q(stripe_session_id__isnull=True)
+        ):
             release_reservation(enrollment)
         raise CheckoutFailed()
     attached = (

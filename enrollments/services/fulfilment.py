@@ -23,15 +23,11 @@ from ..models import Enrollment
 from ..signals import enrollment_paid, payment_needs_review
 from .refunds import apply_dispute, apply_refund, apply_refund_policy, notify_refund
 from .tax import price_paid, recorded_amounts
-from .transitions import as_pk, flag_for_review, transition
+from .transitions import as_pk, flag_for_review, sources_of, transition, transition_all
 
 logger = logging.getLogger(__name__)
 
 Status = Enrollment.Status
-
-# States from which a confirmed payment still fulfils: the money was taken, so the learner gets
-# the course even if our side had already given up on the checkout (expired/canceled/failed).
-FULFILLABLE = [Status.PENDING, Status.EXPIRED, Status.FAILED, Status.CANCELED]
 
 # A coupon stays reserved a little past its session's expiry, and a checkout is only expired
 # here after that, so a payment made in the last minute whose webhook is late still finds both.
@@ -180,7 +176,12 @@ def _mark_paid(enrollment: Enrollment, *, session: dict) -> bool:
     """
     now = timezone.now()
     amounts = recorded_amounts(session)
-    updated = Enrollment.objects.filter(pk=enrollment.pk, status__in=FULFILLABLE).update(
+    # From any status the table lets reach paid (transitions.ALLOWED): the money was taken, so
+    # the learner gets the course even if our side had given up on the checkout.
+    updated = transition(
+        enrollment.pk,
+        sources_of(Status.PAID),
+        Status.PAID,
         stripe_payment_intent_id=session.get("payment_intent") or "",
         **amounts,
         **paid_fields(now),
@@ -260,7 +261,7 @@ def expire_stale_checkouts(*, now=None) -> int:
     now = now or timezone.now()
     stale = Enrollment.objects.filter(status=Status.PENDING, expires_at__lt=now - RESERVATION_GRACE)
     coupon_holders = list(stale.exclude(grant=None).values_list("pk", "grant_id"))
-    expired = stale.update(status=Status.EXPIRED)
+    expired = transition_all(stale, Status.PENDING, Status.EXPIRED)
     # Release is conditional on the coupon still being reserved by that enrollment, so a
     # checkout paid in the meantime (its coupon already redeemed) is left untouched.
     for enrollment_id, grant_id in coupon_holders:
@@ -290,17 +291,3 @@ def refresh_from_stripe(enrollment: Enrollment) -> str | None:
     except (stripe_gateway.GatewayError, stripe_gateway.PaymentsNotConfigured):
         return None
     return fulfil_checkout_session(session)
-
-
-def reconcile_completed_sessions(*, since) -> list[tuple[str, str]]:
-    """Fulfil every complete Checkout Session since ``since`` whose webhook never arrived.
-
-    Returns ``(session id, outcome)`` for each session it fulfilled; mismatches and double
-    payments are flagged on the enrollment for staff, as on the live path.
-    """
-    changed = []
-    for session in stripe_gateway.completed_checkout_sessions(created_since=since):
-        outcome = fulfil_checkout_session(session)
-        if outcome == FULFILLED:
-            changed.append((session["id"], outcome))
-    return changed

@@ -18,20 +18,20 @@ before removing the LMS enrolment, and the restore enrols them again with it.
 """
 
 import logging
-from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from affiliates import services as affiliate_services
-from affiliates.models import Commission
-from common.money import format_money, proportion_of
+from common.money import format_money
 from common.queue import enqueue_on_commit, send_on_commit
 from common.refund_policy import refund_policy
 from grants import services as grant_services
 
 from .. import stripe_gateway
+from ..errors import RefundError
 from ..models import Enrollment, RefundRequest
+from ..selectors import RefundPreview
 from ..signals import enrollment_paid, enrollment_revoked, enrollment_suspended
 from .transitions import as_pk, flag_for_review, transition
 
@@ -40,85 +40,7 @@ logger = logging.getLogger(__name__)
 Status = Enrollment.Status
 
 
-class RefundError(Exception):
-    """A refund that cannot be made; ``message`` is for the staff member who asked."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-# --- Staff refunds: preview, then confirm ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RefundPreview:
-    enrollment: Enrollment
-    amount_cents: int
-    refunded_total_cents: int
-    revoke_access: bool
-    restore_coupon: bool
-    commission_reversal_cents: int
-    within_window: bool
-
-    @property
-    def full(self) -> bool:
-        return self.refunded_total_cents >= self.enrollment.amount_due_cents
-
-    @property
-    def amount_display(self) -> str:
-        return format_money(self.amount_cents, self.enrollment.currency)
-
-    @property
-    def refunded_total_display(self) -> str:
-        return format_money(self.refunded_total_cents, self.enrollment.currency)
-
-    @property
-    def commission_reversal_display(self) -> str:
-        return format_money(self.commission_reversal_cents, self.enrollment.currency)
-
-
-def refundable_cents(enrollment: Enrollment) -> int:
-    return enrollment.amount_due_cents - enrollment.amount_refunded_cents
-
-
-def preview_refund(
-    *, enrollment: Enrollment, amount_cents: int, revoke_access: bool, restore_coupon: bool
-) -> RefundPreview:
-    """Exactly what a refund will do, or ``RefundError`` saying why it cannot be made."""
-    if enrollment.status not in (Status.PAID, Status.REFUNDED):
-        raise RefundError("Only a paid enrollment can be refunded.")
-    remaining = refundable_cents(enrollment)
-    if enrollment.amount_due_cents == 0:
-        if amount_cents != 0:
-            raise RefundError("Nothing was paid for this enrollment: the amount must be 0.")
-        if enrollment.status != Status.PAID:
-            raise RefundError("Access to this free enrollment is already revoked.")
-    elif not 0 < amount_cents <= remaining:
-        raise RefundError(
-            f"The amount must be between 0.01 and {format_money(remaining, enrollment.currency)}."
-        )
-    total = enrollment.amount_refunded_cents + amount_cents
-    full = total >= enrollment.amount_due_cents
-    commission = Commission.objects.filter(sale_id=enrollment.pk).first()
-    reversal = 0
-    if commission is not None and enrollment.amount_due_cents:
-        reversal = (
-            proportion_of(commission.amount_cents, total, enrollment.amount_due_cents)
-            - commission.reversed_cents
-        )
-    policy = refund_policy()
-    return RefundPreview(
-        enrollment=enrollment,
-        amount_cents=amount_cents,
-        refunded_total_cents=total,
-        revoke_access=policy.revokes_access(full=full, staff_chose_to_revoke=revoke_access),
-        restore_coupon=policy.gives_coupon_back(
-            used_a_coupon=enrollment.grant_id is not None, staff_chose_to_restore=restore_coupon
-        ),
-        commission_reversal_cents=max(reversal, 0),
-        within_window=policy.within_window(enrollment.paid_at, timezone.now()),
-    )
+# --- Staff refunds: preview (``selectors.preview_refund``), then confirm ----------------------
 
 
 def refund_enrollment(
@@ -234,7 +156,7 @@ def apply_refund_policy(enrollment: Enrollment) -> str:
         affiliate_services.reverse_commission(
             sale_id=enrollment.pk,
             refunded_cents_total=refunded,
-            sale_amount_cents=enrollment.amount_due_cents,
+            charged_cents=enrollment.amount_due_cents,
         )
     policy = refund_policy()
     full = refunded >= enrollment.amount_due_cents and (refunded > 0 or bool(requests))
@@ -426,7 +348,7 @@ def apply_dispute(enrollment_id: int) -> str:
             affiliate_services.reverse_commission(
                 sale_id=enrollment_id,
                 refunded_cents_total=enrollment.amount_due_cents,
-                sale_amount_cents=enrollment.amount_due_cents,
+                charged_cents=enrollment.amount_due_cents,
             )
         revoke_access(enrollment_id)
         outcome = "lost"

@@ -6,9 +6,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from affiliates import services as affiliate_services
+from affiliates.models import Commission
+from affiliates.tests.factories import AffiliateFactory
 from common.refund_policy import refund_policy
 from courses.tests.factories import CourseFactory
-from enrollments.services import preview_refund
+from enrollments.models import Enrollment
+from enrollments.selectors import preview_refund
+from enrollments.services.refunds import apply_refund_policy
 from enrollments.tests.factories import EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +66,42 @@ def test_the_staff_preview_says_whether_the_refund_is_within_the_window(settings
 
     assert preview(recent).within_window is True
     assert preview(old).within_window is False
+
+
+@pytest.mark.parametrize(
+    ("amount_due", "rate", "refunds"),
+    [
+        (10000, 10, [2500]),
+        (9999, 10, [3332]),  # odd cents: 1000 × 3332 / 9999 = 333.23
+        (9999, 10, [1, 1, 3331]),  # three partial refunds, each previewed
+        (4999, 7, [2500, 2499]),  # the rest: the whole commission
+        (101, 10, [50, 1]),  # 10 × 50/101 = 4.95 → 5, then 10 × 51/101 = 5.05 → 5: nothing
+    ],
+)
+def test_the_preview_shows_exactly_the_reversal_the_refund_makes(amount_due, rate, refunds):
+    affiliate = AffiliateFactory(rate_percent=rate)
+    course = CourseFactory(price_cents=amount_due)
+    enrollment = _paid(course=course, affiliate=affiliate)
+    affiliate_services.record_commission(
+        affiliate_id=affiliate.pk,
+        sale_id=enrollment.pk,
+        course=course,
+        buyer_email=enrollment.email,
+        amount_paid_cents=amount_due,
+        currency="usd",
+        sold_at=timezone.now(),
+    )
+    for amount in refunds:
+        enrollment.refresh_from_db()
+        before = Commission.objects.get(sale_id=enrollment.pk).reversed_cents
+        preview = preview_refund(
+            enrollment=enrollment, amount_cents=amount, revoke_access=False, restore_coupon=False
+        )
+        Enrollment.objects.filter(pk=enrollment.pk).update(
+            amount_refunded_cents=preview.refunded_total_cents
+        )
+        enrollment.refresh_from_db()
+        apply_refund_policy(enrollment)
+
+        after = Commission.objects.get(sale_id=enrollment.pk).reversed_cents
+        assert after - before == preview.commission_reversal_cents

@@ -39,7 +39,7 @@ def paid_job(course: Course, **fields: Any) -> Enrollment:
     now = timezone.now()
     defaults = {
         "status": Enrollment.Status.PAID,
-        "kind": Enrollment.Kind.PAID,
+        "kind": Enrollment.Kind.PURCHASE,
         "paid_at": now,
         "lms_status": Enrollment.LmsStatus.PENDING,
         "lms_action": Enrollment.LmsAction.ENROL,

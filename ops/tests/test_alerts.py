@@ -261,7 +261,7 @@ def test_checkouts_without_any_webhook_for_a_day_alert_until_an_event_arrives(ru
     assert opened[Kind.WEBHOOKS_SILENT] == alerts.OPENED
     assert resolved[Kind.WEBHOOKS_SILENT] == alerts.RESOLVED
     assert subjects()[0] == "[MaalEdu alert] No Stripe webhook while checkouts start"
-    assert "reconcile_stripe --since 48h" in mail.outbox[0].body
+    assert "reconcile --since 48h" in mail.outbox[0].body
 
 
 @pytest.mark.parametrize(

@@ -346,8 +346,8 @@ def test_a_sale_refunded_in_full_is_counted_apart_from_the_conversions(scrape):
             buyer_email="b@example.com", amount_paid_cents=10000, currency="usd",
             sold_at=timezone.now(),
         )  # fmt: skip
-    services.reverse_commission(sale_id=1, refunded_cents_total=10000, sale_amount_cents=10000)
-    services.reverse_commission(sale_id=2, refunded_cents_total=4000, sale_amount_cents=10000)
+    services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
+    services.reverse_commission(sale_id=2, refunded_cents_total=4000, charged_cents=10000)
 
     result = scrape()
 
