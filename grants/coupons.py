@@ -16,7 +16,6 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 GROUPS = 4
 GROUP_SIZE = 4
 RANDOM_LENGTH = GROUPS * GROUP_SIZE
-CODE_LENGTH = len(PREFIX) + GROUPS * (GROUP_SIZE + 1)  # "MAAL" + "-XXXX" × 4 = 24
 ENTROPY_BITS = RANDOM_LENGTH * math.log2(len(ALPHABET))
 
 # Anything longer than a code with generous spacing is not worth normalising.

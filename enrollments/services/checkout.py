@@ -19,6 +19,7 @@ from affiliates.models import Affiliate
 from common.metrics import record_coupon_refusal
 from common.money import format_money
 from courses.models import Course
+from grants import selectors as grant_selectors
 from grants import services as grant_services
 from grants.coupons import coupon_price_cents
 from grants.models import Grant
@@ -173,7 +174,7 @@ def quote_checkout(
     grant = None
     if coupon_code.strip():
         try:
-            grant = grant_services.find_coupon_for_checkout(
+            grant = grant_selectors.find_coupon_for_checkout(
                 code=coupon_code,
                 course=course,
                 email=email,

@@ -22,6 +22,7 @@ from enrollments import tasks
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.conftest import fixture_event
 from enrollments.tests.factories import EnrollmentFactory
+from grants import selectors as grant_selectors
 from grants import services as grant_services
 from grants.models import Grant
 from grants.tests.factories import GrantFactory
@@ -243,7 +244,7 @@ def test_the_grant_coupon_bound_to_the_address_cannot_be_used_any_more(ada, ada_
     newcomer = UserFactory(email=EMAIL)  # someone signs up again with the same address
 
     with pytest.raises(grant_services.CouponRefused):
-        grant_services.find_coupon_for_checkout(
+        grant_selectors.find_coupon_for_checkout(
             code=grant.coupon_code, course=course, email=EMAIL, user=newcomer
         )
     grant.refresh_from_db()

@@ -11,7 +11,7 @@ from courses.tests.factories import CourseFactory
 from grants import services, tasks
 from grants.coupons import generate_coupon_code, normalize_coupon_code
 from grants.models import Grant
-from grants.services import GrantError, approve_grants, reject_grants
+from grants.services import GrantError, approve_grants, decisions, emails, reject_grants
 from grants.tests.factories import GrantFactory
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +137,7 @@ def test_a_colliding_coupon_code_is_drawn_again(reviewer, monkeypatch):
     taken = GrantFactory(approved=True).coupon_code
     fresh = generate_coupon_code()
     draws = iter([taken, fresh])
-    monkeypatch.setattr(services, "generate_coupon_code", lambda: next(draws))
+    monkeypatch.setattr(decisions, "generate_coupon_code", lambda: next(draws))
     grant = GrantFactory()
 
     assert (
@@ -154,7 +154,7 @@ def test_when_no_unique_code_can_be_drawn_nothing_is_approved(reviewer, monkeypa
     first, second = GrantFactory(), GrantFactory()
     # The first grant gets a fresh code; every draw for the second collides.
     monkeypatch.setattr(
-        services, "generate_coupon_code", iter([generate_coupon_code()] + [taken] * 10).__next__
+        decisions, "generate_coupon_code", iter([generate_coupon_code()] + [taken] * 10).__next__
     )
 
     with pytest.raises(GrantError, match="unique coupon code"):
@@ -259,7 +259,7 @@ def test_a_failed_send_gives_the_claim_back_so_a_retry_sends_it(monkeypatch):
     def unreachable_mail_server(**kwargs):
         raise ConnectionRefusedError("smtp down")
 
-    monkeypatch.setattr(services, "send_templated_email", unreachable_mail_server)
+    monkeypatch.setattr(emails, "send_templated_email", unreachable_mail_server)
     with pytest.raises(ConnectionRefusedError):
         services.send_application_received_email(grant_id=grant.pk)
     assert Grant.objects.get(pk=grant.pk).received_email_sent_at is None

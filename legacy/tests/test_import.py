@@ -16,6 +16,7 @@ from affiliates import selectors as affiliate_selectors
 from affiliates.models import Affiliate, Commission, Payout
 from courses.models import Course
 from enrollments.models import Enrollment
+from grants import selectors as grant_selectors
 from grants import services as grant_services
 from grants.models import Grant
 from legacy.models import LegacyRecord
@@ -328,13 +329,13 @@ def test_an_unused_old_coupon_stays_usable_with_its_shorter_code(
         "dave@example.com",
     )
     dave = User.objects.get(email="dave@example.com")
-    found = grant_services.find_coupon_for_checkout(
+    found = grant_selectors.find_coupon_for_checkout(
         code=" scholar-2024 ", course=unused.course, email="dave@example.com", user=dave
     )
     assert found == unused
     erin = User.objects.get(email="erin@example.com")
     with pytest.raises(grant_services.CouponRefused) as refused:
-        grant_services.find_coupon_for_checkout(
+        grant_selectors.find_coupon_for_checkout(
             code="SCHOLAR-2024", course=unused.course, email="erin@example.com", user=erin
         )
     assert refused.value.reason == "email_mismatch"
