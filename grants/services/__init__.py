@@ -2,14 +2,15 @@
 
 Every state change is one conditional UPDATE whose WHERE names the state it expects, and whose
 row count says whether it happened; or an INSERT guarded by a unique constraint. Nothing reads a
-row, decides in Python and writes it back. E-mails leave through Celery tasks enqueued on commit.
+row, decides in Python and writes it back. E-mails are queued in the outbox inside the
+transaction of the change that causes them.
 
 - ``applications``: applying (and its e-mails to the applicant and staff).
 - ``decisions``: staff approve (with a fresh coupon) or reject; internal notes.
 - ``redemption``: the coupon at checkout — reserve, hold, redeem, release, the 100% claim,
   restore after a refund, and the hourly expiry. Which coupon a checkout may use is a read:
   ``grants.selectors.find_coupon_for_checkout``.
-- ``emails``: the grant e-mails the tasks send.
+- ``emails``: the grant e-mails, queued in the outbox (``common.outbox``).
 - ``privacy``: a deleted account's grants; ``imports``: grants from the old MaalEdu.
 
 Callers import from here (``from grants import services``); the modules are private.
@@ -18,14 +19,6 @@ Callers import from here (``from grants import services``); the modules are priv
 from ..errors import CouponRefused, DuplicateApplication, GrantError
 from .applications import apply_for_grant
 from .decisions import approve_grants, reject_grants, update_admin_notes
-from .emails import (
-    RESEND_AFTER,
-    RESEND_WITHIN,
-    resend_unsent_emails,
-    send_application_received_email,
-    send_decision_email,
-    send_staff_notice,
-)
 from .imports import import_grant
 from .privacy import forget_applicant
 from .redemption import (
@@ -39,8 +32,6 @@ from .redemption import (
 )
 
 __all__ = [
-    "RESEND_AFTER",
-    "RESEND_WITHIN",
     "CouponRefused",
     "DuplicateApplication",
     "GrantError",
@@ -54,11 +45,7 @@ __all__ = [
     "redeem_coupon",
     "reject_grants",
     "release_coupon",
-    "resend_unsent_emails",
     "reserve_coupon",
     "restore_coupon",
-    "send_application_received_email",
-    "send_decision_email",
-    "send_staff_notice",
     "update_admin_notes",
 ]

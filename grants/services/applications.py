@@ -5,12 +5,11 @@ import logging
 from django.db import IntegrityError, transaction
 
 from accounts.models import normalize_email
-from common.queue import enqueue_on_commit
 from courses.models import Course
 
-from .. import tasks
 from ..errors import DuplicateApplication
 from ..models import Grant
+from . import emails
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ def apply_for_grant(
     organisation: str = "",
     country: str = "",
 ) -> Grant:
-    """Record a pending application and e-mail the applicant and staff (after commit).
+    """Record a pending application and e-mail the applicant and staff (queued with it).
 
     Raises ``DuplicateApplication`` when this e-mail already has a pending application for the
     course; nothing is created then.
@@ -40,6 +39,8 @@ def apply_for_grant(
     try:
         with transaction.atomic():
             grant.save(force_insert=True)
+            grant.course = course
+            emails.queue_application_emails(grant)
     except IntegrityError:
         # A new pending grant has no coupon fields, and foreign keys are checked at commit, so
         # the one constraint this insert can break is "one pending per e-mail and course".
@@ -47,7 +48,5 @@ def apply_for_grant(
             "You have already applied for a grant for this course and we are still reviewing "
             "that application. We will e-mail you our decision; there is no need to apply again."
         )
-    enqueue_on_commit(tasks.send_grant_received_email, grant.pk)
-    enqueue_on_commit(tasks.send_grant_staff_notice, grant.pk)
     logger.info("event=grant.applied grant_id=%s course_id=%s", grant.pk, course.pk)
     return grant

@@ -10,12 +10,11 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from accounts.models import User
-from common.queue import enqueue_on_commit
 
-from .. import tasks
 from ..coupons import generate_coupon_code
 from ..errors import GrantError
 from ..models import MAX_DISCOUNT_PERCENT, MIN_DISCOUNT_PERCENT, Grant
+from . import emails
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ def approve_grants(
     """Approve each pending grant among ``grant_ids`` with a fresh coupon; return how many.
 
     A grant that is no longer pending (approved, rejected, expired) is left exactly as it is and
-    gets no e-mail. Each approval e-mails the applicant once, after commit.
+    gets no e-mail. Each approval e-mails the applicant once (queued in the same transaction).
     """
     if not MIN_DISCOUNT_PERCENT <= discount_percent <= MAX_DISCOUNT_PERCENT:
         raise GrantError(
@@ -50,7 +49,7 @@ def approve_grants(
                 now=now,
             ):
                 approved += 1
-                enqueue_on_commit(tasks.send_grant_decision_email, grant_id)
+                emails.queue_decision_email(grant_id)
     logger.info("event=grant.approved count=%s reviewer_id=%s", approved, reviewer.pk)
     return approved
 
@@ -82,7 +81,8 @@ def reject_grants(*, grant_ids: Iterable[int], reviewer: User, note: str) -> int
     """Reject each pending grant among ``grant_ids``; return how many.
 
     ``note`` is internal: it is appended to the admin notes and not sent. The applicant gets a
-    polite notice, once, after commit. Grants that are no longer pending are left alone.
+    polite notice, once (queued in the same transaction). Grants that are no longer pending are
+    left alone.
     """
     note = note.strip()
     notes = (
@@ -107,7 +107,7 @@ def reject_grants(*, grant_ids: Iterable[int], reviewer: User, note: str) -> int
             )
             if updated:
                 rejected += 1
-                enqueue_on_commit(tasks.send_grant_decision_email, grant_id)
+                emails.queue_decision_email(grant_id)
     logger.info("event=grant.rejected count=%s reviewer_id=%s", rejected, reviewer.pk)
     return rejected
 

@@ -1,97 +1,65 @@
-"""The grant e-mails (called by ``grants.tasks``)."""
+"""The grant e-mails, queued in the outbox (``common.outbox``) by the service whose change causes
+them, inside its transaction; each key makes its e-mail owed once.
 
-import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+- ``grant-received:<pk>``: the applicant's receipt; ``grant-staff-notice:<pk>``: staff review it.
+- ``grant-decision:<pk>``: the approval (with the coupon) or the rejection.
+"""
+
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 
-from common.mail import send_templated_email
+from common import outbox
 from common.money import format_money
-from common.queue import enqueue
 
-from .. import selectors, tasks
+from .. import selectors
 from ..coupons import coupon_price_cents
 from ..models import Grant
 
-logger = logging.getLogger(__name__)
+
+def received_key(grant_id: int) -> str:
+    return f"grant-received:{grant_id}"
 
 
-def send_application_received_email(*, grant_id: int) -> bool:
-    """Confirm receipt to the applicant. Sends at most once; False if already sent."""
-    return _send_once(
-        grant_id=grant_id,
-        sent_field="received_email_sent_at",
-        compose=lambda grant: ([grant.email], "grant_received", {"grant": grant}),
+def staff_notice_key(grant_id: int) -> str:
+    return f"grant-staff-notice:{grant_id}"
+
+
+def decision_key(grant_id: int) -> str:
+    return f"grant-decision:{grant_id}"
+
+
+def queue_application_emails(grant: Grant) -> None:
+    """The applicant's receipt, and the notice to staff (``STAFF_NOTIFICATION_EMAILS``)."""
+    outbox.enqueue_email(
+        key=received_key(grant.pk),
+        to=[grant.email],
+        template="grant_received",
+        context={"grant": grant},
+    )
+    outbox.enqueue_email(
+        key=staff_notice_key(grant.pk),
+        to=list(settings.STAFF_NOTIFICATION_EMAILS),
+        template="grant_staff_notice",
+        context={"grant": grant},
     )
 
 
-def send_staff_notice(*, grant_id: int) -> bool:
-    """Tell staff (``STAFF_NOTIFICATION_EMAILS``) a new application awaits review. At most once."""
-    recipients = list(settings.STAFF_NOTIFICATION_EMAILS)
-    if not recipients:
+def queue_decision_email(grant_id: int) -> bool:
+    """The approval (with the coupon) or the rejection, as the row says now."""
+    grant = selectors.grant_with_course(grant_id)
+    if grant is None or grant.status not in (Grant.Status.APPROVED, Grant.Status.REJECTED):
         return False
-    return _send_once(
-        grant_id=grant_id,
-        sent_field="staff_notified_at",
-        compose=lambda grant: (recipients, "grant_staff_notice", {"grant": grant}),
+    template, context = _decision(grant)
+    return outbox.enqueue_email(
+        key=decision_key(grant_id), to=[grant.email], template=template, context=context
     )
 
 
-def send_decision_email(*, grant_id: int) -> bool:
-    """E-mail the applicant the approval (with the coupon) or the rejection. At most once."""
-    return _send_once(
-        grant_id=grant_id,
-        sent_field="decision_email_sent_at",
-        only_if=Q(status__in=[Grant.Status.APPROVED, Grant.Status.REJECTED]),
-        compose=_compose_decision,
-    )
-
-
-# A message younger than this may still be on its way; older, it was lost (Redis down).
-RESEND_AFTER = timedelta(minutes=5)
-# Owed e-mails older than this are not sent any more: a late "we received your application"
-# weeks after the fact helps nobody.
-RESEND_WITHIN = timedelta(days=7)
-
-
-def resend_unsent_emails(*, now: datetime | None = None) -> int:
-    """Enqueue again every grant e-mail still owed whose message was lost; return how many.
-
-    The ``*_sent_at`` columns are the truth (each send claims its own), so an e-mail enqueued
-    here and by its original message as well is still sent once. Beat runs it every 10 minutes.
-    """
-    now = now or timezone.now()
-    recent = Grant.objects.filter(
-        created_at__lt=now - RESEND_AFTER, created_at__gte=now - RESEND_WITHIN
-    )
-    pending = recent.filter(status=Grant.Status.PENDING)
-    owed = [(tasks.send_grant_received_email, pending.filter(received_email_sent_at=None))]
-    if settings.STAFF_NOTIFICATION_EMAILS:
-        owed.append((tasks.send_grant_staff_notice, pending.filter(staff_notified_at=None)))
-    decided = Grant.objects.filter(
-        status__in=[Grant.Status.APPROVED, Grant.Status.REJECTED],
-        decision_email_sent_at=None,
-        reviewed_at__lt=now - RESEND_AFTER,
-        reviewed_at__gte=now - RESEND_WITHIN,
-    )
-    owed.append((tasks.send_grant_decision_email, decided))
-    enqueued = 0
-    for task, grants in owed:
-        for grant_id in grants.values_list("pk", flat=True)[:200]:
-            enqueued += enqueue(task, grant_id)
-    if enqueued:
-        logger.warning("event=grant.emails_resent count=%s", enqueued)
-    return enqueued
-
-
-def _compose_decision(grant: Grant) -> tuple[list[str], str, dict]:
+def _decision(grant: Grant) -> tuple[str, dict]:
     if grant.status == Grant.Status.REJECTED:
-        return [grant.email], "grant_rejected", {"grant": grant}
+        return "grant_rejected", {"grant": grant}
     course = grant.course
     price_cents = coupon_price_cents(
         price_cents=course.price_cents, discount_percent=grant.discount_percent
@@ -105,29 +73,4 @@ def _compose_decision(grant: Grant) -> tuple[list[str], str, dict]:
         "you_pay": format_money(price_cents, course.currency),
         "checkout_url": checkout_url,
     }
-    return [grant.email], "grant_approved", context
-
-
-def _send_once(
-    *,
-    grant_id: int,
-    sent_field: str,
-    compose: Callable[[Grant], tuple[list[str], str, dict]],
-    only_if: Q | None = None,
-) -> bool:
-    claimed_at = timezone.now()
-    claimed = Grant.objects.filter(
-        only_if or Q(), pk=grant_id, **{f"{sent_field}__isnull": True}
-    ).update(**{sent_field: claimed_at})
-    if claimed != 1:
-        return False
-    grant = selectors.grant_with_course(grant_id)
-    to, template, context = compose(grant)
-    try:
-        send_templated_email(to=to, template=template, context=context)
-    except Exception:
-        # Give the claim back so the task's retry sends it.
-        Grant.objects.filter(pk=grant_id, **{sent_field: claimed_at}).update(**{sent_field: None})
-        raise
-    logger.info("event=grant.email_sent grant_id=%s template=%s", grant_id, template)
-    return True
+    return "grant_approved", context

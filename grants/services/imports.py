@@ -66,16 +66,9 @@ def import_grant(
         raise ValueError(f"Unknown grant status {status!r}.")
     try:
         with transaction.atomic():
-            # Received, notified (and decided) in the old system: no e-mail leaves for that now;
-            # a pending one still gets its decision e-mail when staff decide here.
-            now = timezone.now()
-            grant = Grant.objects.create(
-                status=status,
-                received_email_sent_at=now,
-                staff_notified_at=now,
-                decision_email_sent_at=None if status == Grant.Status.PENDING else now,
-                **fields,
-            )
+            # Received, notified (and decided) in the old system: no e-mail is queued for that
+            # now; a pending one still gets its decision e-mail when staff decide here.
+            grant = Grant.objects.create(status=status, **fields)
     except IntegrityError:
         again = Grant.objects.filter(coupon_code=coupon_code).first() if coupon_code else None
         if again is None:

@@ -2,11 +2,10 @@
 
 import logging
 
-from django.db.models import Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import normalize_email
+from common import outbox
 
 from ..models import Grant
 
@@ -23,6 +22,7 @@ def forget_applicant(*, email: str, erased_email: str) -> int:
     """
     email = normalize_email(email)
     now = timezone.now()
+    outbox.forget_recipient(email)  # owed grant e-mails to the old address are never sent
     mine = Grant.objects.filter(email=email)
     mine.filter(status=Grant.Status.PENDING).update(
         status=Grant.Status.REJECTED,
@@ -40,9 +40,6 @@ def forget_applicant(*, email: str, erased_email: str) -> int:
         statement="",
         organisation="",
         country="",
-        received_email_sent_at=Coalesce("received_email_sent_at", Value(now)),
-        staff_notified_at=Coalesce("staff_notified_at", Value(now)),
-        decision_email_sent_at=Coalesce("decision_email_sent_at", Value(now)),
     )
     if forgotten:
         logger.info("event=grant.applicant_forgotten grants=%s", forgotten)
