@@ -1,4 +1,4 @@
-"""Staff see the outbox in the admin, on its own page and on the rows the e-mails are about,
+"""Staff see the outbox in the admin, on its own page and on the enrollment an e-mail is about,
 and retry failed e-mails from there."""
 
 import pytest
