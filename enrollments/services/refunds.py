@@ -352,18 +352,20 @@ def record_dispute(dispute: dict) -> str:
     if enrollment is None:
         logger.warning("event=dispute.unknown_charge dispute=%s", dispute.get("id"))
         return "unknown_charge"
-    opened = Enrollment.objects.filter(
-        pk=enrollment.pk, dispute_status=Enrollment.Dispute.NONE
-    ).update(dispute_status=Enrollment.Dispute.OPEN)
-    # Also when a first run opened it and died before flagging: its retry finishes the job.
-    if opened or enrollment.dispute_status == Enrollment.Dispute.OPEN:
-        amount = dispute.get("amount")
-        flag_for_review(
-            enrollment.pk,
-            f"Dispute {dispute.get('id')} opened ({dispute.get('reason') or 'no reason'}, "
-            f"{dispute.get('status')}) for {format_money(int(amount or 0), enrollment.currency)}.",
-        )
-        emails.queue_dispute_alert(enrollment.pk)
+    with transaction.atomic():  # the opening, its flag and its staff alert commit together
+        opened = Enrollment.objects.filter(
+            pk=enrollment.pk, dispute_status=Enrollment.Dispute.NONE
+        ).update(dispute_status=Enrollment.Dispute.OPEN)
+        # Also when a first run opened it and died before flagging: its retry finishes the job.
+        if opened or enrollment.dispute_status == Enrollment.Dispute.OPEN:
+            amount = dispute.get("amount")
+            flag_for_review(
+                enrollment.pk,
+                f"Dispute {dispute.get('id')} opened ({dispute.get('reason') or 'no reason'}, "
+                f"{dispute.get('status')}) for "
+                f"{format_money(int(amount or 0), enrollment.currency)}.",
+            )
+            emails.queue_dispute_alert(enrollment.pk)
     if apply_dispute(enrollment.pk) == "suspended":
         return "suspended"
     return "opened" if opened else "unchanged"  # unchanged: a replay, or closed already

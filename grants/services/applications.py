@@ -39,7 +39,6 @@ def apply_for_grant(
     try:
         with transaction.atomic():
             grant.save(force_insert=True)
-            grant.course = course
             emails.queue_application_emails(grant)
     except IntegrityError:
         # A new pending grant has no coupon fields, and foreign keys are checked at commit, so
