@@ -15,11 +15,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from common.admin import RecordAdmin
+from common.outbox_admin import emails_cell
 
 from . import services
 from .forms import CommissionExportForm, PayoutForm
 from .models import Affiliate, Commission, Payout
 from .selectors import commissions_for_export, earnings_by_affiliate, payable_currencies
+from .services import welcome_key
 
 PAYOUT_DETAIL_FIELDS = (
     "payout_method",
@@ -54,7 +56,7 @@ class AffiliateAdmin(admin.ModelAdmin):
         "rate_percent",
         *PAYOUT_DETAIL_FIELDS,
         "terms_accepted_at",
-        "welcome_sent_at",
+        "welcome_email",
         "created_at",
     )
     readonly_fields = (
@@ -62,7 +64,7 @@ class AffiliateAdmin(admin.ModelAdmin):
         "referral_code",
         "status",
         "terms_accepted_at",
-        "welcome_sent_at",
+        "welcome_email",
         "created_at",
     )
     actions = ("suspend", "reactivate", "create_payouts")
@@ -86,6 +88,10 @@ class AffiliateAdmin(admin.ModelAdmin):
             affiliate.earnings = earnings[affiliate.pk]
         return changelist
 
+    @admin.display(description="welcome e-mail")
+    def welcome_email(self, affiliate: Affiliate) -> str:
+        return emails_cell(keys=[welcome_key(affiliate.pk)])
+
     @admin.display(description="e-mail", ordering="user__email")
     def user_email(self, affiliate: Affiliate) -> str:
         return affiliate.user.email
@@ -96,7 +102,7 @@ class AffiliateAdmin(admin.ModelAdmin):
         return "; ".join(earnings.balance_display for earnings in figures) or "—"
 
     def save_model(self, request: HttpRequest, obj: Affiliate, form, change: bool) -> None:
-        # Only what the form may change: status and welcome_sent_at belong to the services.
+        # Only what the form may change: the status belongs to the services.
         changed = set(form.changed_data)
         fields = ["rate_percent"] if "rate_percent" in changed else []
         if changed & set(PAYOUT_DETAIL_FIELDS):

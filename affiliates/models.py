@@ -66,8 +66,6 @@ class Affiliate(models.Model):
     bank_name = models.CharField(max_length=140, blank=True)
     bank_swift = models.CharField("SWIFT/BIC", max_length=11, blank=True)
     terms_accepted_at = models.DateTimeField()
-    # Claimed by the welcome task before it sends, so a re-run sends nothing.
-    welcome_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

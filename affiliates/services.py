@@ -13,18 +13,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Sum, Value
+from django.db.models import F, Max, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
+from common import outbox
 from common.logging import mask_email
-from common.mail import send_templated_email
 from common.money import CURRENCIES, percent_of
-from common.queue import enqueue, enqueue_on_commit
 
-from . import dashboard_cache, earnings, selectors, tasks
+from . import dashboard_cache, earnings, selectors
 from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_code
 from .validators import clean_payout_details
 
@@ -69,9 +68,11 @@ def join_affiliate_programme(
         bank_name=bank_name,
         bank_swift=bank_swift,
     )
-    affiliate, created = _create_affiliate(user, terms_accepted_at=timezone.now(), **details)
+    with transaction.atomic():
+        affiliate, created = _create_affiliate(user, terms_accepted_at=timezone.now(), **details)
+        if created:
+            queue_welcome_email(affiliate)
     if created:
-        enqueue_on_commit(tasks.send_affiliate_welcome, affiliate.pk)
         logger.info("event=affiliate.joined affiliate_id=%s", affiliate.pk)
     return affiliate
 
@@ -95,51 +96,25 @@ def _create_affiliate(user, **fields) -> tuple[Affiliate, bool]:
     raise RuntimeError("Could not draw an unused referral code.")
 
 
-# A welcome younger than this may still be on its way; older and unsent, its message was lost.
-WELCOME_RESEND_AFTER = timedelta(minutes=5)
-WELCOME_RESEND_WITHIN = timedelta(days=7)
+def welcome_key(affiliate_id: int) -> str:
+    return f"affiliate-welcome:{affiliate_id}"
 
 
-def resend_unsent_welcomes(*, now: datetime | None = None) -> int:
-    """Enqueue again the welcome e-mails whose message was lost (Redis down); return how many.
-    ``welcome_sent_at`` is claimed by the send, so a welcome enqueued twice is sent once."""
-    now = now or timezone.now()
-    ids = Affiliate.objects.filter(
-        welcome_sent_at=None,
-        created_at__lt=now - WELCOME_RESEND_AFTER,
-        created_at__gte=now - WELCOME_RESEND_WITHIN,
-    ).values_list("pk", flat=True)[:200]
-    return sum(enqueue(tasks.send_affiliate_welcome, affiliate_id) for affiliate_id in ids)
-
-
-def send_affiliate_welcome_email(*, affiliate_id: int) -> bool:
-    """Send the welcome e-mail once: claim ``welcome_sent_at``, send, release the claim on failure
-    so a retry can send it. Returns whether this call sent it."""
-    claimed_at = timezone.now()
-    claimed = Affiliate.objects.filter(pk=affiliate_id, welcome_sent_at__isnull=True).update(
-        welcome_sent_at=claimed_at
+def queue_welcome_email(affiliate: Affiliate) -> bool:
+    """The welcome e-mail, owed once in the outbox (``common.outbox``); call it in the
+    transaction that creates the affiliate."""
+    return outbox.enqueue_email(
+        key=welcome_key(affiliate.pk),
+        to=[affiliate.user.email],
+        template="affiliate_welcome",
+        context={
+            "affiliate": affiliate,
+            "referral_link": affiliate.referral_link,
+            "cookie_days": settings.AFFILIATE_COOKIE_DAYS,
+            "refund_window_days": settings.COMMISSION_REFUND_WINDOW_DAYS,
+            "payout_minimum": selectors.payout_minimum_display(),
+        },
     )
-    if not claimed:
-        return False
-    affiliate = Affiliate.objects.select_related("user").get(pk=affiliate_id)
-    try:
-        send_templated_email(
-            to=[affiliate.user.email],
-            template="affiliate_welcome",
-            context={
-                "affiliate": affiliate,
-                "referral_link": affiliate.referral_link,
-                "cookie_days": settings.AFFILIATE_COOKIE_DAYS,
-                "refund_window_days": settings.COMMISSION_REFUND_WINDOW_DAYS,
-                "payout_minimum": selectors.payout_minimum_display(),
-            },
-        )
-    except Exception:
-        Affiliate.objects.filter(pk=affiliate_id, welcome_sent_at=claimed_at).update(
-            welcome_sent_at=None
-        )
-        raise
-    return True
 
 
 def suspend_affiliate(*, affiliate_id: int) -> bool:
@@ -502,7 +477,6 @@ def forget_affiliate(*, user_id: int, erased_email: str) -> bool:
         bank_account="",
         bank_name="",
         bank_swift="",
-        welcome_sent_at=Coalesce("welcome_sent_at", Value(timezone.now())),
     )
     if changed:
         dashboard_cache.invalidate(
@@ -562,7 +536,7 @@ def import_affiliate(
         rate_percent=rate_percent,
         status=Affiliate.Status.ACTIVE if active else Affiliate.Status.SUSPENDED,
         terms_accepted_at=joined_at,
-        welcome_sent_at=joined_at,  # the old system welcomed them long ago
+        # No welcome e-mail is queued: the old system welcomed them long ago.
         **details,
     )
 

@@ -2,10 +2,13 @@
 
 ``emails/<name>_subject.txt``, ``emails/<name>.txt`` and ``emails/<name>.html`` extend the base
 layouts ``emails/base.txt`` / ``emails/base.html``. The backend is SendGrid (anymail) when
-``SENDGRID_API_KEY`` is set, the console otherwise. Call it from Celery tasks, never in a request.
+``SENDGRID_API_KEY`` is set, the console otherwise. Domain e-mails are queued in the outbox
+(``common.outbox``), which renders them here when queued and sends them from a Celery task
+with ``send_rendered_email``; never send in a request.
 """
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -36,15 +39,38 @@ def deliverable(address: str) -> bool:
     return not address.strip().lower().rstrip(">").endswith(".invalid")
 
 
-def send_templated_email(*, to: list[str], template: str, context: dict) -> None:
-    to = [address for address in to if deliverable(address)]
-    if not to:
-        logger.info("event=email.skipped template=%s reason=undeliverable", template)
-        return
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def render_templated_email(*, template: str, context: dict) -> RenderedEmail:
+    """The subject, text and HTML of ``emails/<template>…`` for ``context``."""
     context = {"site_url": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
-    message.attach_alternative(html, "text/html")
+    return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def send_rendered_email(*, to: list[str], email: RenderedEmail, template: str = "") -> None:
+    """Send an already rendered message to the deliverable addresses among ``to``."""
+    to = [address for address in to if deliverable(address)]
+    if not to:
+        logger.info("event=email.skipped template=%s reason=undeliverable", template)
+        return
+    message = EmailMultiAlternatives(email.subject, email.text, settings.DEFAULT_FROM_EMAIL, to)
+    message.attach_alternative(email.html, "text/html")
     message.send()
+
+
+def send_templated_email(*, to: list[str], template: str, context: dict) -> None:
+    """Render and send now. Domain e-mails go through ``common.outbox.enqueue_email`` instead,
+    which sends them once, retries and survives a broker outage."""
+    if not any(deliverable(address) for address in to):
+        logger.info("event=email.skipped template=%s reason=undeliverable", template)
+        return
+    email = render_templated_email(template=template, context=context)
+    send_rendered_email(to=to, email=email, template=template)

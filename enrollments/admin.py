@@ -5,10 +5,12 @@ from django.utils.html import format_html
 
 from common.admin import RecordAdmin
 from common.money import format_money
+from common.outbox_admin import emails_cell
 
 from . import selectors, services
 from .admin_forms import RefundForm
 from .models import Enrollment, RefundRequest, StripeEvent
+from .services import emails as email_keys
 
 
 @admin.register(Enrollment)
@@ -28,8 +30,20 @@ class EnrollmentAdmin(RecordAdmin):
     search_fields = ("email", "stripe_session_id", "stripe_payment_intent_id")
     list_select_related = ("course",)
     date_hierarchy = "created_at"
-    readonly_fields = ["refund_link"]
+    readonly_fields = ["refund_link", "emails"]
     actions = ["refund_selected"]
+
+    @admin.display(description="e-mails")
+    def emails(self, enrollment: Enrollment) -> str:
+        pk = enrollment.pk
+        return emails_cell(
+            keys=[
+                email_keys.confirmation_key(pk),
+                email_keys.payment_failed_key(pk),
+                email_keys.dispute_alert_key(pk),
+            ],
+            prefixes=[email_keys.refund_notice_key(pk, "")],
+        )
 
     def get_urls(self):
         refund = self.admin_site.admin_view(self.refund_view)

@@ -104,14 +104,7 @@ class Enrollment(models.Model):
     needs_review = models.BooleanField(default=False)
     review_reason = models.CharField(max_length=300, blank=True)
 
-    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
-    # Claimed by the other e-mail tasks before they send, so a lost message is re-sent by
-    # ``sweep_unsent_notices`` and a repeated one sends nothing.
-    refund_notified_cents = models.PositiveIntegerField(
-        default=0, help_text="The refunded total the learner was last e-mailed about."
-    )
-    failed_notice_sent_at = models.DateTimeField(null=True, blank=True)
-    dispute_alert_sent_at = models.DateTimeField(null=True, blank=True)
+    # The e-mails about an enrollment are owed once each in the outbox (services.emails).
 
     class Dispute(models.TextChoices):
         NONE = "", "—"

@@ -16,7 +16,8 @@ from common.metrics import record_coupon_refusal
 from common.money import format_money
 from common.refund_policy import refund_policy
 from courses.models import Course
-from grants import services as grant_services
+from grants import errors as grant_errors
+from grants import selectors as grant_selectors
 from grants.coupons import coupon_price_cents
 from grants.models import Grant
 
@@ -181,14 +182,14 @@ def quote_checkout(
     grant = None
     if coupon_code.strip():
         try:
-            grant = grant_services.find_coupon_for_checkout(
+            grant = grant_selectors.find_coupon_for_checkout(
                 code=coupon_code,
                 course=course,
                 email=email,
                 user=user,
                 enrollment_id=holder_enrollment_id,
             )
-        except grant_services.CouponRefused as refusal:
+        except grant_errors.CouponRefused as refusal:
             logger.info("event=coupon.refused course_id=%s reason=%s", course.pk, refusal.reason)
             record_coupon_refusal(refusal.reason)
             raise CouponNotAccepted(refusal)

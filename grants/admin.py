@@ -5,10 +5,13 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from common.outbox_admin import emails_cell
+
 from .coupons import normalize_coupon_code, normalize_legacy_coupon_code
 from .forms import ApproveGrantsForm, RejectGrantsForm
 from .models import Grant
 from .services import approve_grants, reject_grants, update_admin_notes
+from .services import emails as email_keys
 
 _COUPON_FIELDS = (
     "discount_percent",
@@ -20,7 +23,7 @@ _COUPON_FIELDS = (
     "redeemed_enrollment_id",
     "redeemed_at",
 )
-_EMAIL_FIELDS = ("received_email_sent_at", "staff_notified_at", "decision_email_sent_at")
+_EMAIL_FIELDS = ("emails",)
 _APPLICATION_FIELDS = (
     "name",
     "email",
@@ -75,6 +78,16 @@ class GrantAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # applications come from the public form
+
+    @admin.display(description="e-mails (outbox)")
+    def emails(self, grant: Grant) -> str:
+        return emails_cell(
+            keys=[
+                email_keys.received_key(grant.pk),
+                email_keys.staff_notice_key(grant.pk),
+                email_keys.decision_key(grant.pk),
+            ]
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Grant | None = None) -> bool:
         return False  # the record of who was granted what, and which enrollment used it

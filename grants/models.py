@@ -77,10 +77,8 @@ class Grant(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     admin_notes = models.TextField(blank=True)
 
-    # Claimed by the e-mail task right before sending, so a repeated task never sends twice.
-    received_email_sent_at = models.DateTimeField(null=True, blank=True)
-    staff_notified_at = models.DateTimeField(null=True, blank=True)
-    decision_email_sent_at = models.DateTimeField(null=True, blank=True)
+    # Its e-mails (received, staff notice, decision) are owed once each in the outbox
+    # (``grants.services.emails``).
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

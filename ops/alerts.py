@@ -4,8 +4,9 @@ per incident, and again when it clears.
 A check looks at the database and says whether its condition holds. When it does, an
 ``Incident`` row is inserted; the partial unique constraint on open incidents turns every later
 run's insert into an ``IntegrityError``, which means "already open, already e-mailed". When the
-condition clears, one conditional UPDATE resolves the open row; whoever's update moves it sends
-the "resolved" e-mail. Nothing is locked, and two runs at once send each e-mail once.
+condition clears, one conditional UPDATE resolves the open row; whoever's update moves it queues
+the "resolved" e-mail. Each e-mail is queued in the outbox (``common.outbox``) in the
+transaction of its insert or update, keyed by incident, so two runs at once send it once.
 
 What each alert means and what to do: docs/runbook.md.
 """
@@ -21,9 +22,8 @@ from django.db.models import Count, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from common import outbox
 from common.logging import mask_emails
-from common.mail import send_templated_email
-from common.queue import enqueue_on_commit
 from enrollments.models import Enrollment, StripeEvent
 
 from .models import Incident
@@ -38,8 +38,6 @@ WEBHOOK_SILENCE = timedelta(hours=24)
 # Stripe sends checkout.session.expired when a session's time is up; after that long plus this
 # margin, a checkout that started must have produced an event.
 WEBHOOK_GRACE = timedelta(minutes=15)
-# An incident whose e-mail is still unsent this long after the change was lost in the queue.
-RESEND_AFTER = timedelta(minutes=5)
 DETAIL_EXAMPLES = 5
 
 OPENED, STILL_OPEN, RESOLVED, QUIET = "opened", "still_open", "resolved", "quiet"
@@ -170,9 +168,7 @@ CHECKS: dict[str, Callable[[datetime], Finding]] = {
 def check_alerts(*, now: datetime | None = None) -> dict[str, str]:
     """Run every check; open or resolve incidents. Returns what happened per kind."""
     now = now or timezone.now()
-    outcomes = {kind: run_check(kind, now=now) for kind in CHECKS}
-    resend_lost_notifications(now=now)
-    return outcomes
+    return {kind: run_check(kind, now=now) for kind in CHECKS}
 
 
 def run_check(kind: str, *, now: datetime) -> str:
@@ -187,13 +183,13 @@ def open_incident(*, kind: str, detail: str, now: datetime) -> str:
     try:
         with transaction.atomic():
             incident = Incident.objects.create(kind=kind, opened_at=now, last_detail=detail)
+            _queue_email(incident, OPENED_EMAIL)
     except IntegrityError:
         Incident.objects.filter(kind=kind, resolved_at__isnull=True).exclude(
             last_detail=detail
         ).update(last_detail=detail)
         return STILL_OPEN
     logger.warning("event=incident.opened incident_id=%s kind=%s", incident.pk, kind)
-    _notify_after_commit(incident.pk)
     return OPENED
 
 
@@ -205,74 +201,35 @@ def resolve_incident(*, kind: str, now: datetime) -> str:
     )
     if incident_id is None:
         return QUIET
-    resolved = Incident.objects.filter(pk=incident_id, resolved_at__isnull=True).update(
-        resolved_at=now
-    )
-    if not resolved:
-        return QUIET  # another run resolved it a moment ago
+    with transaction.atomic():
+        resolved = Incident.objects.filter(pk=incident_id, resolved_at__isnull=True).update(
+            resolved_at=now
+        )
+        if not resolved:
+            return QUIET  # another run resolved it a moment ago
+        # An incident that cleared before anyone was told is not worth two e-mails after the
+        # fact (it stays in the admin's incident list): its "opened" e-mail is withdrawn if no
+        # worker has taken it yet, and then there is no "resolved" one either.
+        if not outbox.cancel(email_key(incident_id, OPENED_EMAIL)):
+            _queue_email(Incident.objects.get(pk=incident_id), RESOLVED_EMAIL)
     logger.info("event=incident.resolved incident_id=%s kind=%s", incident_id, kind)
-    _notify_after_commit(incident_id)
     return RESOLVED
 
 
-def _notify_after_commit(incident_id: int) -> None:
-    from .tasks import notify_incident
-
-    enqueue_on_commit(notify_incident, incident_id)
+OPENED_EMAIL, RESOLVED_EMAIL = "ops_incident_opened", "ops_incident_resolved"
 
 
-def _needs_opened_email() -> Q:
-    # An incident that cleared before anyone was told is not worth two e-mails after the fact;
-    # it stays in the admin's incident list.
-    return Q(opened_notified_at__isnull=True, resolved_at__isnull=True)
+def email_key(incident_id: int, template: str) -> str:
+    """``incident-opened:<pk>`` or ``incident-resolved:<pk>``: each owed once (outbox)."""
+    return f"incident-{template.rpartition('_')[2]}:{incident_id}"
 
 
-def _needs_resolved_email() -> Q:
-    return Q(
-        resolved_at__isnull=False,
-        resolved_notified_at__isnull=True,
-        opened_notified_at__isnull=False,
+def _queue_email(incident: Incident, template: str) -> bool:
+    """Owe staff the e-mail ``template`` about ``incident`` (``common.outbox``), in the
+    transaction that opened or resolved it."""
+    return outbox.enqueue_email(
+        key=email_key(incident.pk, template),
+        to=list(settings.STAFF_NOTIFICATION_EMAILS),
+        template=template,
+        context={"incident": incident, "ops_url": settings.SITE_URL + reverse("ops:dashboard")},
     )
-
-
-def resend_lost_notifications(*, now: datetime) -> int:
-    """Enqueue the e-mail again for incidents whose task message was lost (the row decides)."""
-    cutoff = now - RESEND_AFTER
-    ids = list(
-        Incident.objects.filter(
-            (_needs_opened_email() & Q(opened_at__lt=cutoff))
-            | (_needs_resolved_email() & Q(resolved_at__lt=cutoff))
-        ).values_list("pk", flat=True)[:100]
-    )
-    for incident_id in ids:
-        _notify_after_commit(incident_id)
-    return len(ids)
-
-
-def notify_incident(*, incident_id: int) -> list[str]:
-    """Send the e-mails this incident is owed ("opened", then "resolved"), each at most once:
-    the send is claimed by a conditional UPDATE first and given back if sending fails."""
-    sent = []
-    for template, owed, field in (
-        ("ops_incident_opened", _needs_opened_email(), "opened_notified_at"),
-        ("ops_incident_resolved", _needs_resolved_email(), "resolved_notified_at"),
-    ):
-        claimed_at = timezone.now()
-        if not Incident.objects.filter(owed, pk=incident_id).update(**{field: claimed_at}):
-            continue
-        incident = Incident.objects.get(pk=incident_id)
-        try:
-            send_templated_email(
-                to=list(settings.STAFF_NOTIFICATION_EMAILS),
-                template=template,
-                context={
-                    "incident": incident,
-                    "ops_url": settings.SITE_URL + reverse("ops:dashboard"),
-                },
-            )
-        except Exception:
-            Incident.objects.filter(pk=incident_id, **{field: claimed_at}).update(**{field: None})
-            raise
-        logger.info("event=incident.notified incident_id=%s template=%s", incident_id, template)
-        sent.append(template)
-    return sent

@@ -1,7 +1,7 @@
 """Business metrics read from the database at scrape time.
 
 The database is the truth: these figures survive restarts, agree across every web and worker
-process, and need no call sites. Each family below is one aggregate query (seven per scrape,
+process, and need no call sites. Each family below is one aggregate query (eight per scrape,
 whatever the data); a row count that only grows (rows are never deleted) is a counter, a count
 that moves both ways is a gauge.
 """
@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from affiliates.models import Commission, ReferralClick
+from common.models import OutboxEmail
 from enrollments.models import Enrollment, StripeEvent
 from grants.models import Grant
 
@@ -206,6 +207,18 @@ def _incident_metrics() -> list[Metric]:
     return [incidents]
 
 
+def _outbox_metrics() -> list[Metric]:
+    emails = GaugeMetricFamily(
+        "maaledu_outbox_emails",
+        "E-mails in the outbox (common.outbox) by status; failed ones gave up and wait for staff.",
+        labels=["status"],
+    )
+    counts = dict(OutboxEmail.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    for status in OutboxEmail.Status.values:
+        emails.add_metric([status], counts.get(status, 0))
+    return [emails]
+
+
 class BusinessCollector:
     """A prometheus-client collector; when the database cannot be read, /metrics still answers
     with the process counters and ``maaledu_business_metrics_up 0``."""
@@ -224,6 +237,7 @@ class BusinessCollector:
                 *_grant_metrics(),
                 *_affiliate_metrics(),
                 *_incident_metrics(),
+                *_outbox_metrics(),
             ]
         except DatabaseError:
             logger.exception("event=metrics.database_error")

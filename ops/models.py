@@ -9,8 +9,8 @@ class Incident(models.Model):
     The partial unique constraint allows one *open* incident per kind: the check that finds the
     condition inserts it and e-mails staff; every later check hits the constraint and stays
     quiet. When the condition clears, the incident is resolved (one conditional UPDATE) and the
-    next occurrence is a new incident. The ``*_notified_at`` fields are claimed by the e-mail
-    task before it sends, so a repeated task never e-mails twice.
+    next occurrence is a new incident. Its e-mails ("opened", "resolved") are owed once each in
+    the outbox (``common.outbox``, keys ``incident-opened:<pk>``/``incident-resolved:<pk>``).
     """
 
     class Kind(models.TextChoices):
@@ -25,8 +25,6 @@ class Incident(models.Model):
     opened_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
     last_detail = models.TextField(blank=True, help_text="What the latest check found.")
-    opened_notified_at = models.DateTimeField(null=True, blank=True)
-    resolved_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]

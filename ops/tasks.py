@@ -1,5 +1,5 @@
-"""Celery tasks for ops: the periodic alert check and the incident e-mails. Each takes ids and
-re-reads rows, so running one twice is harmless."""
+"""Celery tasks for ops: the periodic alert check and the nightly reconciliation. Running one
+twice is harmless. The incident e-mails go through the outbox (``common.outbox``)."""
 
 from datetime import timedelta
 
@@ -12,14 +12,6 @@ from . import alerts, reconciliation
 @shared_task
 def check_alerts() -> dict[str, str]:
     return alerts.check_alerts()
-
-
-@shared_task(bind=True, max_retries=8, default_retry_delay=60)
-def notify_incident(self, incident_id: int) -> list[str]:
-    try:
-        return alerts.notify_incident(incident_id=incident_id)
-    except Exception as error:
-        raise self.retry(exc=error)
 
 
 @shared_task

@@ -1,13 +1,18 @@
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from affiliates import services, tasks
+from affiliates import services
 from affiliates.models import Affiliate
 from affiliates.tests.factories import AffiliateFactory
+from common import outbox
+from common.tasks import deliver_outbox_email
 
 pytestmark = pytest.mark.django_db
 
@@ -271,25 +276,31 @@ def test_join_attempts_are_rate_limited_per_user(client, settings):
     assert statuses == [200, 200, 429]
 
 
-def test_welcome_task_run_twice_sends_one_email():
+def test_the_welcome_queued_twice_sends_one_email(django_capture_on_commit_callbacks):
     affiliate = AffiliateFactory()
 
-    first = tasks.send_affiliate_welcome.delay(affiliate.pk).get()
-    second = tasks.send_affiliate_welcome.delay(affiliate.pk).get()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.queue_welcome_email(affiliate)
+        second = services.queue_welcome_email(affiliate)
 
     assert (first, second) == (True, False)
     assert len(mail.outbox) == 1
+    assert deliver_outbox_email.delay(services.welcome_key(affiliate.pk)).get() is False
+    assert len(mail.outbox) == 1
 
 
-def test_welcome_email_that_fails_to_send_can_be_sent_by_a_retry(settings):
+def test_welcome_email_that_fails_to_send_is_sent_by_a_retry(
+    settings, django_capture_on_commit_callbacks
+):
     affiliate = AffiliateFactory()
     settings.EMAIL_BACKEND = f"{__name__}.RefusingEmailBackend"
 
-    with pytest.raises(ConnectionRefusedError):
-        services.send_affiliate_welcome_email(affiliate_id=affiliate.pk)
-    affiliate.refresh_from_db()
-    assert affiliate.welcome_sent_at is None
+    with django_capture_on_commit_callbacks(execute=True):
+        services.queue_welcome_email(affiliate)
+    assert outbox.sent_at(services.welcome_key(affiliate.pk)) is None
+    assert mail.outbox == []
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.send_affiliate_welcome_email(affiliate_id=affiliate.pk) is True
+    assert outbox.sweep(now=timezone.now() + timedelta(minutes=5)) == 1
+    assert outbox.sent_at(services.welcome_key(affiliate.pk)) is not None
     assert len(mail.outbox) == 1

@@ -21,6 +21,7 @@ from grants import services as grant_services
 from .. import stripe_gateway
 from ..models import Enrollment
 from ..signals import enrollment_paid, payment_needs_review
+from . import emails
 from .refunds import apply_dispute, apply_refund, apply_refund_policy, notify_refund
 from .tax import price_paid, recorded_amounts
 from .transitions import as_pk, flag_for_review, sources_of, transition, transition_all
@@ -48,11 +49,12 @@ def release_reservation(enrollment: Enrollment) -> None:
 
 
 def announce_paid_on_commit(enrollment_id: int) -> None:
-    """After commit: the confirmation e-mail and the hook the LMS sync listens to. A message
-    lost with Redis is recovered by the confirmation sweep and the LMS sweep."""
-    from ..tasks import fetch_invoice_links, send_enrollment_confirmation
+    """Inside the transaction that made it paid: the confirmation e-mail joins the outbox (sent
+    after commit); after commit, the invoice fetch and the hook the LMS sync listens to. A
+    message lost with Redis is recovered by the outbox, receipt and LMS sweeps."""
+    from ..tasks import fetch_invoice_links
 
-    enqueue_on_commit(send_enrollment_confirmation, enrollment_id)
+    emails.queue_confirmation(enrollment_id)
     enqueue_on_commit(fetch_invoice_links, enrollment_id)
     send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
 
@@ -232,13 +234,12 @@ def fail_checkout_session(session: dict) -> str:
     enrollment = _enrollment_for_session(session)
     if enrollment is None:
         return UNKNOWN_SESSION
-    if not transition(enrollment.pk, Status.PENDING, Status.FAILED):
-        return "unchanged"
+    with transaction.atomic():
+        if not transition(enrollment.pk, Status.PENDING, Status.FAILED):
+            return "unchanged"
+        emails.queue_payment_failed_notice(enrollment.pk)
     logger.info("event=payment.failed enrollment_id=%s", enrollment.pk)
     release_reservation(enrollment)
-    from ..tasks import send_payment_failed_notice
-
-    enqueue_on_commit(send_payment_failed_notice, enrollment.pk)
     return "failed"
 
 

@@ -80,7 +80,7 @@ def import_sale(sale: ImportedSale) -> tuple[Enrollment, bool]:
         "stripe_session_id": sale.stripe_session_id or None,
         "stripe_payment_intent_id": sale.stripe_payment_intent_id,
         "paid_at": sale.paid_at,
-        "confirmation_sent_at": sale.paid_at,
+        # No confirmation e-mail is queued: the old system confirmed the sale long ago.
     }
     if sale.refunded:
         fields.update(status=Status.REFUNDED, amount_refunded_cents=amount_cents)

@@ -22,6 +22,7 @@ from accounts.models import ERASED_EMAIL_DOMAIN, erased_email
 from accounts.selectors import verified_email_of
 from affiliates import selectors as affiliate_selectors
 from affiliates import services as affiliate_services
+from common import outbox
 from grants import selectors as grant_selectors
 from grants import services as grant_services
 
@@ -167,6 +168,8 @@ def delete_account(user) -> None:
     _close_open_checkouts(mine)
     # The LMS erasure job is recorded while we still know the address.
     account_erased.send(sender=Enrollment, user_id=user.pk, email=email)
+    # E-mails still owed to the learner (grant, affiliate, order e-mails) are never sent.
+    outbox.forget_recipient(email)
     grant_services.forget_applicant(email=email, erased_email=placeholder)
     affiliate_services.forget_affiliate(user_id=user.pk, erased_email=placeholder)
     sales = list(mine.values_list("pk", flat=True))
@@ -201,7 +204,8 @@ def _forget_enrollments(mine, placeholder_domain: str) -> None:
     yet stop (the LMS user is being removed), and e-mails not sent yet never will be."""
     now = timezone.now()
     LmsStatus = Enrollment.LmsStatus
-    mine.filter(confirmation_sent_at__isnull=True).update(confirmation_sent_at=now)
+    for address in set(mine.values_list("email", flat=True)):
+        outbox.forget_recipient(address)
     mine.filter(
         lms_action=Enrollment.LmsAction.ENROL,
         lms_status__in=[LmsStatus.PENDING, LmsStatus.WAITING_CONFIG, LmsStatus.FAILED],

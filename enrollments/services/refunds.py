@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from affiliates import services as affiliate_services
 from common.money import format_money
-from common.queue import enqueue_on_commit, send_on_commit
+from common.queue import send_on_commit
 from common.refund_policy import refund_policy
 from grants import services as grant_services
 
@@ -33,6 +33,7 @@ from ..errors import RefundError
 from ..models import Enrollment, RefundRequest
 from ..selectors import RefundPreview
 from ..signals import enrollment_paid, enrollment_revoked, enrollment_suspended
+from . import emails
 from .transitions import as_pk, flag_for_review, transition
 
 logger = logging.getLogger(__name__)
@@ -134,16 +135,17 @@ def apply_refund(*, enrollment_id: int, refunded_cents: int) -> str:
         logger.info(
             "event=refund.recorded enrollment_id=%s refunded_cents=%s", enrollment_id, refunded
         )
-        if enrollment.status in (Status.PAID, Status.REFUNDED):
-            notify_refund(enrollment_id)
-    return apply_refund_policy(enrollment)
+    outcome = apply_refund_policy(enrollment)
+    # Every run, not only when the total grew: the outbox key holds one notice per total, so a
+    # replayed event sends nothing twice and repairs a notice a crash kept from being queued.
+    notify_refund(enrollment_id)
+    return outcome
 
 
 def notify_refund(enrollment_id: int) -> None:
-    """After commit, e-mail the learner about the refunded total (the task reads it)."""
-    from ..tasks import send_refund_notice
-
-    enqueue_on_commit(send_refund_notice, enrollment_id)
+    """Queue the e-mail telling the learner the refunded total as the row has it now (once per
+    total; nothing before the enrollment is paid, see ``emails.queue_refund_notice``)."""
+    emails.queue_refund_notice(enrollment_id)
 
 
 def apply_refund_policy(enrollment: Enrollment) -> str:
@@ -272,20 +274,20 @@ def record_dispute(dispute: dict) -> str:
     if enrollment is None:
         logger.warning("event=dispute.unknown_charge dispute=%s", dispute.get("id"))
         return "unknown_charge"
-    opened = Enrollment.objects.filter(
-        pk=enrollment.pk, dispute_status=Enrollment.Dispute.NONE
-    ).update(dispute_status=Enrollment.Dispute.OPEN)
-    # Also when a first run opened it and died before flagging: its retry finishes the job.
-    if opened or enrollment.dispute_status == Enrollment.Dispute.OPEN:
-        amount = dispute.get("amount")
-        flag_for_review(
-            enrollment.pk,
-            f"Dispute {dispute.get('id')} opened ({dispute.get('reason') or 'no reason'}, "
-            f"{dispute.get('status')}) for {format_money(int(amount or 0), enrollment.currency)}.",
-        )
-        from ..tasks import send_dispute_alert
-
-        enqueue_on_commit(send_dispute_alert, enrollment.pk)
+    with transaction.atomic():  # the opening, its flag and its staff alert commit together
+        opened = Enrollment.objects.filter(
+            pk=enrollment.pk, dispute_status=Enrollment.Dispute.NONE
+        ).update(dispute_status=Enrollment.Dispute.OPEN)
+        # Also when a first run opened it and died before flagging: its retry finishes the job.
+        if opened or enrollment.dispute_status == Enrollment.Dispute.OPEN:
+            amount = dispute.get("amount")
+            flag_for_review(
+                enrollment.pk,
+                f"Dispute {dispute.get('id')} opened ({dispute.get('reason') or 'no reason'}, "
+                f"{dispute.get('status')}) for "
+                f"{format_money(int(amount or 0), enrollment.currency)}.",
+            )
+            emails.queue_dispute_alert(enrollment.pk)
     if apply_dispute(enrollment.pk) == "suspended":
         return "suspended"
     return "opened" if opened else "unchanged"  # unchanged: a replay, or closed already

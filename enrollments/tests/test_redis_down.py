@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db.models import F
 from django.utils import timezone
 
-from enrollments import tasks
+from common import outbox
 from enrollments.models import Enrollment, StripeEvent
+from enrollments.services import emails
 from enrollments.tests.conftest import fixture_event, post_event
 from enrollments.tests.factories import EnrollmentFactory
 from enrollments.tests.test_webhooks import SESSION_A, completed_event
@@ -37,17 +37,17 @@ def test_a_payment_recorded_while_redis_is_down_is_acknowledged_and_the_sweeps_f
     assert (event.outcome, event.error) == (StripeEvent.Outcome.PROCESSED, "")
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.PAID
-    assert enrollment.confirmation_sent_at is None and mail.outbox == []
+    confirmation = emails.confirmation_key(enrollment.pk)
+    assert outbox.find(confirmation).status == "pending" and mail.outbox == []
     redis_down.end()
 
-    Enrollment.objects.update(paid_at=F("paid_at") - timedelta(minutes=10))
-    assert tasks.sweep_unsent_confirmations() == 1
+    later = timezone.now() + timedelta(minutes=10)
+    assert outbox.sweep(now=later) == 1
     assert enrollment.pk in lms_selectors.due_job_ids(
         now=timezone.now(), limit=10, waiting_config=True
     )
 
-    enrollment.refresh_from_db()
-    assert enrollment.confirmation_sent_at is not None
+    assert outbox.sent_at(confirmation) is not None
     assert [m.to for m in mail.outbox] == [[enrollment.email]]
 
 
@@ -74,16 +74,17 @@ def test_notices_lost_while_redis_is_down_are_sent_by_the_sweep_once(client, red
     assert mail.outbox == []
     redis_down.end()
 
-    Enrollment.objects.update(paid_at=F("paid_at") - timedelta(minutes=10))
-    tasks.sweep_unsent_confirmations()
-    assert tasks.sweep_unsent_notices() == 3
+    later = timezone.now() + timedelta(minutes=10)
+    # The confirmation of the refunded payment, its refund notice, the failed-payment notice
+    # and the dispute alert.
+    assert outbox.sweep(now=later) == 4
 
     subjects = {(m.to[0], m.subject) for m in mail.outbox}
     assert any(to == refunded.email and "refund" in s.lower() for to, s in subjects)
     assert any(to == failed.email and "did not go through" in s for to, s in subjects)
     assert any(to == "staff@maaledu.test" and "dispute" in s.lower() for to, s in subjects)
     sent = len(mail.outbox)
-    assert tasks.sweep_unsent_notices() == 0
+    assert sent == 4
+    assert outbox.sweep(now=later) == 0
     assert len(mail.outbox) == sent
-    disputed.refresh_from_db()
-    assert disputed.dispute_alert_sent_at is not None
+    assert outbox.sent_at(emails.dispute_alert_key(disputed.pk)) is not None

@@ -6,20 +6,28 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import StaffFactory, UserFactory
+from common import outbox
+from common.tasks import deliver_outbox_email
 from enrollments import tasks
 from enrollments.models import Enrollment, StripeEvent
+from enrollments.services import emails
 from enrollments.tests.conftest import fixture_event
 from enrollments.tests.factories import EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_confirmation_is_sent_once_however_often_the_task_runs():
+def test_confirmation_is_sent_once_however_often_it_is_queued(
+    django_capture_on_commit_callbacks,
+):
     enrollment = EnrollmentFactory(paid=True)
 
-    results = [tasks.send_enrollment_confirmation(enrollment.pk) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        results = [emails.queue_confirmation(enrollment.pk) for _ in range(3)]
+    key = emails.confirmation_key(enrollment.pk)
+    results.append(deliver_outbox_email.delay(key).get())
 
-    assert results == [True, False, False]
+    assert results == [True, False, False, False]
     assert len(mail.outbox) == 1
     assert enrollment.course.title in mail.outbox[0].subject
     html = mail.outbox[0].alternatives[0][0]
@@ -29,17 +37,17 @@ def test_confirmation_is_sent_once_however_often_the_task_runs():
 def test_no_confirmation_for_an_unpaid_enrollment():
     enrollment = EnrollmentFactory(status=Enrollment.Status.PENDING)
 
-    assert tasks.send_enrollment_confirmation(enrollment.pk) is False
-    assert mail.outbox == []
+    assert emails.queue_confirmation(enrollment.pk) is False
+    assert outbox.find(emails.confirmation_key(enrollment.pk)) is None
 
 
-def test_sweep_resends_confirmations_whose_message_was_lost():
-    lost = EnrollmentFactory(paid=True, paid_at=timezone.now() - timedelta(hours=1))
-    EnrollmentFactory(paid=True)  # still in flight
+def test_sweep_sends_confirmations_whose_message_was_lost():
+    lost = EnrollmentFactory(paid=True, paid_at=timezone.now())
+    emails.queue_confirmation(lost.pk)  # not committed: its message never runs
 
-    assert tasks.sweep_unsent_confirmations() == 1
-    lost.refresh_from_db()
-    assert lost.confirmation_sent_at is not None
+    assert outbox.sweep() == 0  # still in flight
+    assert outbox.sweep(now=timezone.now() + timedelta(minutes=2)) == 1
+    assert outbox.sent_at(emails.confirmation_key(lost.pk)) is not None
     assert len(mail.outbox) == 1
 
 

@@ -6,8 +6,10 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
+from common import outbox
 from common.testing.concurrency import race
 from enrollments.models import Enrollment, StripeEvent
+from enrollments.services import emails
 from enrollments.tests.conftest import FIXTURES, fixture_event, post_event
 from enrollments.tests.factories import EnrollmentFactory
 
@@ -63,7 +65,7 @@ def test_paid_session_event_fulfils_the_enrollment_once_with_one_email(
     assert enrollment.paid_at is not None
     assert enrollment.stripe_payment_intent_id == PAYMENT_INTENT_A
     assert enrollment.lms_status != Enrollment.LmsStatus.NOT_REQUIRED  # its sync job exists
-    assert enrollment.confirmation_sent_at is not None
+    assert outbox.sent_at(emails.confirmation_key(enrollment.pk)) is not None
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [enrollment.email]
     assert "$30.00" in mail.outbox[0].body

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from courses.tests.factories import CourseFactory
+from grants.errors import CouponRefused
 from grants.models import Grant
-from grants.services import CouponRefused, find_coupon_for_checkout
+from grants.selectors import find_coupon_for_checkout
 from grants.tests.factories import GrantFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,11 +7,13 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.tests.factories import StaffFactory
+from common import outbox
+from common.tasks import deliver_outbox_email
+from common.testing.mail import REFUSING_BACKEND, WORKING_BACKEND
 from courses.tests.factories import CourseFactory
-from grants import services, tasks
 from grants.coupons import generate_coupon_code, normalize_coupon_code
 from grants.models import Grant
-from grants.services import GrantError, approve_grants, reject_grants
+from grants.services import GrantError, approve_grants, decisions, emails, reject_grants
 from grants.tests.factories import GrantFactory
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +139,7 @@ def test_a_colliding_coupon_code_is_drawn_again(reviewer, monkeypatch):
     taken = GrantFactory(approved=True).coupon_code
     fresh = generate_coupon_code()
     draws = iter([taken, fresh])
-    monkeypatch.setattr(services, "generate_coupon_code", lambda: next(draws))
+    monkeypatch.setattr(decisions, "generate_coupon_code", lambda: next(draws))
     grant = GrantFactory()
 
     assert (
@@ -154,7 +156,7 @@ def test_when_no_unique_code_can_be_drawn_nothing_is_approved(reviewer, monkeypa
     first, second = GrantFactory(), GrantFactory()
     # The first grant gets a fresh code; every draw for the second collides.
     monkeypatch.setattr(
-        services, "generate_coupon_code", iter([generate_coupon_code()] + [taken] * 10).__next__
+        decisions, "generate_coupon_code", iter([generate_coupon_code()] + [taken] * 10).__next__
     )
 
     with pytest.raises(GrantError, match="unique coupon code"):
@@ -210,70 +212,70 @@ def test_rejecting_an_approved_grant_changes_nothing(reviewer, django_capture_on
     assert mail.outbox == []
 
 
-# --- e-mail tasks ------------------------------------------------------------------------
+# --- e-mails (through the outbox) ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("task", "sent_field"),
-    [
-        (tasks.send_grant_received_email, "received_email_sent_at"),
-        (tasks.send_grant_staff_notice, "staff_notified_at"),
-    ],
-)
-def test_an_email_task_run_twice_sends_once(task, sent_field):
+def test_the_application_emails_queued_twice_are_sent_once_each(
+    django_capture_on_commit_callbacks,
+):
     grant = GrantFactory()
 
-    assert task.delay(grant.pk).get() is True
-    assert task.delay(grant.pk).get() is False
+    with django_capture_on_commit_callbacks(execute=True):
+        emails.queue_application_emails(grant)
+        emails.queue_application_emails(grant)
 
-    assert len(mail.outbox) == 1
-    assert getattr(Grant.objects.get(pk=grant.pk), sent_field) is not None
+    assert sorted(m.to[0] for m in mail.outbox) == [grant.email, "staff@maaledu.test"]
+    for key in (emails.received_key(grant.pk), emails.staff_notice_key(grant.pk)):
+        assert outbox.sent_at(key) is not None
+        assert deliver_outbox_email.delay(key).get() is False  # a duplicated message
+    assert len(mail.outbox) == 2
 
 
-def test_the_decision_task_run_twice_sends_once():
+def test_the_decision_email_queued_twice_is_sent_once(django_capture_on_commit_callbacks):
     grant = GrantFactory(approved=True)
 
-    tasks.send_grant_decision_email.delay(grant.pk)
-    tasks.send_grant_decision_email.delay(grant.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert emails.queue_decision_email(grant.pk) is True
+        assert emails.queue_decision_email(grant.pk) is False
 
     assert len(mail.outbox) == 1
+    assert outbox.sent_at(emails.decision_key(grant.pk)) is not None
 
 
 def test_no_decision_email_for_a_grant_still_pending():
     grant = GrantFactory()
 
-    assert tasks.send_grant_decision_email.delay(grant.pk).get() is False
+    assert emails.queue_decision_email(grant.pk) is False
 
-    assert mail.outbox == []
-    assert Grant.objects.get(pk=grant.pk).decision_email_sent_at is None
-
-
-def test_an_email_task_for_a_grant_that_does_not_exist_sends_nothing():
-    assert tasks.send_grant_received_email.delay(424242).get() is False
+    assert outbox.find(emails.decision_key(grant.pk)) is None
     assert mail.outbox == []
 
 
-def test_a_failed_send_gives_the_claim_back_so_a_retry_sends_it(monkeypatch):
+def test_no_email_for_a_grant_that_does_not_exist():
+    assert emails.queue_decision_email(424242) is False
+    assert mail.outbox == []
+
+
+def test_a_failed_send_is_retried_by_the_outbox(settings, django_capture_on_commit_callbacks):
     grant = GrantFactory()
+    settings.EMAIL_BACKEND = REFUSING_BACKEND
 
-    def unreachable_mail_server(**kwargs):
-        raise ConnectionRefusedError("smtp down")
+    with django_capture_on_commit_callbacks(execute=True):
+        emails.queue_application_emails(grant)
+    received = outbox.find(emails.received_key(grant.pk))
+    assert (received.status, received.attempts) == ("pending", 1)
+    assert mail.outbox == []
 
-    monkeypatch.setattr(services, "send_templated_email", unreachable_mail_server)
-    with pytest.raises(ConnectionRefusedError):
-        services.send_application_received_email(grant_id=grant.pk)
-    assert Grant.objects.get(pk=grant.pk).received_email_sent_at is None
-
-    monkeypatch.undo()
-    assert services.send_application_received_email(grant_id=grant.pk) is True
-    assert len(mail.outbox) == 1
+    settings.EMAIL_BACKEND = WORKING_BACKEND
+    assert outbox.sweep(now=timezone.now() + timedelta(minutes=5)) == 2
+    assert sorted(m.to[0] for m in mail.outbox) == [grant.email, "staff@maaledu.test"]
 
 
 def test_the_staff_notice_is_skipped_when_no_staff_address_is_configured(settings):
     settings.STAFF_NOTIFICATION_EMAILS = []
     grant = GrantFactory()
 
-    assert services.send_staff_notice(grant_id=grant.pk) is False
+    emails.queue_application_emails(grant)
 
-    assert mail.outbox == []
-    assert Grant.objects.get(pk=grant.pk).staff_notified_at is None
+    assert outbox.find(emails.staff_notice_key(grant.pk)) is None
+    assert outbox.find(emails.received_key(grant.pk)) is not None

@@ -28,22 +28,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Alert checks (ops.alerts): each alert e-mails staff once per incident.
     "ops-check-alerts": {"task": "ops.tasks.check_alerts", "schedule": 5 * 60},
+    # The e-mail outbox (common.outbox): every e-mail due, retried, or lost with its message.
+    "common-sweep-outbox": {"task": "common.tasks.sweep_outbox", "schedule": 60},
     "enrollments-expire-stale-checkouts": {
         "task": "enrollments.tasks.expire_stale_checkouts",
         "schedule": 15 * 60,
     },
-    "enrollments-sweep-unsent-confirmations": {
-        "task": "enrollments.tasks.sweep_unsent_confirmations",
-        "schedule": 10 * 60,
-    },
     # Receipt links of Stripe invoices whose fetch after payment was lost.
     "enrollments-sweep-missing-invoice-links": {
         "task": "enrollments.tasks.sweep_missing_invoice_links",
-        "schedule": 10 * 60,
-    },
-    # Refund notices, payment-failed notices and dispute alerts whose message was lost.
-    "enrollments-sweep-unsent-notices": {
-        "task": "enrollments.tasks.sweep_unsent_notices",
         "schedule": 10 * 60,
     },
     # The LMS retry scheduler: starts due sync jobs and jobs whose worker died (lease expired).
@@ -53,11 +46,6 @@ CELERY_BEAT_SCHEDULE = {
     "lms-sync-pull-progress": {"task": "lms_sync.tasks.pull_progress", "schedule": 30 * 60},
     "lms-sync-resend-unsent-alerts": {
         "task": "lms_sync.tasks.resend_unsent_alerts",
-        "schedule": 10 * 60,
-    },
-    # Affiliate welcome e-mails whose task message was lost.
-    "affiliates-resend-unsent-welcomes": {
-        "task": "affiliates.tasks.resend_unsent_welcomes",
         "schedule": 10 * 60,
     },
     # Commissions a crash, a migration or an import left out of the daily totals.
@@ -82,10 +70,5 @@ CELERY_BEAT_SCHEDULE = {
     "grants-expire-coupons": {
         "task": "grants.tasks.expire_coupons",
         "schedule": 60 * 60,
-    },
-    # Grant e-mails (received, staff notice, decision) whose task message was lost.
-    "grants-resend-unsent-emails": {
-        "task": "grants.tasks.resend_unsent_emails",
-        "schedule": 10 * 60,
     },
 }

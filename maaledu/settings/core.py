@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "maaledu.apps.MaalEduConfig",
+    "common.apps.CommonConfig",
     "accounts",
     "courses",
     "grants",

@@ -1,6 +1,5 @@
 import threading
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.conf import settings as django_settings
@@ -8,6 +7,8 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
+from common import outbox
+from common.testing.mail import REFUSING_BACKEND, WORKING_BACKEND
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.factories import EnrollmentFactory
@@ -100,7 +101,8 @@ def test_lms_failures_at_the_threshold_alert_once_then_stay_quiet(run_checks):
     assert "learner0@example.com" not in body
     assert "/admin/ops/" in body
     incident = Incident.objects.get()
-    assert incident.resolved_at is None and incident.opened_notified_at is not None
+    assert incident.resolved_at is None
+    assert outbox.sent_at(alerts.email_key(incident.pk, alerts.OPENED_EMAIL)) is not None
 
 
 def test_lms_failures_below_the_threshold_or_older_than_an_hour_stay_quiet(run_checks):
@@ -288,30 +290,32 @@ def test_an_incident_that_clears_before_its_email_went_out_sends_nothing():
     alerts.check_alerts()
 
     incident = Incident.objects.get()
-    assert alerts.notify_incident(incident_id=incident.pk) == []
-    assert mail.outbox == []
     assert incident.resolved_at is not None
+    assert outbox.find(alerts.email_key(incident.pk, alerts.OPENED_EMAIL)).status == "canceled"
+    assert outbox.find(alerts.email_key(incident.pk, alerts.RESOLVED_EMAIL)) is None
+    assert outbox.sweep(now=timezone.now() + timedelta(hours=1)) == 0
+    assert mail.outbox == []
 
 
-def test_a_failed_send_is_given_back_and_the_retry_sends_once():
+def test_a_failed_send_is_retried_by_the_outbox_and_sent_once(
+    settings, django_capture_on_commit_callbacks
+):
     failed_lms_jobs(3)
-    alerts.check_alerts()
+    settings.EMAIL_BACKEND = REFUSING_BACKEND
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts.check_alerts()
     incident = Incident.objects.get()
+    key = alerts.email_key(incident.pk, alerts.OPENED_EMAIL)
+    assert (outbox.find(key).status, outbox.find(key).attempts) == ("pending", 1)
 
-    with (
-        mock.patch("ops.alerts.send_templated_email", side_effect=OSError("smtp down")),
-        pytest.raises(OSError),
-    ):
-        alerts.notify_incident(incident_id=incident.pk)
-    incident.refresh_from_db()
-    assert incident.opened_notified_at is None
-
-    assert alerts.notify_incident(incident_id=incident.pk) == ["ops_incident_opened"]
-    assert alerts.notify_incident(incident_id=incident.pk) == []
-    assert len(mail.outbox) == 1
+    settings.EMAIL_BACKEND = WORKING_BACKEND
+    later = timezone.now() + timedelta(minutes=5)
+    assert outbox.sweep(now=later) == 1
+    assert outbox.sweep(now=later) == 0
+    assert subjects() == ["[MaalEdu alert] LMS syncs failing"]
 
 
-def test_an_email_whose_task_was_lost_is_sent_by_a_later_run(run_checks):
+def test_an_email_whose_task_was_lost_is_sent_by_the_outbox_sweep(run_checks):
     failed_lms_jobs(3)
     alerts.check_alerts()  # its on-commit task is dropped: the message was lost
     later = timezone.now() + timedelta(minutes=6)
@@ -319,6 +323,8 @@ def test_an_email_whose_task_was_lost_is_sent_by_a_later_run(run_checks):
     outcomes = run_checks(now=later)
 
     assert outcomes[Kind.LMS_FAILURES] == alerts.STILL_OPEN
+    assert mail.outbox == []  # a check does not send again: the outbox's sweep does
+    assert outbox.sweep(now=later) == 1
     assert subjects() == ["[MaalEdu alert] LMS syncs failing"]
 
 

@@ -12,12 +12,14 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from affiliates.models import Affiliate, Commission, ReferralClick
-from common import metrics
+from common import metrics, outbox
+from common.testing.mail import REFUSING_BACKEND
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.conftest import fixture_event, post_event
 from enrollments.tests.factories import EnrollmentFactory
 from grants.models import Grant
+from grants.tests.factories import GrantFactory
 from ops.models import Incident
 
 from .conftest import METRICS_TOKEN
@@ -357,7 +359,7 @@ def test_a_sale_refunded_in_full_is_counted_apart_from_the_conversions(scrape):
 
 
 @pytest.mark.django_db
-def test_a_scrape_costs_the_same_seven_queries_whatever_the_data(
+def test_a_scrape_costs_the_same_eight_queries_whatever_the_data(
     client, settings, django_assert_num_queries
 ):
     settings.METRICS_TOKEN = METRICS_TOKEN
@@ -373,8 +375,9 @@ def test_a_scrape_costs_the_same_seven_queries_whatever_the_data(
     headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
     # One aggregate per family: enrollments, LMS jobs, Stripe events, grants, referral clicks,
-    # commissions, incidents. A new family must justify its query here.
-    with django_assert_num_queries(7):
+    # commissions, incidents, outbox e-mails (failed ones wait for staff). A new family must
+    # justify its query here.
+    with django_assert_num_queries(8):
         response = client.get("/metrics", headers=headers)
 
     assert response.status_code == 200
@@ -393,3 +396,19 @@ def test_when_the_database_fails_the_scrape_still_answers_with_up_zero(scrape, m
     assert result.value("maaledu_checkouts_started_total", kind="paid") is None
     assert "maaledu_http_requests_total" in result.text
     assert "event=metrics.database_error" in caplog.text
+
+
+@pytest.mark.django_db
+def test_failed_emails_in_the_outbox_are_counted(scrape, settings):
+    settings.EMAIL_BACKEND = REFUSING_BACKEND
+    grant = GrantFactory()
+    outbox.enqueue_email(
+        key="test:1", to=[grant.email], template="grant_received", context={"grant": grant}
+    )
+    for _ in range(outbox.MAX_ATTEMPTS):
+        outbox.deliver("test:1")
+
+    result = scrape()
+
+    assert result.value("maaledu_outbox_emails", status="failed") == 1
+    assert result.value("maaledu_outbox_emails", status="sent") == 0

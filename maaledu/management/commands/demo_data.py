@@ -44,7 +44,6 @@ class Command(BaseCommand):
                 "payout_method": PayoutMethod.PAYPAL,
                 "paypal_email": DEMO_AFFILIATE_EMAIL,
                 "terms_accepted_at": timezone.now(),
-                "welcome_sent_at": timezone.now(),
             },
         )
         outlines = sync_course_outlines()

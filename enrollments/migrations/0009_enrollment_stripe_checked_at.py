@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enrollments', '0007_enrollment_tax_and_invoice'),
+        ('enrollments', '0008_drop_email_claim_columns'),
     ]
 
     operations = [
