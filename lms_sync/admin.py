@@ -25,6 +25,7 @@ JOB_FIELDS = (
     "progress",
     "progress_at",
     "current_lesson",
+    "dispute",
     "created_at",
     "updated_at",
 )
@@ -67,6 +68,10 @@ class LmsSyncJobAdmin(admin.ModelAdmin):
     @admin.display(description="learner", ordering="enrollment__email")
     def learner(self, job: LmsSyncJob) -> str:
         return mask_email(job.enrollment.email)
+
+    @admin.display(description="dispute")
+    def dispute(self, job: LmsSyncJob) -> str:
+        return job.enrollment.get_dispute_status_display()
 
     @admin.display(description="last error")
     def short_error(self, job: LmsSyncJob) -> str:

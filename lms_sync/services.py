@@ -145,15 +145,17 @@ def _arm(enrollment_id: int, action: str) -> int:
         pk=job_id
     ).update(status=Status.SUPERSEDED, next_attempt_at=None, updated_at=now)
     if armed:
-        from .tasks import sync_job
-
         logger.info(
             "event=lms.job_armed enrollment_id=%s job_id=%s action=%s",
             enrollment_id,
             job_id,
             action,
         )
-        enqueue_on_commit(sync_job, job_id)
+    # Started now rather than at the next sweep; for a job already synced or running the task
+    # claims nothing, so a repeated signal costs one message.
+    from .tasks import sync_job
+
+    enqueue_on_commit(sync_job, job_id)
     return job_id
 
 

@@ -25,7 +25,7 @@ class Incident(models.Model):
         # Opened by lms_sync's ``lms_sync_failing`` signal, resolved by ``lms_sync_recovered``.
         LMS_CONFIG = "lms_config", "LMS credentials or site rejected"
         LMS_MAPPING = "lms_mapping", "LMS course mapping rejected"
-        LMS_GAVE_UP = "lms_gave_up", "LMS sync job failed for good"
+        LMS_GAVE_UP = "lms_gave_up", "LMS sync jobs failed"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     key = models.CharField(

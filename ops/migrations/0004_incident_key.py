@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='incident',
             name='kind',
-            field=models.CharField(choices=[('lms_failures', 'LMS syncs failing'), ('lms_overdue', 'Paid enrollments waiting for the LMS'), ('stripe_event_failed', 'Stripe event failed processing'), ('webhooks_silent', 'No Stripe webhook while checkouts start'), ('reconciliation_drift', 'Reconciliation found drift to fix by hand'), ('payment_review', 'Paid checkouts waiting for staff review'), ('lms_config', 'LMS credentials or site rejected'), ('lms_mapping', 'LMS course mapping rejected'), ('lms_gave_up', 'LMS sync job failed for good')], max_length=32),
+            field=models.CharField(choices=[('lms_failures', 'LMS syncs failing'), ('lms_overdue', 'Paid enrollments waiting for the LMS'), ('stripe_event_failed', 'Stripe event failed processing'), ('webhooks_silent', 'No Stripe webhook while checkouts start'), ('reconciliation_drift', 'Reconciliation found drift to fix by hand'), ('payment_review', 'Paid checkouts waiting for staff review'), ('lms_config', 'LMS credentials or site rejected'), ('lms_mapping', 'LMS course mapping rejected'), ('lms_gave_up', 'LMS sync jobs failed')], max_length=32),
         ),
         migrations.AddConstraint(
             model_name='incident',
