@@ -179,16 +179,21 @@ NO_ACCESS_YET = LmsAccess(state="", progress=None)
 
 
 def lms_access(enrollment_ids: list[int]) -> dict[int, LmsAccess]:
-    """Per enrollment: the current job's status, and the progress kept on its enrol job. Two
-    queries for any number of enrollments."""
+    """Per enrollment: the current job's status, and the progress kept on its enrol job. One
+    query for any number of enrollments."""
     if not enrollment_ids:
         return {}
-    current = {pk: status for pk, (_, status) in current_jobs(enrollment_ids).items()}
-    progress = dict(
-        LmsSyncJob.objects.filter(
-            enrollment_id__in=enrollment_ids, action=Action.ENROL
-        ).values_list("enrollment_id", "progress")
-    )
+    current: dict[int, str] = {}
+    progress: dict[int, float | None] = {}
+    for enrollment_id, action, status, kept in (
+        LmsSyncJob.objects.filter(enrollment_id__in=enrollment_ids)
+        .order_by("updated_at", "pk")
+        .values_list("enrollment_id", "action", "status", "progress")
+    ):
+        if status != Status.SUPERSEDED:
+            current[enrollment_id] = status  # the latest armed wins
+        if action == Action.ENROL:
+            progress[enrollment_id] = kept
     return {
         pk: LmsAccess(state=current.get(pk, ""), progress=progress.get(pk)) for pk in enrollment_ids
     }

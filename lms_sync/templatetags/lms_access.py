@@ -5,7 +5,7 @@ courses" must say whether access is ready ("Enrolling", "Ready", "Delayed") and 
 The templates ask through these tags, registered by ``lms_sync`` and reading only
 ``lms_sync.selectors``; the dependency runs page → lms_sync, never enrollments → lms_sync.
 
-    {% lms_access_map enrollments as lms_known %}      two queries for a whole list
+    {% lms_access_map enrollments as lms_known %}      one query for a whole list
     {% lms_access enrollment lms_known as access %}    one enrollment (a query without the map)
 
 ``access.state`` is the current job's status ("" while no job exists yet), ``access.progress``
