@@ -82,26 +82,29 @@ def _gave_access() -> Exists:
 def enrollments_missing_a_job(*, limit: int) -> list[int]:
     """Enrollments whose state asks for an LMS call that has no current job: a lost
     ``enrollment_paid`` / ``enrollment_revoked`` / ``enrollment_suspended``, or a process killed
-    between the enrollment's update and the job's insert. The sweep creates those jobs."""
-    paid = Q(status=Enrollment.Status.PAID)
-    disputed = Q(dispute_status=Enrollment.Dispute.OPEN)
-    missing = (
-        (paid & ~disputed & Q(has_enrol=False))
-        | (paid & disputed & Q(has_suspend=False))
-        | Q(status=Enrollment.Status.REFUNDED, gave_access=True, has_unenrol=False)
-    )
-    return list(
-        Enrollment.objects.filter(status__in=[Enrollment.Status.PAID, Enrollment.Status.REFUNDED])
-        .alias(
-            has_enrol=_current_job_of(Action.ENROL),
-            has_suspend=_current_job_of(Action.SUSPEND),
-            has_unenrol=_current_job_of(Action.UNENROL),
-            gave_access=_gave_access(),
+    between the enrollment's update and the job's insert. The sweep creates those jobs.
+
+    Three queries, one per action, each a plain NOT EXISTS the database runs as one anti-join
+    over the job table's (enrollment, action) index, oldest enrollment first."""
+    paid = Enrollment.objects.filter(status=Enrollment.Status.PAID)
+    wanted = [
+        (paid.exclude(dispute_status=Enrollment.Dispute.OPEN), Action.ENROL),
+        (paid.filter(dispute_status=Enrollment.Dispute.OPEN), Action.SUSPEND),
+        (
+            Enrollment.objects.filter(status=Enrollment.Status.REFUNDED).filter(_gave_access()),
+            Action.UNENROL,
+        ),
+    ]
+    missing: list[int] = []
+    for enrollments, action in wanted:
+        missing += (
+            enrollments.exclude(_current_job_of(action))
+            .order_by("pk")
+            .values_list("pk", flat=True)[: limit - len(missing)]
         )
-        .filter(missing)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+        if len(missing) >= limit:
+            break
+    return sorted(missing)
 
 
 def has_lms_access_job(enrollment_id: int) -> bool:
