@@ -7,14 +7,14 @@ nothing. A refund made in Stripe's dashboard arrives only as that event and ends
 The policy (``apply_refund_policy``):
 - the refunded amount is Stripe's cumulative total: it only ever grows, so replays are harmless;
 - the affiliate's commission is reversed in proportion to the refunded share;
-- access is revoked (an LMS unenrol job) on a full refund, or on a partial one when staff chose
-  so; a 100% grant (nothing to give back to the card) can be "refunded" to revoke access;
+- access is revoked (``enrollment_revoked``: lms_sync unenrols) on a full refund, or on a partial
+  one when staff chose so; a 100% grant (nothing to give back to the card) can be "refunded" to revoke access;
 - the grant coupon is given back only when staff chose so.
 
 Disputes (``record_dispute``, ``record_dispute_closed``): an open dispute suspends access and
 holds the commission; a won dispute restores both; a lost one ends like a full refund. A
-suspension is not a revocation: its LMS job (``suspend``) keeps the learner's progress on the row
-before removing the LMS enrolment, and the restore enrols them again with it.
+suspension is not a revocation: lms_sync's suspend job keeps the learner's progress before
+removing the LMS enrolment, and the restore enrols them again with it.
 """
 
 import logging
