@@ -8,7 +8,8 @@ The policy (``apply_refund_policy``):
 - the refunded amount is Stripe's cumulative total: it only ever grows, so replays are harmless;
 - the affiliate's commission is reversed in proportion to the refunded share;
 - access is revoked (``enrollment_revoked``: lms_sync unenrols) on a full refund, or on a partial
-  one when staff chose so; a 100% grant (nothing to give back to the card) can be "refunded" to revoke access;
+  one when staff chose so; a 100% grant (nothing to give back to the card) can be "refunded" to
+  revoke access;
 - the grant coupon is given back only when staff chose so.
 
 Disputes (``record_dispute``, ``record_dispute_closed``): an open dispute suspends access and
