@@ -504,14 +504,14 @@ def retry_now(*, job_ids: list[int]) -> int:
     return retried
 
 
-def requeue(*, enrollment_id: int, action: str, when: list[str] | None = None) -> bool:
+def requeue(*, enrollment_id: int, action: str) -> bool:
     """Run a finished job (synced or failed) of this action again: reconciliation found the LMS
     disagreeing with it. Only the current job is requeued (one conditional UPDATE)."""
     now = timezone.now()
     requeued = LmsSyncJob.objects.filter(
         enrollment_id=enrollment_id,
         action=action,
-        status__in=when or [Status.SYNCED, Status.FAILED],
+        status__in=[Status.SYNCED, Status.FAILED],
     ).update(status=Status.PENDING, attempts=0, next_attempt_at=now, last_error="", updated_at=now)
     if requeued:
         from .tasks import sync_job
