@@ -105,3 +105,22 @@ def test_sweeper_starts_a_bounded_number_of_jobs_per_run_oldest_first(fake, cour
         LmsStatus.SYNCED,
     ]
     assert tasks.sweep_due_jobs() == 1
+
+
+def test_the_learners_data_export_includes_the_lms_progress_lms_sync_keeps(course):
+    from accounts.tests.factories import UserFactory
+    from courses.tests.factories import CourseFactory
+    from enrollments.services.privacy import export_account_data
+
+    user = UserFactory(email="ada@example.com")
+    job = paid_job(course, email="ada@example.com", user=user, lms_progress=42.0)
+    not_started = paid_job(CourseFactory(), email="ada@example.com", user=user)
+    no_job_yet = EnrollmentFactory(
+        email="ada@example.com", user=user, status=Enrollment.Status.PAID
+    )
+
+    orders = {o["order"]: o for o in export_account_data(user)["orders"]}
+
+    assert orders[job.enrollment_id]["lms_progress_percent"] == 42.0
+    assert orders[not_started.enrollment_id]["lms_progress_percent"] is None
+    assert orders[no_job_yet.pk]["lms_progress_percent"] is None
