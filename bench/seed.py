@@ -22,6 +22,7 @@ from affiliates.models import Affiliate, Commission, Payout, ReferralClick
 from courses.models import Course
 from enrollments.models import Enrollment
 from grants.models import Grant
+from lms_sync.models import LmsSyncJob
 
 AFFILIATE_EMAIL = "affiliate@bench.maaledu.test"
 # Sales are spread over this many 30-day blocks back from now; block 0 is not paid out yet.
@@ -206,14 +207,34 @@ def _seed_other_enrollments(count: int, course_count: int) -> None:
             "stripe_session_id": "'cs_bench_learner_' || g",
             "stripe_payment_intent_id": "'pi_bench_learner_' || g",
             "paid_at": "CASE WHEN mod(g, 20) >= 3 THEN t.made END",
-            "lms_status": "CASE WHEN mod(g, 20) >= 4 THEN 'synced' ELSE '' END",
-            "lms_synced_at": "CASE WHEN mod(g, 20) >= 4 THEN t.made END",
             "created_at": "t.made - interval '5 minutes'",
             "updated_at": "t.made",
         },
         f"generate_series(1, %s) AS g CROSS JOIN LATERAL (SELECT {made} AS made, g AS k) AS t"
         f" JOIN {_COURSES} ON c.n = mod(g, %s)",
         [count, course_count],
+    )
+    _seed_synced_lms_jobs()
+
+
+def _seed_synced_lms_jobs() -> None:
+    """Every paid enrollment without an LMS job gets a synced enrol job (lms_sync's table), as
+    if it had been enrolled when it was paid."""
+    enrollments = connection.ops.quote_name(Enrollment._meta.db_table)
+    jobs = connection.ops.quote_name(LmsSyncJob._meta.db_table)
+    insert_select(
+        LmsSyncJob,
+        {
+            "enrollment_id": "e.id",
+            "action": "'enrol'",
+            "status": "'synced'",
+            "synced_at": "e.paid_at",
+            "created_at": "e.paid_at",
+            "updated_at": "e.paid_at",
+        },
+        # Table names from the models' metadata, quoted: no outside input.
+        f"{enrollments} AS e WHERE e.status = 'paid' AND e.paid_at IS NOT NULL"  # noqa: S608
+        f" AND NOT EXISTS (SELECT 1 FROM {jobs} AS j WHERE j.enrollment_id = e.id)",
     )
 
 
@@ -274,8 +295,6 @@ def add_affiliate_sales(affiliate: Affiliate, *, up_to: int, clicks_per_commissi
             "stripe_session_id": "'cs_bench_buyer_' || g",
             "stripe_payment_intent_id": "'pi_bench_buyer_' || g",
             "paid_at": "t.sold",
-            "lms_status": "'synced'",
-            "lms_synced_at": "t.sold",
             "created_at": "t.sold - interval '5 minutes'",
             "updated_at": "t.sold",
         },
@@ -283,6 +302,7 @@ def add_affiliate_sales(affiliate: Affiliate, *, up_to: int, clicks_per_commissi
         f" JOIN {_COURSES} ON c.n = mod(g, %s)",
         [have + 1, up_to, course_count],
     )
+    _seed_synced_lms_jobs()
     commission = "(e.amount_due_cents * 10 + 50) / 100"
     insert_select(
         Commission,

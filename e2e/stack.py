@@ -469,8 +469,11 @@ class Stack:
             "from enrollments.models import Enrollment\n"
             f"rows = Enrollment.objects.filter(email={email.lower()!r}, "
             f"course__slug={course_slug!r}).order_by('pk')\n"
+            "from lms_sync import selectors\n"
             "result = list(rows.values('pk', 'status', 'kind', 'amount_due_cents', "
-            "'stripe_session_id', 'lms_status', 'affiliate_id'))\n"
+            "'stripe_session_id', 'affiliate_id'))\n"
+            "access = selectors.lms_access([row['pk'] for row in result])\n"
+            "result = [{**row, 'lms_status': access[row['pk']].state} for row in result]\n"
         )
 
 

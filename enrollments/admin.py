@@ -22,11 +22,11 @@ class EnrollmentAdmin(RecordAdmin):
         "status",
         "kind",
         "amount_due_display",
-        "lms_status",
         "needs_review",
         "created_at",
     )
-    list_filter = ("status", "kind", "needs_review", "lms_status", "course", "created_at")
+    # LMS sync state: the LMS sync jobs admin (lms_sync), which enrollments does not import.
+    list_filter = ("status", "kind", "needs_review", "course", "created_at")
     search_fields = ("email", "stripe_session_id", "stripe_payment_intent_id")
     list_select_related = ("course",)
     date_hierarchy = "created_at"

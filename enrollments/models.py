@@ -11,9 +11,9 @@ from grants.models import Grant
 class Enrollment(models.Model):
     """One learner's purchase of one course, from checkout to fulfilment (and refund).
 
-    Every transition is a conditional UPDATE on this row (see ``enrollments.services``); the LMS
-    sync job lives on the same row, so the update that makes an enrollment paid also creates its
-    sync job — a paid enrollment without one cannot exist.
+    Every transition is a conditional UPDATE on this row (see ``enrollments.services``). Its LMS
+    sync jobs are ``lms_sync``'s (``lms_sync.models.LmsSyncJob``), created when that app hears
+    ``enrollments.signals``; its sweep creates any job a lost signal missed.
     """
 
     class Status(models.TextChoices):
@@ -30,21 +30,6 @@ class Enrollment(models.Model):
         PURCHASE = "paid", "Paid"
         FULL_GRANT = "full_grant", "Grant (100% off)"
         PARTIAL_GRANT = "partial_grant", "Grant (partial discount)"
-
-    class LmsStatus(models.TextChoices):
-        NOT_REQUIRED = "", "—"
-        PENDING = "pending", "Pending"
-        IN_PROGRESS = "in_progress", "In progress"
-        SYNCED = "synced", "Synced"
-        WAITING_CONFIG = "waiting_config", "Waiting for configuration"
-        FAILED = "failed", "Failed"
-
-    class LmsAction(models.TextChoices):
-        ENROL = "enrol", "Enrol"
-        UNENROL = "unenrol", "Unenrol"
-        # A dispute: progress is kept on this row, then the LMS enrolment removed; a won
-        # dispute enrols again with that progress (lms_sync.frappe explains why).
-        SUSPEND = "suspend", "Suspend (keep progress)"
 
     email = models.EmailField(help_text="The learner's e-mail, lower-case.")
     user = models.ForeignKey(
@@ -116,26 +101,6 @@ class Enrollment(models.Model):
         max_length=4, choices=Dispute.choices, default=Dispute.NONE, blank=True
     )
 
-    # LMS sync job (lms_sync works these fields; see lms_sync.services).
-    lms_status = models.CharField(
-        max_length=16, choices=LmsStatus.choices, default=LmsStatus.NOT_REQUIRED, blank=True
-    )
-    lms_action = models.CharField(max_length=8, choices=LmsAction.choices, default=LmsAction.ENROL)
-    lms_attempts = models.PositiveIntegerField(default=0)
-    lms_next_attempt_at = models.DateTimeField(null=True, blank=True)
-    lms_lease_token = models.CharField(max_length=32, blank=True)
-    lms_lease_until = models.DateTimeField(null=True, blank=True)
-    lms_last_error = models.TextField(blank=True)
-    lms_enrollment_name = models.CharField(max_length=140, blank=True)
-    lms_synced_at = models.DateTimeField(null=True, blank=True)
-    lms_progress = models.FloatField(null=True, blank=True)
-    lms_current_lesson = models.CharField(
-        max_length=140,
-        blank=True,
-        help_text="The LMS lesson to resume, kept while access is suspended.",
-    )
-    lms_progress_at = models.DateTimeField(null=True, blank=True)
-
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -168,10 +133,6 @@ class Enrollment(models.Model):
         indexes = [
             # "My courses": a learner's enrollments by e-mail.
             models.Index(fields=["email", "status"], name="enrollment_email_status_idx"),
-            # The LMS sweeper: due jobs by status and next attempt time.
-            models.Index(
-                fields=["lms_status", "lms_next_attempt_at"], name="enrollment_lms_due_idx"
-            ),
             # Expiring stale checkouts.
             models.Index(fields=["status", "expires_at"], name="enrollment_status_expiry_idx"),
         ]
@@ -181,14 +142,12 @@ class Enrollment(models.Model):
 
     @property
     def is_settled(self) -> bool:
-        """Nothing more will change by itself: the status page can stop refreshing."""
+        """Nothing more will change here by itself: the payment is decided. A paid enrollment's
+        LMS access may still be on its way; the status page asks ``lms_sync`` about that (its
+        ``lms_access`` template tag)."""
         if self.awaits_staff_review:
             return True
-        if self.status == self.Status.PENDING:
-            return False
-        if self.status == self.Status.PAID:
-            return self.lms_status in (self.LmsStatus.SYNCED, self.LmsStatus.FAILED)
-        return True
+        return self.status != self.Status.PENDING
 
     @property
     def awaits_staff_review(self) -> bool:

@@ -35,6 +35,7 @@ from enrollments.models import Enrollment
 from grants import services as grant_services
 from grants.coupons import is_current_format, normalize_coupon_code, normalize_legacy_coupon_code
 from grants.models import Grant
+from lms_sync import services as lms_services
 
 from .documents import (
     DEFAULT_CURRENCY,
@@ -448,8 +449,6 @@ class Importer:
             affiliate_id=affiliate.pk if affiliate is not None else None,
             stripe_session_id=session_id,
             stripe_payment_intent_id=intent_id,
-            lms_enrollment_name=lms_name,
-            lms_synced_at=moment(sync.get("syncedAt")),
         )
         if self.dry_run:
             owner = (email, course.slug)
@@ -461,7 +460,8 @@ class Importer:
                 self.dry_paid.add(owner)
             enrollment = Enrollment(paid_at=sale.paid_at)
         else:
-            enrollment = self._write_sale(sale, lid, commission, affiliate)
+            lms_synced = (lms_name, moment(sync.get("syncedAt"))) if lms_name else None
+            enrollment = self._write_sale(sale, lid, commission, affiliate, lms_synced)
         self.enrollments[lid] = enrollment
         if not refunded:
             key = "lms_synced_kept" if lms_name else "lms_jobs_queued"
@@ -499,7 +499,11 @@ class Importer:
         self.report.commissions_not_recorded.append({"enrollment": lid, "reason": reason})
         return affiliate, None
 
-    def _write_sale(self, sale, lid: str, commission, affiliate) -> Enrollment:
+    def _write_sale(self, sale, lid: str, commission, affiliate, lms_synced) -> Enrollment:
+        """The sale, through ``enrollments``; its LMS state through ``lms_sync``: repaired, not
+        copied. Only a sale the old system synced *and* whose Frappe enrollment name it kept gets
+        a synced enrol job; every other paid one gets a pending job (the sweep would create it
+        too), whose look-before-insert is safe when the learner was in fact enrolled."""
         with transaction.atomic():
             try:
                 enrollment, created = enrollment_services.import_sale(sale)
@@ -522,6 +526,15 @@ class Importer:
                     sold_at=sale.paid_at,
                     reversed=sale.refunded,
                 )
+            if created and not sale.refunded:
+                if lms_synced is not None:
+                    lms_services.record_imported_sync(
+                        enrollment_id=enrollment.pk,
+                        lms_enrollment_name=lms_synced[0],
+                        synced_at=lms_synced[1] or sale.paid_at,
+                    )
+                else:
+                    lms_services.schedule(enrollment_id=enrollment.pk)
             self._record("enrollments", lid, enrollment)
         return enrollment
 

@@ -1,56 +1,75 @@
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from enrollments.models import Enrollment
 
 
-class LmsSyncJob(Enrollment):
-    """An enrollment seen as its LMS sync job (the ``lms_*`` fields), for the staff admin."""
+class LmsSyncJob(models.Model):
+    """One LMS call to make for one enrollment: enrol, unenrol or suspend (one row per action).
 
-    class Meta:
-        proxy = True
-        verbose_name = "LMS sync job"
-        verbose_name_plural = "LMS sync jobs"
-
-    def __str__(self) -> str:
-        return f"LMS sync job #{self.pk}"  # the admin shows this; the learner's e-mail stays out
-
-
-class LmsAlert(models.Model):
-    """One incident staff were (or are being) told about by e-mail.
-
-    The partial unique constraint allows one *open* alert per (kind, key): the first failing job
-    inserts it and e-mails staff, every later one hits the constraint and stays quiet. A later
-    successful sync resolves it, so the next failure is a new incident and alerts again.
+    Owned by ``lms_sync``: created when it hears ``enrollment_paid`` / ``enrollment_revoked`` /
+    ``enrollment_suspended`` (an insert guarded by the (enrollment, action) unique constraint),
+    and by ``sweep_due_jobs`` for any enrollment whose job a lost signal never created. No other
+    app writes this table. Only one job of an enrollment is current: arming one marks the others
+    ``superseded`` (a won dispute re-arms the superseded enrol job, which keeps the progress the
+    suspend job saved on it). The enrol job also keeps what the LMS knows about the learner's
+    enrolment (progress, lesson to resume).
     """
 
-    class Kind(models.TextChoices):
-        CONFIG = "config", "LMS credentials or site rejected"
-        MAPPING = "mapping", "Course mapping rejected"
-        FAILED = "failed", "Sync jobs failed"
+    class Action(models.TextChoices):
+        ENROL = "enrol", "Enrol"
+        UNENROL = "unenrol", "Unenrol"
+        # A dispute: progress is kept on the enrol job, then the LMS enrolment removed; a won
+        # dispute enrols again with that progress (lms_sync.frappe explains why).
+        SUSPEND = "suspend", "Suspend (keep progress)"
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    key = models.CharField(
-        max_length=100, help_text="What the incident is about: the site, or one course."
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "in_progress", "In progress"
+        SYNCED = "synced", "Synced"
+        WAITING_CONFIG = "waiting_config", "Waiting for configuration"
+        FAILED = "failed", "Failed"
+        # Another action of the same enrollment became current (refund, dispute, dispute won).
+        SUPERSEDED = "superseded", "Superseded"
+        # The learner deleted their account before the job ran: nothing to do any more.
+        CANCELLED = "cancelled", "Not needed (account deleted)"
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=8, choices=Action.choices, default=Action.ENROL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    lms_enrollment_name = models.CharField(max_length=140, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    progress = models.FloatField(null=True, blank=True)
+    current_lesson = models.CharField(
+        max_length=140,
+        blank=True,
+        help_text="The LMS lesson to resume, kept while access is suspended.",
     )
-    detail = models.TextField(blank=True, help_text="The first error, as Frappe explained it.")
-    opened_at = models.DateTimeField(default=timezone.now)
-    notified_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["-opened_at"]
+        ordering = ["-created_at"]
+        verbose_name = "LMS sync job"
+        verbose_name_plural = "LMS sync jobs"
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "key"],
-                condition=Q(resolved_at__isnull=True),
-                name="lms_alert_one_open_per_incident",
+                fields=["enrollment", "action"], name="lms_sync_job_one_per_enrollment_action"
             ),
+        ]
+        indexes = [
+            # The sweeper: due jobs by status and next attempt time.
+            models.Index(fields=["status", "next_attempt_at"], name="lms_sync_job_due_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.key}"
+        return f"LMS sync job #{self.pk}"  # the admin shows this; the learner's e-mail stays out
 
 
 class LmsUserErasure(models.Model):

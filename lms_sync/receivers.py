@@ -1,37 +1,52 @@
-"""The hook that starts LMS sync jobs: ``enrollments.signals`` → ``sync_enrollment.delay``.
+"""The hooks that create LMS sync jobs: ``enrollments.signals`` → ``services.schedule``.
 
-``enrollment_paid`` (Stripe payment, 100 % grant or a won dispute), ``enrollment_revoked`` (full
-refund) and ``enrollment_suspended`` (dispute opened) are sent by ``enrollments.services`` after
-the commit of the update that changed the enrollment, and that same update already wrote the
-sync job (``lms_status=pending`` with ``lms_action`` enrol, unenrol or suspend) on the row.
-These receivers only start it now rather than at the next sweep: if the message is lost,
-``lms_sync.tasks.sweep_due_jobs`` starts the job within a minute. Connected in
-``LmsSyncConfig.ready()``.
+``enrollment_paid`` (Stripe payment, 100 % grant or a won dispute), ``enrollment_revoked``
+(refund that removes access, or a lost dispute) and ``enrollment_suspended`` (dispute opened) are
+sent by ``enrollments.services`` after the commit of the update that changed the enrollment.
+The receiver inserts the job the enrollment's state now asks for (guarded by the
+(enrollment, action) unique constraint) and enqueues it on commit. If the signal is lost, or the
+process dies before the receiver runs, ``lms_sync.tasks.sweep_due_jobs`` creates the job within
+a minute (``services.create_missing_jobs``). Connected in ``LmsSyncConfig.ready()``.
 """
+
+import logging
 
 from django.dispatch import receiver
 
-from common.queue import enqueue
 from enrollments.signals import (
+    account_data_requested,
     account_erased,
     enrollment_paid,
     enrollment_revoked,
     enrollment_suspended,
 )
 
-from . import services
-from .tasks import sync_enrollment
+from . import selectors, services
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(
     [enrollment_paid, enrollment_revoked, enrollment_suspended], dispatch_uid="lms_sync.start_sync"
 )
 def start_sync(sender, enrollment_id: int, **kwargs) -> None:
-    enqueue(sync_enrollment, enrollment_id)
+    try:
+        services.schedule(enrollment_id=enrollment_id)
+    except Exception:  # the database hiccuped: the sweep creates the job within a minute
+        logger.exception("event=lms.schedule_failed enrollment_id=%s", enrollment_id)
 
 
 @receiver(account_erased, dispatch_uid="lms_sync.erase_lms_user")
 def record_user_erasure(sender, user_id: int, email: str, **kwargs) -> None:
     """A deleted account: record the LMS erasure job now, while the deletion still knows the
-    address. ``sweep_user_erasures`` starts it once due (after one lease period)."""
+    address (``sweep_user_erasures`` starts it once due, after one lease period), and stop the
+    learner's enrol jobs that have not run."""
+    services.cancel_for_erased_account(user_id=user_id, email=email)
     services.request_user_erasure(email=email)
+
+
+@receiver(account_data_requested, dispatch_uid="lms_sync.account_data")
+def export_progress(sender, enrollment_ids: list[int], **kwargs) -> dict:
+    """The learner's data export: the LMS progress kept for each of their enrollments."""
+    access = selectors.lms_access(enrollment_ids)
+    return {"lms_progress": {pk: state.progress for pk, state in access.items()}}

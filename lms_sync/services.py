@@ -1,9 +1,11 @@
-"""LMS sync jobs: claim, call Frappe, record the outcome; staff alerts, retries, progress.
+"""LMS sync jobs: create, claim, call Frappe, record the outcome; retries, progress.
 
-The job lives on its ``Enrollment`` row (the ``lms_*`` fields), created by the same conditional
-update that makes the enrollment paid (``enrol``), refunded (``unenrol``) or disputed
-(``suspend``: the learner's progress and lesson to resume are saved on the row, then the LMS
-enrolment is removed; a won dispute's ``enrol`` creates it again with them). Its life:
+A job is an ``LmsSyncJob`` row (one per enrollment and action), owned by this app. It is created
+here and nowhere else: by ``schedule`` when ``enrollments`` announces that an enrollment became
+paid (``enrol``), was revoked (``unenrol``) or disputed (``suspend``: the learner's progress and
+lesson to resume are saved on the enrol job, then the LMS enrolment is removed; a won dispute
+re-arms the enrol job, which enrols again with them), and by the sweep (``create_missing_jobs``)
+for any enrollment whose signal was lost. Its life:
 
     pending ──claim_job──▶ in_progress ──▶ synced
                                ├─ Frappe unreachable / 5xx ─▶ pending after a backoff,
@@ -14,14 +16,16 @@ enrolment is removed; a won dispute's ``enrol`` creates it again with them). Its
                                │  LMS course unpublished      LMS_SYNC_CONFIG_RETRY_SECONDS; alert
                                └─ course mapping refused ───▶ failed (waits for staff); alert
 
-``failed`` means "needs staff": after fixing the cause (the course's Frappe name, the LMS course
-itself) staff use the admin action "Retry LMS sync now" (``retry_now``). Waiting for
-configuration never uses up the retry budget.
+Arming a job marks the enrollment's other jobs ``superseded``: only the latest action runs, and
+an in-flight call of a superseded job records nothing (its outcome is conditional on
+``in_progress``). ``failed`` means "needs staff": after fixing the cause staff use "Retry LMS
+sync now" (``retry_now``). Waiting for configuration never uses up the retry budget.
 
-Every step is one conditional UPDATE. The claim takes a lease with a fresh random token, so two
-workers never call Frappe for one enrollment at once; the outcome is written only ``WHERE`` the
-token is still ours, so a worker whose lease was taken over (it stalled past
-LMS_SYNC_LEASE_SECONDS) records nothing. Alerts are inserts guarded by a unique constraint.
+Every step is one conditional UPDATE or an insert guarded by the (enrollment, action) unique
+constraint. The claim takes a lease with a fresh random token, and no job is claimed while
+another job of its enrollment holds a live lease, so two workers never call Frappe for one
+enrollment at once; the outcome is written only ``WHERE`` the token is still ours. Alerts go to
+``ops`` through ``lms_sync.signals`` (``lms_sync_failing`` / ``lms_sync_recovered``).
 """
 
 from __future__ import annotations
@@ -36,16 +40,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, FloatField, Q, Value, When
-from django.urls import reverse
+from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, Value, When
 from django.utils import timezone
 
-from common.mail import send_templated_email
-from common.queue import enqueue_on_commit
+from common.queue import enqueue_on_commit, send_on_commit
 from courses import services as course_services
 from enrollments.models import Enrollment
 
-from . import selectors
+from . import selectors, signals
 from .frappe import (
     EnrolmentState,
     FrappeClient,
@@ -56,12 +58,12 @@ from .frappe import (
     LmsNotConfigured,
     LmsTransientError,
 )
-from .models import LmsAlert, LmsUserErasure
+from .models import LmsSyncJob, LmsUserErasure
 
 logger = logging.getLogger(__name__)
 
-LmsStatus = Enrollment.LmsStatus
-LmsAction = Enrollment.LmsAction
+Status = LmsSyncJob.Status
+Action = LmsSyncJob.Action
 
 # What run_job did; also the Celery task's result.
 SYNCED = "synced"
@@ -71,33 +73,173 @@ WAITING_CONFIG = "waiting_config"
 NOT_CLAIMED = "not_claimed"  # not due, already synced, or another worker holds it
 DISCARDED = "discarded"  # our lease was taken over (or the job changed) while we called Frappe
 
-SITE_KEY = "site"
-RETRYABLE = [LmsStatus.PENDING, LmsStatus.WAITING_CONFIG, LmsStatus.FAILED]
+SITE_KEY = signals.SITE_KEY
+RETRYABLE = [Status.PENDING, Status.WAITING_CONFIG, Status.FAILED]
+# Jobs a newly armed action replaces (a cancelled job stays cancelled: its account is gone).
+REPLACEABLE = [
+    Status.PENDING,
+    Status.IN_PROGRESS,
+    Status.WAITING_CONFIG,
+    Status.FAILED,
+    Status.SYNCED,
+]
 
 
-def claim_job(*, enrollment_id: int, now: datetime | None = None) -> str | None:
+# --- Creating jobs ------------------------------------------------------------------------------
+
+
+def schedule(*, enrollment_id: int) -> int | None:
+    """Make the job the enrollment's state asks for current, and start it after commit.
+
+    Called by the ``enrollment_paid`` / ``enrollment_revoked`` / ``enrollment_suspended``
+    receivers and by the sweep; safe to call any number of times, concurrently. The job is an
+    insert guarded by the (enrollment, action) unique constraint; a job that exists but was
+    superseded (an enrol job after a won dispute) is re-armed by one conditional UPDATE. Then
+    the enrollment's other jobs are superseded. The state is read again afterwards, and the
+    work redone if it moved meanwhile (a dispute opening while its payment was scheduled).
+    Returns the current job's id (None when the enrollment needs no LMS call).
+    """
+    for _ in range(3):
+        enrollment = Enrollment.objects.filter(pk=enrollment_id).first()
+        if enrollment is None:
+            return None
+        action = selectors.wanted_action(
+            enrollment, has_lms_access_job=selectors.has_lms_access_job(enrollment_id)
+        )
+        if action is None:
+            return None
+        job_id = _arm(enrollment_id, action)
+        again = Enrollment.objects.filter(pk=enrollment_id).first()
+        if again is not None and (again.status, again.dispute_status) == (
+            enrollment.status,
+            enrollment.dispute_status,
+        ):
+            return job_id
+    return job_id
+
+
+def _arm(enrollment_id: int, action: str) -> int:
+    now = timezone.now()
+    armed = False
+    try:
+        with transaction.atomic():
+            job = LmsSyncJob.objects.create(
+                enrollment_id=enrollment_id, action=action, next_attempt_at=now
+            )
+        armed = True
+        job_id = job.pk
+    except IntegrityError:
+        job_id = LmsSyncJob.objects.values_list("pk", flat=True).get(
+            enrollment_id=enrollment_id, action=action
+        )
+        armed = bool(
+            LmsSyncJob.objects.filter(pk=job_id, status=Status.SUPERSEDED).update(
+                status=Status.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                last_error="",
+                updated_at=now,
+            )
+        )
+    LmsSyncJob.objects.filter(enrollment_id=enrollment_id, status__in=REPLACEABLE).exclude(
+        pk=job_id
+    ).update(status=Status.SUPERSEDED, next_attempt_at=None, updated_at=now)
+    if armed:
+        logger.info(
+            "event=lms.job_armed enrollment_id=%s job_id=%s action=%s",
+            enrollment_id,
+            job_id,
+            action,
+        )
+    # Started now rather than at the next sweep; for a job already synced or running the task
+    # claims nothing, so a repeated signal costs one message.
+    from .tasks import sync_job
+
+    enqueue_on_commit(sync_job, job_id)
+    return job_id
+
+
+def create_missing_jobs(*, limit: int) -> int:
+    """The sweep's half that no signal can lose: every paid (or revoked, or disputed)
+    enrollment without its current job gets one now. Returns how many were scheduled."""
+    ids = selectors.enrollments_missing_a_job(limit=limit)
+    for enrollment_id in ids:
+        logger.warning(
+            "event=lms.job_missing enrollment_id=%s (created by the sweep)", enrollment_id
+        )
+        schedule(enrollment_id=enrollment_id)
+    return len(ids)
+
+
+def record_imported_sync(
+    *, enrollment_id: int, lms_enrollment_name: str, synced_at: datetime
+) -> int:
+    """An enrollment imported from the old MaalEdu that was already enrolled in the LMS: its
+    enrol job is recorded as synced (an insert guarded by the unique constraint; a re-run finds
+    the same job). Every other imported paid enrollment gets a pending job from the sweep."""
+    job, _ = LmsSyncJob.objects.get_or_create(
+        enrollment_id=enrollment_id,
+        action=Action.ENROL,
+        defaults={
+            "status": Status.SYNCED,
+            "lms_enrollment_name": lms_enrollment_name,
+            "synced_at": synced_at,
+        },
+    )
+    return job.pk
+
+
+def cancel_for_erased_account(*, user_id: int, email: str) -> int:
+    """A deleted account: enrol jobs that have not synced stop, and paid enrollments with no
+    enrol job yet get a cancelled one (so the sweep does not enrol the placeholder address).
+    Returns how many jobs were cancelled."""
+    now = timezone.now()
+    mine = Enrollment.objects.filter(Q(email=email) | Q(user_id=user_id))
+    cancelled = LmsSyncJob.objects.filter(
+        enrollment__in=mine,
+        action=Action.ENROL,
+        status__in=[Status.PENDING, Status.WAITING_CONFIG, Status.FAILED],
+    ).update(status=Status.CANCELLED, next_attempt_at=None, updated_at=now)
+    without_job = mine.filter(status=Enrollment.Status.PAID).exclude(
+        Exists(LmsSyncJob.objects.filter(enrollment_id=OuterRef("pk"), action=Action.ENROL))
+    )
+    LmsSyncJob.objects.bulk_create(
+        [
+            LmsSyncJob(enrollment_id=pk, action=Action.ENROL, status=Status.CANCELLED)
+            for pk in without_job.values_list("pk", flat=True)
+        ],
+        ignore_conflicts=True,
+    )
+    return cancelled
+
+
+# --- Running jobs -------------------------------------------------------------------------------
+
+
+def claim_job(*, job_id: int, now: datetime | None = None) -> str | None:
     """Take the job if it is due or its lease expired; return the lease token, or None."""
     now = now or timezone.now()
     token = secrets.token_hex(16)
-    claimed = Enrollment.objects.filter(selectors.claimable(now=now), pk=enrollment_id).update(
-        lms_status=LmsStatus.IN_PROGRESS,
-        lms_lease_token=token,
-        lms_lease_until=now + timedelta(seconds=settings.LMS_SYNC_LEASE_SECONDS),
-        lms_attempts=F("lms_attempts") + 1,
+    claimed = LmsSyncJob.objects.filter(selectors.claimable(now=now), pk=job_id).update(
+        status=Status.IN_PROGRESS,
+        lease_token=token,
+        lease_until=now + timedelta(seconds=settings.LMS_SYNC_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
         updated_at=timezone.now(),
     )
     return token if claimed else None
 
 
-def run_job(*, enrollment_id: int, now: datetime | None = None) -> str:
+def run_job(*, job_id: int, now: datetime | None = None) -> str:
     """Claim the job, make its one Frappe call, record what happened. Safe to call any time,
     any number of times, concurrently. ``now`` pins the clock (tests travel in time with it)."""
     clock: Callable[[], datetime] = (lambda: now) if now else timezone.now
-    token = claim_job(enrollment_id=enrollment_id, now=clock())
+    token = claim_job(job_id=job_id, now=clock())
     if token is None:
         return NOT_CLAIMED
-    job = Enrollment.objects.select_related("course", "user").get(pk=enrollment_id)
-    if job.lms_attempts > settings.LMS_SYNC_MAX_ATTEMPTS:
+    job = LmsSyncJob.objects.select_related("enrollment__course", "enrollment__user").get(pk=job_id)
+    course = job.enrollment.course
+    if job.attempts > settings.LMS_SYNC_MAX_ATTEMPTS:
         # Only reached when workers kept dying mid-call (a transient error on the last attempt
         # already fails the job): stop instead of looping forever.
         return _give_up(job, token, "gave up: every attempt stopped mid-sync")
@@ -112,7 +254,7 @@ def run_job(*, enrollment_id: int, now: datetime | None = None) -> str:
         retry_in = _jittered(settings.LMS_SYNC_CONFIG_RETRY_SECONDS)
         outcome = _wait_for_config(job, token, clock(), error, retry_in=retry_in)
         if outcome == WAITING_CONFIG:
-            _open_alert(LmsAlert.Kind.CONFIG, SITE_KEY, error.detail)
+            _alert(signals.CONFIG, SITE_KEY, error.detail)
         return outcome
     except LmsCourseUnpublished as error:
         # Never enrol into a course staff unpublished (Frappe would let our Moderator user):
@@ -124,17 +266,17 @@ def run_job(*, enrollment_id: int, now: datetime | None = None) -> str:
         )
         outcome = _wait_for_config(job, token, clock(), error, retry_in=retry_in, detail=reason)
         if outcome == WAITING_CONFIG:
-            _open_alert(
-                LmsAlert.Kind.MAPPING,
-                _course_key(job.course_id),
-                f"{job.course.title} (LMS course {job.course.frappe_course!r}): {error.detail}",
+            _alert(
+                signals.MAPPING,
+                signals.course_key(course.pk),
+                f"{course.title} (LMS course {course.frappe_course!r}): {error.detail}",
             )
         return outcome
     except LmsMappingError as error:
-        detail = f"{job.course.title} (LMS course {job.course.frappe_course!r}): {error.detail}"
+        detail = f"{course.title} (LMS course {course.frappe_course!r}): {error.detail}"
         outcome = _fail(job, token, error.detail)
         if outcome == FAILED:
-            _open_alert(LmsAlert.Kind.MAPPING, _course_key(job.course_id), detail)
+            _alert(signals.MAPPING, signals.course_key(course.pk), detail)
         return outcome
     except LmsTransientError as error:
         return _retry_later(job, token, clock(), error.detail, type(error).__name__)
@@ -142,8 +284,8 @@ def run_job(*, enrollment_id: int, now: datetime | None = None) -> str:
         return _give_up(job, token, error.detail)
     except Exception as error:
         # A bug or a bad row: record it and back off rather than hold the lease until it
-        # expires and loop. The traceback goes to the log, never to lms_last_error.
-        logger.exception("event=lms.error enrollment_id=%s", job.pk)
+        # expires and loop. The traceback goes to the log, never to last_error.
+        logger.exception("event=lms.error job_id=%s", job.pk)
         return _retry_later(
             job, token, clock(), f"internal error ({type(error).__name__})", type(error).__name__
         )
@@ -151,121 +293,131 @@ def run_job(*, enrollment_id: int, now: datetime | None = None) -> str:
 
 
 class _LeaseLost(Exception):
-    """The row changed under our lease mid-job: stop before the next Frappe call."""
+    """The job changed under our lease mid-job: stop before the next Frappe call."""
 
 
-def _call_frappe(job: Enrollment, token: str) -> str:
+def _call_frappe(job: LmsSyncJob, token: str) -> str:
     """Enrol, unenrol or suspend; return the LMS Enrollment name to keep ('' once removed).
 
-    An enrol passes the progress and lesson this row keeps (saved by a suspension, or last
+    An enrol passes the progress and lesson its job keeps (saved by a suspension, or last
     read), so an enrolment that is created again does not start the learner at 0 %."""
     client = FrappeClient.from_settings()
-    course = job.course.frappe_course
+    enrollment = job.enrollment
+    course = enrollment.course.frappe_course
     try:
-        if job.lms_action == LmsAction.SUSPEND:
-            _keep_state(job, token, client.enrolment_state(email=job.email, course=course))
-        if job.lms_action in (LmsAction.UNENROL, LmsAction.SUSPEND):
-            client.unenrol(email=job.email, course=course)
+        if job.action == Action.SUSPEND:
+            _keep_state(job, token, client.enrolment_state(email=enrollment.email, course=course))
+        if job.action in (Action.UNENROL, Action.SUSPEND):
+            client.unenrol(email=enrollment.email, course=course)
             return ""
         return client.enrol(
-            email=job.email,
-            full_name=job.user.name if job.user else "",
+            email=enrollment.email,
+            full_name=enrollment.user.name if enrollment.user else "",
             course=course,
-            progress=job.lms_progress,
-            current_lesson=job.lms_current_lesson,
+            progress=job.progress,
+            current_lesson=job.current_lesson,
         )
     finally:
         client.close()
 
 
-def _keep_state(job: Enrollment, token: str, state: EnrolmentState | None) -> None:
-    """Save the learner's progress on the row *before* the LMS enrolment is deleted. A re-run
-    after a crash past the delete finds no enrolment and keeps what was saved."""
+def _keep_state(job: LmsSyncJob, token: str, state: EnrolmentState | None) -> None:
+    """Save the learner's progress on the enrol job *before* the LMS enrolment is deleted, in
+    one UPDATE conditional on our suspend lease. A re-run after a crash past the delete finds
+    no enrolment and keeps what was saved."""
     if state is None:
         return
-    kept = Enrollment.objects.filter(
-        pk=job.pk, lms_lease_token=token, lms_status=LmsStatus.IN_PROGRESS
+    ours = LmsSyncJob.objects.filter(pk=job.pk, lease_token=token, status=Status.IN_PROGRESS)
+    kept = LmsSyncJob.objects.filter(
+        Exists(ours), enrollment_id=job.enrollment_id, action=Action.ENROL
     ).update(
-        lms_progress=state.progress,
-        lms_progress_at=timezone.now(),
-        lms_current_lesson=state.current_lesson,
+        progress=state.progress,
+        progress_at=timezone.now(),
+        current_lesson=state.current_lesson,
     )
-    if not kept:  # e.g. the dispute closed meanwhile: its enrol job must not find it deleted
+    if not kept and not ours.exists():
+        # e.g. the dispute closed meanwhile: its enrol job must not find the enrolment deleted
         raise _LeaseLost
+    if not kept:  # no enrol job (created before this table): keep it on a superseded one
+        LmsSyncJob.objects.bulk_create(
+            [
+                LmsSyncJob(
+                    enrollment_id=job.enrollment_id,
+                    action=Action.ENROL,
+                    status=Status.SUPERSEDED,
+                    progress=state.progress,
+                    progress_at=timezone.now(),
+                    current_lesson=state.current_lesson,
+                )
+            ],
+            ignore_conflicts=True,
+        )
 
 
-def _record(job: Enrollment, token: str, **fields) -> bool:
+def _record(job: LmsSyncJob, token: str, **fields) -> bool:
     """Write the outcome only while our lease stands; release the lease either way.
 
-    ``updated_at`` is stamped by hand: QuerySet.update() skips auto_now, and the ops alerts
-    count recent failures by it."""
-    recorded = Enrollment.objects.filter(
-        pk=job.pk, lms_lease_token=token, lms_status=LmsStatus.IN_PROGRESS
-    ).update(lms_lease_token="", lms_lease_until=None, updated_at=timezone.now(), **fields)
+    ``updated_at`` is stamped: the ops alerts count recent failures by it."""
+    recorded = LmsSyncJob.objects.filter(
+        pk=job.pk, lease_token=token, status=Status.IN_PROGRESS
+    ).update(lease_token="", lease_until=None, updated_at=timezone.now(), **fields)
     if not recorded:
         _release(job, token)
     return bool(recorded)
 
 
-def _release(job: Enrollment, token: str) -> None:
-    """Still our token but no longer in progress: the enrollment was refunded (or its dispute
-    moved) during the call. Let its next job start now rather than when our lease ends."""
-    Enrollment.objects.filter(pk=job.pk, lms_lease_token=token).update(
-        lms_lease_token="", lms_lease_until=None
-    )
-    logger.warning("event=lms.discarded enrollment_id=%s action=%s", job.pk, job.lms_action)
+def _release(job: LmsSyncJob, token: str) -> None:
+    """Still our token but no longer in progress: the job was superseded (a refund, or the
+    dispute moved) during the call. Let the next job start now rather than when our lease
+    ends."""
+    LmsSyncJob.objects.filter(pk=job.pk, lease_token=token).update(lease_token="", lease_until=None)
+    logger.warning("event=lms.discarded job_id=%s action=%s", job.pk, job.action)
 
 
-def _succeed(job: Enrollment, token: str, now: datetime, lms_enrollment_name: str) -> str:
+def _succeed(job: LmsSyncJob, token: str, now: datetime, lms_enrollment_name: str) -> str:
     # Once enrolled again, the saved lesson has done its job (Frappe moves it from here on).
-    restored = {"lms_current_lesson": ""} if job.lms_action == LmsAction.ENROL else {}
+    restored = {"current_lesson": ""} if job.action == Action.ENROL else {}
     if not _record(
         job,
         token,
-        lms_status=LmsStatus.SYNCED,
-        lms_synced_at=now,
+        status=Status.SYNCED,
+        synced_at=now,
         lms_enrollment_name=lms_enrollment_name,
-        lms_next_attempt_at=None,
-        lms_last_error="",
+        next_attempt_at=None,
+        last_error="",
         **restored,
     ):
         return DISCARDED
     logger.info(
-        "event=lms.synced enrollment_id=%s action=%s attempts=%s",
+        "event=lms.synced job_id=%s enrollment_id=%s action=%s attempts=%s",
         job.pk,
-        job.lms_action,
-        job.lms_attempts,
+        job.enrollment_id,
+        job.action,
+        job.attempts,
     )
-    # Frappe answered us, so the settings work and this course maps: close those incidents,
-    # and let jobs waiting on the configuration run at the next sweep, not their slow retry.
-    LmsAlert.objects.filter(
-        Q(kind__in=[LmsAlert.Kind.CONFIG, LmsAlert.Kind.FAILED])
-        | Q(kind=LmsAlert.Kind.MAPPING, key=_course_key(job.course_id)),
-        resolved_at__isnull=True,
-    ).update(resolved_at=now)
-    Enrollment.objects.filter(
-        lms_status=LmsStatus.WAITING_CONFIG, lms_next_attempt_at__gt=now
-    ).update(lms_next_attempt_at=now, updated_at=timezone.now())
+    # Frappe answered us, so the settings work and this course maps: ops closes those
+    # incidents, and jobs waiting on the configuration run at the next sweep, not their slow
+    # retry.
+    send_on_commit(signals.lms_sync_recovered, LmsSyncJob, course_id=job.enrollment.course_id)
+    LmsSyncJob.objects.filter(status=Status.WAITING_CONFIG, next_attempt_at__gt=now).update(
+        next_attempt_at=now, updated_at=timezone.now()
+    )
     return SYNCED
 
 
-def _retry_later(job: Enrollment, token: str, now: datetime, detail: str, error_type: str) -> str:
-    if job.lms_attempts >= settings.LMS_SYNC_MAX_ATTEMPTS:
-        return _give_up(job, token, f"{detail} (after {job.lms_attempts} attempts)")
-    delay = backoff_delay(job.lms_attempts)
+def _retry_later(job: LmsSyncJob, token: str, now: datetime, detail: str, error_type: str) -> str:
+    if job.attempts >= settings.LMS_SYNC_MAX_ATTEMPTS:
+        return _give_up(job, token, f"{detail} (after {job.attempts} attempts)")
+    delay = backoff_delay(job.attempts)
     if not _record(
-        job,
-        token,
-        lms_status=LmsStatus.PENDING,
-        lms_next_attempt_at=now + delay,
-        lms_last_error=detail,
+        job, token, status=Status.PENDING, next_attempt_at=now + delay, last_error=detail
     ):
         return DISCARDED
     logger.info(
-        "event=lms.retry enrollment_id=%s action=%s attempt=%s next_in=%ds error=%s",
+        "event=lms.retry job_id=%s action=%s attempt=%s next_in=%ds error=%s",
         job.pk,
-        job.lms_action,
-        job.lms_attempts,
+        job.action,
+        job.attempts,
         delay.total_seconds(),
         error_type,
     )
@@ -273,7 +425,7 @@ def _retry_later(job: Enrollment, token: str, now: datetime, detail: str, error_
 
 
 def _wait_for_config(
-    job: Enrollment,
+    job: LmsSyncJob,
     token: str,
     now: datetime,
     error: LmsError,
@@ -284,14 +436,14 @@ def _wait_for_config(
     if not _record(
         job,
         token,
-        lms_status=LmsStatus.WAITING_CONFIG,
-        lms_next_attempt_at=now + retry_in,
-        lms_last_error=detail or error.detail,
-        lms_attempts=F("lms_attempts") - 1,  # the claim counted it; waiting is not an attempt
+        status=Status.WAITING_CONFIG,
+        next_attempt_at=now + retry_in,
+        last_error=detail or error.detail,
+        attempts=F("attempts") - 1,  # the claim counted it; waiting is not an attempt
     ):
         return DISCARDED
     logger.warning(
-        "event=lms.waiting_config enrollment_id=%s error=%s status=%s",
+        "event=lms.waiting_config job_id=%s error=%s status=%s",
         job.pk,
         type(error).__name__,
         error.status,
@@ -299,24 +451,19 @@ def _wait_for_config(
     return WAITING_CONFIG
 
 
-def _fail(job: Enrollment, token: str, detail: str) -> str:
-    if not _record(
-        job, token, lms_status=LmsStatus.FAILED, lms_next_attempt_at=None, lms_last_error=detail
-    ):
+def _fail(job: LmsSyncJob, token: str, detail: str) -> str:
+    if not _record(job, token, status=Status.FAILED, next_attempt_at=None, last_error=detail):
         return DISCARDED
     logger.error(
-        "event=lms.failed enrollment_id=%s action=%s attempts=%s",
-        job.pk,
-        job.lms_action,
-        job.lms_attempts,
+        "event=lms.failed job_id=%s action=%s attempts=%s", job.pk, job.action, job.attempts
     )
     return FAILED
 
 
-def _give_up(job: Enrollment, token: str, detail: str) -> str:
+def _give_up(job: LmsSyncJob, token: str, detail: str) -> str:
     outcome = _fail(job, token, detail)
     if outcome == FAILED:
-        _open_alert(LmsAlert.Kind.FAILED, SITE_KEY, detail)
+        _alert(signals.GAVE_UP, SITE_KEY, detail)
     return outcome
 
 
@@ -331,70 +478,49 @@ def _jittered(seconds: float) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.75, 1.0))
 
 
-def _course_key(course_id: int) -> str:
-    return f"course-{course_id}"
-
-
-# --- Alerts -----------------------------------------------------------------------------------
-
-
-def _open_alert(kind: str, key: str, detail: str) -> bool:
-    """Open the incident and e-mail staff; False when it is already open (already alerted)."""
-    try:
-        with transaction.atomic():
-            alert = LmsAlert.objects.create(kind=kind, key=key, detail=detail)
-    except IntegrityError:
-        return False
-    from .tasks import send_lms_alert
-
-    logger.warning("event=lms.alert_opened alert_id=%s kind=%s key=%s", alert.pk, kind, key)
-    enqueue_on_commit(send_lms_alert, alert.pk)
-    return True
-
-
-def notify_alert(*, alert_id: int) -> bool:
-    """E-mail staff about an open alert, once: the send is claimed first, undone if it fails."""
-    claimed_at = timezone.now()
-    claimed = LmsAlert.objects.filter(
-        pk=alert_id, notified_at__isnull=True, resolved_at__isnull=True
-    ).update(notified_at=claimed_at)
-    if not claimed:
-        return False
-    alert = LmsAlert.objects.get(pk=alert_id)
-    try:
-        send_templated_email(
-            to=list(settings.STAFF_NOTIFICATION_EMAILS),
-            template="lms_alert",
-            context={
-                "alert": alert,
-                "jobs_url": settings.SITE_URL + reverse("admin:lms_sync_lmssyncjob_changelist"),
-            },
-        )
-    except Exception:
-        LmsAlert.objects.filter(pk=alert_id, notified_at=claimed_at).update(notified_at=None)
-        raise
-    return True
+def _alert(reason: str, key: str, detail: str) -> None:
+    """Tell ``ops`` (after commit) that LMS sync needs a human; ops keeps one incident per
+    (kind, key) and e-mails staff once."""
+    logger.warning("event=lms.alert reason=%s key=%s", reason, key)
+    send_on_commit(signals.lms_sync_failing, LmsSyncJob, reason=reason, key=key, detail=detail)
 
 
 # --- Staff ------------------------------------------------------------------------------------
 
 
-def retry_now(*, enrollment_ids: list[int]) -> int:
+def retry_now(*, job_ids: list[int]) -> int:
     """Failed, waiting or backing-off jobs: due now with a fresh retry budget, and started."""
-    from .tasks import sync_enrollment
+    from .tasks import sync_job
 
     ids = list(
-        Enrollment.objects.filter(pk__in=enrollment_ids, lms_status__in=RETRYABLE).values_list(
-            "pk", flat=True
-        )
+        LmsSyncJob.objects.filter(pk__in=job_ids, status__in=RETRYABLE).values_list("pk", flat=True)
     )
     now = timezone.now()
-    retried = Enrollment.objects.filter(pk__in=ids, lms_status__in=RETRYABLE).update(
-        lms_status=LmsStatus.PENDING, lms_attempts=0, lms_next_attempt_at=now, updated_at=now
+    retried = LmsSyncJob.objects.filter(pk__in=ids, status__in=RETRYABLE).update(
+        status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now
     )
-    for enrollment_id in ids:
-        enqueue_on_commit(sync_enrollment, enrollment_id)
+    for job_id in ids:
+        enqueue_on_commit(sync_job, job_id)
     return retried
+
+
+def requeue(*, enrollment_id: int, action: str) -> bool:
+    """Run a finished job (synced or failed) of this action again: reconciliation found the LMS
+    disagreeing with it. Only the current job is requeued (one conditional UPDATE)."""
+    now = timezone.now()
+    requeued = LmsSyncJob.objects.filter(
+        enrollment_id=enrollment_id,
+        action=action,
+        status__in=[Status.SYNCED, Status.FAILED],
+    ).update(status=Status.PENDING, attempts=0, next_attempt_at=now, last_error="", updated_at=now)
+    if requeued:
+        from .tasks import sync_job
+
+        job_id = LmsSyncJob.objects.values_list("pk", flat=True).get(
+            enrollment_id=enrollment_id, action=action
+        )
+        enqueue_on_commit(sync_job, job_id)
+    return bool(requeued)
 
 
 def lms_configured() -> bool:
@@ -418,23 +544,23 @@ def pull_progress(*, batch_size: int) -> int:
         client = FrappeClient.from_settings()
     except LmsNotConfigured:
         return 0
-    by_course: dict[str, list[Enrollment]] = defaultdict(list)
+    by_course: dict[str, list[LmsSyncJob]] = defaultdict(list)
     for job in jobs:
-        by_course[job.course.frappe_course].append(job)
+        by_course[job.enrollment.course.frappe_course].append(job)
     now = timezone.now()
-    read: list[Enrollment] = []
+    read: list[LmsSyncJob] = []
     missing = 0
     try:
         for course, course_jobs in by_course.items():
-            members = [job.email for job in course_jobs]
+            members = [job.enrollment.email for job in course_jobs]
             progress = client.progress_for(course=course, members=members)
             for job in course_jobs:
-                value = progress.get(job.email.lower())
+                value = progress.get(job.enrollment.email.lower())
                 if value is None:  # no LMS Enrollment any more: someone deleted it in Frappe
                     missing += 1
                 else:
-                    job.lms_progress = value
-                job.lms_progress_at = now
+                    job.progress = value
+                job.progress_at = now
                 read.append(job)
     except LmsError as error:  # Frappe is down or refuses us: keep what was read, stop here
         logger.warning("event=lms.progress_stopped error=%s", type(error).__name__)
@@ -529,7 +655,7 @@ def run_user_erasure(*, erasure_id: int, now: datetime | None = None) -> str:
             mine.update(
                 status=Status.FAILED, next_attempt_at=None, last_error=error.detail, **release
             )
-            _open_alert(LmsAlert.Kind.FAILED, SITE_KEY, f"LMS user erasure: {error.detail}")
+            _alert(signals.GAVE_UP, SITE_KEY, f"LMS user erasure: {error.detail}")
             logger.error("event=lms.erasure_failed erasure_id=%s", erasure_id)
             return FAILED
         mine.update(
@@ -544,24 +670,25 @@ def run_user_erasure(*, erasure_id: int, now: datetime | None = None) -> str:
     return SYNCED if done else DISCARDED
 
 
-def _store_progress(read: list[Enrollment], now: datetime) -> None:
-    """One conditional UPDATE: only rows still synced and enrolled take what was read. A row a
-    dispute suspended meanwhile keeps the progress its suspend job saved (the restore uses it),
-    never the older value this pull read before the enrolment was removed."""
+def _store_progress(read: list[LmsSyncJob], now: datetime) -> None:
+    """One conditional UPDATE: only enrol jobs still synced, of enrollments still paid, take
+    what was read. A job a dispute superseded meanwhile keeps the progress its suspend job
+    saved (the restore uses it), never the older value this pull read before the enrolment was
+    removed."""
     if not read:
         return
-    Enrollment.objects.filter(
+    LmsSyncJob.objects.filter(
         pk__in=[job.pk for job in read],
-        status=Enrollment.Status.PAID,
-        lms_action=LmsAction.ENROL,
-        lms_status=LmsStatus.SYNCED,
+        enrollment__status=Enrollment.Status.PAID,
+        action=Action.ENROL,
+        status=Status.SYNCED,
     ).update(
-        lms_progress=Case(
-            *(When(pk=job.pk, then=Value(job.lms_progress, FloatField())) for job in read),
-            default=F("lms_progress"),
+        progress=Case(
+            *(When(pk=job.pk, then=Value(job.progress, FloatField())) for job in read),
+            default=F("progress"),
             output_field=FloatField(),
         ),
-        lms_progress_at=now,
+        progress_at=now,
     )
 
 

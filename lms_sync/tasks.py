@@ -1,12 +1,12 @@
 """Celery tasks for LMS sync. Each takes ids and re-reads rows, so running one twice is harmless.
 
-The rows, not the queue, are the truth: ``sweep_due_jobs`` (beat, every minute) starts every job
-that is due or whose worker died, so a lost message or a killed worker delays a sync, never
-loses it. Backoff retries are started by the sweeper too (no countdown messages, which Redis
-would redeliver after its visibility timeout).
+The rows, not the queue, are the truth: ``sweep_due_jobs`` (beat, every minute) first creates
+the job of every paid, revoked or disputed enrollment that has none (its signal was lost, or the
+process died between the enrollment's update and the job's insert), then starts every job that
+is due or whose worker died, so a lost message or a killed worker delays a sync, never loses
+it. Backoff retries are started by the sweeper too (no countdown messages, which Redis would
+redeliver after its visibility timeout).
 """
-
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -15,7 +15,6 @@ from django.utils import timezone
 from . import selectors, services
 
 SWEEP_BATCH = 500
-ALERT_RESEND_AFTER_SECONDS = 5 * 60
 
 
 # acks_late + reject_on_worker_lost: a worker that dies mid-call gives the message back. The hard
@@ -26,45 +25,26 @@ ALERT_RESEND_AFTER_SECONDS = 5 * 60
     reject_on_worker_lost=True,
     time_limit=max(1, int(settings.LMS_SYNC_LEASE_SECONDS * 0.9)),
 )
-def sync_enrollment(enrollment_id: int) -> str:
-    return services.run_job(enrollment_id=enrollment_id)
+def sync_job(job_id: int) -> str:
+    return services.run_job(job_id=job_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def sweep_due_jobs() -> int:
-    """Enqueue due jobs and jobs with an expired lease; jobs waiting for the FRAPPE_* settings
-    are enqueued only once they are set."""
+    """Create the jobs lost signals missed, then enqueue due jobs and jobs with an expired
+    lease; jobs waiting for the FRAPPE_* settings are enqueued only once they are set."""
+    services.create_missing_jobs(limit=SWEEP_BATCH)
     ids = selectors.due_job_ids(
         now=timezone.now(), limit=SWEEP_BATCH, waiting_config=services.lms_configured()
     )
-    for enrollment_id in ids:
-        sync_enrollment.delay(enrollment_id)
+    for job_id in ids:
+        sync_job.delay(job_id)
     return len(ids)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def pull_progress() -> int:
     return services.pull_progress(batch_size=settings.LMS_PROGRESS_BATCH)
-
-
-@shared_task(
-    bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=8, default_retry_delay=60
-)
-def send_lms_alert(self, alert_id: int) -> bool:
-    try:
-        return services.notify_alert(alert_id=alert_id)
-    except Exception as error:
-        raise self.retry(exc=error)
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def resend_unsent_alerts() -> int:
-    """Alerts whose e-mail task was lost (the send is claimed, so a duplicate sends nothing)."""
-    opened_before = timezone.now() - timedelta(seconds=ALERT_RESEND_AFTER_SECONDS)
-    ids = selectors.unsent_alert_ids(opened_before=opened_before)
-    for alert_id in ids:
-        send_lms_alert.delay(alert_id)
-    return len(ids)
 
 
 @shared_task(

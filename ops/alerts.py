@@ -18,21 +18,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from common import outbox
 from common.logging import mask_emails
 from enrollments.models import Enrollment, StripeEvent
+from lms_sync import selectors as lms_selectors
 
 from .models import Incident
-from .selectors import lms_overdue_filter
 
 logger = logging.getLogger(__name__)
 
 Kind = Incident.Kind
-LmsStatus = Enrollment.LmsStatus
 
 WEBHOOK_SILENCE = timedelta(hours=24)
 # Stripe sends checkout.session.expired when a session's time is up; after that long plus this
@@ -57,13 +55,11 @@ def _ago(now: datetime, then: datetime) -> str:
 def lms_failures(now: datetime) -> Finding:
     """ALERT_LMS_FAILED_PER_HOUR or more LMS sync jobs failed within the last hour."""
     threshold = settings.ALERT_LMS_FAILED_PER_HOUR
-    recent = Enrollment.objects.filter(
-        lms_status=LmsStatus.FAILED, updated_at__gte=now - timedelta(hours=1)
-    )
+    recent = lms_selectors.recent_failures(since=now - timedelta(hours=1))
     count = recent.count()
     if count < threshold:
         return Finding(False)
-    examples = recent.order_by("-updated_at", "-pk").values_list("pk", "lms_last_error")
+    examples = recent.values_list("enrollment_id", "last_error")
     lines = [
         f"enrollment {pk}: {mask_emails(error)[:200] or 'no error recorded'}"
         for pk, error in examples[:DETAIL_EXAMPLES]
@@ -77,11 +73,7 @@ def lms_failures(now: datetime) -> Finding:
 
 def lms_overdue(now: datetime) -> Finding:
     """Paid enrollments still not enrolled in the LMS ALERT_LMS_PENDING_MINUTES after payment."""
-    summary = Enrollment.objects.filter(lms_overdue_filter(now=now)).aggregate(
-        total=Count("pk"),
-        oldest=Min("paid_at"),
-        waiting_config=Count("pk", filter=Q(lms_status=LmsStatus.WAITING_CONFIG)),
-    )
+    summary = lms_selectors.overdue_summary(now=now)
     if not summary["total"]:
         return Finding(False)
     detail = (
@@ -179,23 +171,25 @@ def run_check(kind: str, *, now: datetime) -> str:
     return resolve_incident(kind=kind, now=now)
 
 
-def open_incident(*, kind: str, detail: str, now: datetime) -> str:
+def open_incident(*, kind: str, detail: str, now: datetime, key: str = "") -> str:
     try:
         with transaction.atomic():
-            incident = Incident.objects.create(kind=kind, opened_at=now, last_detail=detail)
+            incident = Incident.objects.create(
+                kind=kind, key=key, opened_at=now, last_detail=detail
+            )
             _queue_email(incident, OPENED_EMAIL)
     except IntegrityError:
-        Incident.objects.filter(kind=kind, resolved_at__isnull=True).exclude(
+        Incident.objects.filter(kind=kind, key=key, resolved_at__isnull=True).exclude(
             last_detail=detail
         ).update(last_detail=detail)
         return STILL_OPEN
-    logger.warning("event=incident.opened incident_id=%s kind=%s", incident.pk, kind)
+    logger.warning("event=incident.opened incident_id=%s kind=%s key=%s", incident.pk, kind, key)
     return OPENED
 
 
-def resolve_incident(*, kind: str, now: datetime) -> str:
+def resolve_incident(*, kind: str, now: datetime, key: str = "") -> str:
     incident_id = (
-        Incident.objects.filter(kind=kind, resolved_at__isnull=True)
+        Incident.objects.filter(kind=kind, key=key, resolved_at__isnull=True)
         .values_list("pk", flat=True)
         .first()
     )

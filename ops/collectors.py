@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from django.db import DatabaseError
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -20,16 +20,15 @@ from affiliates.models import Commission, ReferralClick
 from common.models import OutboxEmail
 from enrollments.models import Enrollment, StripeEvent
 from grants.models import Grant
+from lms_sync import selectors as lms_selectors
 
 from .models import Incident
 
 logger = logging.getLogger(__name__)
 
 Status = Enrollment.Status
-LmsStatus = Enrollment.LmsStatus
 COMPLETED = (Status.PAID, Status.REFUNDED)
 # LMS jobs not done yet: their age is how long learners have been waiting.
-OPEN_LMS_STATUSES = (LmsStatus.PENDING, LmsStatus.IN_PROGRESS, LmsStatus.WAITING_CONFIG)
 
 
 def _enrollment_metrics() -> list[Metric]:
@@ -93,21 +92,10 @@ def _lms_metrics(now) -> list[Metric]:
         "maaledu_lms_sync_oldest_due_age_seconds",
         "How long the oldest due, unfinished LMS sync job has been due (0 when none).",
     )
-    rows = (
-        Enrollment.objects.exclude(lms_status=LmsStatus.NOT_REQUIRED)
-        .values("lms_status", "lms_action")
-        .annotate(
-            n=Count("pk"),
-            oldest_due=Min(
-                "lms_next_attempt_at",
-                filter=Q(lms_status__in=OPEN_LMS_STATUSES, lms_next_attempt_at__lte=now),
-            ),
-        )
-        .order_by()
-    )
+    rows = lms_selectors.counts_by_status_and_action(now=now)
     oldest_due = None
     for row in rows:
-        syncs.add_metric([row["lms_status"], row["lms_action"]], row["n"])
+        syncs.add_metric([row["status"], row["action"]], row["n"])
         if row["oldest_due"] is not None:
             oldest_due = min(oldest_due or row["oldest_due"], row["oldest_due"])
     oldest.add_metric([], (now - oldest_due).total_seconds() if oldest_due else 0)

@@ -6,11 +6,14 @@ from django.utils import timezone
 class Incident(models.Model):
     """One stretch of time during which an alert condition held (``ops.alerts``).
 
-    The partial unique constraint allows one *open* incident per kind: the check that finds the
-    condition inserts it and e-mails staff; every later check hits the constraint and stays
-    quiet. When the condition clears, the incident is resolved (one conditional UPDATE) and the
-    next occurrence is a new incident. Its e-mails ("opened", "resolved") are owed once each in
-    the outbox (``common.outbox``, keys ``incident-opened:<pk>``/``incident-resolved:<pk>``).
+    The partial unique constraint allows one *open* incident per (kind, key): the check (or the
+    ``lms_sync_failing`` receiver) that finds the condition inserts it and e-mails staff; every
+    later one hits the constraint and stays quiet. ``key`` says what it is about when one kind
+    can be open for several things at once (an LMS course mapping: ``course-<id>``); checks
+    that watch the whole site use "". When the condition clears, the incident is resolved (one
+    conditional UPDATE) and the next occurrence is a new incident. Its e-mails ("opened",
+    "resolved") are owed once each in the outbox (``common.outbox``, keys
+    ``incident-opened:<pk>``/``incident-resolved:<pk>``).
     """
 
     class Kind(models.TextChoices):
@@ -20,8 +23,15 @@ class Incident(models.Model):
         WEBHOOKS_SILENT = "webhooks_silent", "No Stripe webhook while checkouts start"
         RECONCILIATION_DRIFT = "reconciliation_drift", "Reconciliation found drift to fix by hand"
         PAYMENT_REVIEW = "payment_review", "Paid checkouts waiting for staff review"
+        # Opened by lms_sync's ``lms_sync_failing`` signal, resolved by ``lms_sync_recovered``.
+        LMS_CONFIG = "lms_config", "LMS credentials or site rejected"
+        LMS_MAPPING = "lms_mapping", "LMS course mapping rejected"
+        LMS_GAVE_UP = "lms_gave_up", "LMS sync jobs failed"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
+    key = models.CharField(
+        max_length=100, blank=True, default="", help_text="What it is about (a course), or ''."
+    )
     opened_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
     last_detail = models.TextField(blank=True, help_text="What the latest check found.")
@@ -31,15 +41,16 @@ class Incident(models.Model):
         constraints = [
             # Also serves "the open incident of this kind" (every check run, the ops page).
             models.UniqueConstraint(
-                fields=["kind"],
+                fields=["kind", "key"],
                 condition=Q(resolved_at__isnull=True),
-                name="incident_one_open_per_kind",
+                name="incident_one_open_per_kind_and_key",
             ),
         ]
 
     def __str__(self) -> str:
         state = "open" if self.resolved_at is None else "resolved"
-        return f"{self.get_kind_display()}, opened {self.opened_at:%Y-%m-%d %H:%M} ({state})"
+        about = f" ({self.key})" if self.key else ""
+        return f"{self.get_kind_display()}{about}, opened {self.opened_at:%Y-%m-%d %H:%M} ({state})"
 
 
 class ReconciliationRun(models.Model):

@@ -32,6 +32,8 @@ from enrollments import selectors as enrollment_selectors
 from enrollments import services as enrollment_services
 from enrollments import stripe_gateway
 from enrollments.models import Enrollment
+from lms_sync import selectors as lms_selectors
+from lms_sync import services as lms_services
 from lms_sync.frappe import FrappeClient, LmsError, LmsTransientError
 
 from .alerts import open_incident, resolve_incident
@@ -285,24 +287,28 @@ def _check_lms(report: Report, enrollments: list[Enrollment]) -> None:
     finally:
         client.close()
     sold = {(e.email, e.course.frappe_course) for e in mapped if e.status == Status.PAID}
+    jobs = lms_selectors.current_jobs([e.pk for e in mapped])
+    Action, JobStatus = lms_selectors.Action, lms_selectors.Status
+    finished = (JobStatus.SYNCED, JobStatus.FAILED)
     for enrollment in mapped:
         pair = (enrollment.email, enrollment.course.frappe_course)
+        action, job_status = jobs.get(enrollment.pk, ("", ""))
         if (
             enrollment.status == Status.PAID
             and enrollment.dispute_status != Enrollment.Dispute.OPEN
-            and enrollment.lms_status == Enrollment.LmsStatus.SYNCED
+            and (action, job_status) == (Action.ENROL, JobStatus.SYNCED)
             and pair not in in_lms
         ):
             _requeue(
                 report,
                 enrollment,
                 "lms_missing",
-                Enrollment.LmsAction.ENROL,
+                Action.ENROL,
                 "Synced here, but not enrolled in the LMS.",
             )
         elif (
             enrollment.status == Status.REFUNDED
-            and enrollment.lms_status in (Enrollment.LmsStatus.SYNCED, Enrollment.LmsStatus.FAILED)
+            and job_status in finished
             and pair in in_lms
             and pair not in sold
         ):
@@ -310,14 +316,14 @@ def _check_lms(report: Report, enrollments: list[Enrollment]) -> None:
                 report,
                 enrollment,
                 "lms_still_enrolled",
-                Enrollment.LmsAction.UNENROL,
+                Action.UNENROL,
                 "Refunded here, still enrolled in the LMS.",
             )
         elif (
             enrollment.status == Status.PAID
             and enrollment.dispute_status == Enrollment.Dispute.OPEN
-            and enrollment.lms_action == Enrollment.LmsAction.SUSPEND
-            and enrollment.lms_status in (Enrollment.LmsStatus.SYNCED, Enrollment.LmsStatus.FAILED)
+            and action == Action.SUSPEND
+            and job_status in finished
             and pair in in_lms
         ):
             # The suspend job saves the learner's progress again before removing the enrolment.
@@ -325,7 +331,7 @@ def _check_lms(report: Report, enrollments: list[Enrollment]) -> None:
                 report,
                 enrollment,
                 "lms_still_enrolled",
-                Enrollment.LmsAction.SUSPEND,
+                Action.SUSPEND,
                 "Access suspended here (dispute open), still enrolled in the LMS.",
             )
     learners = {e.email for e in mapped}
@@ -344,19 +350,9 @@ def _check_lms(report: Report, enrollments: list[Enrollment]) -> None:
 
 
 def _requeue(report: Report, enrollment: Enrollment, kind: str, action: str, detail: str):
+    """Ask ``lms_sync`` to run the enrollment's finished job of ``action`` again (it owns the
+    job; one conditional UPDATE there)."""
     repaired = False
     if not report.dry_run:
-        repaired = bool(
-            Enrollment.objects.filter(
-                pk=enrollment.pk,
-                status=enrollment.status,
-                lms_status__in=[Enrollment.LmsStatus.SYNCED, Enrollment.LmsStatus.FAILED],
-            ).update(
-                lms_action=action,
-                lms_status=Enrollment.LmsStatus.PENDING,
-                lms_attempts=0,
-                lms_next_attempt_at=timezone.now(),
-                updated_at=timezone.now(),
-            )
-        )
+        repaired = lms_services.requeue(enrollment_id=enrollment.pk, action=action)
     report.add(kind, f"enrollment {enrollment.pk}", detail, repaired=repaired)

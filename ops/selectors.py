@@ -4,7 +4,6 @@ comes with its full count, so the page costs the same few queries whatever the b
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -20,8 +19,6 @@ LIST_LIMIT = 50
 STALE_EVENT_AFTER = timedelta(minutes=5)
 
 Status = Enrollment.Status
-LmsStatus = Enrollment.LmsStatus
-OPEN_LMS_STATUSES = (LmsStatus.PENDING, LmsStatus.IN_PROGRESS, LmsStatus.WAITING_CONFIG)
 
 
 @dataclass(frozen=True)
@@ -41,23 +38,9 @@ def _section(queryset: QuerySet) -> Section:
     return Section(rows=rows, total=total)
 
 
-def lms_overdue_filter(*, now: datetime) -> Q:
-    """Paid enrollments whose LMS enrolment is still not done ALERT_LMS_PENDING_MINUTES after
-    payment (shared with the ``lms_overdue`` alert)."""
-    return Q(
-        status=Status.PAID,
-        lms_status__in=OPEN_LMS_STATUSES,
-        paid_at__lt=now - timedelta(minutes=settings.ALERT_LMS_PENDING_MINUTES),
-    )
-
-
 def lms_jobs_needing_attention(*, now: datetime) -> Section:
-    """Failed LMS sync jobs and overdue ones, oldest payment first."""
-    jobs = (
-        Enrollment.objects.filter(Q(lms_status=LmsStatus.FAILED) | lms_overdue_filter(now=now))
-        .select_related("course")
-        .order_by("paid_at", "pk")
-    )
+    """Failed LMS sync jobs and overdue ones, oldest payment first (lms_sync's read)."""
+    jobs = lms_selectors.jobs_needing_attention(now=now)
     return _section(jobs)
 
 
@@ -152,27 +135,12 @@ class LastDay:
 
 
 def last_day(*, now: datetime) -> LastDay:
-    """Two aggregates, whatever the traffic. The backlog is rebuilt from each enrollment's
-    payment and sync times (``lms_synced_at`` is when its enrolment was done); enrollments
-    being unenrolled now are left out, since their sync time is the unenrolment's."""
+    """Two aggregates, whatever the traffic. The backlog is lms_sync's (its enrol jobs'
+    payment and sync times); enrollments being unenrolled now are left out."""
     current = now.replace(minute=0, second=0, microsecond=0)
     hours = [current - timedelta(hours=n) for n in range(CHART_HOURS - 1, -1, -1)]
     ends = [min(hour + timedelta(hours=1), now) for hour in hours]
-    waiting = Enrollment.objects.filter(
-        Q(lms_synced_at__isnull=True, lms_status__in=[*OPEN_LMS_STATUSES, LmsStatus.FAILED])
-        | Q(lms_synced_at__gt=hours[0]),
-        paid_at__lte=now,
-        lms_action=Enrollment.LmsAction.ENROL,
-    ).aggregate(
-        **{
-            f"h{index}": Count(
-                "pk",
-                filter=Q(paid_at__lte=end)
-                & (Q(lms_synced_at__isnull=True) | Q(lms_synced_at__gt=end)),
-            )
-            for index, end in enumerate(ends)
-        }
-    )
+    backlog = lms_selectors.enrol_backlog(hours=hours, ends=ends, now=now)
     webhooks = [dict.fromkeys(StripeEvent.Outcome.values, 0) for _ in hours]
     position = {hour: index for index, hour in enumerate(hours)}
     received = (
@@ -187,7 +155,7 @@ def last_day(*, now: datetime) -> LastDay:
             webhooks[position[row["hour"]]][row["outcome"]] += row["n"]
     return LastDay(
         hours=hours,
-        lms_backlog=[waiting[f"h{index}"] for index in range(len(hours))],
+        lms_backlog=backlog,
         webhooks=webhooks,
     )
 
@@ -196,9 +164,11 @@ def open_incidents() -> list[Incident]:
     return list(Incident.objects.filter(resolved_at__isnull=True).order_by("opened_at"))
 
 
-def open_lms_alerts() -> list:
-    """lms_sync's own incidents (credentials, course mapping, jobs given up)."""
-    return list(lms_selectors.open_alerts()[:LIST_LIMIT])
+def open_incident_keys(*, kinds: list[str]) -> list[tuple[str, str]]:
+    """(kind, key) of the open incidents of these kinds."""
+    return list(
+        Incident.objects.filter(kind__in=kinds, resolved_at__isnull=True).values_list("kind", "key")
+    )
 
 
 def latest_reconciliation() -> ReconciliationRun | None:

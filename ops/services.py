@@ -11,10 +11,10 @@ from .selectors import LIST_LIMIT
 logger = logging.getLogger(__name__)
 
 
-def retry_lms_syncs(*, enrollment_ids: list[int], staff_id: int) -> int:
+def retry_lms_syncs(*, job_ids: list[int], staff_id: int) -> int:
     """Make failed, waiting or backing-off LMS jobs due now with a fresh retry budget; returns
     how many moved (jobs already synced or running are left alone)."""
-    retried = lms_services.retry_now(enrollment_ids=enrollment_ids[:LIST_LIMIT])
+    retried = lms_services.retry_now(job_ids=job_ids[:LIST_LIMIT])
     logger.info("event=ops.lms_retry count=%s staff_id=%s", retried, staff_id)
     return retried
 

@@ -73,7 +73,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "lms_backlog_chart": lms_backlog_chart,
         "webhook_chart": webhook_chart,
         "incidents": selectors.open_incidents(),
-        "lms_alerts": selectors.open_lms_alerts(),
         "reconciliation": selectors.latest_reconciliation(),
         "lms_pending_minutes": settings.ALERT_LMS_PENDING_MINUTES,
         "can_retry_lms": request.user.has_perm("enrollments.change_enrollment"),
@@ -97,11 +96,11 @@ def _selected_ids(request: HttpRequest, field: str) -> list[int]:
 def retry_lms(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("enrollments.change_enrollment"):
         raise PermissionDenied
-    ids = _selected_ids(request, "enrollment_id")
+    ids = _selected_ids(request, "job_id")
     if not ids:
         messages.warning(request, "Select the LMS sync jobs to retry.")
         return redirect("ops:dashboard")
-    retried = services.retry_lms_syncs(enrollment_ids=ids, staff_id=request.user.pk)
+    retried = services.retry_lms_syncs(job_ids=ids, staff_id=request.user.pk)
     messages.success(
         request, f"{retried} LMS sync job(s) are due now and were started; refresh in a minute."
     )

@@ -9,7 +9,7 @@ reconciliation's requeue; and the admin's staff actions call the services here. 
 
 - ``checkout``: the server-side price (grant coupons, affiliate attribution), the one open
   checkout per learner and course, the Stripe Checkout Session, and 100% grant enrollments.
-- ``fulfilment``: payment → paid (with its LMS job, coupon redemption and commission), failed and
+- ``fulfilment``: payment → paid (coupon redemption, commission, ``enrollment_paid``), failed and
   expired checkouts; ``ops.reconciliation`` and the success page fulfil through it too.
 - ``refunds``: one refund policy for staff refunds and Stripe's refund events; disputes.
 - ``stripe_events``: the webhook inbox and the dispatch of each event type to its handler.

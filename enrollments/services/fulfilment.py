@@ -60,16 +60,9 @@ def announce_paid_on_commit(enrollment_id: int) -> None:
 
 
 def paid_fields(now) -> dict:
-    """What becoming paid writes, in the same UPDATE: the LMS sync job is born with it."""
-    return {
-        "status": Status.PAID,
-        "paid_at": now,
-        "expires_at": None,
-        "lms_status": Enrollment.LmsStatus.PENDING,
-        "lms_action": Enrollment.LmsAction.ENROL,
-        "lms_attempts": 0,
-        "lms_next_attempt_at": now,
-    }
+    """What becoming paid writes. The LMS sync job is ``lms_sync``'s: it creates it when it
+    hears ``enrollment_paid`` (``announce_paid_on_commit``), and its sweep when that is lost."""
+    return {"status": Status.PAID, "paid_at": now, "expires_at": None}
 
 
 def _enrollment_for_session(session: dict) -> Enrollment | None:
@@ -170,7 +163,7 @@ def _hold_open(enrollment: Enrollment) -> None:
 
 
 def _mark_paid(enrollment: Enrollment, *, session: dict) -> bool:
-    """``→ paid`` with its LMS job, then the coupon and the commission, in one transaction.
+    """``→ paid``, then the coupon and the commission, in one transaction.
 
     The same update keeps Stripe's subtotal, tax, total and invoice id. Each step is safe to
     re-run on its own (coupon redemption and commission recording are idempotent), so

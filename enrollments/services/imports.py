@@ -1,18 +1,15 @@
 """Enrollments brought over from the old MaalEdu (the legacy app calls these).
 
 An imported sale is written in its final state by one insert: paid (or refunded) with what was
-actually paid, its Stripe ids for reconciliation, and its LMS job. The LMS state is repaired, not
-copied: only an enrollment the old system synced *and* whose Frappe enrollment name it kept is
-``synced``; every other paid one gets a pending job, which the sweep starts (look-before-insert
-makes that safe when the learner was in fact enrolled). No confirmation e-mail: the old system
-sent it. Each function is safe to re-run.
+actually paid and its Stripe ids for reconciliation. Its LMS sync job is ``lms_sync``'s (the
+legacy importer records it there; the LMS sweep creates it for any paid enrollment without
+one). No confirmation e-mail: the old system sent it. Each function is safe to re-run.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from courses.models import Course
 
@@ -39,8 +36,6 @@ class ImportedSale:
     affiliate_id: int | None = None
     stripe_session_id: str | None = None
     stripe_payment_intent_id: str = ""
-    lms_enrollment_name: str = ""
-    lms_synced_at: datetime | None = None
 
 
 def _existing(sale: ImportedSale) -> Enrollment | None:
@@ -84,20 +79,8 @@ def import_sale(sale: ImportedSale) -> tuple[Enrollment, bool]:
     }
     if sale.refunded:
         fields.update(status=Status.REFUNDED, amount_refunded_cents=amount_cents)
-    elif sale.lms_enrollment_name:
-        fields.update(
-            status=Status.PAID,
-            lms_status=Enrollment.LmsStatus.SYNCED,
-            lms_enrollment_name=sale.lms_enrollment_name,
-            lms_synced_at=sale.lms_synced_at or sale.paid_at,
-        )
     else:
-        fields.update(
-            status=Status.PAID,
-            lms_status=Enrollment.LmsStatus.PENDING,
-            lms_action=Enrollment.LmsAction.ENROL,
-            lms_next_attempt_at=timezone.now(),
-        )
+        fields.update(status=Status.PAID)
     try:
         with transaction.atomic():
             enrollment = Enrollment.objects.create(**fields)

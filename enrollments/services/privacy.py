@@ -28,7 +28,7 @@ from grants import services as grant_services
 
 from ..models import Enrollment, StripeEvent
 from ..selectors import orders_of
-from ..signals import account_erased
+from ..signals import account_data_requested, account_erased
 from .checkout import (
     AlreadyEnrolled,
     CheckoutError,
@@ -56,10 +56,20 @@ def _when(moment) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _lms_progress_of(enrollment_ids: list[int]) -> dict[int, float | None]:
+    """Progress per enrollment, as the apps that keep it answer ``account_data_requested``
+    (``lms_sync``); enrollments does not import them."""
+    progress: dict[int, float | None] = {}
+    for _, answer in account_data_requested.send(sender=Enrollment, enrollment_ids=enrollment_ids):
+        progress.update((answer or {}).get("lms_progress", {}))
+    return progress
+
+
 def export_account_data(user) -> dict:
     """Everything we hold about the signed-in learner, as plain JSON-able data."""
     email = verified_email_of(user)
     orders = orders_of(user)
+    lms_progress = _lms_progress_of([order.pk for order in orders])
     grants = list(grant_selectors.grants_of(email)) if email else []
     affiliate, commissions, payouts = affiliate_selectors.affiliate_record_of(user)
     return {
@@ -86,7 +96,7 @@ def export_account_data(user) -> dict:
                 "status": order.order_status,
                 "receipt_url": order.invoice_url or None,
                 "receipt_pdf_url": order.invoice_pdf_url or None,
-                "lms_progress_percent": order.lms_progress,
+                "lms_progress_percent": lms_progress.get(order.pk),
             }
             for order in orders
         ],
@@ -200,16 +210,12 @@ def _close_open_checkouts(mine) -> None:
 
 
 def _forget_enrollments(mine, placeholder_domain: str) -> None:
-    """The sales records stay, under the placeholder address. LMS enrol jobs that have not run
-    yet stop (the LMS user is being removed), and e-mails not sent yet never will be."""
+    """The sales records stay, under the placeholder address, and e-mails not sent yet never
+    will be. (LMS enrol jobs that have not run yet were stopped by ``lms_sync`` when it heard
+    ``account_erased``: the LMS user is being removed.)"""
     now = timezone.now()
-    LmsStatus = Enrollment.LmsStatus
     for address in set(mine.values_list("email", flat=True)):
         outbox.forget_recipient(address)
-    mine.filter(
-        lms_action=Enrollment.LmsAction.ENROL,
-        lms_status__in=[LmsStatus.PENDING, LmsStatus.WAITING_CONFIG, LmsStatus.FAILED],
-    ).update(lms_status=LmsStatus.NOT_REQUIRED, lms_next_attempt_at=None, updated_at=now)
     # One placeholder per order: two paid orders of one course (bought under two addresses)
     # must stay distinct for the one-paid-per-address constraint.
     mine.update(

@@ -7,20 +7,20 @@ nothing. A refund made in Stripe's dashboard arrives only as that event and ends
 The policy (``apply_refund_policy``):
 - the refunded amount is Stripe's cumulative total: it only ever grows, so replays are harmless;
 - the affiliate's commission is reversed in proportion to the refunded share;
-- access is revoked (an LMS unenrol job) on a full refund, or on a partial one when staff chose
-  so; a 100% grant (nothing to give back to the card) can be "refunded" to revoke access;
+- access is revoked (``enrollment_revoked``: lms_sync unenrols) on a full refund, or on a partial
+  one when staff chose so; a 100% grant (nothing to give back to the card) can be "refunded" to
+  revoke access;
 - the grant coupon is given back only when staff chose so.
 
 Disputes (``record_dispute``, ``record_dispute_closed``): an open dispute suspends access and
 holds the commission; a won dispute restores both; a lost one ends like a full refund. A
-suspension is not a revocation: its LMS job (``suspend``) keeps the learner's progress on the row
-before removing the LMS enrolment, and the restore enrols them again with it.
+suspension is not a revocation: lms_sync's suspend job keeps the learner's progress before
+removing the LMS enrolment, and the restore enrols them again with it.
 """
 
 import logging
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from affiliates import services as affiliate_services
 from common.money import format_money
@@ -177,17 +177,8 @@ def apply_refund_policy(enrollment: Enrollment) -> str:
 
 
 def revoke_access(enrollment_id: int) -> bool:
-    """paid → refunded, with an LMS unenrol job in the same UPDATE."""
-    revoked = transition(
-        enrollment_id,
-        Status.PAID,
-        Status.REFUNDED,
-        lms_action=Enrollment.LmsAction.UNENROL,
-        lms_status=Enrollment.LmsStatus.PENDING,
-        lms_attempts=0,
-        lms_next_attempt_at=timezone.now(),
-        lms_last_error="",
-    )
+    """paid → refunded; ``lms_sync`` hears ``enrollment_revoked`` and unenrols the learner."""
+    revoked = transition(enrollment_id, Status.PAID, Status.REFUNDED)
     if revoked:
         send_on_commit(enrollment_revoked, Enrollment, enrollment_id=enrollment_id)
     return revoked
@@ -257,16 +248,6 @@ def _enrollment_for_dispute(dispute: dict) -> Enrollment | None:
     return enrollment
 
 
-def _lms_job(action: str) -> dict:
-    return {
-        "lms_action": action,
-        "lms_status": Enrollment.LmsStatus.PENDING,
-        "lms_attempts": 0,
-        "lms_next_attempt_at": timezone.now(),
-        "lms_last_error": "",
-    }
-
-
 def record_dispute(dispute: dict) -> str:
     """A dispute opened: access is suspended, the commission held, staff alerted. Once the
     dispute is known closed (its closing overtook it), the opening changes nothing."""
@@ -288,7 +269,7 @@ def record_dispute(dispute: dict) -> str:
                 f"{format_money(int(amount or 0), enrollment.currency)}.",
             )
             emails.queue_dispute_alert(enrollment.pk)
-    if apply_dispute(enrollment.pk) == "suspended":
+    if apply_dispute(enrollment.pk) == "suspended" and opened:
         return "suspended"
     return "opened" if opened else "unchanged"  # unchanged: a replay, or closed already
 
@@ -318,29 +299,22 @@ def apply_dispute(enrollment_id: int) -> str:
     """Bring access and the commission in line with the recorded dispute. Idempotent; also run
     after fulfilment, for a dispute that arrived before the payment's own events.
 
-    A paid enrollment's access is suspended by a suspend job (which keeps the LMS progress) while
-    its dispute is open and given back by an enrol job once won; a lost dispute ends like a full
-    refund.
+    A paid enrollment's access is suspended while its dispute is open (``enrollment_suspended``:
+    ``lms_sync`` keeps the LMS progress and removes the enrolment) and given back once won
+    (``enrollment_paid``: enrolled again with that progress); a lost dispute ends like a full
+    refund. The signals are sent by whoever's conditional update moved ``dispute_status`` (and
+    again by a retry: ``lms_sync`` schedules from the enrollment's state, so a repeat is
+    harmless); a lost one is made good by the LMS sweep, which reads the same state.
     """
     enrollment = Enrollment.objects.get(pk=enrollment_id)
-    Dispute, LmsAction = Enrollment.Dispute, Enrollment.LmsAction
+    Dispute = Enrollment.Dispute
     outcome = "unchanged"
     if enrollment.dispute_status == Dispute.OPEN:
-        if Enrollment.objects.filter(
-            pk=enrollment_id,
-            status=Status.PAID,
-            dispute_status=Dispute.OPEN,
-            lms_action=LmsAction.ENROL,
-        ).update(**_lms_job(LmsAction.SUSPEND)):
+        if enrollment.status == Status.PAID:
             send_on_commit(enrollment_suspended, Enrollment, enrollment_id=enrollment_id)
             outcome = "suspended"
     elif enrollment.dispute_status == Dispute.WON:
-        if Enrollment.objects.filter(
-            pk=enrollment_id,
-            status=Status.PAID,
-            dispute_status=Dispute.WON,
-            lms_action=LmsAction.SUSPEND,
-        ).update(**_lms_job(LmsAction.ENROL)):
+        if enrollment.status == Status.PAID:
             send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
             outcome = "restored"
         else:

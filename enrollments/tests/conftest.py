@@ -34,3 +34,13 @@ def post_event(client, event: dict | bytes, **kwargs):
         content_type="application/json",
         headers=signed_headers(payload, **kwargs),
     )
+
+
+def lms_action(enrollment) -> str | None:
+    """The LMS call this enrollment's state asks for now ("enrol", "suspend", "unenrol" or
+    None), by lms_sync's own rule: its receivers create that job when they hear the signal, and
+    its sweep when the signal was lost (lms_sync/tests cover both). Read after refresh_from_db.
+    """
+    from lms_sync import selectors
+
+    return selectors.wanted_action(enrollment, has_lms_access_job=True)

@@ -31,7 +31,8 @@ from grants import services as grant_services
 from grants.models import Grant
 from grants.services import emails as grant_emails
 from grants.tests.factories import GrantFactory
-from lms_sync.models import LmsUserErasure
+from lms_sync import selectors as lms_selectors
+from lms_sync.models import LmsSyncJob, LmsUserErasure
 
 pytestmark = pytest.mark.django_db
 
@@ -328,19 +329,19 @@ def test_a_settled_affiliate_record_is_suspended_and_loses_its_payout_details(ad
 
 
 def test_the_lms_user_is_left_to_a_sync_job_and_enrol_jobs_stop(ada, ada_client):
-    waiting = paid(
-        email=EMAIL,
-        user=ada,
-        lms_status=Enrollment.LmsStatus.PENDING,
-        lms_next_attempt_at=timezone.now(),
-    )
+    waiting = paid(email=EMAIL, user=ada)
+    job = LmsSyncJob.objects.create(enrollment=waiting, next_attempt_at=timezone.now())
+    no_job_yet = paid(email=EMAIL, user=ada)  # its enrollment_paid never reached lms_sync
 
     delete(ada_client)
 
     erasure = LmsUserErasure.objects.get()
     assert erasure.email == EMAIL and erasure.status == LmsUserErasure.Status.PENDING
-    waiting.refresh_from_db()
-    assert waiting.lms_status == Enrollment.LmsStatus.NOT_REQUIRED
+    job.refresh_from_db()
+    assert job.status == LmsSyncJob.Status.CANCELLED
+    # The sweep will not enrol the placeholder address the order now carries.
+    assert LmsSyncJob.objects.get(enrollment=no_job_yet).status == LmsSyncJob.Status.CANCELLED
+    assert lms_selectors.enrollments_missing_a_job(limit=10) == []
 
 
 def test_signing_up_with_an_address_that_cannot_receive_mail_is_refused(client):

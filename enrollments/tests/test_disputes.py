@@ -16,6 +16,8 @@ from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.conftest import post_event
 from enrollments.tests.test_refunds import buy
 
+from .conftest import lms_action
+
 pytestmark = pytest.mark.django_db
 
 
@@ -31,7 +33,7 @@ def dispute_state(enrollment):
     return (
         enrollment.status,
         enrollment.dispute_status,
-        enrollment.lms_action,
+        lms_action(enrollment),
         commission.on_hold,
         commission.status,
     )

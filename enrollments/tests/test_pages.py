@@ -6,6 +6,7 @@ from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
 from enrollments.tests.conftest import post_event
 from enrollments.tests.factories import EnrollmentFactory
+from lms_sync.models import LmsSyncJob
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def test_success_page_shows_confirming_and_polls_until_settled(client, fake_stri
     post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))
     update = client.get(status_fragment(enrollment))
     assert "Paid" in update.text and "Enrolling" in update.text
-    Enrollment.objects.update(lms_status=Enrollment.LmsStatus.SYNCED)
+    LmsSyncJob.objects.create(enrollment=enrollment, status=LmsSyncJob.Status.SYNCED)
     settled = client.get(status_fragment(enrollment))
     assert "Ready" in settled.text and "hx-trigger" not in settled.text
 
@@ -103,14 +104,19 @@ def test_my_courses_lists_paid_enrollments_of_the_verified_email_only(client):
 def test_my_courses_shows_access_paused_during_a_dispute_not_ready(client, settings):
     settings.FRAPPE_PUBLIC_URL = "https://lms.example.com"
     user = UserFactory(email="ada@example.com")
-    EnrollmentFactory(
+    enrollment = EnrollmentFactory(
         email="ada@example.com",
         paid=True,
         dispute_status=Enrollment.Dispute.OPEN,
-        lms_action=Enrollment.LmsAction.SUSPEND,
-        lms_status=Enrollment.LmsStatus.SYNCED,
-        lms_progress=60.0,
         course__title="Disputed course",
+    )
+    LmsSyncJob.objects.create(
+        enrollment=enrollment, status=LmsSyncJob.Status.SUPERSEDED, progress=60.0
+    )
+    LmsSyncJob.objects.create(
+        enrollment=enrollment,
+        action=LmsSyncJob.Action.SUSPEND,
+        status=LmsSyncJob.Status.SYNCED,
     )
     client.force_login(user)
 
@@ -147,10 +153,12 @@ def test_my_courses_requires_login(client):
 def test_my_courses_runs_a_bounded_number_of_queries(client, django_assert_max_num_queries, count):
     user = UserFactory(email="ada@example.com")
     for _ in range(count):
-        EnrollmentFactory(email="ada@example.com", paid=True)
+        enrollment = EnrollmentFactory(email="ada@example.com", paid=True)
+        LmsSyncJob.objects.create(enrollment=enrollment, status=LmsSyncJob.Status.SYNCED)
     client.force_login(user)
 
-    with django_assert_max_num_queries(5):  # session, user, verified e-mail, enrollments
+    # session, user, verified e-mail, enrollments, their LMS jobs (lms_sync's template tag)
+    with django_assert_max_num_queries(5):
         response = client.get(reverse("enrollments:my_courses"))
 
     assert response.status_code == 200

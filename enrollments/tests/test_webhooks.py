@@ -12,6 +12,9 @@ from enrollments.models import Enrollment, StripeEvent
 from enrollments.services import emails
 from enrollments.tests.conftest import FIXTURES, fixture_event, post_event
 from enrollments.tests.factories import EnrollmentFactory
+from lms_sync import selectors as lms_selectors
+
+from .conftest import lms_action
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +67,7 @@ def test_paid_session_event_fulfils_the_enrollment_once_with_one_email(
     assert enrollment.status == Enrollment.Status.PAID
     assert enrollment.paid_at is not None
     assert enrollment.stripe_payment_intent_id == PAYMENT_INTENT_A
-    assert enrollment.lms_status != Enrollment.LmsStatus.NOT_REQUIRED  # its sync job exists
+    assert lms_selectors.current_job(enrollment.pk).action == "enrol"  # lms_sync made its job
     assert outbox.sent_at(emails.confirmation_key(enrollment.pk)) is not None
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [enrollment.email]
@@ -302,16 +305,21 @@ def test_currency_mismatch_is_flagged_too(client):
     assert enrollment.status == Enrollment.Status.PENDING and enrollment.needs_review
 
 
-def test_full_refund_after_paid_marks_refunded_and_queues_lms_removal(client, session_a_enrollment):
-    post_event(client, completed_event(session_a_enrollment))
+def test_full_refund_after_paid_marks_refunded_and_queues_lms_removal(
+    client, session_a_enrollment, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, completed_event(session_a_enrollment))
 
-    post_event(client, fixture_event("charge.refunded"))
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, fixture_event("charge.refunded"))
 
     session_a_enrollment.refresh_from_db()
     assert session_a_enrollment.status == Enrollment.Status.REFUNDED
     assert session_a_enrollment.amount_refunded_cents == 3000
-    assert session_a_enrollment.lms_action == Enrollment.LmsAction.UNENROL
-    assert session_a_enrollment.lms_status == Enrollment.LmsStatus.PENDING
+    assert lms_action(session_a_enrollment) == "unenrol"
+    job = lms_selectors.current_job(session_a_enrollment.pk)  # lms_sync heard the revocation
+    assert job.action == "unenrol" and job.status in lms_selectors.OPEN_STATUSES
 
 
 def test_partial_refund_records_the_amount_and_keeps_access(client, session_a_enrollment):
@@ -325,7 +333,7 @@ def test_partial_refund_records_the_amount_and_keeps_access(client, session_a_en
     session_a_enrollment.refresh_from_db()
     assert session_a_enrollment.status == Enrollment.Status.PAID
     assert session_a_enrollment.amount_refunded_cents == 1000
-    assert session_a_enrollment.lms_action == Enrollment.LmsAction.ENROL
+    assert lms_action(session_a_enrollment) == "enrol"
 
 
 def test_an_older_partial_refund_event_never_lowers_the_recorded_refund(

@@ -23,6 +23,7 @@ from grants import selectors as grant_selectors
 from grants import services as grant_services
 from grants.models import Grant
 from legacy.models import LegacyRecord
+from lms_sync.tests.factories import job_of
 
 from . import old_data as old
 
@@ -194,7 +195,7 @@ def test_paid_enrollments_keep_what_was_paid_and_their_stripe_ids(
     assert (dave.kind, dave.amount_due_cents, dave.list_price_cents) == ("full_grant", 0, 49900)
     refunded = enrollment_of(old.E_BOB_REFUNDED)
     assert (refunded.status, refunded.amount_refunded_cents) == ("refunded", 49900)
-    assert refunded.lms_status == ""
+    assert job_of(refunded) is None  # never synced here: nothing to unenrol
     # Pending/abandoned checkouts are not enrollments; the rest is reported with the reason.
     assert Enrollment.objects.count() == 8
     assert data["collections"]["enrollments"]["skip_reasons"] == {
@@ -212,8 +213,8 @@ def test_paid_enrollments_keep_what_was_paid_and_their_stripe_ids(
 
 def test_lms_state_is_repaired_not_copied(old_db, blockchain_course, tmp_path):
     _text, data = old_db.run(tmp_path=tmp_path)
-    synced = enrollment_of(old.E_ANN)
-    assert (synced.lms_status, synced.lms_enrollment_name) == ("synced", "LMS-0001")
+    synced = job_of(enrollment_of(old.E_ANN))
+    assert (synced.status, synced.lms_enrollment_name) == ("synced", "LMS-0001")
     # Failed, missing, pending, and "synced" without a Frappe enrollment name: a pending job.
     for object_id in (
         old.E_BOB_FAILED_SYNC,
@@ -222,9 +223,9 @@ def test_lms_state_is_repaired_not_copied(old_db, blockchain_course, tmp_path):
         old.E_DAVE_FREE,
         old.E_DAVE_NO_COMMISSION,
     ):
-        job = enrollment_of(object_id)
-        assert (job.lms_status, job.lms_action, job.lms_enrollment_name) == ("pending", "enrol", "")
-        assert job.lms_next_attempt_at is not None
+        job = job_of(enrollment_of(object_id))
+        assert (job.status, job.action, job.lms_enrollment_name) == ("pending", "enrol", "")
+        assert job.next_attempt_at is not None
     assert data["counts"]["lms_jobs_queued"] == 5
     assert data["counts"]["lms_synced_kept"] == 2
     assert data["counts"]["retry_jobs_superseded"] == 1
@@ -479,7 +480,7 @@ def test_documents_of_unexpected_shapes_are_skipped_with_the_reason_never_a_cras
         "unknown_currency",
     ]
     decimal = Enrollment.objects.get(email="v@example.com")
-    assert (decimal.amount_due_cents, decimal.lms_status) == (1234, "pending")
+    assert (decimal.amount_due_cents, job_of(decimal).status) == (1234, "pending")
     assert data["collections"]["affiliates"]["skip_reasons"] == {
         "no_user_account": 1,
         "duplicate_affiliate": 1,

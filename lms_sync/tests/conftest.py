@@ -10,7 +10,9 @@ from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
 from enrollments.tests.factories import EnrollmentFactory
 from fakes.frappe_server import FakeFrappe, RecordedRequest
+from lms_sync import selectors
 from lms_sync.frappe import FrappeClient
+from lms_sync.models import LmsSyncJob
 
 COURSE = "intro-to-django"
 ENROLMENTS_PATH = "/api/resource/LMS Enrollment"
@@ -34,26 +36,64 @@ def course(db) -> Course:
     return CourseFactory(frappe_course=COURSE)
 
 
-def paid_job(course: Course, **fields: Any) -> Enrollment:
-    """A paid enrollment whose enrol job is due now, as the payment update leaves it."""
+JOB_FIELDS = {
+    "lms_status": "status",
+    "lms_action": "action",
+    "lms_attempts": "attempts",
+    "lms_next_attempt_at": "next_attempt_at",
+    "lms_lease_token": "lease_token",
+    "lms_lease_until": "lease_until",
+    "lms_last_error": "last_error",
+    "lms_enrollment_name": "lms_enrollment_name",
+    "lms_synced_at": "synced_at",
+    "lms_progress": "progress",
+    "lms_current_lesson": "current_lesson",
+    "lms_progress_at": "progress_at",
+}
+
+
+def paid_job(course: Course, **fields: Any) -> LmsSyncJob:
+    """A paid enrollment and its enrol job, due now, as lms_sync creates it when it hears
+    ``enrollment_paid``. ``lms_*`` keywords set the job's fields, the others the enrollment's."""
     now = timezone.now()
+    job_fields = {"action": LmsSyncJob.Action.ENROL, "next_attempt_at": now}
+    job_fields.update({JOB_FIELDS[k]: fields.pop(k) for k in list(fields) if k in JOB_FIELDS})
     defaults = {
         "status": Enrollment.Status.PAID,
         "kind": Enrollment.Kind.PURCHASE,
         "paid_at": now,
-        "lms_status": Enrollment.LmsStatus.PENDING,
-        "lms_action": Enrollment.LmsAction.ENROL,
-        "lms_next_attempt_at": now,
     }
-    return EnrollmentFactory(course=course, **{**defaults, **fields})
+    enrollment = EnrollmentFactory(course=course, **{**defaults, **fields})
+    return LmsSyncJob.objects.create(enrollment=enrollment, **job_fields)
+
+
+def refund(job: LmsSyncJob) -> LmsSyncJob:
+    """Refund the job's enrollment in full, then do what lms_sync's ``enrollment_revoked``
+    receiver does (the tests' transaction never commits, so the signal is not sent); the task
+    message it enqueues is not sent either. Returns the enrollment's current (unenrol) job."""
+    from enrollments import services as enrollment_services
+    from lms_sync import services
+
+    enrollment = job.enrollment
+    enrollment_services.apply_refund(
+        enrollment_id=enrollment.pk, refunded_cents=enrollment.amount_due_cents
+    )
+    services.schedule(enrollment_id=enrollment.pk)
+    return selectors.current_job(enrollment.pk)
+
+
+def job_of(enrollment: Enrollment) -> LmsSyncJob | None:
+    """The enrollment's current LMS job (what lms_sync's selectors call current)."""
+    return selectors.current_job(enrollment.pk)
 
 
 def enrolment_posts(fake: FakeFrappe) -> list[RecordedRequest]:
     return [r for r in fake.requests if r.method == "POST" and r.path == ENROLMENTS_PATH]
 
 
-def reload(enrollment: Enrollment) -> Enrollment:
-    return Enrollment.objects.get(pk=enrollment.pk)
+def reload(row):
+    """The row again from the database (a job, or an enrollment)."""
+    return type(row).objects.get(pk=row.pk)
 
 
 def hook_first_client(monkeypatch, action: Callable[[], None]) -> None:
@@ -80,3 +120,29 @@ def hook_first_client(monkeypatch, action: Callable[[], None]) -> None:
         return hooked
 
     monkeypatch.setattr(FrappeClient, "from_settings", staticmethod(from_settings))
+
+
+@pytest.fixture
+def lms_alerts() -> Iterator[list[tuple[str, dict]]]:
+    """What lms_sync tells the layer above through its signals, in order: ("failing",
+    {reason, key, detail}) and ("recovered", {course_id})."""
+    from lms_sync import signals
+
+    heard: list[tuple[str, dict]] = []
+
+    def failing(sender, **kwargs):
+        heard.append(("failing", {k: kwargs[k] for k in ("reason", "key", "detail")}))
+
+    def recovered(sender, **kwargs):
+        heard.append(("recovered", {"course_id": kwargs["course_id"]}))
+
+    signals.lms_sync_failing.connect(failing, dispatch_uid="test.failing")
+    signals.lms_sync_recovered.connect(recovered, dispatch_uid="test.recovered")
+    yield heard
+    signals.lms_sync_failing.disconnect(dispatch_uid="test.failing")
+    signals.lms_sync_recovered.disconnect(dispatch_uid="test.recovered")
+
+
+def opened_emails(mailoutbox) -> list:
+    """The staff e-mails that announce an incident (ops also e-mails when one clears)."""
+    return [m for m in mailoutbox if m.subject.startswith("[MaalEdu alert]")]

@@ -1,4 +1,5 @@
-"""What starts jobs: the enrollment signals, the minute sweeper; and the alert e-mails' delivery."""
+"""What creates and starts jobs: the enrollment signals, the minute sweeper. (A job a lost signal
+never created: test_lost_signal.py.)"""
 
 from datetime import timedelta
 
@@ -10,13 +11,13 @@ from enrollments import services as enrollment_services
 from enrollments.models import Enrollment
 from enrollments.tests.factories import EnrollmentFactory
 from lms_sync import services, tasks
-from lms_sync.models import LmsAlert
+from lms_sync.models import LmsSyncJob
 
-from .conftest import COURSE, paid_job, reload
+from .conftest import COURSE, job_of, paid_job, reload
 
 pytestmark = pytest.mark.django_db
 
-LmsStatus = Enrollment.LmsStatus
+LmsStatus = LmsSyncJob.Status
 
 
 def paid_session(enrollment: Enrollment) -> dict:
@@ -43,8 +44,8 @@ def test_payment_starts_the_enrol_job_right_after_commit(
         assert fake.requests == []  # nothing reaches Frappe before the commit
 
     assert callbacks
-    enrollment = reload(enrollment)
-    assert enrollment.lms_status == LmsStatus.SYNCED
+    job = job_of(enrollment)
+    assert (job.action, job.status) == (LmsSyncJob.Action.ENROL, LmsStatus.SYNCED)
     [lms_enrollment] = fake.enrollments.values()
     assert (lms_enrollment["member"], lms_enrollment["course"]) == ("ada@example.com", COURSE)
 
@@ -62,11 +63,8 @@ def test_full_refund_starts_the_unenrol_job_right_after_commit(
             enrollment_id=enrollment.pk, refunded_cents=enrollment.amount_due_cents
         )
 
-    enrollment = reload(enrollment)
-    assert (enrollment.lms_status, enrollment.lms_action) == (
-        LmsStatus.SYNCED,
-        Enrollment.LmsAction.UNENROL,
-    )
+    job = job_of(enrollment)
+    assert (job.status, job.action) == (LmsStatus.SYNCED, LmsSyncJob.Action.UNENROL)
     assert fake.enrollments == {}
 
 
@@ -76,21 +74,21 @@ def test_sweeper_starts_due_jobs_and_jobs_whose_worker_died_and_nothing_else(fak
     due = paid_job(course, lms_next_attempt_at=now - timedelta(minutes=3))
     claimed_at = now - lease - timedelta(seconds=1)
     dead_worker = paid_job(course, lms_next_attempt_at=claimed_at)
-    assert services.claim_job(enrollment_id=dead_worker.pk, now=claimed_at)
+    assert services.claim_job(job_id=dead_worker.pk, now=claimed_at)
     running = paid_job(course, lms_next_attempt_at=now)
-    assert services.claim_job(enrollment_id=running.pk, now=now)
+    assert services.claim_job(job_id=running.pk, now=now)
     backing_off = paid_job(course, lms_next_attempt_at=now + timedelta(minutes=3))
     failed = paid_job(course, lms_status=LmsStatus.FAILED, lms_next_attempt_at=None)
-    not_required = EnrollmentFactory(course=course)
+    not_required = EnrollmentFactory(course=course)  # a checkout: no job, none created
 
     assert tasks.sweep_due_jobs() == 2
 
-    assert reload(due).lms_status == LmsStatus.SYNCED
-    assert reload(dead_worker).lms_status == LmsStatus.SYNCED
-    assert reload(running).lms_status == LmsStatus.IN_PROGRESS
-    assert reload(backing_off).lms_status == LmsStatus.PENDING
-    assert reload(failed).lms_status == LmsStatus.FAILED
-    assert reload(not_required).lms_status == LmsStatus.NOT_REQUIRED
+    assert reload(due).status == LmsStatus.SYNCED
+    assert reload(dead_worker).status == LmsStatus.SYNCED
+    assert reload(running).status == LmsStatus.IN_PROGRESS
+    assert reload(backing_off).status == LmsStatus.PENDING
+    assert reload(failed).status == LmsStatus.FAILED
+    assert job_of(not_required) is None
     assert len(fake.enrollments) == 2
 
 
@@ -101,7 +99,7 @@ def test_sweeper_starts_a_bounded_number_of_jobs_per_run_oldest_first(fake, cour
 
     assert tasks.sweep_due_jobs() == 2
 
-    assert [reload(job).lms_status for job in jobs] == [
+    assert [reload(job).status for job in jobs] == [
         LmsStatus.PENDING,
         LmsStatus.SYNCED,
         LmsStatus.SYNCED,
@@ -109,40 +107,20 @@ def test_sweeper_starts_a_bounded_number_of_jobs_per_run_oldest_first(fake, cour
     assert tasks.sweep_due_jobs() == 1
 
 
-def test_an_alert_whose_email_task_was_lost_is_sent_once_by_the_resend_sweep(mailoutbox):
-    opened = timezone.now() - timedelta(minutes=6)
-    lost = LmsAlert.objects.create(
-        kind=LmsAlert.Kind.CONFIG, key="site", detail="HTTP 401", opened_at=opened
+def test_the_learners_data_export_includes_the_lms_progress_lms_sync_keeps(course):
+    from accounts.tests.factories import UserFactory
+    from courses.tests.factories import CourseFactory
+    from enrollments.services.privacy import export_account_data
+
+    user = UserFactory(email="ada@example.com")
+    job = paid_job(course, email="ada@example.com", user=user, lms_progress=42.0)
+    not_started = paid_job(CourseFactory(), email="ada@example.com", user=user)
+    no_job_yet = EnrollmentFactory(
+        email="ada@example.com", user=user, status=Enrollment.Status.PAID
     )
-    LmsAlert.objects.create(
-        kind=LmsAlert.Kind.FAILED, key="site", opened_at=opened, resolved_at=timezone.now()
-    )
-    LmsAlert.objects.create(kind=LmsAlert.Kind.MAPPING, key="course-1")  # its task may be queued
 
-    assert tasks.resend_unsent_alerts() == 1
-    assert tasks.resend_unsent_alerts() == 0
+    orders = {o["order"]: o for o in export_account_data(user)["orders"]}
 
-    [email] = mailoutbox
-    assert "LMS credentials or site rejected" in email.subject
-    assert email.alternatives[0][1] == "text/html"
-    assert "/admin/lms_sync/lmssyncjob/" in email.body
-    assert reload_alert(lost).notified_at is not None
-
-
-def test_an_alert_email_that_fails_to_send_is_released_for_the_next_try(settings, mailoutbox):
-    alert = LmsAlert.objects.create(kind=LmsAlert.Kind.CONFIG, key="site")
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
-
-    with pytest.raises(OSError):
-        services.notify_alert(alert_id=alert.pk)
-    assert reload_alert(alert).notified_at is None
-
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.notify_alert(alert_id=alert.pk) is True
-    assert services.notify_alert(alert_id=alert.pk) is False
-    assert len(mailoutbox) == 1
-
-
-def reload_alert(alert: LmsAlert) -> LmsAlert:
-    return LmsAlert.objects.get(pk=alert.pk)
+    assert orders[job.enrollment_id]["lms_progress_percent"] == 42.0
+    assert orders[not_started.enrollment_id]["lms_progress_percent"] is None
+    assert orders[no_job_yet.pk]["lms_progress_percent"] is None

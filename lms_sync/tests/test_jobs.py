@@ -10,18 +10,25 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from courses.tests.factories import CourseFactory
-from enrollments import services as enrollment_services
 from enrollments.models import Enrollment
 from fakes.frappe_server import FrappeError
 from lms_sync import services, tasks
 from lms_sync.frappe import FrappeClient
-from lms_sync.models import LmsAlert
+from lms_sync.models import LmsSyncJob
 
-from .conftest import COURSE, enrolment_posts, hook_first_client, paid_job, reload
+from .conftest import (
+    COURSE,
+    enrolment_posts,
+    hook_first_client,
+    opened_emails,
+    paid_job,
+    refund,
+    reload,
+)
 
 pytestmark = pytest.mark.django_db
 
-LmsStatus = Enrollment.LmsStatus
+LmsStatus = LmsSyncJob.Status
 
 
 def lease() -> timedelta:
@@ -34,32 +41,32 @@ def lease() -> timedelta:
 def test_paid_enrollment_is_enrolled_in_the_lms_and_marked_synced(fake, course):
     job = paid_job(course, email="ada@example.com")
 
-    outcome = services.run_job(enrollment_id=job.pk)
+    outcome = services.run_job(job_id=job.pk)
 
     job = reload(job)
     assert outcome == services.SYNCED
-    assert job.lms_status == LmsStatus.SYNCED
-    assert job.lms_attempts == 1
-    assert job.lms_synced_at is not None
-    assert job.lms_lease_token == "" and job.lms_lease_until is None
+    assert job.status == LmsStatus.SYNCED
+    assert job.attempts == 1
+    assert job.synced_at is not None
+    assert job.lease_token == "" and job.lease_until is None
     assert fake.enrollments[job.lms_enrollment_name]["member"] == "ada@example.com"
     assert fake.enrollments[job.lms_enrollment_name]["course"] == COURSE
 
 
 def test_a_synced_job_is_not_run_again(fake, course):
     job = paid_job(course)
-    services.run_job(enrollment_id=job.pk)
+    services.run_job(job_id=job.pk)
 
-    assert services.run_job(enrollment_id=job.pk) == services.NOT_CLAIMED
+    assert services.run_job(job_id=job.pk) == services.NOT_CLAIMED
     assert len(enrolment_posts(fake)) == 1
-    assert reload(job).lms_attempts == 1
+    assert reload(job).attempts == 1
 
 
 def test_learner_name_is_sent_when_the_enrollment_has_an_account(fake, course):
     user = UserFactory(email="grace@example.com", name="Grace Hopper")
     job = paid_job(course, email=user.email, user=user)
 
-    services.run_job(enrollment_id=job.pk)
+    services.run_job(job_id=job.pk)
 
     assert fake.users["grace@example.com"]["full_name"] == "Grace Hopper"
 
@@ -71,22 +78,22 @@ def test_a_leased_job_cannot_be_claimed_again_until_the_lease_expires(course):
     job = paid_job(course)
     now = timezone.now()
 
-    first = services.claim_job(enrollment_id=job.pk, now=now)
-    second = services.claim_job(enrollment_id=job.pk, now=now + lease() - timedelta(seconds=1))
-    taken_over = services.claim_job(enrollment_id=job.pk, now=now + lease() + timedelta(seconds=1))
+    first = services.claim_job(job_id=job.pk, now=now)
+    second = services.claim_job(job_id=job.pk, now=now + lease() - timedelta(seconds=1))
+    taken_over = services.claim_job(job_id=job.pk, now=now + lease() + timedelta(seconds=1))
 
     assert first is not None
     assert second is None
     assert taken_over not in (None, first)
     job = reload(job)
-    assert job.lms_lease_token == taken_over
-    assert job.lms_attempts == 2
+    assert job.lease_token == taken_over
+    assert job.attempts == 2
 
 
 def test_a_job_not_due_yet_is_not_claimed(course):
     job = paid_job(course, lms_next_attempt_at=timezone.now() + timedelta(minutes=5))
 
-    assert services.claim_job(enrollment_id=job.pk) is None
+    assert services.claim_job(job_id=job.pk) is None
 
 
 def test_the_old_workers_late_result_is_discarded_after_its_lease_was_taken_over(
@@ -99,18 +106,18 @@ def test_the_old_workers_late_result_is_discarded_after_its_lease_was_taken_over
     tokens = {}
 
     def worker_b_takes_over() -> None:
-        tokens["b"] = services.claim_job(enrollment_id=job.pk, now=later)
+        tokens["b"] = services.claim_job(job_id=job.pk, now=later)
         fake.fail_next(503)  # A's next request fails: A would record a retry
 
     hook_first_client(monkeypatch, worker_b_takes_over)
 
-    assert services.run_job(enrollment_id=job.pk) == services.DISCARDED
+    assert services.run_job(job_id=job.pk) == services.DISCARDED
 
     job = reload(job)
     assert tokens["b"] is not None
-    assert (job.lms_status, job.lms_lease_token) == (LmsStatus.IN_PROGRESS, tokens["b"])
-    assert job.lms_last_error == ""
-    assert job.lms_attempts == 2
+    assert (job.status, job.lease_token) == (LmsStatus.IN_PROGRESS, tokens["b"])
+    assert job.last_error == ""
+    assert job.attempts == 2
 
 
 def test_a_refund_during_the_enrol_call_wins_and_its_unenrol_can_start_at_once(
@@ -120,19 +127,21 @@ def test_a_refund_during_the_enrol_call_wins_and_its_unenrol_can_start_at_once(
     unenrol_while_enrolling = []
 
     def refunded_meanwhile() -> None:
-        enrollment_services.apply_refund(enrollment_id=job.pk, refunded_cents=job.amount_due_cents)
+        unenrol = refund(job)
         # The unenrol job is due, but must not call Frappe while the enrol call is running.
-        unenrol_while_enrolling.append(services.run_job(enrollment_id=job.pk))
+        unenrol_while_enrolling.append((unenrol, services.run_job(job_id=unenrol.pk)))
 
     hook_first_client(monkeypatch, refunded_meanwhile)
 
-    assert services.run_job(enrollment_id=job.pk) == services.DISCARDED
-    assert unenrol_while_enrolling == [services.NOT_CLAIMED]
-    job = reload(job)
-    assert (job.lms_status, job.lms_action) == (LmsStatus.PENDING, Enrollment.LmsAction.UNENROL)
-    assert job.lms_lease_until is None
+    assert services.run_job(job_id=job.pk) == services.DISCARDED
+    [(unenrol, outcome)] = unenrol_while_enrolling
+    assert outcome == services.NOT_CLAIMED
+    assert reload(job).status == LmsStatus.SUPERSEDED
+    assert reload(job).lease_until is None  # released: the unenrol may start at once
+    unenrol = reload(unenrol)
+    assert (unenrol.status, unenrol.action) == (LmsStatus.PENDING, LmsSyncJob.Action.UNENROL)
 
-    assert services.run_job(enrollment_id=job.pk) == services.SYNCED
+    assert services.run_job(job_id=unenrol.pk) == services.SYNCED
     assert fake.enrollments == {}
 
 
@@ -150,7 +159,7 @@ def test_the_same_job_run_five_times_at_once_reaches_frappe_once(fake, course):
     def run() -> None:
         try:
             barrier.wait(timeout=10)
-            outcomes.append(services.run_job(enrollment_id=job.pk))
+            outcomes.append(services.run_job(job_id=job.pk))
         finally:
             connection.close()
 
@@ -163,7 +172,7 @@ def test_the_same_job_run_five_times_at_once_reaches_frappe_once(fake, course):
     assert sorted(outcomes) == [services.NOT_CLAIMED] * 4 + [services.SYNCED]
     assert len(enrolment_posts(fake)) == 1
     assert len(fake.enrollments) == 1
-    assert reload(job).lms_attempts == 1
+    assert reload(job).attempts == 1
 
 
 # -- transient failures: backoff, then failed ---------------------------------------------------
@@ -176,24 +185,22 @@ def test_frappe_down_for_a_while_then_back_syncs_after_backoff(fake, course):
     delays = []
 
     for attempt in (1, 2, 3):
-        assert services.run_job(enrollment_id=job.pk, now=now) == services.RETRY
+        assert services.run_job(job_id=job.pk, now=now) == services.RETRY
         job = reload(job)
-        assert job.lms_status == LmsStatus.PENDING
-        assert job.lms_attempts == attempt
-        assert "connection failed" in job.lms_last_error
-        delays.append(job.lms_next_attempt_at - now)
+        assert job.status == LmsStatus.PENDING
+        assert job.attempts == attempt
+        assert "connection failed" in job.last_error
+        delays.append(job.next_attempt_at - now)
         # Not due before its time.
-        assert services.run_job(enrollment_id=job.pk, now=now + delays[-1] / 2) == (
-            services.NOT_CLAIMED
-        )
-        now = job.lms_next_attempt_at
+        assert services.run_job(job_id=job.pk, now=now + delays[-1] / 2) == (services.NOT_CLAIMED)
+        now = job.next_attempt_at
 
     fake.down = False
-    assert services.run_job(enrollment_id=job.pk, now=now) == services.SYNCED
+    assert services.run_job(job_id=job.pk, now=now) == services.SYNCED
 
     job = reload(job)
-    assert job.lms_attempts == 4
-    assert job.lms_last_error == ""
+    assert job.attempts == 4
+    assert job.last_error == ""
     base = django_settings.LMS_SYNC_BASE_DELAY_SECONDS
     for attempt, delay in enumerate(delays, start=1):
         nominal = base * 2 ** (attempt - 1)
@@ -235,24 +242,23 @@ def test_job_fails_after_the_last_attempt_and_staff_are_alerted_once(
     with django_capture_on_commit_callbacks(execute=True):
         for job in jobs:
             outcomes = [
-                services.run_job(enrollment_id=job.pk, now=now + timedelta(days=day))
-                for day in range(3)
+                services.run_job(job_id=job.pk, now=now + timedelta(days=day)) for day in range(3)
             ]
             assert outcomes == [services.RETRY, services.RETRY, services.FAILED]
 
     for job in jobs:
         job = reload(job)
-        assert job.lms_status == LmsStatus.FAILED
-        assert job.lms_attempts == 3
-        assert job.lms_next_attempt_at is None
-        assert job.lms_last_error.startswith("HTTP 502 with a non-JSON body")
-        assert job.lms_last_error.endswith("(after 3 attempts)")
-    assert services.run_job(enrollment_id=jobs[0].pk, now=now + timedelta(days=9)) == (
+        assert job.status == LmsStatus.FAILED
+        assert job.attempts == 3
+        assert job.next_attempt_at is None
+        assert job.last_error.startswith("HTTP 502 with a non-JSON body")
+        assert job.last_error.endswith("(after 3 attempts)")
+    assert services.run_job(job_id=jobs[0].pk, now=now + timedelta(days=9)) == (
         services.NOT_CLAIMED
     )
-    [email] = mailoutbox
+    [email] = opened_emails(mailoutbox)  # one incident, one e-mail, for both jobs
     assert email.to == ["staff@maaledu.test"]
-    assert "Sync jobs failed" in email.subject
+    assert "LMS sync jobs failed" in email.subject
     assert "Retry LMS sync now" in email.body
 
 
@@ -261,14 +267,14 @@ def test_a_worker_that_dies_on_every_attempt_stops_at_the_retry_budget(fake, cou
     job = paid_job(course)
     now = timezone.now()
     for _ in range(2):  # a worker claims, then dies before recording anything
-        assert services.claim_job(enrollment_id=job.pk, now=now)
+        assert services.claim_job(job_id=job.pk, now=now)
         now += lease() + timedelta(seconds=1)
 
-    assert services.run_job(enrollment_id=job.pk, now=now) == services.FAILED
+    assert services.run_job(job_id=job.pk, now=now) == services.FAILED
 
     job = reload(job)
-    assert job.lms_status == LmsStatus.FAILED
-    assert "stopped mid-sync" in job.lms_last_error
+    assert job.status == LmsStatus.FAILED
+    assert "stopped mid-sync" in job.last_error
     assert fake.requests == []
 
 
@@ -276,11 +282,11 @@ def test_frappe_traceback_never_reaches_the_stored_error(fake, course):
     job = paid_job(course)
     fake.fail_next(500)  # a frappe 500: JSON with the server's traceback
 
-    services.run_job(enrollment_id=job.pk)
+    services.run_job(job_id=job.pk)
 
     job = reload(job)
-    assert job.lms_last_error == "HTTP 500 OperationalError"
-    assert "Traceback" not in job.lms_last_error
+    assert job.last_error == "HTTP 500 OperationalError"
+    assert "Traceback" not in job.last_error
 
 
 def test_a_request_frappe_rejects_for_good_fails_at_once_and_alerts(
@@ -295,27 +301,27 @@ def test_a_request_frappe_rejects_for_good_fails_at_once_and_alerts(
     job = paid_job(course, email="ada@intranet")
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.run_job(enrollment_id=job.pk) == services.FAILED
+        assert services.run_job(job_id=job.pk) == services.FAILED
 
     job = reload(job)
-    assert job.lms_last_error == (
+    assert job.last_error == (
         "HTTP 417 InvalidEmailAddressError: ada@intranet is not a valid Email Address"
     )
-    assert job.lms_attempts == 1
-    [email] = mailoutbox
-    assert "Sync jobs failed" in email.subject
+    assert job.attempts == 1
+    [email] = opened_emails(mailoutbox)
+    assert "LMS sync jobs failed" in email.subject
 
 
 def test_an_unexpected_error_backs_off_instead_of_holding_the_lease(fake, course):
     job = paid_job(course, email="not-an-email")  # a bad row: the client refuses it
 
-    assert services.run_job(enrollment_id=job.pk) == services.RETRY
+    assert services.run_job(job_id=job.pk) == services.RETRY
 
     job = reload(job)
-    assert job.lms_status == LmsStatus.PENDING
-    assert job.lms_last_error == "internal error (ValueError)"
-    assert job.lms_lease_until is None
-    assert job.lms_next_attempt_at > timezone.now()
+    assert job.status == LmsStatus.PENDING
+    assert job.last_error == "internal error (ValueError)"
+    assert job.lease_until is None
+    assert job.next_attempt_at > timezone.now()
     assert fake.requests == []
 
 
@@ -327,40 +333,40 @@ def test_unconfigured_lms_makes_jobs_wait_then_they_run_once_configured(fake, co
     settings.FRAPPE_URL = ""
     job = paid_job(course)
 
-    assert services.run_job(enrollment_id=job.pk) == services.WAITING_CONFIG
+    assert services.run_job(job_id=job.pk) == services.WAITING_CONFIG
     job = reload(job)
-    assert job.lms_status == LmsStatus.WAITING_CONFIG
-    assert job.lms_attempts == 0  # waiting is not an attempt
-    assert "FRAPPE_URL" in job.lms_last_error
+    assert job.status == LmsStatus.WAITING_CONFIG
+    assert job.attempts == 0  # waiting is not an attempt
+    assert "FRAPPE_URL" in job.last_error
     assert tasks.sweep_due_jobs() == 0  # nothing to start while the settings are missing
 
     settings.FRAPPE_URL = url
     assert tasks.sweep_due_jobs() == 1
 
     job = reload(job)
-    assert job.lms_status == LmsStatus.SYNCED
-    assert job.lms_attempts == 1
+    assert job.status == LmsStatus.SYNCED
+    assert job.attempts == 1
     assert len(fake.enrollments) == 1
 
 
 def test_rejected_credentials_wait_alert_once_and_resume_after_the_fix(
-    fake, course, settings, mailoutbox, django_capture_on_commit_callbacks
+    fake, course, settings, mailoutbox, django_capture_on_commit_callbacks, lms_alerts
 ):
     settings.FRAPPE_API_SECRET = "rotated-by-someone"
     jobs = [paid_job(course) for _ in range(4)]
     now = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True):
-        outcomes = [services.run_job(enrollment_id=job.pk) for job in jobs]
+        outcomes = [services.run_job(job_id=job.pk) for job in jobs]
 
     assert outcomes == [services.WAITING_CONFIG] * 4
     retry = django_settings.LMS_SYNC_CONFIG_RETRY_SECONDS
     for job in map(reload, jobs):
-        assert job.lms_status == LmsStatus.WAITING_CONFIG
-        assert job.lms_attempts == 0
-        assert job.lms_last_error == "HTTP 401 AuthenticationError"
-        assert 0.75 * retry <= (job.lms_next_attempt_at - now).total_seconds() <= retry + 5
-    [email] = mailoutbox
+        assert job.status == LmsStatus.WAITING_CONFIG
+        assert job.attempts == 0
+        assert job.last_error == "HTTP 401 AuthenticationError"
+        assert 0.75 * retry <= (job.next_attempt_at - now).total_seconds() <= retry + 5
+    [email] = opened_emails(mailoutbox)
     assert "LMS credentials or site rejected" in email.subject
     assert "HTTP 401 AuthenticationError" in email.body
     assert "lms_check" in email.body
@@ -369,21 +375,25 @@ def test_rejected_credentials_wait_alert_once_and_resume_after_the_fix(
     # The secret is fixed; the next sync that succeeds closes the incident and wakes the rest.
     settings.FRAPPE_API_SECRET = "secret"
     newcomer = paid_job(course)
-    assert services.run_job(enrollment_id=newcomer.pk) == services.SYNCED
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.run_job(job_id=newcomer.pk) == services.SYNCED
     assert tasks.sweep_due_jobs() == 4
 
-    assert {reload(job).lms_status for job in jobs} == {LmsStatus.SYNCED}
+    assert {reload(job).status for job in jobs} == {LmsStatus.SYNCED}
     assert len(fake.enrollments) == 5
-    alert = LmsAlert.objects.get()
-    assert alert.resolved_at is not None
-    assert len(mailoutbox) == 1
+    assert lms_alerts[0] == (
+        "failing",
+        {"reason": "config", "key": "site", "detail": "HTTP 401 AuthenticationError"},
+    )
+    assert ("recovered", {"course_id": course.pk}) in lms_alerts
+    assert len(opened_emails(mailoutbox)) == 1
+    assert [m.subject for m in mailoutbox][-1].startswith("[MaalEdu resolved]")
 
     # Broken again later: a new incident, a new alert.
     settings.FRAPPE_API_SECRET = "wrong-again"
     with django_capture_on_commit_callbacks(execute=True):
-        services.run_job(enrollment_id=paid_job(course).pk)
-    assert len(mailoutbox) == 2
-    assert LmsAlert.objects.filter(resolved_at__isnull=True).count() == 1
+        services.run_job(job_id=paid_job(course).pk)
+    assert len(opened_emails(mailoutbox)) == 2
 
 
 # -- course mapping -----------------------------------------------------------------------------
@@ -397,33 +407,34 @@ def test_rejected_credentials_wait_alert_once_and_resume_after_the_fix(
     ],
 )
 def test_a_rejected_course_mapping_fails_the_jobs_and_alerts_once_per_course(
-    fake, frappe_course, error, mailoutbox, django_capture_on_commit_callbacks
+    fake, frappe_course, error, mailoutbox, django_capture_on_commit_callbacks, lms_alerts
 ):
     fake.add_course("draft-course", published=False)
     course = CourseFactory(frappe_course=frappe_course, title="Kubernetes Admin")
     jobs = [paid_job(course), paid_job(course)]
-    Enrollment.objects.update(updated_at=timezone.now() - timedelta(hours=3))
+    LmsSyncJob.objects.update(updated_at=timezone.now() - timedelta(hours=3))
     started = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True):
-        outcomes = [services.run_job(enrollment_id=job.pk) for job in jobs]
+        outcomes = [services.run_job(job_id=job.pk) for job in jobs]
 
     assert outcomes == [services.FAILED, services.FAILED]
     for job in map(reload, jobs):
-        assert job.lms_status == LmsStatus.FAILED
-        assert job.lms_last_error == error
-        assert job.lms_next_attempt_at is None  # waits for staff
+        assert job.status == LmsStatus.FAILED
+        assert job.last_error == error
+        assert job.next_attempt_at is None  # waits for staff
         assert job.updated_at >= started  # the ops alerts count recent failures by it
     assert fake.enrollments == {}
-    [email] = mailoutbox
-    assert "Course mapping rejected" in email.subject
+    [email] = opened_emails(mailoutbox)
+    assert "LMS course mapping rejected" in email.subject
     assert "Kubernetes Admin" in email.body
-    alert = LmsAlert.objects.get()
-    assert (alert.kind, alert.key) == (LmsAlert.Kind.MAPPING, f"course-{course.pk}")
+    assert {(reason["reason"], reason["key"]) for _, reason in lms_alerts} == {
+        ("mapping", f"course-{course.pk}")
+    }
 
 
 def test_a_course_staff_unpublished_in_frappe_is_never_enrolled_the_job_waits_and_ops_see_why(
-    fake, mailoutbox, django_capture_on_commit_callbacks, client
+    fake, mailoutbox, django_capture_on_commit_callbacks, client, lms_alerts
 ):
     fake.add_course("draft-course", published=False)  # Frappe would accept our Moderator user
     course = CourseFactory(frappe_course="draft-course", title="Kubernetes Admin")
@@ -432,67 +443,70 @@ def test_a_course_staff_unpublished_in_frappe_is_never_enrolled_the_job_waits_an
     now = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True):
-        outcomes = [services.run_job(enrollment_id=job.pk, now=now) for job in jobs]
+        outcomes = [services.run_job(job_id=job.pk, now=now) for job in jobs]
 
     assert outcomes == [services.WAITING_CONFIG, services.WAITING_CONFIG]
     assert fake.enrollments == {}
     assert enrolment_posts(fake) == []
     for job in map(reload, jobs):
-        assert job.lms_status == LmsStatus.WAITING_CONFIG
-        assert job.lms_last_error == (
+        assert job.status == LmsStatus.WAITING_CONFIG
+        assert job.last_error == (
             "waiting: the LMS course 'draft-course' is not published in Frappe; the learner is "
             "enrolled once it is published (checked every 15 min)"
         )
-        assert job.lms_attempts == 0  # waiting does not use up the retry budget
-        assert job.lms_next_attempt_at > now
-    [email] = mailoutbox  # one incident for the course
-    assert "Course mapping rejected" in email.subject
+        assert job.attempts == 0  # waiting does not use up the retry budget
+        assert job.next_attempt_at > now
+    [email] = opened_emails(mailoutbox)  # one incident for the course
+    assert "LMS course mapping rejected" in email.subject
     assert "Kubernetes Admin" in email.body
-    alert = LmsAlert.objects.get()
-    assert (alert.kind, alert.key) == (LmsAlert.Kind.MAPPING, f"course-{course.pk}")
+    assert {(reason["reason"], reason["key"]) for _, reason in lms_alerts} == {
+        ("mapping", f"course-{course.pk}")
+    }
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     ops_page = client.get("/admin/ops/").content.decode()
     assert "is not published in Frappe" in ops_page
 
     fake.courses["draft-course"]["published"] = 1  # staff publish it again
     later = now + timedelta(seconds=django_settings.LMS_SYNC_CONFIG_RETRY_SECONDS + 1)
-    assert [services.run_job(enrollment_id=job.pk, now=later) for job in jobs] == [
-        services.SYNCED,
-        services.SYNCED,
-    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert [services.run_job(job_id=job.pk, now=later) for job in jobs] == [
+            services.SYNCED,
+            services.SYNCED,
+        ]
     assert len(fake.enrollments) == 2
-    assert LmsAlert.objects.get().resolved_at is not None
+    assert ("recovered", {"course_id": course.pk}) in lms_alerts
+    assert "is not published in Frappe" not in client.get("/admin/ops/").content.decode()
 
 
 def test_after_staff_fix_the_mapping_a_retry_syncs_and_closes_the_alert(
-    fake, mailoutbox, django_capture_on_commit_callbacks
+    fake, mailoutbox, django_capture_on_commit_callbacks, lms_alerts
 ):
     course = CourseFactory(frappe_course="k8s-admin")
     job = paid_job(course)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.run_job(enrollment_id=job.pk) == services.FAILED
+        assert services.run_job(job_id=job.pk) == services.FAILED
 
     fake.add_course("k8s-admin")
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.retry_now(enrollment_ids=[job.pk]) == 1
+        assert services.retry_now(job_ids=[job.pk]) == 1
 
     job = reload(job)
-    assert job.lms_status == LmsStatus.SYNCED
-    assert job.lms_attempts == 1  # the retry started a fresh budget
-    assert LmsAlert.objects.get().resolved_at is not None
-    assert len(mailoutbox) == 1
+    assert job.status == LmsStatus.SYNCED
+    assert job.attempts == 1  # the retry started a fresh budget
+    assert [heard for heard, _ in lms_alerts] == ["failing", "recovered"]
+    assert len(opened_emails(mailoutbox)) == 1
 
 
 def test_retry_now_leaves_synced_and_running_jobs_alone(fake, course):
     synced = paid_job(course)
-    services.run_job(enrollment_id=synced.pk)
+    services.run_job(job_id=synced.pk)
     running = paid_job(course)
-    token = services.claim_job(enrollment_id=running.pk)
+    token = services.claim_job(job_id=running.pk)
 
-    assert services.retry_now(enrollment_ids=[synced.pk, running.pk]) == 0
+    assert services.retry_now(job_ids=[synced.pk, running.pk]) == 0
 
-    assert reload(synced).lms_status == LmsStatus.SYNCED
-    assert reload(running).lms_lease_token == token
+    assert reload(synced).status == LmsStatus.SYNCED
+    assert reload(running).lease_token == token
 
 
 # -- unenrol ------------------------------------------------------------------------------------
@@ -502,23 +516,23 @@ def test_refund_unenrols_and_repeating_the_unenrol_is_harmless(
     fake, course, django_capture_on_commit_callbacks
 ):
     job = paid_job(course, email="ada@example.com")
-    services.run_job(enrollment_id=job.pk)
+    services.run_job(job_id=job.pk)
     fake.add_enrollment("ada@example.com", COURSE)  # a duplicate someone made by hand
-    enrollment_services.apply_refund(enrollment_id=job.pk, refunded_cents=job.amount_due_cents)
+    job = refund(job)
 
     # A worker claims the unenrol, Frappe deletes the enrolments, and the worker dies.
     now = timezone.now()
-    assert services.claim_job(enrollment_id=job.pk, now=now)
+    assert services.claim_job(job_id=job.pk, now=now)
     client = FrappeClient.from_settings()
     assert client.unenrol(email="ada@example.com", course=COURSE) == 2
     client.close()
 
     # After its lease, the job runs again and finds nothing left to delete.
-    assert services.run_job(enrollment_id=job.pk, now=now + lease() + timedelta(seconds=1)) == (
+    assert services.run_job(job_id=job.pk, now=now + lease() + timedelta(seconds=1)) == (
         services.SYNCED
     )
 
     job = reload(job)
-    assert (job.lms_status, job.lms_action) == (LmsStatus.SYNCED, Enrollment.LmsAction.UNENROL)
+    assert (job.status, job.action) == (LmsStatus.SYNCED, LmsSyncJob.Action.UNENROL)
     assert job.lms_enrollment_name == ""
     assert fake.enrollments == {}

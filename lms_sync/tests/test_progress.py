@@ -8,18 +8,19 @@ from django.utils import timezone
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
 from lms_sync import services, tasks
+from lms_sync.models import LmsSyncJob
 
 from .conftest import ENROLMENTS_PATH, hook_first_client, paid_job, reload
 
 pytestmark = pytest.mark.django_db
 
-LmsStatus = Enrollment.LmsStatus
+LmsStatus = LmsSyncJob.Status
 
 
-def synced_job(course, fake, progress: float | None, **fields) -> Enrollment:
+def synced_job(course, fake, progress: float | None, **fields) -> LmsSyncJob:
     job = paid_job(course, lms_status=LmsStatus.SYNCED, lms_next_attempt_at=None, **fields)
     if progress is not None:
-        fake.add_enrollment(job.email, course.frappe_course, progress=progress)
+        fake.add_enrollment(job.enrollment.email, course.frappe_course, progress=progress)
     return job
 
 
@@ -44,12 +45,12 @@ def test_progress_is_read_with_one_list_call_per_course_and_a_fixed_number_of_qu
 
     assert read == len(jobs) + 1
     assert list_calls(fake) == 3
-    assert [reload(job).lms_progress for job in jobs] == [10.0 * n for n in range(1, 9)] * 3
+    assert [reload(job).progress for job in jobs] == [10.0 * n for n in range(1, 9)] * 3
     gone_from_lms = reload(gone_from_lms)
-    assert gone_from_lms.lms_progress == 40.0  # kept: the LMS has no enrolment to read
-    assert gone_from_lms.lms_progress_at is not None
-    assert reload(refunded).lms_progress is None
-    assert reload(not_synced).lms_progress is None
+    assert gone_from_lms.progress == 40.0  # kept: the LMS has no enrolment to read
+    assert gone_from_lms.progress_at is not None
+    assert reload(refunded).progress is None
+    assert reload(not_synced).progress is None
 
 
 def test_each_pull_reads_a_bounded_batch_least_recently_read_first(fake, course, settings):
@@ -68,7 +69,7 @@ def test_each_pull_reads_a_bounded_batch_least_recently_read_first(fake, course,
 
     assert tasks.pull_progress() == 3
 
-    read = {label for label, job in jobs.items() if reload(job).lms_progress == 55.0}
+    read = {label for label, job in jobs.items() if reload(job).progress == 55.0}
     assert read == {"never", "3h", "2h"}
     assert list_calls(fake) == 1
 
@@ -82,8 +83,8 @@ def test_a_failing_lms_stops_the_pull_keeping_what_was_read(fake, course, monkey
 
     assert services.pull_progress(batch_size=10) == 1
 
-    assert reload(first_job).lms_progress == 20.0
-    assert reload(second_job).lms_progress_at is None  # read again by the next pull
+    assert reload(first_job).progress == 20.0
+    assert reload(second_job).progress_at is None  # read again by the next pull
     assert list_calls(fake) == 2  # stopped instead of hammering a failing LMS
 
 
@@ -93,7 +94,7 @@ def test_progress_pull_does_nothing_while_the_lms_is_not_configured(fake, course
 
     assert services.pull_progress(batch_size=10) == 0
 
-    assert reload(job).lms_progress is None
+    assert reload(job).progress is None
     assert fake.requests == []
 
 

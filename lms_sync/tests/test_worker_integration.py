@@ -24,7 +24,9 @@ from django.utils import timezone
 
 from enrollments.models import Enrollment
 from enrollments.signals import enrollment_paid
+from enrollments.tests.factories import EnrollmentFactory
 from lms_sync import tasks
+from lms_sync.models import LmsSyncJob
 from maaledu.celery import app as celery_app
 
 from .conftest import enrolment_posts, paid_job, reload
@@ -47,7 +49,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-SYNCED = Enrollment.LmsStatus.SYNCED
+SYNCED = LmsSyncJob.Status.SYNCED
 
 
 def worker_database_url() -> str:
@@ -188,7 +190,7 @@ def workers(transactional_db, fake, queue, tmp_path) -> Iterator[Workers]:
 
 
 def task_results(logs: str) -> list[str]:
-    marker = "Task lms_sync.tasks.sync_enrollment["
+    marker = "Task lms_sync.tasks.sync_job["
     return [
         line.rsplit(": ", 1)[-1].strip("'")
         for line in logs.splitlines()
@@ -196,19 +198,23 @@ def task_results(logs: str) -> list[str]:
     ]
 
 
-def test_paid_enrollment_enqueued_five_times_is_synced_once_by_the_worker(fake, course, workers):
+def test_paid_enrollment_announced_five_times_gets_one_job_synced_once_by_the_worker(
+    fake, course, workers
+):
     workers.start()
-    job = paid_job(course)
+    enrollment = EnrollmentFactory(
+        course=course, status=Enrollment.Status.PAID, paid_at=timezone.now()
+    )
     fake.slow_seconds = 0.3  # each answer takes a while, so the pool's two processes overlap
 
-    for _ in range(5):
-        enrollment_paid.send(sender=Enrollment, enrollment_id=job.pk)
+    for _ in range(5):  # lms_sync's receiver creates the job once, and enqueues it each time
+        enrollment_paid.send(sender=Enrollment, enrollment_id=enrollment.pk)
 
     workers.wait_until(lambda: len(task_results(workers.logs())) == 5, "5 tasks ran")
     assert sorted(task_results(workers.logs())) == ["not_claimed"] * 4 + ["synced"]
-    job = reload(job)
-    assert job.lms_status == SYNCED
-    assert job.lms_attempts == 1
+    [job] = LmsSyncJob.objects.filter(enrollment=enrollment)
+    assert job.status == SYNCED
+    assert job.attempts == 1
     assert len(enrolment_posts(fake)) == 1
     assert len(fake.enrollments) == 1
 
@@ -218,20 +224,20 @@ def test_a_worker_killed_mid_call_is_finished_by_the_sweeper_after_its_lease(fak
     job = paid_job(course)
     fake.slow_seconds = 1.0  # Frappe takes the enrolment POST, then answers slowly
 
-    tasks.sync_enrollment.delay(job.pk)
+    tasks.sync_job.delay(job.pk)
     workers.wait_until(lambda: enrolment_posts(fake), "Frappe got the enrolment")
     workers.kill(first)  # before Frappe's answer arrives
     fake.slow_seconds = 0
 
     job = reload(job)
-    assert job.lms_status == Enrollment.LmsStatus.IN_PROGRESS
+    assert job.status == LmsSyncJob.Status.IN_PROGRESS
     assert tasks.sweep_due_jobs() == 0  # the dead worker's lease still stands
-    time.sleep(max(0.0, (job.lms_lease_until - timezone.now()).total_seconds()) + 0.2)
+    time.sleep(max(0.0, (job.lease_until - timezone.now()).total_seconds()) + 0.2)
     assert tasks.sweep_due_jobs() == 1
 
     workers.start()
-    workers.wait_until(lambda: reload(job).lms_status == SYNCED, "the job is synced")
+    workers.wait_until(lambda: reload(job).status == SYNCED, "the job is synced")
     job = reload(job)
-    assert job.lms_attempts == 2
+    assert job.attempts == 2
     assert len(enrolment_posts(fake)) == 1  # the second run found the first run's enrolment
     assert len(fake.enrollments) == 1

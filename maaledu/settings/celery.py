@@ -39,15 +39,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "enrollments.tasks.sweep_missing_invoice_links",
         "schedule": 10 * 60,
     },
-    # The LMS retry scheduler: starts due sync jobs and jobs whose worker died (lease expired).
+    # The LMS sweep: creates jobs a lost signal missed, starts due sync jobs and jobs whose
+    # worker died (lease expired).
     "lms-sync-sweep-due-jobs": {"task": "lms_sync.tasks.sweep_due_jobs", "schedule": 60},
     # Deleted accounts: their LMS users are removed by these jobs.
     "lms-sync-sweep-user-erasures": {"task": "lms_sync.tasks.sweep_user_erasures", "schedule": 60},
     "lms-sync-pull-progress": {"task": "lms_sync.tasks.pull_progress", "schedule": 30 * 60},
-    "lms-sync-resend-unsent-alerts": {
-        "task": "lms_sync.tasks.resend_unsent_alerts",
-        "schedule": 10 * 60,
-    },
     # Commissions a crash, a migration or an import left out of the daily totals.
     "affiliates-refresh-stale-earnings": {
         "task": "affiliates.tasks.refresh_stale_earnings",

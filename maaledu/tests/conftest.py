@@ -16,7 +16,7 @@ from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.factories import EnrollmentFactory
 from fakes.stripe_server import FakeStripe
 from grants.tests.factories import GrantFactory
-from lms_sync.models import LmsAlert
+from lms_sync.models import LmsSyncJob
 from ops.models import Incident
 
 PERSONAS = ("anonymous", "learner", "other_learner", "affiliate", "other_affiliate", "staff")
@@ -62,7 +62,7 @@ class World:
 
 def _paid_enrollment(*, course, user, session_id: str) -> Enrollment:
     now = timezone.now()
-    return EnrollmentFactory(
+    enrollment = EnrollmentFactory(
         course=course,
         user=user,
         email=user.email,
@@ -71,9 +71,9 @@ def _paid_enrollment(*, course, user, session_id: str) -> Enrollment:
         expires_at=None,
         stripe_session_id=session_id,
         stripe_payment_intent_id=f"pi_{session_id}",
-        lms_status=Enrollment.LmsStatus.SYNCED,
-        lms_synced_at=now,
     )
+    LmsSyncJob.objects.create(enrollment=enrollment, status=LmsSyncJob.Status.SYNCED, synced_at=now)
+    return enrollment
 
 
 def _payout(affiliate, reference: str) -> Payout:
@@ -131,7 +131,7 @@ def world(db) -> World:
     StripeEvent.objects.create(
         event_id="evt_security_world", type="checkout.session.completed", payload={"id": "x"}
     )
-    LmsAlert.objects.create(kind=LmsAlert.Kind.FAILED, key="security-101", detail="timeout")
+    Incident.objects.create(kind=Incident.Kind.LMS_MAPPING, key="course-101", last_detail="404")
     Incident.objects.create(kind=Incident.Kind.choices[0][0], last_detail="probe")
     Group.objects.create(name="Reviewers")
     return world

@@ -20,6 +20,8 @@ from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from fakes.frappe_server import FakeFrappe
 from fakes.stripe_server import sign
+from lms_sync import selectors as lms_selectors
+from lms_sync.models import LmsSyncJob
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +113,7 @@ def test_a_full_purchase_never_writes_the_buyers_email_to_the_logs(
     assert success.status_code == 200
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.PAID
-    assert enrollment.lms_status == Enrollment.LmsStatus.SYNCED
+    assert lms_selectors.current_job(enrollment.pk).status == LmsSyncJob.Status.SYNCED
     assert [message.to for message in mail.outbox] == [[BUYER.lower()]]
     assert Commission.objects.filter(sale_id=enrollment.pk).exists()
     text = "\n".join(captured_logs.lines)

@@ -13,6 +13,8 @@ from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.factories import EnrollmentFactory
 from lms_sync import services as lms_services
+from lms_sync.models import LmsSyncJob
+from lms_sync.tests.factories import enrollment_with_job, job_of
 from maaledu.celery import app as celery_app
 from ops import alerts, tasks
 from ops.models import Incident
@@ -20,9 +22,10 @@ from ops.models import Incident
 pytestmark = pytest.mark.django_db
 
 Kind = Incident.Kind
-LmsStatus = Enrollment.LmsStatus
+LmsStatus = LmsSyncJob.Status
 # Every kind the periodic check owns; reconciliation drift is opened by reconcile runs instead.
-QUIET = dict.fromkeys(set(Kind.values) - {Kind.RECONCILIATION_DRIFT}, alerts.QUIET)
+# (The LMS incidents lms_sync reports are opened by its signal: ops/tests/test_lms_incidents.py.)
+QUIET = dict.fromkeys(alerts.CHECKS, alerts.QUIET)
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +48,7 @@ def run_checks(django_capture_on_commit_callbacks):
 
 def failed_lms_jobs(count: int, *, failed_at=None) -> list[Enrollment]:
     jobs = [
-        EnrollmentFactory(
+        enrollment_with_job(
             email=f"learner{index}@example.com",
             status=Enrollment.Status.PAID,
             paid_at=timezone.now() - timedelta(hours=3),
@@ -55,7 +58,7 @@ def failed_lms_jobs(count: int, *, failed_at=None) -> list[Enrollment]:
         for index in range(count)
     ]
     if failed_at is not None:
-        Enrollment.objects.filter(pk__in=[job.pk for job in jobs]).update(updated_at=failed_at)
+        LmsSyncJob.objects.filter(enrollment__in=jobs).update(updated_at=failed_at)
     return jobs
 
 
@@ -64,7 +67,7 @@ def subjects() -> list[str]:
 
 
 def test_a_healthy_site_opens_no_incident_and_sends_nothing(run_checks):
-    EnrollmentFactory(status=Enrollment.Status.PAID, lms_status=LmsStatus.SYNCED)
+    enrollment_with_job(status=Enrollment.Status.PAID, lms_status=LmsStatus.SYNCED)
     EnrollmentFactory()  # a checkout started a moment ago
     StripeEvent.objects.create(
         event_id="evt_ok", type="checkout.session.completed", payload={}, outcome="processed"
@@ -116,7 +119,7 @@ def test_lms_failures_below_the_threshold_or_older_than_an_hour_stay_quiet(run_c
 def test_lms_failures_resolve_when_the_hour_passes_and_a_new_burst_is_a_new_incident(run_checks):
     jobs = failed_lms_jobs(3)
     run_checks()
-    Enrollment.objects.filter(pk__in=[job.pk for job in jobs]).update(
+    LmsSyncJob.objects.filter(enrollment__in=jobs).update(
         updated_at=timezone.now() - timedelta(hours=2)
     )
 
@@ -141,7 +144,7 @@ def test_real_lms_failures_of_older_enrollments_are_counted(settings, run_checks
     course = CourseFactory(frappe_course="")
     now = timezone.now()
     jobs = [
-        EnrollmentFactory(
+        enrollment_with_job(
             course=course,
             status=Enrollment.Status.PAID,
             paid_at=now - timedelta(hours=3),
@@ -150,9 +153,9 @@ def test_real_lms_failures_of_older_enrollments_are_counted(settings, run_checks
         )
         for _ in range(3)
     ]
-    Enrollment.objects.update(updated_at=now - timedelta(hours=3))
+    LmsSyncJob.objects.update(updated_at=now - timedelta(hours=3))
     for job in jobs:
-        assert lms_services.run_job(enrollment_id=job.pk) == lms_services.FAILED
+        assert lms_services.run_job(job_id=job_of(job).pk) == lms_services.FAILED
 
     assert run_checks()[Kind.LMS_FAILURES] == alerts.OPENED
 
@@ -162,19 +165,19 @@ def test_real_lms_failures_of_older_enrollments_are_counted(settings, run_checks
 
 def test_paid_enrollments_waiting_past_the_threshold_alert_and_resolve_once_synced(run_checks):
     now = timezone.now()
-    waiting = EnrollmentFactory(
+    waiting = enrollment_with_job(
         status=Enrollment.Status.PAID,
         paid_at=now - timedelta(minutes=31),
         lms_status=LmsStatus.WAITING_CONFIG,
     )
-    EnrollmentFactory(
+    enrollment_with_job(
         status=Enrollment.Status.PAID,
         paid_at=now - timedelta(minutes=29),
         lms_status=LmsStatus.PENDING,
     )  # still within the threshold
 
     opened = run_checks()
-    Enrollment.objects.filter(pk=waiting.pk).update(lms_status=LmsStatus.SYNCED)
+    LmsSyncJob.objects.filter(enrollment=waiting).update(status=LmsStatus.SYNCED)
     resolved = run_checks()
 
     assert opened[Kind.LMS_OVERDUE] == alerts.OPENED
@@ -190,11 +193,11 @@ def test_paid_enrollments_waiting_past_the_threshold_alert_and_resolve_once_sync
 
 
 def test_refunded_enrollments_waiting_to_be_removed_from_the_lms_are_not_overdue(run_checks):
-    EnrollmentFactory(
+    enrollment_with_job(
         status=Enrollment.Status.REFUNDED,
         paid_at=timezone.now() - timedelta(days=3),
         lms_status=LmsStatus.PENDING,
-        lms_action=Enrollment.LmsAction.UNENROL,
+        lms_action=LmsSyncJob.Action.UNENROL,
     )
 
     assert run_checks()[Kind.LMS_OVERDUE] == alerts.QUIET
@@ -286,7 +289,7 @@ def test_checkouts_that_owe_no_webhook_yet_do_not_alert(run_checks, started):
 def test_an_incident_that_clears_before_its_email_went_out_sends_nothing():
     failed_lms_jobs(3)
     alerts.check_alerts()  # not committed yet: its e-mail task has not run
-    Enrollment.objects.update(updated_at=timezone.now() - timedelta(hours=2))
+    LmsSyncJob.objects.update(updated_at=timezone.now() - timedelta(hours=2))
     alerts.check_alerts()
 
     incident = Incident.objects.get()

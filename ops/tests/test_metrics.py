@@ -20,6 +20,8 @@ from enrollments.tests.conftest import fixture_event, post_event
 from enrollments.tests.factories import EnrollmentFactory
 from grants.models import Grant
 from grants.tests.factories import GrantFactory
+from lms_sync.models import LmsSyncJob
+from lms_sync.tests.factories import enrollment_with_job
 from ops.models import Incident
 
 from .conftest import METRICS_TOKEN
@@ -215,7 +217,9 @@ def test_in_multiprocess_mode_the_scrape_adds_up_every_process(tmp_path):
 
 
 @pytest.mark.django_db
-def test_checkout_payment_refund_and_webhooks_move_the_business_metrics(client, scrape):
+def test_checkout_payment_refund_and_webhooks_move_the_business_metrics(
+    client, scrape, django_capture_on_commit_callbacks
+):
     EnrollmentFactory(
         stripe_session_id=SESSION_A,
         list_price_cents=3000,
@@ -226,7 +230,8 @@ def test_checkout_payment_refund_and_webhooks_move_the_business_metrics(client, 
     started = scrape()
 
     completed = fixture_event("checkout.session.completed")
-    post_event(client, completed)
+    with django_capture_on_commit_callbacks(execute=True):  # lms_sync hears it: its job
+        post_event(client, completed)
     paid = scrape()
 
     refund = fixture_event("charge.refunded")
@@ -269,18 +274,18 @@ def test_checkout_payment_refund_and_webhooks_move_the_business_metrics(client, 
 @pytest.mark.django_db
 def test_lms_sync_metrics_count_jobs_and_age_the_oldest_due_one(scrape):
     now = timezone.now()
-    EnrollmentFactory(
+    enrollment_with_job(
         status=Enrollment.Status.PAID,
-        lms_status=Enrollment.LmsStatus.PENDING,
+        lms_status=LmsSyncJob.Status.PENDING,
         lms_next_attempt_at=now - timedelta(minutes=10),
     )
-    EnrollmentFactory(
+    enrollment_with_job(
         status=Enrollment.Status.PAID,
-        lms_status=Enrollment.LmsStatus.PENDING,
+        lms_status=LmsSyncJob.Status.PENDING,
         lms_next_attempt_at=now + timedelta(minutes=30),  # backing off: not due, not counted
     )
-    EnrollmentFactory(status=Enrollment.Status.PAID, lms_status=Enrollment.LmsStatus.SYNCED)
-    EnrollmentFactory(status=Enrollment.Status.PAID, lms_status=Enrollment.LmsStatus.FAILED)
+    enrollment_with_job(status=Enrollment.Status.PAID, lms_status=LmsSyncJob.Status.SYNCED)
+    enrollment_with_job(status=Enrollment.Status.PAID, lms_status=LmsSyncJob.Status.FAILED)
     EnrollmentFactory()  # pending checkout: no LMS job
 
     result = scrape()
@@ -365,10 +370,10 @@ def test_a_scrape_costs_the_same_eight_queries_whatever_the_data(
     settings.METRICS_TOKEN = METRICS_TOKEN
     course = CourseFactory()
     for index in range(40):
-        EnrollmentFactory(
+        enrollment_with_job(
             course=course,
             status=Enrollment.Status.PAID,
-            lms_status=Enrollment.LmsStatus.PENDING,
+            lms_status=LmsSyncJob.Status.PENDING,
             currency=["usd", "eur"][index % 2],
         )
         StripeEvent.objects.create(event_id=f"evt_{index}", type="charge.refunded", payload={})

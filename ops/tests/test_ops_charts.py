@@ -8,13 +8,14 @@ from django.utils import timezone
 
 from common.testing.chart_reading import drawn, figure, tabled
 from enrollments.models import Enrollment, StripeEvent
-from enrollments.tests.factories import EnrollmentFactory
+from lms_sync.models import LmsSyncJob
+from lms_sync.tests.factories import enrollment_with_job
 
 from .test_ops_page import staff_client  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
-LmsStatus = Enrollment.LmsStatus
+LmsStatus = LmsSyncJob.Status
 
 
 def _nonzero(found: dict) -> dict:
@@ -36,20 +37,20 @@ def test_the_lms_backlog_chart_counts_what_waited_at_the_end_of_each_hour(staff_
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
     paid = {"status": Enrollment.Status.PAID}
     # Paid 5 hours ago, enrolled 3 hours later: waited at the end of three hours.
-    EnrollmentFactory(
+    enrollment_with_job(
         **paid, paid_at=hour - timedelta(hours=5, minutes=-10),
         lms_status=LmsStatus.SYNCED, lms_synced_at=hour - timedelta(hours=2, minutes=-10),
     )  # fmt: skip
     # Paid last hour and still waiting: at the end of last hour and now.
-    EnrollmentFactory(**paid, paid_at=hour - timedelta(minutes=55), lms_status=LmsStatus.PENDING)
+    enrollment_with_job(**paid, paid_at=hour - timedelta(minutes=55), lms_status=LmsStatus.PENDING)
     # Enrolled before the window, and one being unenrolled now: neither waited for enrolment.
-    EnrollmentFactory(
+    enrollment_with_job(
         **paid, paid_at=hour - timedelta(days=3), lms_status=LmsStatus.SYNCED,
         lms_synced_at=hour - timedelta(days=3),
     )  # fmt: skip
-    EnrollmentFactory(
+    enrollment_with_job(
         status=Enrollment.Status.REFUNDED, paid_at=hour - timedelta(hours=4),
-        lms_status=LmsStatus.PENDING, lms_action=Enrollment.LmsAction.UNENROL,
+        lms_status=LmsStatus.PENDING, lms_action=LmsSyncJob.Action.UNENROL,
     )  # fmt: skip
 
     html = staff_client.get("/admin/ops/").content.decode()

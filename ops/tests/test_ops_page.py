@@ -11,12 +11,14 @@ from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.conftest import fixture_event
 from enrollments.tests.factories import EnrollmentFactory
+from lms_sync.models import LmsSyncJob
+from lms_sync.tests.factories import enrollment_with_job, job_of
 from ops.models import Incident
 from ops.selectors import LIST_LIMIT
 
 pytestmark = pytest.mark.django_db
 
-LmsStatus = Enrollment.LmsStatus
+LmsStatus = LmsSyncJob.Status
 SESSION_A = "cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY"
 
 
@@ -27,7 +29,7 @@ def staff_client(client):
 
 
 def failed_job(**fields) -> Enrollment:
-    return EnrollmentFactory(
+    return enrollment_with_job(
         status=Enrollment.Status.PAID,
         paid_at=timezone.now() - timedelta(hours=2),
         lms_status=LmsStatus.FAILED,
@@ -59,11 +61,11 @@ def test_learners_cannot_press_the_buttons(client):
     job = failed_job()
     client.force_login(UserFactory())
 
-    response = client.post("/admin/ops/lms/retry/", {"enrollment_id": [job.pk]})
+    response = client.post("/admin/ops/lms/retry/", {"job_id": [job_of(job).pk]})
 
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
     job.refresh_from_db()
-    assert job.lms_status == LmsStatus.FAILED
+    assert job_of(job).status == LmsStatus.FAILED
 
 
 def test_staff_without_the_change_permission_see_the_page_but_cannot_act(client):
@@ -76,14 +78,14 @@ def test_staff_without_the_change_permission_see_the_page_but_cannot_act(client)
     client.force_login(viewer)
 
     page = client.get("/admin/ops/")
-    retry = client.post("/admin/ops/lms/retry/", {"enrollment_id": [job.pk]})
+    retry = client.post("/admin/ops/lms/retry/", {"job_id": [job_of(job).pk]})
     reprocess = client.post("/admin/ops/stripe-events/reprocess/", {"event_id": [event.pk]})
 
     assert page.status_code == 200
     assert b"Retry selected LMS syncs now" not in page.content
     assert (retry.status_code, reprocess.status_code) == (403, 403)
     job.refresh_from_db()
-    assert job.lms_status == LmsStatus.FAILED
+    assert job_of(job).status == LmsStatus.FAILED
 
 
 def test_the_buttons_need_a_csrf_token():
@@ -91,11 +93,11 @@ def test_the_buttons_need_a_csrf_token():
     client = Client(enforce_csrf_checks=True)
     client.force_login(StaffFactory())
 
-    response = client.post("/admin/ops/lms/retry/", {"enrollment_id": [job.pk]})
+    response = client.post("/admin/ops/lms/retry/", {"job_id": [job_of(job).pk]})
 
     assert response.status_code == 403
     job.refresh_from_db()
-    assert job.lms_status == LmsStatus.FAILED
+    assert job_of(job).status == LmsStatus.FAILED
 
 
 def test_the_buttons_only_take_posts(staff_client):
@@ -111,13 +113,13 @@ def test_the_page_lists_what_needs_staff_in_the_admin_layout(staff_client, setti
     now = timezone.now()
     course = CourseFactory(title="Kubernetes Administrator", price_cents=25000)
     failed = failed_job(course=course, email="failed.learner@example.com")
-    overdue = EnrollmentFactory(
+    overdue = enrollment_with_job(
         course=course,
         status=Enrollment.Status.PAID,
         paid_at=now - timedelta(minutes=45),
         lms_status=LmsStatus.PENDING,
     )
-    on_time = EnrollmentFactory(
+    on_time = enrollment_with_job(
         course=course,
         status=Enrollment.Status.PAID,
         paid_at=now - timedelta(minutes=5),
@@ -144,9 +146,9 @@ def test_the_page_lists_what_needs_staff_in_the_admin_layout(staff_client, setti
     assert response.status_code == 200
     html = response.content.decode()
     assert "MaalEdu administration" in html  # the admin's header
-    assert f'name="enrollment_id" value="{failed.pk}"' in html
-    assert f'name="enrollment_id" value="{overdue.pk}"' in html
-    assert f'name="enrollment_id" value="{on_time.pk}"' not in html
+    assert f'name="job_id" value="{job_of(failed).pk}"' in html
+    assert f'name="job_id" value="{job_of(overdue).pk}"' in html
+    assert f'name="job_id" value="{job_of(on_time).pk}"' not in html
     assert "f***@example.com" in html
     assert "failed.learner@example.com" not in html
     assert "evt_failed" in html and "evt_stuck" in html and "evt_fresh" not in html
@@ -178,14 +180,14 @@ def test_the_page_loads_in_a_bounded_number_of_queries_with_a_long_backlog(
 
     # Session, user, then a list and (as each is full) its count for each of the four lists,
     # today's two aggregates, the last 24 hours' two (LMS backlog and webhooks, for the
-    # charts), open incidents, open LMS alerts and the last reconciliation run: 17. A new
+    # charts), open incidents (LMS ones included) and the last reconciliation run: 16. A new
     # section must justify its query.
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(16):
         response = staff_client.get("/admin/ops/")
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.count('name="enrollment_id"') == LIST_LIMIT
+    assert html.count('name="job_id"') == LIST_LIMIT
     assert html.count('name="event_id"') == LIST_LIMIT
     assert f"Showing the {LIST_LIMIT} oldest of {rows}." in html
     assert f"Showing the {LIST_LIMIT} newest of {rows}" in html
@@ -197,21 +199,19 @@ def test_the_page_loads_in_a_bounded_number_of_queries_with_a_long_backlog(
 def test_retry_makes_the_selected_failed_jobs_due_now_with_a_fresh_budget(staff_client):
     selected = failed_job()
     other = failed_job()
-    synced = EnrollmentFactory(status=Enrollment.Status.PAID, lms_status=LmsStatus.SYNCED)
+    synced = enrollment_with_job(status=Enrollment.Status.PAID, lms_status=LmsStatus.SYNCED)
 
     response = staff_client.post(
-        "/admin/ops/lms/retry/", {"enrollment_id": [selected.pk, synced.pk, "junk"]}
+        "/admin/ops/lms/retry/", {"job_id": [job_of(selected).pk, job_of(synced).pk, "junk"]}
     )
 
     assert response.status_code == 302 and response["Location"] == "/admin/ops/"
-    selected.refresh_from_db()
-    other.refresh_from_db()
-    synced.refresh_from_db()
-    assert selected.lms_status == LmsStatus.PENDING
-    assert selected.lms_attempts == 0
-    assert abs(selected.lms_next_attempt_at - timezone.now()) < timedelta(seconds=30)
-    assert other.lms_status == LmsStatus.FAILED
-    assert synced.lms_status == LmsStatus.SYNCED
+    selected, other, synced = job_of(selected), job_of(other), job_of(synced)
+    assert selected.status == LmsStatus.PENDING
+    assert selected.attempts == 0
+    assert abs(selected.next_attempt_at - timezone.now()) < timedelta(seconds=30)
+    assert other.status == LmsStatus.FAILED
+    assert synced.status == LmsStatus.SYNCED
     assert message_texts(response) == [
         "1 LMS sync job(s) are due now and were started; refresh in a minute."
     ]
