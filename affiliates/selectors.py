@@ -19,6 +19,7 @@ from django.db.models.functions import TruncMonth, TruncWeek
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.models import normalize_email
 from common.money import format_money, proportion_of
 
 from .cookies import REFERRAL_COOKIE, decode_referral, normalize_code
@@ -81,7 +82,7 @@ def active_affiliate_by_old_link(ref: str | None) -> Affiliate | None:
 def referral_code_from_request(request: HttpRequest) -> str | None:
     """The referral code for this visitor: this request's ``?ref=`` click, else the signed cookie
     while its attribution window (``AFFILIATE_COOKIE_DAYS``) lasts. Not checked against the
-    affiliates table: ``services.resolve_attribution`` decides whether it still counts."""
+    affiliates table: ``resolve_attribution`` decides whether it still counts."""
     clicked_now = getattr(request, "affiliate_referral_code", None)
     if clicked_now:
         return clicked_now
@@ -537,3 +538,37 @@ def affiliate_record_of(user) -> tuple[Affiliate | None, list[Commission], list[
     )
     payouts = list(Payout.objects.filter(affiliate=affiliate).order_by("created_at"))
     return affiliate, commissions, payouts
+
+
+# --- Attribution: who referred a purchase (a read: checkout prices with it) ---------------------
+
+SELF_REFERRAL_REFUSAL = "Referral not applied: you cannot earn a commission on your own purchase."
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The affiliate a sale is attributed to, or None; ``refusal`` says why to the buyer."""
+
+    affiliate: Affiliate | None
+    refusal: str | None = None
+
+
+def _canonical_email(email: str) -> str:
+    """Lower-cased, without a ``+tag``: ``Ann+shop@x.com`` is Ann's own address."""
+    local, _, domain = normalize_email(email).rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def resolve_attribution(*, referral_code: str | None, buyer_email: str, buyer_user) -> Attribution:
+    """Who referred this purchase. Unknown and suspended codes attribute nothing, silently; a
+    purchase by the affiliate (same account, or one of their addresses in any case) is refused
+    with a message for the checkout page."""
+    affiliate = active_affiliate_by_code(referral_code)
+    if affiliate is None:
+        return Attribution(affiliate=None)
+    if getattr(buyer_user, "is_authenticated", False) and buyer_user.pk == affiliate.user_id:
+        return Attribution(affiliate=None, refusal=SELF_REFERRAL_REFUSAL)
+    own = {_canonical_email(address) for address in affiliate_email_addresses(affiliate)}
+    if _canonical_email(buyer_email) in own:
+        return Attribution(affiliate=None, refusal=SELF_REFERRAL_REFUSAL)
+    return Attribution(affiliate=affiliate)

@@ -2,12 +2,12 @@
 conditional ``UPDATE … WHERE <expected state>`` whose row count is checked, so every function is
 safe to call twice and from concurrent requests, webhooks and workers.
 
-The enrollments app calls ``resolve_attribution`` at checkout, ``record_commission`` on fulfilment
-and ``reverse_commission`` on refunds; staff reach the rest through the admin.
+The enrollments app calls ``record_commission`` on fulfilment and ``reverse_commission`` on
+refunds (who referred a checkout is a read: ``selectors.resolve_attribution``); staff reach the
+rest through the admin.
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -17,7 +17,6 @@ from django.db.models import F, Max, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
 from common import outbox
 from common.logging import mask_email
@@ -32,7 +31,6 @@ logger = logging.getLogger(__name__)
 # What an affiliate sees instead of a buyer whose account was deleted.
 ERASED_BUYER = "(deleted account)"
 
-SELF_REFERRAL_REFUSAL = "Referral not applied: you cannot earn a commission on your own purchase."
 _CODE_ATTEMPTS = 5
 _PAYOUT_ATTEMPTS = 3
 
@@ -148,35 +146,6 @@ def record_referral_click(*, affiliate: Affiliate, visitor_key: str, day) -> boo
         return False
     dashboard_cache.invalidate_clicks(affiliate.pk)
     return True
-
-
-@dataclass(frozen=True)
-class Attribution:
-    """The affiliate a sale is attributed to, or None; ``refusal`` says why to the buyer."""
-
-    affiliate: Affiliate | None
-    refusal: str | None = None
-
-
-def _canonical_email(email: str) -> str:
-    """Lower-cased, without a ``+tag``: ``Ann+shop@x.com`` is Ann's own address."""
-    local, _, domain = normalize_email(email).rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"
-
-
-def resolve_attribution(*, referral_code: str | None, buyer_email: str, buyer_user) -> Attribution:
-    """Who referred this purchase. Unknown and suspended codes attribute nothing, silently; a
-    purchase by the affiliate (same account, or one of their addresses in any case) is refused
-    with a message for the checkout page."""
-    affiliate = selectors.active_affiliate_by_code(referral_code)
-    if affiliate is None:
-        return Attribution(affiliate=None)
-    if getattr(buyer_user, "is_authenticated", False) and buyer_user.pk == affiliate.user_id:
-        return Attribution(affiliate=None, refusal=SELF_REFERRAL_REFUSAL)
-    own = {_canonical_email(address) for address in selectors.affiliate_email_addresses(affiliate)}
-    if _canonical_email(buyer_email) in own:
-        return Attribution(affiliate=None, refusal=SELF_REFERRAL_REFUSAL)
-    return Attribution(affiliate=affiliate)
 
 
 # --- Commissions ----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from django.utils import timezone
 from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
 from affiliates import selectors as affiliate_selectors
-from affiliates import services as affiliate_services
 from affiliates.models import Affiliate
 from common.metrics import record_coupon_refusal
 from common.money import format_money
@@ -193,7 +192,7 @@ def quote_checkout(
             logger.info("event=coupon.refused course_id=%s reason=%s", course.pk, refusal.reason)
             record_coupon_refusal(refusal.reason)
             raise CouponNotAccepted(refusal)
-    attribution = affiliate_services.resolve_attribution(
+    attribution = affiliate_selectors.resolve_attribution(
         referral_code=referral_code, buyer_email=email, buyer_user=user
     )
     kind, discount = Enrollment.Kind.PURCHASE, 0

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from affiliates import services
+from affiliates import selectors, services
 from affiliates.cookies import REFERRAL_COOKIE, VISITOR_COOKIE, encode_referral
 from affiliates.middleware import ReferralMiddleware
 from affiliates.models import Affiliate, ReferralClick
@@ -240,30 +240,30 @@ def test_rate_limit_fails_open_when_its_cache_is_down(settings):
 def test_attribution_goes_to_the_active_affiliate_of_the_code():
     affiliate = AffiliateFactory()
 
-    attribution = services.resolve_attribution(
+    attribution = selectors.resolve_attribution(
         referral_code=affiliate.referral_code, buyer_email="buyer@example.com", buyer_user=None
     )
 
-    assert attribution == services.Attribution(affiliate=affiliate, refusal=None)
+    assert attribution == selectors.Attribution(affiliate=affiliate, refusal=None)
 
 
 @pytest.mark.parametrize("code", [None, "", "zzzzzzzzzz", "<bad>"])
 def test_no_code_or_an_unknown_code_attributes_nothing_silently(code):
-    attribution = services.resolve_attribution(
+    attribution = selectors.resolve_attribution(
         referral_code=code, buyer_email="buyer@example.com", buyer_user=None
     )
 
-    assert attribution == services.Attribution(affiliate=None, refusal=None)
+    assert attribution == selectors.Attribution(affiliate=None, refusal=None)
 
 
 def test_suspended_affiliate_gets_no_attribution():
     affiliate = AffiliateFactory(status=Affiliate.Status.SUSPENDED)
 
-    attribution = services.resolve_attribution(
+    attribution = selectors.resolve_attribution(
         referral_code=affiliate.referral_code, buyer_email="buyer@example.com", buyer_user=None
     )
 
-    assert attribution == services.Attribution(affiliate=None, refusal=None)
+    assert attribution == selectors.Attribution(affiliate=None, refusal=None)
 
 
 @pytest.mark.parametrize(
@@ -282,7 +282,7 @@ def test_buying_with_one_of_the_affiliates_own_addresses_is_refused(buyer_email)
     EmailAddress.objects.create(user=user, email="ann.work@example.org", verified=True)
     affiliate = AffiliateFactory(user=user, paypal_email="ann.pay@paypal.example")
 
-    attribution = services.resolve_attribution(
+    attribution = selectors.resolve_attribution(
         referral_code=affiliate.referral_code, buyer_email=buyer_email, buyer_user=None
     )
 
@@ -295,21 +295,21 @@ def test_buying_with_one_of_the_affiliates_own_addresses_is_refused(buyer_email)
 def test_buying_while_logged_in_as_the_affiliate_is_refused_whatever_the_email():
     affiliate = AffiliateFactory()
 
-    attribution = services.resolve_attribution(
+    attribution = selectors.resolve_attribution(
         referral_code=affiliate.referral_code,
         buyer_email="someone.else@example.com",
         buyer_user=affiliate.user,
     )
 
     assert attribution.affiliate is None
-    assert attribution.refusal == services.SELF_REFERRAL_REFUSAL
+    assert attribution.refusal == selectors.SELF_REFERRAL_REFUSAL
 
 
 def test_another_logged_in_buyer_is_attributed():
     affiliate = AffiliateFactory()
     buyer = UserFactory()
 
-    attribution = services.resolve_attribution(
+    attribution = selectors.resolve_attribution(
         referral_code=affiliate.referral_code, buyer_email=buyer.email, buyer_user=buyer
     )
 

@@ -3,15 +3,14 @@ only; the success page asks Stripe about a pending checkout at most once per enr
 ``STRIPE_REFRESH_COOLDOWN_SECONDS``, and the webhook still completes the order. The calls are
 counted at the fake Stripe server (the real SDK talks to it over HTTP)."""
 
-import threading
 import time
 from http.cookies import SimpleCookie
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from common.testing.concurrency import race
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
 
@@ -110,25 +109,16 @@ def test_success_pages_loaded_at_once_in_many_tabs_ask_stripe_once(client, fake_
     settings.STRIPE_REFRESH_COOLDOWN_SECONDS = 60
     enrollment = start_checkout(client)
     fake_stripe.complete_session(enrollment.stripe_session_id, payment_status="unpaid")
-    barrier = threading.Barrier(6)
-    statuses = []
-
-    def load():
-        tab = Client()  # another tab of the same browser: the same session cookie
+    tabs = []
+    for _ in range(6):  # other tabs of the same browser: the same session cookie
+        tab = Client()
         tab.cookies = SimpleCookie({k: v.value for k, v in client.cookies.items()})
-        try:
-            barrier.wait(timeout=10)
-            statuses.append(
-                tab.get(SUCCESS, {"session_id": enrollment.stripe_session_id}).status_code
-            )
-        finally:
-            connection.close()
+        tabs.append(tab)
 
-    threads = [threading.Thread(target=load) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = race(
+        lambda tab: tab.get(SUCCESS, {"session_id": enrollment.stripe_session_id}).status_code,
+        args=tabs,
+    )
 
     assert statuses == [200] * 6
     assert session_lookups(fake_stripe, enrollment) == 1

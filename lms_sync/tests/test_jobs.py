@@ -1,6 +1,5 @@
 """Sync jobs against the fake Frappe LMS over real HTTP: claim, outcomes, backoff, alerts."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -9,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from common.testing.concurrency import race
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
 from fakes.frappe_server import FrappeError
@@ -153,21 +153,7 @@ def test_a_refund_during_the_enrol_call_wins_and_its_unenrol_can_start_at_once(
 def test_the_same_job_run_five_times_at_once_reaches_frappe_once(fake, course):
     job = paid_job(course)
     fake.slow_seconds = 0.2  # each Frappe answer takes a while: the runs overlap
-    barrier = threading.Barrier(5)
-    outcomes: list[str] = []
-
-    def run() -> None:
-        try:
-            barrier.wait(timeout=10)
-            outcomes.append(services.run_job(job_id=job.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = race(lambda: services.run_job(job_id=job.pk), 5)
 
     assert sorted(outcomes) == [services.NOT_CLAIMED] * 4 + [services.SYNCED]
     assert len(enrolment_posts(fake)) == 1

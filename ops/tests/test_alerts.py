@@ -1,4 +1,3 @@
-import threading
 from datetime import timedelta
 
 import pytest
@@ -8,6 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from common import outbox
+from common.testing.concurrency import race
 from common.testing.mail import REFUSING_BACKEND, WORKING_BACKEND
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
@@ -334,23 +334,9 @@ def test_an_email_whose_task_was_lost_is_sent_by_the_outbox_sweep(run_checks):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locking")
 def test_two_concurrent_checks_open_one_incident():
-    barrier = threading.Barrier(2)
-    outcomes = []
-
-    def check():
-        try:
-            barrier.wait(timeout=5)
-            outcomes.append(
-                alerts.open_incident(kind=Kind.LMS_OVERDUE, detail="x", now=timezone.now())
-            )
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=check) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race(
+        lambda: alerts.open_incident(kind=Kind.LMS_OVERDUE, detail="x", now=timezone.now()), 2
+    )
 
     assert sorted(outcomes) == [alerts.OPENED, alerts.STILL_OPEN]
     assert Incident.objects.count() == 1
