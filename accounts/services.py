@@ -87,19 +87,23 @@ def _record_address(user: User, *, verified: bool) -> None:
             )
 
 
-def ensure_demo_staff(*, email: str, password: str) -> User:
-    """The demo's staff account (``seed_demo``): a superuser with this password and a verified
-    address, created or brought back to that state; safe to re-run."""
-    staff, _ = User.objects.get_or_create(
-        email=email, defaults={"is_staff": True, "is_superuser": True}
-    )
-    staff.is_staff = staff.is_superuser = staff.is_active = True
-    staff.set_password(password)
-    staff.save(update_fields=["is_staff", "is_superuser", "is_active", "password"])
+def ensure_demo_user(*, email: str, password: str, staff: bool = False) -> User:
+    """A demo account (``seed_demo``, ``make demo``) with this password and a verified address,
+    created or brought back to that state; a superuser when ``staff``. Safe to re-run."""
+    user, _ = User.objects.get_or_create(email=email)
+    user.is_staff = user.is_superuser = staff
+    user.is_active = True
+    user.set_password(password)
+    user.save(update_fields=["is_staff", "is_superuser", "is_active", "password"])
     EmailAddress.objects.update_or_create(
-        user=staff, email=email, defaults={"verified": True, "primary": True}
+        user=user, email=email, defaults={"verified": True, "primary": True}
     )
-    return staff
+    return user
+
+
+def ensure_demo_staff(*, email: str, password: str) -> User:
+    """The demo's staff account (``seed_demo``)."""
+    return ensure_demo_user(email=email, password=password, staff=True)
 
 
 def erase_user(*, user_id: int, email: str) -> bool:

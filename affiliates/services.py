@@ -94,6 +94,21 @@ def _create_affiliate(user, **fields) -> tuple[Affiliate, bool]:
     raise RuntimeError("Could not draw an unused referral code.")
 
 
+def ensure_demo_affiliate(*, user, referral_code: str, paypal_email: str) -> Affiliate:
+    """``make demo``'s affiliate, with a referral code people can type; safe to re-run. (Real
+    affiliates get a drawn code through ``join_affiliate_programme``.)"""
+    affiliate, _ = Affiliate.objects.get_or_create(
+        user=user,
+        defaults={
+            "referral_code": referral_code,
+            "payout_method": PayoutMethod.PAYPAL,
+            "paypal_email": paypal_email,
+            "terms_accepted_at": timezone.now(),
+        },
+    )
+    return affiliate
+
+
 def welcome_key(affiliate_id: int) -> str:
     return f"affiliate-welcome:{affiliate_id}"
 
