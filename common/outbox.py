@@ -64,8 +64,8 @@ def enqueue_email(*, key: str, to: Iterable[str], template: str, context: dict) 
     if not to:
         logger.info("event=email.skipped key=%s template=%s reason=undeliverable", key, template)
         return False
-    if OutboxEmail.objects.filter(key=key).exists():
-        return False  # the common repeat, without rendering; the insert below decides races
+    # No look-up first: most e-mails are queued once (a state change happens once), and the
+    # unique key refuses a repeat below; rendering is cheap beside a query.
     email = render_templated_email(template=template, context=context)
     try:
         with transaction.atomic():

@@ -3,16 +3,19 @@
 ``enrollment_paid`` (Stripe payment, 100 % grant or a won dispute), ``enrollment_revoked``
 (refund that removes access, or a lost dispute) and ``enrollment_suspended`` (dispute opened) are
 sent by ``enrollments.services`` after the commit of the update that changed the enrollment.
-The receiver inserts the job the enrollment's state now asks for (guarded by the
-(enrollment, action) unique constraint) and enqueues it on commit. If the signal is lost, or the
-process dies before the receiver runs, ``lms_sync.tasks.sweep_due_jobs`` creates the job within
-a minute (``services.create_missing_jobs``). Connected in ``LmsSyncConfig.ready()``.
+The receiver publishes one task, ``tasks.schedule_and_sync``, which in the worker inserts the
+job the enrollment's state then asks for (guarded by the (enrollment, action) unique
+constraint) and runs it: the request that changed the enrollment (a Stripe webhook) pays for one
+publish, not for the job's queries. If the signal or the message is lost, or the process dies
+before the receiver runs, ``lms_sync.tasks.sweep_due_jobs`` creates the job within a minute
+(``services.create_missing_jobs``). Connected in ``LmsSyncConfig.ready()``.
 """
 
 import logging
 
 from django.dispatch import receiver
 
+from common.queue import enqueue_on_commit
 from enrollments.signals import (
     account_data_requested,
     account_erased,
@@ -30,10 +33,9 @@ logger = logging.getLogger(__name__)
     [enrollment_paid, enrollment_revoked, enrollment_suspended], dispatch_uid="lms_sync.start_sync"
 )
 def start_sync(sender, enrollment_id: int, **kwargs) -> None:
-    try:
-        services.schedule(enrollment_id=enrollment_id)
-    except Exception:  # the database hiccuped: the sweep creates the job within a minute
-        logger.exception("event=lms.schedule_failed enrollment_id=%s", enrollment_id)
+    from .tasks import schedule_and_sync
+
+    enqueue_on_commit(schedule_and_sync, enrollment_id)  # a failed publish: the sweep
 
 
 @receiver(account_erased, dispatch_uid="lms_sync.erase_lms_user")

@@ -88,8 +88,8 @@ REPLACEABLE = [
 # --- Creating jobs ------------------------------------------------------------------------------
 
 
-def schedule(*, enrollment_id: int) -> int | None:
-    """Make the job the enrollment's state asks for current, and start it after commit.
+def schedule(*, enrollment_id: int, start: bool = True) -> int | None:
+    """Make the job the enrollment's state asks for current, and (``start``) start it after commit.
 
     Called by the ``enrollment_paid`` / ``enrollment_revoked`` / ``enrollment_suspended``
     receivers and by the sweep; safe to call any number of times, concurrently. The job is an
@@ -108,7 +108,7 @@ def schedule(*, enrollment_id: int) -> int | None:
         )
         if action is None:
             return None
-        job_id = _arm(enrollment_id, action)
+        job_id = _arm(enrollment_id, action, start=start)
         again = Enrollment.objects.filter(pk=enrollment_id).first()
         if again is not None and (again.status, again.dispute_status) == (
             enrollment.status,
@@ -118,7 +118,7 @@ def schedule(*, enrollment_id: int) -> int | None:
     return job_id
 
 
-def _arm(enrollment_id: int, action: str) -> int:
+def _arm(enrollment_id: int, action: str, *, start: bool) -> int:
     now = timezone.now()
     armed = False
     try:
@@ -151,11 +151,12 @@ def _arm(enrollment_id: int, action: str) -> int:
             job_id,
             action,
         )
-    # Started now rather than at the next sweep; for a job already synced or running the task
-    # claims nothing, so a repeated signal costs one message.
-    from .tasks import sync_job
+    if start:
+        # Started now rather than at the next sweep; for a job already synced or running the
+        # task claims nothing, so a repeated signal costs one message.
+        from .tasks import sync_job
 
-    enqueue_on_commit(sync_job, job_id)
+        enqueue_on_commit(sync_job, job_id)
     return job_id
 
 

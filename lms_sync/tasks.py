@@ -29,6 +29,21 @@ def sync_job(job_id: int) -> str:
     return services.run_job(job_id=job_id)
 
 
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=max(1, int(settings.LMS_SYNC_LEASE_SECONDS * 0.9)),
+)
+def schedule_and_sync(enrollment_id: int) -> str:
+    """What an enrollment signal starts: make the job its state asks for, then run it here.
+
+    Both halves run in the worker, not in the request that sent the signal (the Stripe webhook
+    answers after one publish); a lost message is the sweep's ``create_missing_jobs``.
+    """
+    job_id = services.schedule(enrollment_id=enrollment_id, start=False)
+    return services.run_job(job_id=job_id) if job_id is not None else "no_job"
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def sweep_due_jobs() -> int:
     """Create the jobs lost signals missed, then enqueue due jobs and jobs with an expired

@@ -42,10 +42,12 @@ def _enrollment(enrollment_id: int) -> Enrollment:
     return Enrollment.objects.select_related("course").get(pk=enrollment_id)
 
 
-def queue_confirmation(enrollment_id: int) -> bool:
+def queue_confirmation(enrollment_id: int, *, enrollment: Enrollment | None = None) -> bool:
     """Confirm the purchase of a paid enrollment (refunded too: a refund that overtook the
-    payment must not swallow the confirmation); nothing for any other status."""
-    enrollment = _enrollment(enrollment_id)
+    payment must not swallow the confirmation); nothing for any other status. ``enrollment``:
+    the row as the caller just wrote it, if it holds it."""
+    if enrollment is None:
+        enrollment = _enrollment(enrollment_id)
     if enrollment.status not in (Status.PAID, Status.REFUNDED):
         return False
     return outbox.enqueue_email(

@@ -48,13 +48,14 @@ def release_reservation(enrollment: Enrollment) -> None:
         grant_services.release_coupon(grant_id=enrollment.grant_id, enrollment_id=enrollment.pk)
 
 
-def announce_paid_on_commit(enrollment_id: int) -> None:
+def announce_paid_on_commit(enrollment_id: int, *, enrollment: Enrollment | None = None) -> None:
     """Inside the transaction that made it paid: the confirmation e-mail joins the outbox (sent
     after commit); after commit, the invoice fetch and the hook the LMS sync listens to. A
-    message lost with Redis is recovered by the outbox, receipt and LMS sweeps."""
+    message lost with Redis is recovered by the outbox, receipt and LMS sweeps. ``enrollment``,
+    when the caller holds it as just written (with its course), saves reading it again."""
     from ..tasks import fetch_invoice_links
 
-    emails.queue_confirmation(enrollment_id)
+    emails.queue_confirmation(enrollment_id, enrollment=enrollment)
     enqueue_on_commit(fetch_invoice_links, enrollment_id)
     send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
 
@@ -66,7 +67,12 @@ def paid_fields(now) -> dict:
 
 
 def _enrollment_for_session(session: dict) -> Enrollment | None:
-    enrollment = Enrollment.objects.filter(stripe_session_id=session.get("id")).first()
+    # With its course: the commission and the confirmation e-mail both read it.
+    enrollment = (
+        Enrollment.objects.select_related("course")
+        .filter(stripe_session_id=session.get("id"))
+        .first()
+    )
     if enrollment is not None:
         return enrollment
     # Our process may have died between Stripe creating the session and us saving its id.
@@ -183,10 +189,10 @@ def _mark_paid(enrollment: Enrollment, *, session: dict) -> bool:
     )
     if not updated:
         return False
-    for field, value in amounts.items():
+    for field, value in {**amounts, **paid_fields(now)}.items():
         setattr(enrollment, field, value)
     record_sale_side_effects(enrollment, sold_at=now)
-    announce_paid_on_commit(enrollment.pk)
+    announce_paid_on_commit(enrollment.pk, enrollment=enrollment)
     return True
 
 

@@ -46,7 +46,7 @@ CHILD = textwrap.dedent(
     from django.db import transaction
     from enrollments.services import fulfilment
 
-    def die_after_commit(enrollment_id):
+    def die_after_commit(enrollment_id, **kwargs):
         transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))
 
     fulfilment.announce_paid_on_commit = die_after_commit

@@ -189,8 +189,8 @@ def workers(transactional_db, fake, queue, tmp_path) -> Iterator[Workers]:
         started.stop_all()
 
 
-def task_results(logs: str) -> list[str]:
-    marker = "Task lms_sync.tasks.sync_job["
+def task_results(logs: str, task: str = "sync_job") -> list[str]:
+    marker = f"Task lms_sync.tasks.{task}["
     return [
         line.rsplit(": ", 1)[-1].strip("'")
         for line in logs.splitlines()
@@ -207,11 +207,14 @@ def test_paid_enrollment_announced_five_times_gets_one_job_synced_once_by_the_wo
     )
     fake.slow_seconds = 0.3  # each answer takes a while, so the pool's two processes overlap
 
-    for _ in range(5):  # lms_sync's receiver creates the job once, and enqueues it each time
+    for _ in range(5):  # each announcement is one task; the worker creates the job once
         enrollment_paid.send(sender=Enrollment, enrollment_id=enrollment.pk)
 
-    workers.wait_until(lambda: len(task_results(workers.logs())) == 5, "5 tasks ran")
-    assert sorted(task_results(workers.logs())) == ["not_claimed"] * 4 + ["synced"]
+    def results():
+        return task_results(workers.logs(), "schedule_and_sync")
+
+    workers.wait_until(lambda: len(results()) == 5, "5 tasks ran")
+    assert sorted(results()) == ["not_claimed"] * 4 + ["synced"]
     [job] = LmsSyncJob.objects.filter(enrollment=enrollment)
     assert job.status == SYNCED
     assert job.attempts == 1
