@@ -87,26 +87,34 @@ def enqueue_email(*, key: str, to: Iterable[str], template: str, context: dict) 
 
 
 def _claimable(now: datetime) -> Q:
-    return Q(status=Status.PENDING) | Q(status=Status.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
+    """Due (a retry waits out its backoff, however many messages name it), or a stale claim."""
+    return Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Status.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT
+    )
 
 
-def claim(key: str, *, now: datetime | None = None) -> datetime | None:
-    """Claim the e-mail for one send: pending → sending (or take over a stale claim). Returns
-    the claim's time, or None when it is not ours to send (sent, failed, claimed, unknown)."""
+def claim(
+    key: str, *, now: datetime | None = None, as_of: datetime | None = None
+) -> datetime | None:
+    """Claim the e-mail for one send: pending and due → sending (or take over a stale claim).
+    Returns the claim's time, or None when it is not ours to send (sent, failed, claimed, not
+    due yet, unknown). ``as_of``: the time the row was found due (the sweep's), else now."""
     now = now or timezone.now()
-    claimed = OutboxEmail.objects.filter(_claimable(now), key=key).update(
+    claimed = OutboxEmail.objects.filter(_claimable(as_of or now), key=key).update(
         status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
     )
     return now if claimed == 1 else None
 
 
-def deliver(key: str) -> bool:
-    """Send the e-mail ``key`` if it is still owed; True when this call sent it.
+def deliver(key: str, *, as_of: datetime | None = None) -> bool:
+    """Send the e-mail ``key`` if it is still owed and due; True when this call sent it.
 
     A failed send is recorded (``last_error``) and scheduled again by the retry policy, or
-    marked failed after the last attempt; it does not raise, so no task-level retry exists.
+    marked failed after the last attempt; it does not raise, so no task-level retry exists. A
+    message that arrives before the row's retry is due (a duplicate, a staff retry of another
+    key) claims nothing: backoff holds however many messages name the row.
     """
-    claimed_at = claim(key)
+    claimed_at = claim(key, as_of=as_of)
     if claimed_at is None:
         return False
     row = OutboxEmail.objects.get(key=key)
@@ -168,7 +176,8 @@ def sweep(*, now: datetime | None = None) -> int:
     keys = list(due.order_by("next_attempt_at").values_list("key", flat=True)[:SWEEP_BATCH])
     from .tasks import deliver_outbox_email
 
-    enqueued = sum(enqueue(deliver_outbox_email, key) for key in keys)
+    # Each message carries the sweep's time: the claim checks the row against what was due then.
+    enqueued = sum(enqueue(deliver_outbox_email, key, now.isoformat()) for key in keys)
     if enqueued:
         logger.info("event=email.swept count=%s", enqueued)
     return enqueued
@@ -176,14 +185,15 @@ def sweep(*, now: datetime | None = None) -> int:
 
 def retry_now(keys: Iterable[str]) -> int:
     """Staff's "retry": failed e-mails among ``keys`` get a fresh set of attempts, now."""
-    keys = list(keys)
-    retried = OutboxEmail.objects.filter(key__in=keys, status=Status.FAILED).update(
-        status=Status.PENDING, attempts=0, next_attempt_at=timezone.now()
-    )
     from .tasks import deliver_outbox_email
 
-    for key in keys:
-        enqueue_on_commit(deliver_outbox_email, key)
+    retried = 0
+    for key in keys:  # one conditional update each: only what this call retried is published
+        if OutboxEmail.objects.filter(key=key, status=Status.FAILED).update(
+            status=Status.PENDING, attempts=0, next_attempt_at=timezone.now()
+        ):
+            retried += 1
+            enqueue_on_commit(deliver_outbox_email, key)
     return retried
 
 

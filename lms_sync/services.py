@@ -119,31 +119,35 @@ def schedule(*, enrollment_id: int, start: bool = True) -> int | None:
 
 
 def _arm(enrollment_id: int, action: str, *, start: bool) -> int:
+    """Insert (or re-arm) the job and supersede the enrollment's others in one commit, so no
+    moment shows two of its jobs pending: two workers could otherwise claim both at once (the
+    claim's lease check sees only committed leases). Safe to re-run: a crash commits nothing."""
     now = timezone.now()
-    armed = False
-    try:
-        with transaction.atomic():
-            job = LmsSyncJob.objects.create(
-                enrollment_id=enrollment_id, action=action, next_attempt_at=now
+    with transaction.atomic():
+        armed = False
+        try:
+            with transaction.atomic():
+                job = LmsSyncJob.objects.create(
+                    enrollment_id=enrollment_id, action=action, next_attempt_at=now
+                )
+            armed = True
+            job_id = job.pk
+        except IntegrityError:
+            job_id = LmsSyncJob.objects.values_list("pk", flat=True).get(
+                enrollment_id=enrollment_id, action=action
             )
-        armed = True
-        job_id = job.pk
-    except IntegrityError:
-        job_id = LmsSyncJob.objects.values_list("pk", flat=True).get(
-            enrollment_id=enrollment_id, action=action
-        )
-        armed = bool(
-            LmsSyncJob.objects.filter(pk=job_id, status=Status.SUPERSEDED).update(
-                status=Status.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                last_error="",
-                updated_at=now,
+            armed = bool(
+                LmsSyncJob.objects.filter(pk=job_id, status=Status.SUPERSEDED).update(
+                    status=Status.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    last_error="",
+                    updated_at=now,
+                )
             )
-        )
-    LmsSyncJob.objects.filter(enrollment_id=enrollment_id, status__in=REPLACEABLE).exclude(
-        pk=job_id
-    ).update(status=Status.SUPERSEDED, next_attempt_at=None, updated_at=now)
+        LmsSyncJob.objects.filter(enrollment_id=enrollment_id, status__in=REPLACEABLE).exclude(
+            pk=job_id
+        ).update(status=Status.SUPERSEDED, next_attempt_at=None, updated_at=now)
     if armed:
         logger.info(
             "event=lms.job_armed enrollment_id=%s job_id=%s action=%s",

@@ -98,7 +98,7 @@ def test_a_failing_send_is_retried_with_backoff_and_ends_failed_after_max_attemp
     waits = []
     for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
         before = timezone.now()
-        assert outbox.deliver("test:1") is False
+        assert outbox.deliver("test:1", as_of=row().next_attempt_at) is False  # once due
         failed = row()
         assert failed.attempts == attempt
         assert failed.last_error == "ConnectionRefusedError: smtp down"
@@ -155,9 +155,9 @@ def test_an_email_queued_while_the_broker_is_down_is_sent_by_the_sweep(redis_dow
 def test_a_stale_claim_of_a_worker_that_died_is_sent_by_the_sweep():
     queue()
     # A worker claimed it 11 minutes ago and died before sending (or before marking it sent).
-    claimed_at = outbox.claim(
-        "test:1", now=timezone.now() - outbox.CLAIM_TIMEOUT - timedelta(minutes=1)
-    )
+    eleven_minutes_ago = timezone.now() - outbox.CLAIM_TIMEOUT - timedelta(minutes=1)
+    OutboxEmail.objects.update(next_attempt_at=eleven_minutes_ago)  # queued back then
+    claimed_at = outbox.claim("test:1", now=eleven_minutes_ago)
     assert claimed_at is not None and row().status == Status.SENDING
 
     assert outbox.sweep(now=claimed_at + timedelta(minutes=5)) == 0  # still fresh back then
@@ -249,3 +249,31 @@ def test_one_backoff_policy():
         timedelta(hours=1),
         timedelta(hours=1),
     ]
+
+
+@pytest.mark.django_db
+def test_a_message_that_arrives_before_the_retry_is_due_claims_nothing(settings):
+    """Duplicates (the sweep re-publishing while an old message waits in a backlog, a staff
+    retry) must not spend the attempts of an outage back to back."""
+    settings.EMAIL_BACKEND = REFUSING_BACKEND
+    queue()
+    assert outbox.deliver("test:1") is False  # the first attempt fails: a retry in a minute
+
+    for _ in range(5):  # five more messages for the row arrive at once
+        assert deliver_outbox_email.delay("test:1").get() is False
+
+    assert (row().status, row().attempts) == (Status.PENDING, 1)
+    settings.EMAIL_BACKEND = WORKING_BACKEND
+    assert outbox.deliver("test:1", as_of=row().next_attempt_at) is True
+
+
+@pytest.mark.django_db
+def test_staff_retry_publishes_only_the_emails_it_retried(django_capture_on_commit_callbacks):
+    queue()
+    OutboxEmail.objects.update(status=Status.FAILED)
+    queue(key="test:2")  # pending, its own message on the way
+
+    with django_capture_on_commit_callbacks() as published:
+        assert outbox.retry_now(["test:1", "test:2"]) == 1
+
+    assert len(published) == 1

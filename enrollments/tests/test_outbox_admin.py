@@ -21,8 +21,8 @@ def failed_confirmation(settings):
     emails.queue_confirmation(enrollment.pk)
     key = emails.confirmation_key(enrollment.pk)
     settings.EMAIL_BACKEND = REFUSING_BACKEND
-    for _ in range(outbox.MAX_ATTEMPTS):
-        outbox.deliver(key)
+    for _ in range(outbox.MAX_ATTEMPTS):  # each attempt once its backoff has passed
+        outbox.deliver(key, as_of=outbox.find(key).next_attempt_at)
     settings.EMAIL_BACKEND = WORKING_BACKEND
     assert outbox.find(key).status == OutboxEmail.Status.FAILED
     return enrollment, key
