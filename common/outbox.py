@@ -52,8 +52,14 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
 
 
-def enqueue_email(*, key: str, to: Iterable[str], template: str, context: dict) -> bool:
+def enqueue_email(
+    *, key: str, to: Iterable[str], template: str, context: dict, publish: bool = True
+) -> bool:
     """Owe the e-mail ``template`` to ``to``, once per ``key``; True if this call queued it.
+
+    ``publish=False``: the caller's own after-commit task delivers it (``deliver(key)``), so a
+    request that owes an e-mail among other after-commit work publishes one message, not two;
+    the sweep still covers a lost one.
 
     Call it inside the transaction that writes the change the e-mail is about: the row commits
     (or rolls back) with it, and the delivery task is published after commit. Rendering happens
@@ -79,9 +85,10 @@ def enqueue_email(*, key: str, to: Iterable[str], template: str, context: dict) 
             )
     except IntegrityError:
         return False
-    from .tasks import deliver_outbox_email
+    if publish:
+        from .tasks import deliver_outbox_email
 
-    enqueue_on_commit(deliver_outbox_email, key)
+        enqueue_on_commit(deliver_outbox_email, key)
     logger.info("event=email.queued key=%s template=%s", key, template)
     return True
 

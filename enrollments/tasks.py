@@ -12,6 +12,12 @@ from .services import receipts
 logger = logging.getLogger(__name__)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def after_payment(enrollment_id: int) -> None:
+    """The one message a payment publishes (``services.fulfilment.announce_paid_on_commit``)."""
+    services.announce_paid(enrollment_id)
+
+
 @shared_task
 def expire_stale_checkouts() -> int:
     return services.expire_stale_checkouts()

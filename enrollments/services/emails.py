@@ -42,10 +42,13 @@ def _enrollment(enrollment_id: int) -> Enrollment:
     return Enrollment.objects.select_related("course").get(pk=enrollment_id)
 
 
-def queue_confirmation(enrollment_id: int, *, enrollment: Enrollment | None = None) -> bool:
+def queue_confirmation(
+    enrollment_id: int, *, enrollment: Enrollment | None = None, publish: bool = True
+) -> bool:
     """Confirm the purchase of a paid enrollment (refunded too: a refund that overtook the
     payment must not swallow the confirmation); nothing for any other status. ``enrollment``:
-    the row as the caller just wrote it, if it holds it."""
+    the row as the caller just wrote it, if it holds it; ``publish=False``: the caller's
+    after-commit task delivers it (``outbox.enqueue_email``)."""
     if enrollment is None:
         enrollment = _enrollment(enrollment_id)
     if enrollment.status not in (Status.PAID, Status.REFUNDED):
@@ -55,6 +58,7 @@ def queue_confirmation(enrollment_id: int, *, enrollment: Enrollment | None = No
         to=[enrollment.email],
         template="enrollment_confirmed",
         context={"enrollment": enrollment, "course": enrollment.course},
+        publish=publish,
     )
 
 

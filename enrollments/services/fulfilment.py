@@ -15,7 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from affiliates import services as affiliate_services
-from common.queue import enqueue_on_commit, send_on_commit
+from common import outbox
+from common.queue import enqueue, enqueue_on_commit, send_on_commit
 from grants import services as grant_services
 
 from .. import stripe_gateway
@@ -49,15 +50,26 @@ def release_reservation(enrollment: Enrollment) -> None:
 
 
 def announce_paid_on_commit(enrollment_id: int, *, enrollment: Enrollment | None = None) -> None:
-    """Inside the transaction that made it paid: the confirmation e-mail joins the outbox (sent
-    after commit); after commit, the invoice fetch and the hook the LMS sync listens to. A
-    message lost with Redis is recovered by the outbox, receipt and LMS sweeps. ``enrollment``,
-    when the caller holds it as just written (with its course), saves reading it again."""
+    """Inside the transaction that made it paid: the confirmation e-mail joins the outbox; after
+    commit, one message (``tasks.after_payment``) has a worker announce ``enrollment_paid`` (the
+    hook the LMS sync listens to), send that e-mail and fetch the invoice links. The request
+    pays for one publish; a lost one is recovered by the LMS, outbox and receipt sweeps, each
+    from its own rows. ``enrollment``, when the caller holds it as just written (with its
+    course), saves reading it again."""
+    from ..tasks import after_payment
+
+    emails.queue_confirmation(enrollment_id, enrollment=enrollment, publish=False)
+    enqueue_on_commit(after_payment, enrollment_id)
+
+
+def announce_paid(enrollment_id: int) -> None:
+    """``tasks.after_payment``'s work, in the worker: the LMS hook first (a learner waits for
+    access), then the confirmation e-mail, then the receipt links (their own retrying task)."""
     from ..tasks import fetch_invoice_links
 
-    emails.queue_confirmation(enrollment_id, enrollment=enrollment)
-    enqueue_on_commit(fetch_invoice_links, enrollment_id)
-    send_on_commit(enrollment_paid, Enrollment, enrollment_id=enrollment_id)
+    enrollment_paid.send(sender=Enrollment, enrollment_id=enrollment_id)
+    outbox.deliver(emails.confirmation_key(enrollment_id))
+    enqueue(fetch_invoice_links, enrollment_id)
 
 
 def paid_fields(now) -> dict:
