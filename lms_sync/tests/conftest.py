@@ -13,6 +13,7 @@ from fakes.frappe_server import FakeFrappe, RecordedRequest
 from lms_sync import selectors
 from lms_sync.frappe import FrappeClient
 from lms_sync.models import LmsSyncJob
+from lms_sync.tests.factories import split_job_fields
 
 COURSE = "intro-to-django"
 ENROLMENTS_PATH = "/api/resource/LMS Enrollment"
@@ -36,28 +37,12 @@ def course(db) -> Course:
     return CourseFactory(frappe_course=COURSE)
 
 
-JOB_FIELDS = {
-    "lms_status": "status",
-    "lms_action": "action",
-    "lms_attempts": "attempts",
-    "lms_next_attempt_at": "next_attempt_at",
-    "lms_lease_token": "lease_token",
-    "lms_lease_until": "lease_until",
-    "lms_last_error": "last_error",
-    "lms_enrollment_name": "lms_enrollment_name",
-    "lms_synced_at": "synced_at",
-    "lms_progress": "progress",
-    "lms_current_lesson": "current_lesson",
-    "lms_progress_at": "progress_at",
-}
-
-
 def paid_job(course: Course, **fields: Any) -> LmsSyncJob:
     """A paid enrollment and its enrol job, due now, as lms_sync creates it when it hears
     ``enrollment_paid``. ``lms_*`` keywords set the job's fields, the others the enrollment's."""
     now = timezone.now()
     job_fields = {"action": LmsSyncJob.Action.ENROL, "next_attempt_at": now}
-    job_fields.update({JOB_FIELDS[k]: fields.pop(k) for k in list(fields) if k in JOB_FIELDS})
+    job_fields.update(split_job_fields(fields))
     defaults = {
         "status": Enrollment.Status.PAID,
         "kind": Enrollment.Kind.PURCHASE,

@@ -1,6 +1,8 @@
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from fakes.stripe_server import FakeStripe
+
 METRICS_TOKEN = "scrape-token-for-tests"
 
 
@@ -40,3 +42,11 @@ def scrape(client, settings):
         return Scrape(response.content.decode())
 
     return get
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """A local fake Stripe the real SDK talks to over HTTP (fakes/stripe_server.py)."""
+    with FakeStripe() as fake:
+        settings.STRIPE_API_BASE = fake.url
+        yield fake

@@ -13,18 +13,10 @@ from courses.tests.factories import CourseFactory
 from enrollments import services
 from enrollments.models import Enrollment
 from enrollments.tests.conftest import post_event
-from fakes.stripe_server import FakeStripe
 from ops import alerts
 from ops.models import Incident
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    with FakeStripe() as fake:
-        settings.STRIPE_API_BASE = fake.url
-        yield fake
 
 
 @pytest.fixture

@@ -10,17 +10,9 @@ from django.urls import reverse
 
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
-from fakes.stripe_server import FakeStripe
 from ops.management.commands.reconcile import parse_since
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    with FakeStripe() as fake:
-        settings.STRIPE_API_BASE = fake.url
-        yield fake
 
 
 def test_reconcile_fulfils_a_session_whose_webhook_never_arrived_and_is_a_noop_on_rerun(
