@@ -66,8 +66,12 @@ class Limit:
     applies: Callable[[HttpRequest], bool] | None = None
 
     def wait(self, request: HttpRequest) -> int:
-        """Count this request: 0, or the seconds until the limit lets it through again."""
+        """Count this request: 0, or the seconds until the limit lets it through again. A
+        request with no key (no e-mail posted) is not counted here: one shared counter for all
+        of them would limit every such visitor together (the per-IP limit still counts it)."""
         if self.applies is not None and not self.applies(request):
+            return 0
+        if callable(self.key) and not self.key(self.group, request):
             return 0
         rate = getattr(settings, self.rate)
         return over_limit(

@@ -48,10 +48,16 @@ def _remember_checkout(request: HttpRequest, enrollment_id: int) -> None:
     request.session[VISITOR_CHECKOUTS_KEY] = [*ids[-19:], enrollment_id]
 
 
+def _buyer_email_key(group: str, request: HttpRequest) -> str:
+    """The e-mail the checkout is for: a verified learner's own (their form does not post the
+    field: it is fixed), else the one posted."""
+    return verified_email_of(request.user) or posted_email_key(group, request)
+
+
 # Checkout submissions per client IP, then per buyer e-mail (fail open); with a coupon, per IP
 # and per signed-in user as well, against brute force of codes (fail closed).
 CHECKOUTS_PER_IP = Limit("checkout-ip", key="ip", rate="CHECKOUT_RATE_PER_IP")
-CHECKOUTS_PER_EMAIL = Limit("checkout-email", key=posted_email_key, rate="CHECKOUT_RATE_PER_EMAIL")
+CHECKOUTS_PER_EMAIL = Limit("checkout-email", key=_buyer_email_key, rate="CHECKOUT_RATE_PER_EMAIL")
 COUPON_ATTEMPTS_PER_IP = Limit("coupon-ip", key="ip", rate="COUPON_RATE_PER_IP", fail_closed=True)
 COUPON_ATTEMPTS_PER_USER = Limit(
     "coupon-user", key="user", rate="COUPON_RATE_PER_USER", fail_closed=True, applies=signed_in

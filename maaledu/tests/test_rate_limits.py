@@ -11,6 +11,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from accounts.tests.factories import UserFactory
 from affiliates.cookies import REFERRAL_COOKIE
 from affiliates.models import Affiliate, ReferralClick
 from courses.tests.factories import CourseFactory
@@ -82,6 +83,25 @@ def test_checkout_is_limited_per_email_across_addresses(world, settings, fake_st
     assert (first.status_code, second.status_code) == (303, 400)
     assert_limited(third)
     assert Enrollment.objects.filter(email="flood@example.com").count() == 1
+
+
+def test_verified_learners_each_have_their_own_checkout_limit(settings, fake_stripe):
+    """Their form posts no e-mail (it is fixed to their verified one): they must not share one
+    counter, and each is still limited on their own."""
+    settings.CHECKOUT_RATE_PER_EMAIL = "2/m"
+    courses = [CourseFactory() for _ in range(3)]
+    learners = []
+    for n in range(3):
+        learner = client_at(f"198.51.100.{n + 10}")
+        learner.force_login(UserFactory(email=f"learner{n}@example.com"))
+        learners.append(learner)
+
+    firsts = [learner.post(checkout_path(courses[0]), {}) for learner in learners]
+    seconds = [learner.post(checkout_path(courses[1]), {}) for learner in learners]
+    third = learners[0].post(checkout_path(courses[2]), {})
+
+    assert [r.status_code for r in firsts + seconds] == [303] * 6
+    assert_limited(third)
 
 
 def test_coupon_attempts_are_limited_per_user(world, settings):
