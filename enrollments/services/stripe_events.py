@@ -68,7 +68,8 @@ def process_stripe_event(stripe_event: StripeEvent) -> str:
             outcome=StripeEvent.Outcome.IGNORED, processed_at=timezone.now()
         )
         return "ignored"
-    StripeEvent.objects.filter(pk=stripe_event.pk).update(attempts=F("attempts") + 1)
+    # The attempt is counted with its outcome (one statement fewer per event); a process that
+    # dies inside the handler leaves the event received, which the admin and the alerts show.
     try:
         result = handler(stripe_event.payload["data"]["object"])
     except Exception as error:
@@ -78,11 +79,17 @@ def process_stripe_event(stripe_event: StripeEvent) -> str:
             stripe_event.type,
         )
         StripeEvent.objects.filter(pk=stripe_event.pk).update(
-            outcome=StripeEvent.Outcome.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
+            outcome=StripeEvent.Outcome.FAILED,
+            error=f"{type(error).__name__}: {error}"[:2000],
+            attempts=F("attempts") + 1,
         )
         raise
     StripeEvent.objects.filter(pk=stripe_event.pk).update(
-        outcome=StripeEvent.Outcome.PROCESSED, processed_at=timezone.now(), result=result, error=""
+        outcome=StripeEvent.Outcome.PROCESSED,
+        processed_at=timezone.now(),
+        result=result,
+        error="",
+        attempts=F("attempts") + 1,
     )
     logger.info(
         "event=stripe_event.processed stripe_event=%s type=%s result=%s",

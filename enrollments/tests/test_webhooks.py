@@ -73,7 +73,11 @@ def test_paid_session_event_fulfils_the_enrollment_once_with_one_email(
     assert mail.outbox[0].to == [enrollment.email]
     assert "$30.00" in mail.outbox[0].body
     event = StripeEvent.objects.get()
-    assert (event.outcome, event.result) == (StripeEvent.Outcome.PROCESSED, "fulfilled")
+    assert (event.outcome, event.result, event.attempts) == (
+        StripeEvent.Outcome.PROCESSED,
+        "fulfilled",
+        1,
+    )
 
 
 def test_repeated_event_id_is_acknowledged_and_changes_nothing(
