@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from common.testing.concurrency import race
+from common.testing.concurrency import RunBefore, race
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
 from fakes.frappe_server import FrappeError
@@ -88,6 +88,55 @@ def test_a_leased_job_cannot_be_claimed_again_until_the_lease_expires(course):
     job = reload(job)
     assert job.lease_token == taken_over
     assert job.attempts == 2
+
+
+def test_a_due_job_waits_while_another_job_of_its_enrollment_holds_a_lease(course):
+    """Refunded while its enrol call runs: the unenrol call waits for the enrol call's lease."""
+    enrol = paid_job(course)
+    now = timezone.now()
+    assert services.claim_job(job_id=enrol.pk, now=now) is not None
+    unenrol = LmsSyncJob.objects.create(
+        enrollment=enrol.enrollment, action=LmsSyncJob.Action.UNENROL, next_attempt_at=now
+    )
+
+    assert services.claim_job(job_id=unenrol.pk, now=now + timedelta(seconds=1)) is None
+    assert services.claim_job(job_id=unenrol.pk, now=now + lease() + timedelta(seconds=1))
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="another connection's view of an open transaction needs PostgreSQL",
+)
+@pytest.mark.django_db(transaction=True)
+def test_no_moment_shows_two_pending_jobs_of_one_enrollment(course):
+    """The new job and the superseding of the others commit together: a worker looking between
+    the two never sees (and so never claims) two jobs of one enrollment at once."""
+    enrol = paid_job(course)
+    Enrollment.objects.filter(pk=enrol.enrollment_id).update(status=Enrollment.Status.REFUNDED)
+    seen_elsewhere = []
+
+    def count_pending_from_another_connection(*args, **kwargs):
+        [pending] = race(
+            lambda: LmsSyncJob.objects.filter(
+                enrollment_id=enrol.enrollment_id, status=LmsSyncJob.Status.PENDING
+            ).count(),
+            1,
+        )
+        seen_elsewhere.append(pending)
+
+    # Just before the others are superseded: the new job is inserted, the old still pending.
+    with RunBefore(
+        "django.db.models.query.QuerySet.update",
+        count_pending_from_another_connection,
+        when=lambda queryset, **fields: fields.get("status") == LmsSyncJob.Status.SUPERSEDED,
+    ):
+        services.schedule(enrollment_id=enrol.enrollment_id, start=False)
+
+    assert seen_elsewhere == [1]  # the enrol job alone: the unenrol job is not committed yet
+    statuses = dict(
+        LmsSyncJob.objects.filter(enrollment_id=enrol.enrollment_id).values_list("action", "status")
+    )
+    assert statuses == {"enrol": "superseded", "unenrol": "pending"}
 
 
 def test_a_job_not_due_yet_is_not_claimed(course):
