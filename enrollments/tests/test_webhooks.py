@@ -10,6 +10,7 @@ from common import outbox
 from common.testing.concurrency import race
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.services import emails
+from enrollments.tasks import after_payment
 from enrollments.tests.conftest import FIXTURES, fixture_event, post_event
 from enrollments.tests.factories import EnrollmentFactory
 from lms_sync import selectors as lms_selectors
@@ -78,6 +79,30 @@ def test_paid_session_event_fulfils_the_enrollment_once_with_one_email(
         "fulfilled",
         1,
     )
+
+
+def test_a_payment_publishes_one_message_whose_worker_does_the_rest(
+    client, session_a_enrollment, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The request pays for one publish; the worker announces the payment (the LMS job), sends
+    the confirmation and starts the invoice fetch."""
+    published = []
+    monkeypatch.setattr(
+        "common.queue.enqueue", lambda task, *args: published.append((task.name, args)) or True
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_event(client, completed_event(session_a_enrollment)).status_code == 200
+
+    assert published == [("enrollments.tasks.after_payment", (session_a_enrollment.pk,))]
+    assert mail.outbox == [] and lms_selectors.current_job(session_a_enrollment.pk) is None
+
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        after_payment.delay(session_a_enrollment.pk)
+
+    assert lms_selectors.current_job(session_a_enrollment.pk).action == "enrol"
+    assert outbox.sent_at(emails.confirmation_key(session_a_enrollment.pk)) is not None
+    assert [m.to for m in mail.outbox] == [[session_a_enrollment.email]]
 
 
 def test_repeated_event_id_is_acknowledged_and_changes_nothing(
