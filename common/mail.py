@@ -64,13 +64,3 @@ def send_rendered_email(*, to: list[str], email: RenderedEmail, template: str = 
     message = EmailMultiAlternatives(email.subject, email.text, settings.DEFAULT_FROM_EMAIL, to)
     message.attach_alternative(email.html, "text/html")
     message.send()
-
-
-def send_templated_email(*, to: list[str], template: str, context: dict) -> None:
-    """Render and send now. Domain e-mails go through ``common.outbox.enqueue_email`` instead,
-    which sends them once, retries and survives a broker outage."""
-    if not any(deliverable(address) for address in to):
-        logger.info("event=email.skipped template=%s reason=undeliverable", template)
-        return
-    email = render_templated_email(template=template, context=context)
-    send_rendered_email(to=to, email=email, template=template)

@@ -138,10 +138,6 @@ def current_jobs(enrollment_ids: list[int]) -> dict[int, tuple[str, str]]:
     return current
 
 
-def enrol_job(enrollment_id: int) -> LmsSyncJob | None:
-    return LmsSyncJob.objects.filter(enrollment_id=enrollment_id, action=Action.ENROL).first()
-
-
 def progress_batch(*, limit: int) -> list[LmsSyncJob]:
     """Synced enrol jobs of paid enrollments, least recently read first."""
     return list(

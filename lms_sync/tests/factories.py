@@ -56,4 +56,4 @@ def job_of(enrollment: Enrollment) -> LmsSyncJob | None:
 
 
 def enrol_job_of(enrollment: Enrollment) -> LmsSyncJob | None:
-    return selectors.enrol_job(enrollment.pk)
+    return LmsSyncJob.objects.filter(enrollment=enrollment, action=LmsSyncJob.Action.ENROL).first()
