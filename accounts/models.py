@@ -1,7 +1,10 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from common.fields import user_primary_key
 
 
 def normalize_email(email: str) -> str:
@@ -39,6 +42,8 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
+    if settings.ON_MONGODB:
+        id = user_primary_key()
     email = models.EmailField("e-mail address", unique=True)
     name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(default=False)
@@ -59,6 +64,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        # Every write stores the normalised address, so the plain unique index on ``email`` is
+        # the case-insensitive rule on every backend (MongoDB skips the expression index).
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         super().clean()

@@ -19,6 +19,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 
+from common.fields import primary_key_reference
 from common.logging import mask_email
 from common.money import CURRENCIES, CURRENCY_CHOICES, format_money
 
@@ -209,7 +210,7 @@ class Commission(models.Model):
     affiliate = models.ForeignKey(
         Affiliate, on_delete=models.PROTECT, related_name="commissions", db_index=False
     )
-    sale_id = models.PositiveBigIntegerField(
+    sale_id = primary_key_reference(
         unique=True,
         help_text="The enrollments.Enrollment pk; no FK so affiliates stays below enrollments.",
     )
@@ -283,7 +284,9 @@ class Commission(models.Model):
             models.Index(
                 fields=["affiliate", "currency"],
                 name="commission_payable_idx",
-                condition=models.Q(status="approved", payout__isnull=True),
+                # An approved commission has no payout yet (a paid one has): no IS NULL here,
+                # which MongoDB's partial indexes cannot express.
+                condition=models.Q(status="approved"),
             ),
             # affiliates.earnings: WHERE affiliate_id = %s AND totals_stale (a handful of rows).
             models.Index(

@@ -114,8 +114,10 @@ class Enrollment(models.Model):
             ),
             # One open checkout per learner and course: a double click or the back button
             # reuses it instead of creating a second session.
+            # "status" is in the key only so that the two partial indexes differ in their keys,
+            # which some MongoDB servers require; within the condition it is one value.
             models.UniqueConstraint(
-                fields=["email", "course"],
+                fields=["email", "course", "status"],
                 condition=Q(status="pending"),
                 name="enrollment_one_pending_per_email_course",
             ),

@@ -137,12 +137,61 @@ def start_mongo_server() -> MongoServer:
     return _start_mongoeco(python)
 
 
-async def _serve() -> None:  # pragma: no cover - runs under .venv-mongo's Python
+# Command names mongod accepts in another spelling and mongoeco knows only in one: pymongo's
+# ``server_info()`` (which django-mongodb-backend calls on connect) sends ``buildinfo``.
+_COMMAND_ALIASES = {"buildinfo": "buildInfo"}
+
+
+def _accept_command_aliases() -> None:  # pragma: no cover - runs under .venv-mongo's Python
+    from mongoeco.wire import executor
+
+    build = executor.build_request_context
+
+    def build_with_aliases(body, **kwargs):
+        name = next(iter(body), None)
+        if name in _COMMAND_ALIASES:
+            body = {
+                _COMMAND_ALIASES[name]: body[name],
+                **{k: v for k, v in body.items() if k != name},
+            }
+        return build(body, **kwargs)
+
+    executor.build_request_context = build_with_aliases
+
+
+def _index_signature_as_in_mongodb_5() -> None:  # pragma: no cover - under .venv-mongo's Python
+    """Since MongoDB 5.0 (SERVER-47657) an index's signature is its key pattern, collation,
+    partial filter, uniqueness and sparseness: one key pattern may carry a plain index and a
+    unique partial one (allauth's e-mail address has both). mongoeco still refuses a second
+    index on a key pattern; its ``create_index`` is recompiled here with the 5.0 comparison."""
+    import inspect
+    import textwrap
+
+    from mongoeco.engines import memory
+
+    source = textwrap.dedent(inspect.getsource(memory.MemoryEngine.create_index))
+    same_pattern = 'if index["key"] == normalized_keys:'
+    if source.count(same_pattern) != 1:
+        raise RuntimeError("mongoeco's create_index changed: revisit the index-signature patch")
+    source = source.replace(
+        same_pattern,
+        'if index["key"] == normalized_keys and index["unique"] == unique'
+        ' and index.get("sparse") == sparse'
+        ' and index.get("partial_filter_expression") == partial_filter_expression:',
+    ).replace("@override\n", "")
+    namespace: dict = {}
+    exec(compile(source, memory.__file__, "exec"), memory.__dict__, namespace)  # noqa: S102
+    memory.MemoryEngine.create_index = namespace["create_index"]
+
+
+async def _serve(port: int) -> None:  # pragma: no cover - runs under .venv-mongo's Python
     import asyncio
 
     from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
 
-    address = await AsyncMongoEcoProxyServer(host="127.0.0.1", port=0).start()
+    _accept_command_aliases()
+    _index_signature_as_in_mongodb_5()
+    address = await AsyncMongoEcoProxyServer(host="127.0.0.1", port=port).start()
     print(address.uri, flush=True)
     await asyncio.Event().wait()
 
@@ -153,5 +202,5 @@ if __name__ == "__main__":  # pragma: no cover
     if sys.version_info < (3, 13):
         sys.exit("mongoeco needs Python >= 3.13: run this with .venv-mongo/bin/python")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve())
+        asyncio.run(_serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
     os._exit(0)

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from common.fields import primary_key_reference
 from courses.models import Course
 
 MIN_DISCOUNT_PERCENT = 10
@@ -58,13 +59,13 @@ class Grant(models.Model):
     coupon_state = models.CharField(
         max_length=10, choices=CouponState.choices, default=CouponState.NONE, blank=True
     )
-    holder_enrollment_id = models.PositiveBigIntegerField(
+    holder_enrollment_id = primary_key_reference(
         null=True, blank=True, help_text="The enrollment holding the reservation."
     )
     reserved_until = models.DateTimeField(
         null=True, blank=True, help_text="Empty while a delayed payment settles."
     )
-    redeemed_enrollment_id = models.PositiveBigIntegerField(unique=True, null=True, blank=True)
+    redeemed_enrollment_id = primary_key_reference(unique=True, null=True, blank=True)
     redeemed_at = models.DateTimeField(null=True, blank=True)
 
     reviewed_by = models.ForeignKey(

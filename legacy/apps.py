@@ -10,4 +10,3 @@ class LegacyConfig(AppConfig):
 
     name = "legacy"
     verbose_name = "Old MaalEdu import"
-    default_auto_field = "django.db.models.BigAutoField"

@@ -7,12 +7,18 @@ request that enqueued it.
 
 import os
 
+from bson import ObjectId
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
+from kombu.utils.json import register_type
 
 from common.logging import request_id_var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maaledu.settings.production")
+
+# Task arguments are primary keys, ObjectIds on MongoDB: they travel as tagged JSON strings and
+# arrive as ObjectIds again.
+register_type(ObjectId, "objectid", str, ObjectId)
 
 app = Celery("maaledu")
 app.config_from_object("django.conf:settings", namespace="CELERY")

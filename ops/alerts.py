@@ -197,7 +197,7 @@ def resolve_incident(*, kind: str, now: datetime, key: str = "") -> str:
         return QUIET
     with transaction.atomic():
         resolved = Incident.objects.filter(pk=incident_id, resolved_at__isnull=True).update(
-            resolved_at=now
+            resolved_at=now, is_open=False
         )
         if not resolved:
             return QUIET  # another run resolved it a moment ago

@@ -34,6 +34,9 @@ class Incident(models.Model):
     )
     opened_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Cleared together with resolved_at being set: the one-open-incident rule is a partial index
+    # on an equality, which every backend enforces (MongoDB cannot index "IS NULL").
+    is_open = models.BooleanField(default=True, editable=False)
     last_detail = models.TextField(blank=True, help_text="What the latest check found.")
 
     class Meta:
@@ -42,7 +45,7 @@ class Incident(models.Model):
             # Also serves "the open incident of this kind" (every check run, the ops page).
             models.UniqueConstraint(
                 fields=["kind", "key"],
-                condition=Q(resolved_at__isnull=True),
+                condition=Q(is_open=True),
                 name="incident_one_open_per_kind_and_key",
             ),
         ]
@@ -51,6 +54,10 @@ class Incident(models.Model):
         state = "open" if self.resolved_at is None else "resolved"
         about = f" ({self.key})" if self.key else ""
         return f"{self.get_kind_display()}{about}, opened {self.opened_at:%Y-%m-%d %H:%M} ({state})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.is_open = self.resolved_at is None
+        super().save(*args, **kwargs)
 
 
 class ReconciliationRun(models.Model):

@@ -17,6 +17,7 @@ from .business_rules import *  # noqa: F403
 from .caches import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .core import *  # noqa: F403
+from .database import *  # noqa: F403
 from .environment import BASE_DIR, env  # noqa: F401 (development/production import env)
 from .integrations import *  # noqa: F403
 from .lms_jobs import *  # noqa: F403

@@ -1,6 +1,7 @@
 """Django itself: debug and hosts, the installed apps and middleware, templates, the database,
 language and time zone, sessions."""
 
+from .database import ON_MONGODB
 from .environment import BASE_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -13,16 +14,22 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # The public base URL of the site, used in e-mails and in Stripe's success/cancel URLs.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+
+def _keyed(sql_app: str, mongo_config: str) -> str:
+    """A contrib app with models; on MongoDB, its config in maaledu/mongo_apps.py."""
+    return f"maaledu.mongo_apps.{mongo_config}" if ON_MONGODB else sql_app
+
+
 INSTALLED_APPS = [
     # django.contrib.admin, with an admin site that refuses malformed action selections.
-    "maaledu.apps.MaalEduAdminConfig",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
+    _keyed("maaledu.apps.MaalEduAdminConfig", "MongoAdminConfig"),
+    _keyed("django.contrib.auth", "MongoAuthConfig"),
+    _keyed("django.contrib.contenttypes", "MongoContentTypesConfig"),
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django.contrib.sites",
+    _keyed("django.contrib.sites", "MongoSitesConfig"),
     "django.contrib.humanize",
     "csp",
     "allauth",
@@ -40,7 +47,6 @@ INSTALLED_APPS = [
     # The import from the old MaalEdu (manage.py import_legacy): writes through every app above.
     "legacy",
 ]
-SITE_ID = 1
 
 MIDDLEWARE = [
     "maaledu.middleware.RequestIdMiddleware",
@@ -84,12 +90,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -------------------------------------------------------------------------------
-# SQLite is the zero-setup default; PostgreSQL (postgres://…) is production and CI.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# --- Database: database.py (SQLite, PostgreSQL or MongoDB, by DATABASE_URL alone) ------------
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
