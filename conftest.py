@@ -99,3 +99,17 @@ def mongodb_server():
         pytest.skip(str(error))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """On MongoDB, tests end with ``common.testing.mongodb.reset_to_baseline``, not a flush."""
+    from django.conf import settings
+
+    if settings.ON_MONGODB:
+        from common.testing import mongodb
+
+        with django_db_blocker.unblock():
+            mongodb.remember_baseline()
+        mongodb.install()
+    yield

@@ -1,5 +1,7 @@
 from allauth.account.forms import SignupForm as AllauthSignupForm
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
+
+from common.transactions import atomic
 
 
 class EmailTakenMeanwhile(Exception):
@@ -12,7 +14,7 @@ class SignupForm(AllauthSignupForm):
 
     def try_save(self, request):
         try:
-            with transaction.atomic():  # a savepoint: the request goes on after losing
+            with atomic():  # a savepoint: the request goes on after losing
                 return super().try_save(request)
         except IntegrityError:
             raise EmailTakenMeanwhile from None

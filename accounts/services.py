@@ -12,7 +12,9 @@ from datetime import datetime
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
+
+from common.transactions import atomic
 
 from .models import User, erased_email, normalize_email
 
@@ -55,7 +57,7 @@ def import_user(
         else:
             user.set_unusable_password()
         try:
-            with transaction.atomic():
+            with atomic():
                 user.save()
             created = True
         except IntegrityError:
@@ -76,7 +78,7 @@ def import_user(
 def _record_address(user: User, *, verified: bool) -> None:
     """The login address as allauth knows it, verified when the old system had verified it."""
     try:
-        with transaction.atomic():
+        with atomic():
             EmailAddress.objects.create(
                 user=user, email=user.email, verified=verified, primary=True
             )

@@ -21,6 +21,7 @@ from accounts.selectors import verified_email_of
 from common import outbox
 from common.logging import mask_email
 from common.money import CURRENCIES, percent_of
+from common.transactions import atomic
 
 from . import dashboard_cache, earnings, selectors
 from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_code
@@ -66,7 +67,7 @@ def join_affiliate_programme(
         bank_name=bank_name,
         bank_swift=bank_swift,
     )
-    with transaction.atomic():
+    with atomic():
         affiliate, created = _create_affiliate(user, terms_accepted_at=timezone.now(), **details)
         if created:
             queue_welcome_email(affiliate)
@@ -80,7 +81,7 @@ def _create_affiliate(user, **fields) -> tuple[Affiliate, bool]:
     and whether this call created it."""
     for _ in range(_CODE_ATTEMPTS):
         try:
-            with transaction.atomic():
+            with atomic():
                 affiliate = Affiliate.objects.create(
                     user=user, referral_code=new_referral_code(), **fields
                 )
@@ -155,7 +156,7 @@ def reactivate_affiliate(*, affiliate_id: int) -> bool:
 def record_referral_click(*, affiliate: Affiliate, visitor_key: str, day) -> bool:
     """Count one click per affiliate, visitor and day; True if this one was counted."""
     try:
-        with transaction.atomic():
+        with atomic():
             affiliate.clicks.create(visitor_key=visitor_key, day=day)
     except IntegrityError:
         return False
@@ -221,7 +222,7 @@ def record_commission(
         logger.info("event=commission.skipped sale_id=%s affiliate_id=%s", sale_id, affiliate_id)
         return None
     try:
-        with transaction.atomic():
+        with atomic():
             commission = Commission.objects.create(
                 affiliate=affiliate,
                 sale_id=sale_id,
@@ -378,7 +379,7 @@ def _claim_into_payout(
     created_by,
     minimum: int,
 ) -> Payout:
-    with transaction.atomic():
+    with atomic():
         last = Payout.objects.filter(affiliate_id=affiliate_id).aggregate(last=Max("sequence"))
         # The amount is provisional until the claim below says which rows are ours.
         payout = Payout.objects.create(
@@ -557,7 +558,7 @@ def import_commission(
     if existing is not None:
         return existing, False
     try:
-        with transaction.atomic():
+        with atomic():
             commission = Commission.objects.create(
                 affiliate_id=affiliate_id,
                 sale_id=sale_id,
@@ -593,7 +594,7 @@ def import_payout(
     if payout is None:
         last = Payout.objects.filter(affiliate_id=affiliate_id).aggregate(last=Max("sequence"))
         try:
-            with transaction.atomic():
+            with atomic():
                 payout = Payout.objects.create(
                     affiliate_id=affiliate_id,
                     sequence=(last["last"] or 0) + 1,

@@ -23,9 +23,11 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import F, Q
 from django.utils import timezone
+
+from common.transactions import atomic
 
 from .mail import RenderedEmail, deliverable, render_templated_email, send_rendered_email
 from .models import OutboxEmail
@@ -74,7 +76,7 @@ def enqueue_email(
     # unique key refuses a repeat below; rendering is cheap beside a query.
     email = render_templated_email(template=template, context=context)
     try:
-        with transaction.atomic():
+        with atomic():
             OutboxEmail.objects.create(
                 key=key,
                 template=template,

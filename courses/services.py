@@ -10,11 +10,12 @@ import hashlib
 import json
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
 from common import versioned_cache
+from common.transactions import atomic
 
 from .covers import CoverError, delete_thumbnails, make_thumbnails
 from .models import Course, CourseOutline
@@ -145,7 +146,7 @@ def store_outline(*, course_id: int, lms_course: str, chapters: list, instructor
     )
     if not changed and not CourseOutline.objects.filter(course_id=course_id).exists():
         try:
-            with transaction.atomic():
+            with atomic():
                 CourseOutline.objects.create(
                     course_id=course_id, **content, digest=digest, synced_at=now
                 )
@@ -190,7 +191,7 @@ def import_unpublished_course(
     if level not in Course.Level.values:
         level = Course.Level.BEGINNER
     try:
-        with transaction.atomic():
+        with atomic():
             course = Course.objects.create(
                 slug=slug,
                 title=title[:200],

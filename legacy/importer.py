@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -28,6 +28,7 @@ from affiliates.models import Affiliate, PayoutMethod
 from affiliates.validators import clean_payout_details
 from common.logging import mask_email
 from common.money import format_money
+from common.transactions import atomic
 from courses import services as course_services
 from courses.models import Course
 from enrollments import services as enrollment_services
@@ -193,7 +194,7 @@ class Importer:
         if self.dry_run:
             self.users_by_email.setdefault(email, User(email=email))
         else:
-            with transaction.atomic():
+            with atomic():
                 user, _created = account_services.import_user(
                     email=email,
                     name=text(doc.get("name")),
@@ -256,7 +257,7 @@ class Importer:
             if course is None:
                 course = self._new_course(doc, slug)
         if not self.dry_run:
-            with transaction.atomic():
+            with atomic():
                 if course.pk is None:
                     course, _created = course_services.import_unpublished_course(
                         slug=course.slug,
@@ -356,7 +357,7 @@ class Importer:
         if self.dry_run:
             self.affiliates_by_email[email] = Affiliate(user=user, rate_percent=rate, **details)
             return None
-        with transaction.atomic():
+        with atomic():
             affiliate, created = affiliate_services.import_affiliate(
                 user=user, rate_percent=rate, active=active, joined_at=created_at(doc), **details
             )
@@ -504,7 +505,7 @@ class Importer:
         copied. Only a sale the old system synced *and* whose Frappe enrollment name it kept gets
         a synced enrol job; every other paid one gets a pending job (the sweep would create it
         too), whose look-before-insert is safe when the learner was in fact enrolled."""
-        with transaction.atomic():
+        with atomic():
             try:
                 enrollment, created = enrollment_services.import_sale(sale)
             except enrollment_services.AlreadyOwned as error:
@@ -568,7 +569,7 @@ class Importer:
             raise Skip("unknown_status", f"status {status or 'missing'}")
         if self.dry_run:
             return None
-        with transaction.atomic():
+        with atomic():
             grant, created = grant_services.import_grant(**fields)
             other = self.first["grants"].get(str(grant.pk))
             if not created and other is not None:
@@ -699,7 +700,7 @@ class Importer:
         affiliate = self._affiliate_target(lid)
         if affiliate is None:
             raise Skip("affiliate_not_imported")
-        with transaction.atomic():
+        with atomic():
             payout, _created = affiliate_services.import_payout(
                 affiliate_id=affiliate.pk,
                 amount_cents=paid,

@@ -39,11 +39,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from common.queue import enqueue_on_commit, send_on_commit
+from common.transactions import atomic
 from courses import services as course_services
 from enrollments.models import Enrollment
 
@@ -123,10 +124,10 @@ def _arm(enrollment_id: int, action: str, *, start: bool) -> int:
     moment shows two of its jobs pending: two workers could otherwise claim both at once (the
     claim's lease check sees only committed leases). Safe to re-run: a crash commits nothing."""
     now = timezone.now()
-    with transaction.atomic():
+    with atomic():
         armed = False
         try:
-            with transaction.atomic():
+            with atomic():
                 job = LmsSyncJob.objects.create(
                     enrollment_id=enrollment_id, action=action, next_attempt_at=now
                 )

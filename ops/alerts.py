@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
 
 from common import outbox
 from common.logging import mask_emails
+from common.transactions import atomic
 from enrollments.models import Enrollment, StripeEvent
 from lms_sync import selectors as lms_selectors
 
@@ -173,7 +174,7 @@ def run_check(kind: str, *, now: datetime) -> str:
 
 def open_incident(*, kind: str, detail: str, now: datetime, key: str = "") -> str:
     try:
-        with transaction.atomic():
+        with atomic():
             incident = Incident.objects.create(
                 kind=kind, key=key, opened_at=now, last_detail=detail
             )
@@ -195,7 +196,7 @@ def resolve_incident(*, kind: str, now: datetime, key: str = "") -> str:
     )
     if incident_id is None:
         return QUIET
-    with transaction.atomic():
+    with atomic():
         resolved = Incident.objects.filter(pk=incident_id, resolved_at__isnull=True).update(
             resolved_at=now, is_open=False
         )

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
 from common.money import format_money
+from common.transactions import atomic
 from courses.models import Course
 from grants import services as grant_services
 from grants.models import Grant
@@ -272,7 +273,7 @@ def _pending_enrollment(
             close_pending(existing)
             continue
         try:
-            with transaction.atomic():
+            with atomic():
                 return Enrollment.objects.create(
                     email=email,
                     user=_user_or_none(user),

@@ -10,13 +10,14 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
 from affiliates import services as affiliate_services
 from common import outbox
 from common.queue import enqueue, enqueue_on_commit, send_on_commit
+from common.transactions import atomic
 from grants import services as grant_services
 
 from .. import stripe_gateway
@@ -135,7 +136,7 @@ def fulfil_checkout_session(session: dict) -> str:
         )
         return AMOUNT_MISMATCH
     try:
-        with transaction.atomic():
+        with atomic():
             fulfilled = _mark_paid(enrollment, session=session)
     except IntegrityError:
         _payment_needs_review(
@@ -245,7 +246,7 @@ def fail_checkout_session(session: dict) -> str:
     enrollment = _enrollment_for_session(session)
     if enrollment is None:
         return UNKNOWN_SESSION
-    with transaction.atomic():
+    with atomic():
         if not transition(enrollment.pk, Status.PENDING, Status.FAILED):
             return "unchanged"
         emails.queue_payment_failed_notice(enrollment.pk)

@@ -9,8 +9,9 @@ one). No confirmation e-mail: the old system sent it. Each function is safe to r
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
+from common.transactions import atomic
 from courses.models import Course
 
 from ..models import Enrollment
@@ -82,7 +83,7 @@ def import_sale(sale: ImportedSale) -> tuple[Enrollment, bool]:
     else:
         fields.update(status=Status.PAID)
     try:
-        with transaction.atomic():
+        with atomic():
             enrollment = Enrollment.objects.create(**fields)
     except IntegrityError as error:
         again = _existing(sale)

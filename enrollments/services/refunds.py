@@ -20,12 +20,13 @@ removing the LMS enrolment, and the restore enrols them again with it.
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from affiliates import services as affiliate_services
 from common.money import format_money
 from common.queue import send_on_commit
 from common.refund_policy import refund_policy
+from common.transactions import atomic
 from grants import services as grant_services
 
 from .. import stripe_gateway
@@ -93,7 +94,7 @@ def _refund_request(*, preview: RefundPreview, reason: str, staff_user) -> Refun
     and it was deleted): then the insert is ours to try again."""
     for _ in range(_REQUEST_ATTEMPTS):
         try:
-            with transaction.atomic():
+            with atomic():
                 return RefundRequest.objects.create(
                     enrollment=preview.enrollment,
                     amount_cents=preview.amount_cents,
@@ -255,7 +256,7 @@ def record_dispute(dispute: dict) -> str:
     if enrollment is None:
         logger.warning("event=dispute.unknown_charge dispute=%s", dispute.get("id"))
         return "unknown_charge"
-    with transaction.atomic():  # the opening, its flag and its staff alert commit together
+    with atomic():  # the opening, its flag and its staff alert commit together
         opened = Enrollment.objects.filter(
             pk=enrollment.pk, dispute_status=Enrollment.Dispute.NONE
         ).update(dispute_status=Enrollment.Dispute.OPEN)

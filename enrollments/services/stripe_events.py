@@ -3,9 +3,11 @@
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
+
+from common.transactions import atomic
 
 from .. import stripe_gateway
 from ..models import StripeEvent
@@ -31,7 +33,7 @@ REFUSED = "refused"
 def record_stripe_event(event: dict) -> tuple[StripeEvent, bool]:
     """Store a verified event once; the unique event id turns a repeat into ``created=False``."""
     try:
-        with transaction.atomic():
+        with atomic():
             stripe_event = StripeEvent.objects.create(
                 event_id=event["id"], type=event["type"], payload=event
             )

@@ -2,9 +2,10 @@
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from accounts.models import normalize_email
+from common.transactions import atomic
 from courses.models import Course
 
 from ..errors import DuplicateApplication
@@ -37,7 +38,7 @@ def apply_for_grant(
         country=country.strip(),
     )
     try:
-        with transaction.atomic():
+        with atomic():
             grant.save(force_insert=True)
             emails.queue_application_emails(grant)
     except IntegrityError:

@@ -4,12 +4,13 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Case, F, TextField, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
 
 from accounts.models import User
+from common.transactions import atomic
 
 from ..coupons import generate_coupon_code
 from ..errors import GrantError
@@ -39,7 +40,7 @@ def approve_grants(
     now = timezone.now()
     expires_at = now + timedelta(days=valid_days)
     approved = 0
-    with transaction.atomic():
+    with atomic():
         for grant_id in sorted(set(grant_ids)):
             if _approve_one(
                 grant_id=grant_id,
@@ -59,7 +60,7 @@ def _approve_one(
 ) -> bool:
     for _attempt in range(_CODE_ATTEMPTS):
         try:
-            with transaction.atomic():
+            with atomic():
                 updated = Grant.objects.filter(pk=grant_id, status=Grant.Status.PENDING).update(
                     status=Grant.Status.APPROVED,
                     discount_percent=discount_percent,
@@ -96,7 +97,7 @@ def reject_grants(*, grant_ids: Iterable[int], reviewer: User, note: str) -> int
     )
     now = timezone.now()
     rejected = 0
-    with transaction.atomic():
+    with atomic():
         for grant_id in sorted(set(grant_ids)):
             updated = Grant.objects.filter(pk=grant_id, status=Grant.Status.PENDING).update(
                 status=Grant.Status.REJECTED,

@@ -2,10 +2,11 @@
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from accounts.models import normalize_email
+from common.transactions import atomic
 from courses.models import Course
 
 from ..models import MAX_DISCOUNT_PERCENT, MIN_DISCOUNT_PERCENT, Grant
@@ -65,7 +66,7 @@ def import_grant(
     elif status not in (Grant.Status.PENDING, Grant.Status.REJECTED):
         raise ValueError(f"Unknown grant status {status!r}.")
     try:
-        with transaction.atomic():
+        with atomic():
             # Received, notified (and decided) in the old system: no e-mail is queued for that
             # now; a pending one still gets its decision e-mail when staff decide here.
             grant = Grant.objects.create(status=status, **fields)

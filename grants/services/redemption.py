@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
+
+from common.transactions import atomic
 
 from .. import selectors
 from ..errors import CouponRefused, GrantError, refused
@@ -167,7 +168,7 @@ def claim_coupon_for_free_enrollment(*, grant_id: int, create_enrollment: Callab
     ``CouponRefused`` when the coupon is not free. Returns the enrollment id.
     """
     now = timezone.now()
-    with transaction.atomic():
+    with atomic():
         claimed = Grant.objects.filter(_usable(grant_id, now)).update(
             coupon_state=Grant.CouponState.RESERVED,
             holder_enrollment_id=None,

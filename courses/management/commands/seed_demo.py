@@ -3,9 +3,9 @@
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from accounts import services as account_services
+from common.transactions import atomic
 from courses import services
 from courses.demo_covers import draw_cover
 from courses.models import Course
@@ -110,7 +110,7 @@ class Command(BaseCommand):
     help = "Create or refresh the demo courses and the demo staff account (idempotent)."
 
     def handle(self, *args, **options):
-        with transaction.atomic():
+        with atomic():
             courses = self._seed()
         # Thumbnails now, not only through the queued task: the pages show covers at once
         # even when no worker runs yet (the task then finds nothing to do).
