@@ -84,9 +84,9 @@ def _wait_for_port(process: subprocess.Popen, port: int) -> None:
     raise MongoServerUnavailable("mongod did not start listening")
 
 
-def _start_mongod(mongod: str) -> MongoServer:
+def _start_mongod(mongod: str, port: int | None) -> MongoServer:
     tmpdir = tempfile.TemporaryDirectory(prefix="maaledu-mongod-")
-    port = _free_port()
+    port = port or _free_port()
     process = subprocess.Popen(
         [mongod, "--dbpath", tmpdir.name, "--bind_ip", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -100,12 +100,12 @@ def _start_mongod(mongod: str) -> MongoServer:
     return MongoServer(f"mongodb://127.0.0.1:{port}/", process, "mongod", tmpdir)
 
 
-def _start_mongoeco(python: Path) -> MongoServer:
+def _start_mongoeco(python: Path, port: int | None) -> MongoServer:
     # Its output goes to a file, never a pipe nobody reads after start-up: a chatty server (asyncio
     # tracebacks of dropped connections) would otherwise fill the pipe and hang mid-session.
     log = tempfile.TemporaryFile(mode="w+", prefix="maaledu-mongoeco-")  # noqa: SIM115 - stop()
     process = subprocess.Popen(
-        [str(python), str(Path(__file__).resolve())],
+        [str(python), str(Path(__file__).resolve()), str(port or 0)],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -124,17 +124,18 @@ def _start_mongoeco(python: Path) -> MongoServer:
     return MongoServer(first_line, process, "mongoeco", _log=log)
 
 
-def start_mongo_server() -> MongoServer:
+def start_mongo_server(port: int | None = None) -> MongoServer:
+    """A server on ``port`` (a free one by default)."""
     mongod = shutil.which("mongod")
     if mongod:
-        return _start_mongod(mongod)
+        return _start_mongod(mongod, port)
     python = mongoeco_python()
     if python is None:
         raise MongoServerUnavailable(
             "no MongoDB server: no mongod on PATH and no .venv-mongo "
             "(run `make mongo-deps`; it needs a Python 3.13 interpreter)"
         )
-    return _start_mongoeco(python)
+    return _start_mongoeco(python, port)
 
 
 # Command names mongod accepts in another spelling and mongoeco knows only in one: pymongo's
