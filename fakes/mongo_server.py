@@ -100,12 +100,13 @@ def _start_mongod(mongod: str, port: int | None) -> MongoServer:
     return MongoServer(f"mongodb://127.0.0.1:{port}/", process, "mongod", tmpdir)
 
 
-def _start_mongoeco(python: Path, port: int | None) -> MongoServer:
+def _start_mongoeco(python: Path, port: int | None, replica_set: bool = False) -> MongoServer:
     # Its output goes to a file, never a pipe nobody reads after start-up: a chatty server (asyncio
     # tracebacks of dropped connections) would otherwise fill the pipe and hang mid-session.
     log = tempfile.TemporaryFile(mode="w+", prefix="maaledu-mongoeco-")  # noqa: SIM115 - stop()
     process = subprocess.Popen(
-        [str(python), str(Path(__file__).resolve()), str(port or 0)],
+        [str(python), str(Path(__file__).resolve()), str(port or 0)]
+        + (["--replica-set"] if replica_set else []),
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -124,10 +125,11 @@ def _start_mongoeco(python: Path, port: int | None) -> MongoServer:
     return MongoServer(first_line, process, "mongoeco", _log=log)
 
 
-def start_mongo_server(port: int | None = None) -> MongoServer:
-    """A server on ``port`` (a free one by default)."""
+def start_mongo_server(port: int | None = None, *, replica_set: bool = False) -> MongoServer:
+    """A server on ``port`` (a free one by default); ``replica_set``: one that says it is a
+    replica set's primary, so the Django backend opens transactions on it (mongoeco only)."""
     mongod = shutil.which("mongod")
-    if mongod:
+    if mongod and not replica_set:
         return _start_mongod(mongod, port)
     python = mongoeco_python()
     if python is None:
@@ -135,7 +137,7 @@ def start_mongo_server(port: int | None = None) -> MongoServer:
             "no MongoDB server: no mongod on PATH and no .venv-mongo "
             "(run `make mongo-deps`; it needs a Python 3.13 interpreter)"
         )
-    return _start_mongoeco(python, port)
+    return _start_mongoeco(python, port, replica_set)
 
 
 # Command names mongod accepts in another spelling and mongoeco knows only in one: pymongo's
@@ -185,13 +187,35 @@ def _index_signature_as_in_mongodb_5() -> None:  # pragma: no cover - under .ven
     memory.MemoryEngine.create_index = namespace["create_index"]
 
 
-async def _serve(port: int) -> None:  # pragma: no cover - runs under .venv-mongo's Python
+REPLICA_SET_NAME = "maaledu-rs"
+
+
+def _answer_as_a_replica_set(address: str) -> None:  # pragma: no cover - under .venv-mongo
+    """``hello`` names a replica set of one member, so drivers (and django-mongodb-backend)
+    use mongoeco's session transactions, as they would on Atlas."""
+    from mongoeco.wire import handshake
+
+    build = handshake.WireHandshakeService.build_hello_response
+
+    def build_as_primary(self, **kwargs):
+        response = build(self, **kwargs)
+        response.update(setName=REPLICA_SET_NAME, hosts=[address], primary=address, me=address)
+        response.setdefault("secondary", False)
+        return response
+
+    handshake.WireHandshakeService.build_hello_response = build_as_primary
+
+
+async def _serve(port: int, replica_set: bool) -> None:  # pragma: no cover - .venv-mongo's Python
     import asyncio
 
     from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
 
     _accept_command_aliases()
     _index_signature_as_in_mongodb_5()
+    if replica_set:
+        port = port or _free_port()
+        _answer_as_a_replica_set(f"127.0.0.1:{port}")
     address = await AsyncMongoEcoProxyServer(host="127.0.0.1", port=port).start()
     print(address.uri, flush=True)
     await asyncio.Event().wait()
@@ -203,5 +227,7 @@ if __name__ == "__main__":  # pragma: no cover
     if sys.version_info < (3, 13):
         sys.exit("mongoeco needs Python >= 3.13: run this with .venv-mongo/bin/python")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+        asyncio.run(
+            _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0, "--replica-set" in sys.argv)
+        )
     os._exit(0)

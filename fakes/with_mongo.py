@@ -7,7 +7,8 @@ pointing at its ``maaledu`` database, stops the server, and exits with the comma
 
 ``--optional``: without a server, say so and exit 0 (``make test`` on a machine without Python
 3.13), except under CI (``CI`` set), where that is a failure. ``--serve [--port N]``: only run
-the server until interrupted (``make mongo-server``).
+the server until interrupted (``make mongo-server``). ``--replica-set``: a server that says it
+is a replica set's primary, so Django opens MongoDB transactions on it.
 """
 
 import argparse
@@ -30,13 +31,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--optional", action="store_true")
     parser.add_argument("--serve", action="store_true")
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--replica-set", action="store_true")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if not args.serve and not args.command:
         parser.print_usage(sys.stderr)
         return 2
     try:
-        server = start_mongo_server(args.port)
+        server = start_mongo_server(args.port, replica_set=args.replica_set)
     except MongoServerUnavailable as error:
         print(f"with_mongo: {error}", file=sys.stderr)
         if args.optional and not os.environ.get("CI"):

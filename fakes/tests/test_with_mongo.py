@@ -27,7 +27,7 @@ def test_the_command_runs_with_database_url_on_a_live_server(tmp_path):
 
 
 def test_without_a_server_the_optional_run_is_skipped_outside_ci(monkeypatch, capsys):
-    def unavailable(port=None):
+    def unavailable(port=None, replica_set=False):
         raise mongo_server.MongoServerUnavailable("no MongoDB server")
 
     monkeypatch.setattr(with_mongo, "start_mongo_server", unavailable)
