@@ -184,6 +184,23 @@ def _index_signature_as_in_mongodb_5() -> None:  # pragma: no cover - under .ven
     memory.MemoryEngine.create_index = namespace["create_index"]
 
 
+def _not_expression() -> None:  # pragma: no cover - runs under .venv-mongo's Python
+    """The ``$not`` aggregation expression (``{"$not": [expr]}`` or ``{"$not": expr}``: true when
+    ``expr`` is false, null, 0 or missing), which MongoDB has always had and mongoeco lacks. The
+    backend writes it for a negated ``Exists`` or ``Q`` inside ``$expr`` (``~Exists(...)``)."""
+    from mongoeco.core.aggregation.extensions import register_aggregation_expression_operator
+
+    def evaluate_not(document, spec, variables, dialect, context):
+        if isinstance(spec, list):
+            (operand,) = context.require_expression_args("$not", spec, 1, 1)
+        else:
+            operand = spec
+        value = context.evaluate_expression(document, operand, variables)
+        return not dialect.policy.expression_truthy(value)
+
+    register_aggregation_expression_operator("$not", evaluate_not)
+
+
 async def _serve(port: int) -> None:  # pragma: no cover - runs under .venv-mongo's Python
     import asyncio
 
@@ -191,6 +208,7 @@ async def _serve(port: int) -> None:  # pragma: no cover - runs under .venv-mong
 
     _accept_command_aliases()
     _index_signature_as_in_mongodb_5()
+    _not_expression()
     address = await AsyncMongoEcoProxyServer(host="127.0.0.1", port=port).start()
     print(address.uri, flush=True)
     await asyncio.Event().wait()
