@@ -115,7 +115,7 @@ def enrollment_for_visitor(
     enrollment = Enrollment.objects.select_related("course").filter(**lookup).first()
     if enrollment is None:
         return None
-    if enrollment.pk in set(visitor_enrollment_ids or ()):
+    if str(enrollment.pk) in {str(i) for i in visitor_enrollment_ids or ()}:
         return enrollment
     if user.is_authenticated and (
         enrollment.user_id == user.pk or enrollment.email == verified_email_of(user)

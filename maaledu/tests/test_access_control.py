@@ -389,7 +389,7 @@ def test_a_checkout_browser_sees_its_own_status_page_and_no_other_browser_does(w
     # The browser that started a checkout remembers its enrollment in its session.
     buyer = Client()
     session = buyer.session
-    session[VISITOR_CHECKOUTS_KEY] = [world.enrollment.pk]
+    session[VISITOR_CHECKOUTS_KEY] = [str(world.enrollment.pk)]
     session.save()
     stranger = Client()
     status = reverse("enrollments:enrollment_status", args=[world.enrollment.pk])
