@@ -17,6 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from common.testing.backends import unused_primary_key
 from courses.models import Course
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
@@ -30,7 +31,7 @@ Expect = int | tuple[int, str]
 
 LOGIN = (302, "/accounts/login/?next=")
 ADMIN_LOGIN = (302, "/admin/login/?next=")
-MISSING_ID = 987_654_321
+MISSING_ID = unused_primary_key()
 
 
 def everyone(expect: Expect) -> dict[str, Expect]:
