@@ -48,7 +48,7 @@ class EnrollmentAdmin(RecordAdmin):
     def get_urls(self):
         refund = self.admin_site.admin_view(self.refund_view)
         return [
-            path("<int:enrollment_id>/refund/", refund, name="enrollments_enrollment_refund"),
+            path("<pk:enrollment_id>/refund/", refund, name="enrollments_enrollment_refund"),
             *super().get_urls(),
         ]
 

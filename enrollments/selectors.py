@@ -14,6 +14,7 @@ from affiliates.models import Affiliate
 from common.metrics import record_coupon_refusal
 from common.money import format_money
 from common.refund_policy import refund_policy
+from common.routes import primary_key_or_none
 from courses.models import Course
 from grants import errors as grant_errors
 from grants import selectors as grant_selectors
@@ -28,10 +29,10 @@ logger = logging.getLogger(__name__)
 Status = Enrollment.Status
 
 
-def pk_or_none(value) -> int | None:
-    """A primary key from an untrusted string (metadata, client_reference_id), or None."""
-    text = str(value or "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+def pk_or_none(value):
+    """An enrollment's primary key from an untrusted string (metadata, client_reference_id):
+    an int on SQL databases, an ObjectId on MongoDB; None for anything else, never an error."""
+    return primary_key_or_none(value, Enrollment._meta.pk)
 
 
 def enrollments_of_checkout_sessions(sessions: list[dict]) -> dict[str, Enrollment]:
@@ -114,7 +115,7 @@ def enrollment_for_visitor(
     enrollment = Enrollment.objects.select_related("course").filter(**lookup).first()
     if enrollment is None:
         return None
-    if enrollment.pk in set(visitor_enrollment_ids or ()):
+    if str(enrollment.pk) in {str(i) for i in visitor_enrollment_ids or ()}:
         return enrollment
     if user.is_authenticated and (
         enrollment.user_id == user.pk or enrollment.email == verified_email_of(user)

@@ -42,10 +42,12 @@ def _visitor_token(request: HttpRequest) -> str:
     return token
 
 
-def _remember_checkout(request: HttpRequest, enrollment_id: int) -> None:
-    """Let this browser see its own checkout pages later (and nobody else's)."""
-    ids = [i for i in request.session.get(VISITOR_CHECKOUTS_KEY, []) if i != enrollment_id]
-    request.session[VISITOR_CHECKOUTS_KEY] = [*ids[-19:], enrollment_id]
+def _remember_checkout(request: HttpRequest, enrollment_id) -> None:
+    """Let this browser see its own checkout pages later (and nobody else's). The session holds
+    ``str(pk)``: JSON has no ObjectId (sessions from before hold ints; both are read)."""
+    key = str(enrollment_id)
+    ids = [i for i in request.session.get(VISITOR_CHECKOUTS_KEY, []) if str(i) != key]
+    request.session[VISITOR_CHECKOUTS_KEY] = [*ids[-19:], key]
 
 
 def _buyer_email_key(group: str, request: HttpRequest) -> str:

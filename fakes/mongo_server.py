@@ -157,9 +157,58 @@ def _accept_command_aliases() -> None:  # pragma: no cover - runs under .venv-mo
                 _COMMAND_ALIASES[name]: body[name],
                 **{k: v for k, v in body.items() if k != name},
             }
+        if name == "aggregate" and isinstance(body.get("pipeline"), list):
+            body = {**body, "pipeline": _dotted_inclusions(body["pipeline"])}
         return build(body, **kwargs)
 
     executor.build_request_context = build_with_aliases
+
+
+def _is_inclusion(value) -> bool:
+    return isinstance(value, (bool, int)) or (
+        isinstance(value, dict)
+        and bool(value)
+        and not any(str(key).startswith("$") for key in value)
+        and all(_is_inclusion(inner) for inner in value.values())
+    )
+
+
+def _flatten_inclusion(prefix: str, value) -> dict:
+    if not isinstance(value, dict):
+        return {prefix: value}
+    flat: dict = {}
+    for key, inner in value.items():
+        flat.update(_flatten_inclusion(f"{prefix}.{key}", inner))
+    return flat
+
+
+def _dotted_inclusions(pipeline: list) -> list:
+    """``$project`` stages with nested inclusions (``{"course": {"_id": 1, "title": 1}}``, which
+    django-mongodb-backend writes for ``select_related`` columns beside an annotation) spelled
+    as the equivalent dotted paths (``{"course._id": 1, "course.title": 1}``): mongoeco takes
+    the nested form for a computed sub-document of literal 1s. Nested pipelines (``$lookup``,
+    ``$facet``, ``$unionWith``) are rewritten too."""
+    stages = []
+    for stage in pipeline:
+        if not isinstance(stage, dict) or len(stage) != 1:
+            stages.append(stage)
+            continue
+        ((operator, spec),) = stage.items()
+        if operator == "$project" and isinstance(spec, dict):
+            projected: dict = {}
+            for key, value in spec.items():
+                if isinstance(value, dict) and _is_inclusion(value):
+                    projected.update(_flatten_inclusion(key, value))
+                else:
+                    projected[key] = value
+            spec = projected
+        elif operator in {"$lookup", "$unionWith"} and isinstance(spec, dict):
+            if isinstance(spec.get("pipeline"), list):
+                spec = {**spec, "pipeline": _dotted_inclusions(spec["pipeline"])}
+        elif operator == "$facet" and isinstance(spec, dict):
+            spec = {name: _dotted_inclusions(inner) for name, inner in spec.items()}
+        stages.append({operator: spec})
+    return stages
 
 
 def _index_signature_as_in_mongodb_5() -> None:  # pragma: no cover - under .venv-mongo's Python
@@ -185,6 +234,23 @@ def _index_signature_as_in_mongodb_5() -> None:  # pragma: no cover - under .ven
     namespace: dict = {}
     exec(compile(source, memory.__file__, "exec"), memory.__dict__, namespace)  # noqa: S102
     memory.MemoryEngine.create_index = namespace["create_index"]
+
+
+def _not_expression() -> None:  # pragma: no cover - runs under .venv-mongo's Python
+    """The ``$not`` aggregation expression (``{"$not": [expr]}`` or ``{"$not": expr}``: true when
+    ``expr`` is false, null, 0 or missing), which MongoDB has always had and mongoeco lacks. The
+    backend writes it for a negated ``Exists`` or ``Q`` inside ``$expr`` (``~Exists(...)``)."""
+    from mongoeco.core.aggregation.extensions import register_aggregation_expression_operator
+
+    def evaluate_not(document, spec, variables, dialect, context):
+        if isinstance(spec, list):
+            (operand,) = context.require_expression_args("$not", spec, 1, 1)
+        else:
+            operand = spec
+        value = context.evaluate_expression(document, operand, variables)
+        return not dialect.policy.expression_truthy(value)
+
+    register_aggregation_expression_operator("$not", evaluate_not)
 
 
 REPLICA_SET_NAME = "maaledu-rs"
@@ -213,6 +279,7 @@ async def _serve(port: int, replica_set: bool) -> None:  # pragma: no cover - .v
 
     _accept_command_aliases()
     _index_signature_as_in_mongodb_5()
+    _not_expression()
     if replica_set:
         port = port or _free_port()
         _answer_as_a_replica_set(f"127.0.0.1:{port}")

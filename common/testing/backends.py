@@ -20,3 +20,13 @@ def skip_on_mongodb(limitation: str, *, proven_by: str):
 on_mongodb_only = pytest.mark.skipif(
     not settings.ON_MONGODB, reason="about MongoDB's own behaviour; SQL has its own test"
 )
+
+
+def unused_primary_key():
+    """A well-formed primary key of this backend's type that no row has (a URL's "missing"
+    id): an integer on SQL databases, an ObjectId on MongoDB."""
+    if settings.ON_MONGODB:
+        from bson import ObjectId
+
+        return ObjectId("ffffffffffffffffffffffff")
+    return 987_654_321

@@ -5,7 +5,8 @@
 - ``RunBefore`` / ``RunAfter`` (Saleor's idea): run a callable just before or just after a given
   function is called, by patching the module attribute the code under test looks up. For "Y
   happens between this read and that write": deterministic, no threads needed.
-- ``postgresql_only``: a fixture that skips where threads prove nothing.
+- ``concurrent_database``: a fixture that skips on SQLite, where threads prove nothing; the
+  threads run on PostgreSQL and on MongoDB. (``postgresql_only``: the older, narrower skip.)
 """
 
 import pkgutil
@@ -23,6 +24,15 @@ def postgresql_only():
     """Skip on SQLite, which serialises every writer: threads there prove nothing."""
     if connection.vendor != "postgresql":
         pytest.skip("real concurrency needs PostgreSQL (SQLite serialises every writer)")
+
+
+@pytest.fixture
+def concurrent_database():
+    """Skip on SQLite only, which serialises every writer. PostgreSQL and MongoDB take
+    simultaneous writers, so the guards under test (conditional updates of one row or document,
+    unique indexes) are really raced there."""
+    if connection.vendor == "sqlite":
+        pytest.skip("real concurrency needs PostgreSQL or MongoDB (SQLite serialises every writer)")
 
 
 def race(

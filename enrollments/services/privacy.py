@@ -83,7 +83,7 @@ def export_account_data(user) -> dict:
         },
         "orders": [
             {
-                "order": order.pk,
+                "order": str(order.pk),  # JSON has no ObjectId
                 "date": _when(order.paid_at or order.created_at),
                 "course": order.course.title,
                 "email": order.email,

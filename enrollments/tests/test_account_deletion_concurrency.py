@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
-from common.testing.concurrency import postgresql_only, race  # noqa: F401 - a fixture
+from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from enrollments.models import Enrollment
 from enrollments.services import privacy
 from enrollments.tests.factories import EnrollmentFactory
@@ -14,7 +14,10 @@ from grants.models import Grant
 from grants.tests.factories import GrantFactory
 from lms_sync.models import LmsUserErasure
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("concurrent_database"),
+]
 THREADS = 4
 
 

@@ -77,7 +77,7 @@ def test_the_account_page_offers_the_export_and_the_deletion(ada_client):
 
 def test_the_export_holds_the_account_orders_grants_and_affiliate_record(ada, ada_client):
     course = CourseFactory(title="Data Export Course", price_cents=10000)
-    paid(
+    bought = paid(
         email=EMAIL,
         user=ada,
         course=course,
@@ -97,6 +97,7 @@ def test_the_export_holds_the_account_orders_grants_and_affiliate_record(ada, ad
     data = json.loads(response.content)
     assert data["account"]["email"] == EMAIL and data["account"]["name"] == "Ada Lovelace"
     [order] = data["orders"]
+    assert order["order"] == str(bought.pk)
     assert (order["course"], order["amount_paid_cents"], order["tax_included_cents"]) == (
         "Data Export Course",
         10000,

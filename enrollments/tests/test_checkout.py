@@ -1,10 +1,9 @@
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
-from common.testing.concurrency import race
+from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
 from enrollments.tests.factories import EnrollmentFactory
@@ -65,9 +64,8 @@ def test_double_submit_reuses_the_open_checkout(client, fake_stripe):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("concurrent_database")
 def test_concurrent_submits_from_one_browser_make_one_enrollment_and_one_session(fake_stripe):
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL")
     course = CourseFactory()
     browser = Client()
     browser.get(checkout_url(course))  # the page sets the session the submits share

@@ -4,13 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from common.testing.concurrency import race
+from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from enrollments.models import Enrollment
 from enrollments.tests.conftest import post_event
 from grants.models import Grant
@@ -296,9 +295,8 @@ def test_coupon_attempts_are_rate_limited_per_account(client, learner, settings,
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("concurrent_database")
 def test_20_simultaneous_redemptions_of_one_full_coupon_make_one_enrollment(settings):
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL")
     settings.COUPON_RATE_PER_USER = settings.COUPON_RATE_PER_IP = "1000/m"
     user = UserFactory(email="ada@example.com")
     grant = grant_for(100)
@@ -326,11 +324,10 @@ def test_20_simultaneous_redemptions_of_one_full_coupon_make_one_enrollment(sett
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("concurrent_database")
 def test_20_simultaneous_partial_checkouts_make_one_reservation_and_one_session(
     fake_stripe, settings
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL")
     settings.COUPON_RATE_PER_USER = settings.COUPON_RATE_PER_IP = "1000/m"
     user = UserFactory(email="ada@example.com")
     grant = grant_for(50)

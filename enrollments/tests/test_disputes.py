@@ -4,13 +4,12 @@ before the payment's own events (real disputes carry none of the payment's metad
 import itertools
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from affiliates.models import Commission
 from affiliates.tests.factories import AffiliateFactory
-from common.testing.concurrency import race
+from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.conftest import post_event
@@ -159,10 +158,9 @@ def test_a_dispute_on_a_payment_that_is_not_ours_is_recorded_as_unknown(client, 
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("concurrent_database")
 @pytest.mark.parametrize("closing", ["won", "lost"])
 def test_opening_and_closing_delivered_at_the_same_moment_end_as_in_order(fake_stripe, closing):
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL")
     enrollment = buy(Client(), fake_stripe)
     opened = fake_stripe.event_for_dispute(next(iter(fake_stripe.charges)))
     payloads = [opened, closed_event(opened, closing)] * 4

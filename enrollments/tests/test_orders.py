@@ -206,9 +206,10 @@ def test_payment_keeps_the_invoice_and_its_links_reach_my_orders(
     assert f'href="{invoice["hosted_invoice_url"]}"' in page
 
 
-def test_a_lost_invoice_fetch_is_redone_by_the_sweep(client, fake_stripe, settings):
+def test_a_lost_invoice_fetch_is_redone_by_the_sweep(client, fake_stripe, redis_down):
     enrollment = _buy(client, fake_stripe, CourseFactory())
-    post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))  # no commit
+    post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))  # lost
+    redis_down.end()
     Enrollment.objects.filter(pk=enrollment.pk).update(
         paid_at=timezone.now() - timezone.timedelta(minutes=10)
     )
@@ -222,9 +223,9 @@ def test_a_lost_invoice_fetch_is_redone_by_the_sweep(client, fake_stripe, settin
     assert tasks.sweep_missing_invoice_links() == 0
 
 
-def test_stripe_unreachable_leaves_the_links_for_later(client, fake_stripe):
+def test_stripe_unreachable_leaves_the_links_for_later(client, fake_stripe, redis_down):
     enrollment = _buy(client, fake_stripe, CourseFactory())
-    post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))
+    post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))  # no fetch
     fake_stripe.fail_next(count=3, path_prefix="/v1/invoices")  # the SDK tries three times
 
     with pytest.raises(stripe_gateway.GatewayError):
@@ -235,9 +236,9 @@ def test_stripe_unreachable_leaves_the_links_for_later(client, fake_stripe):
     assert receipts.store_invoice_links(enrollment.pk) is True
 
 
-def test_an_invoice_link_that_is_not_a_web_address_is_not_kept(client, fake_stripe):
+def test_an_invoice_link_that_is_not_a_web_address_is_not_kept(client, fake_stripe, redis_down):
     enrollment = _buy(client, fake_stripe, CourseFactory())
-    post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))
+    post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))  # no fetch
     invoice = next(iter(fake_stripe.invoices.values()))
     invoice["hosted_invoice_url"] = "javascript:alert(1)"
 

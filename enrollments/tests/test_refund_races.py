@@ -5,11 +5,14 @@ import pytest
 from django.test import Client
 
 from accounts.tests.factories import StaffFactory
-from common.testing.concurrency import postgresql_only, race  # noqa: F401 - a fixture
+from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from enrollments.models import RefundRequest
 from enrollments.tests.test_refunds import buy, end_state, refund_url
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("concurrent_database"),
+]
 CLICKS = 8
 ROUNDS = 5
 

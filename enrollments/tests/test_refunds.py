@@ -3,14 +3,13 @@
 import pytest
 import requests
 from django.core import mail
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from accounts.tests.factories import StaffFactory, UserFactory
 from affiliates.models import Commission
 from affiliates.tests.factories import AffiliateFactory
-from common.testing.concurrency import RunBefore, race
+from common.testing.concurrency import RunBefore, concurrent_database, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, RefundRequest
 from enrollments.tests.conftest import post_event
@@ -176,9 +175,8 @@ def test_replayed_refund_events_change_nothing_further(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("concurrent_database")
 def test_concurrent_deliveries_of_a_full_refund_apply_it_once(fake_stripe):
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL")
     enrollment = buy(Client(), fake_stripe)
     event = stripe_refund(fake_stripe, enrollment)
 

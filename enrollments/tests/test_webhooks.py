@@ -3,11 +3,10 @@ import time
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.test import Client
 
 from common import outbox
-from common.testing.concurrency import race
+from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.services import emails
 from enrollments.tasks import after_payment
@@ -187,9 +186,8 @@ def test_webhook_needs_no_csrf_token_but_only_accepts_post(session_a_enrollment)
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("concurrent_database")
 def test_same_event_delivered_8_times_concurrently_fulfils_once_with_one_email():
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL")
     enrollment = EnrollmentFactory(
         stripe_session_id=SESSION_A,
         list_price_cents=3000,
@@ -208,10 +206,9 @@ def test_same_event_delivered_8_times_concurrently_fulfils_once_with_one_email()
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("concurrent_database")
 def test_distinct_events_for_one_session_racing_fulfil_once():
     """completed and async_payment_succeeded (different event ids) at the same moment."""
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL")
     enrollment = EnrollmentFactory(
         stripe_session_id=SESSION_A,
         list_price_cents=3000,

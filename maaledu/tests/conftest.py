@@ -96,6 +96,12 @@ def world(db) -> World:
     affiliate = AffiliateFactory(user=UserFactory(email="affiliate.one@example.com"))
     other_affiliate = AffiliateFactory(user=UserFactory(email="affiliate.two@example.com"))
     staff = StaffFactory(email="staff.member@maaledu.test")
+    enrollment = _paid_enrollment(course=course, user=learner, session_id="cs_test_learner_one")
+    other_enrollment = _paid_enrollment(
+        course=CourseFactory(slug="private-two", title="Private Course Of Learner Two"),
+        user=other_learner,
+        session_id="cs_test_learner_two",
+    )
     world = World(
         course=course,
         hidden_course=hidden,
@@ -104,25 +110,21 @@ def world(db) -> World:
         affiliate=affiliate,
         other_affiliate=other_affiliate,
         staff=staff,
-        enrollment=_paid_enrollment(course=course, user=learner, session_id="cs_test_learner_one"),
-        other_enrollment=_paid_enrollment(
-            course=CourseFactory(slug="private-two", title="Private Course Of Learner Two"),
-            user=other_learner,
-            session_id="cs_test_learner_two",
-        ),
+        enrollment=enrollment,
+        other_enrollment=other_enrollment,
         grant=GrantFactory(approved=True, email=learner.email, course=course),
         other_grant=GrantFactory(email=other_learner.email, course=course),
         commission=CommissionFactory(
             affiliate=affiliate,
             course=course,
             buyer_email_masked=mask_email(learner.email),
-            sale_id=900_001,
+            sale_id=enrollment.pk,  # each affiliate referred one learner's purchase
         ),
         other_commission=CommissionFactory(
             affiliate=other_affiliate,
             course=CourseFactory(title="Other Affiliate Course Sold"),
             buyer_email_masked=mask_email(other_learner.email),
-            sale_id=900_002,
+            sale_id=other_enrollment.pk,
         ),
         payout=_payout(affiliate, "PAYOUT-REF-AFFILIATE-ONE"),
         other_payout=_payout(other_affiliate, "PAYOUT-REF-AFFILIATE-TWO"),

@@ -17,6 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from common.testing.backends import unused_primary_key
 from courses.models import Course
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
@@ -30,7 +31,7 @@ Expect = int | tuple[int, str]
 
 LOGIN = (302, "/accounts/login/?next=")
 ADMIN_LOGIN = (302, "/admin/login/?next=")
-MISSING_ID = 987_654_321
+MISSING_ID = unused_primary_key()
 
 
 def everyone(expect: Expect) -> dict[str, Expect]:
@@ -389,7 +390,7 @@ def test_a_checkout_browser_sees_its_own_status_page_and_no_other_browser_does(w
     # The browser that started a checkout remembers its enrollment in its session.
     buyer = Client()
     session = buyer.session
-    session[VISITOR_CHECKOUTS_KEY] = [world.enrollment.pk]
+    session[VISITOR_CHECKOUTS_KEY] = [str(world.enrollment.pk)]
     session.save()
     stranger = Client()
     status = reverse("enrollments:enrollment_status", args=[world.enrollment.pk])
