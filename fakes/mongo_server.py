@@ -142,6 +142,49 @@ def start_mongo_server() -> MongoServer:
 _COMMAND_ALIASES = {"buildinfo": "buildInfo"}
 
 
+def _is_inclusion_tree(spec) -> bool:
+    """A ``$project`` value that only includes or excludes sub-fields: ``{"c": {"d": 1}}``."""
+    if not isinstance(spec, dict) or not spec:
+        return False
+    return all(
+        not key.startswith("$")
+        and ((isinstance(value, bool | int) and value in (0, 1)) or _is_inclusion_tree(value))
+        for key, value in spec.items()
+    )
+
+
+def _dotted(prefix: str, tree: dict) -> dict:
+    flat = {}
+    for key, value in tree.items():
+        path = f"{prefix}.{key}"
+        flat.update(_dotted(path, value) if isinstance(value, dict) else {path: value})
+    return flat
+
+
+def _nested_projections_as_dotted_paths(value):
+    """Every ``$project`` stage (at any depth, e.g. in a ``$lookup`` pipeline) with its nested
+    inclusions spelled as dotted paths: MongoDB reads ``{"a": {"b": 1}}`` as ``{"a.b": 1}``
+    (django-mongodb-backend projects a ``select_related`` model that way), mongoeco returns the
+    literal ``{"b": 1}`` instead. The two spellings mean the same to a real server."""
+    if isinstance(value, list):
+        return [_nested_projections_as_dotted_paths(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    rewritten = {}
+    for key, item in value.items():
+        if key == "$project" and isinstance(item, dict):
+            project = {}
+            for field_name, spec in item.items():
+                if _is_inclusion_tree(spec):
+                    project.update(_dotted(field_name, spec))
+                else:
+                    project[field_name] = _nested_projections_as_dotted_paths(spec)
+            rewritten[key] = project
+        else:
+            rewritten[key] = _nested_projections_as_dotted_paths(item)
+    return rewritten
+
+
 def _accept_command_aliases() -> None:  # pragma: no cover - runs under .venv-mongo's Python
     from mongoeco.wire import executor
 
@@ -154,6 +197,8 @@ def _accept_command_aliases() -> None:  # pragma: no cover - runs under .venv-mo
                 _COMMAND_ALIASES[name]: body[name],
                 **{k: v for k, v in body.items() if k != name},
             }
+        if name == "aggregate" and isinstance(body.get("pipeline"), list):
+            body = {**body, "pipeline": _nested_projections_as_dotted_paths(body["pipeline"])}
         return build(body, **kwargs)
 
     executor.build_request_context = build_with_aliases
