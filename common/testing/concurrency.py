@@ -6,6 +6,8 @@
   function is called, by patching the module attribute the code under test looks up. For "Y
   happens between this read and that write": deterministic, no threads needed.
 - ``postgresql_only``: a fixture that skips where threads prove nothing.
+- ``concurrent_database``: skips on SQLite only: PostgreSQL and MongoDB both take concurrent
+  writers (a guard that is one conditional update of one row or document holds on both).
 """
 
 import pkgutil
@@ -23,6 +25,13 @@ def postgresql_only():
     """Skip on SQLite, which serialises every writer: threads there prove nothing."""
     if connection.vendor != "postgresql":
         pytest.skip("real concurrency needs PostgreSQL (SQLite serialises every writer)")
+
+
+@pytest.fixture
+def concurrent_database():
+    """Skip on SQLite, which serialises every writer; run on PostgreSQL and MongoDB."""
+    if connection.vendor == "sqlite":
+        pytest.skip("real concurrency needs PostgreSQL or MongoDB (SQLite serialises writers)")
 
 
 def race(
