@@ -92,6 +92,11 @@ def test_applying_records_a_pending_grant_and_thanks_the_applicant(
     )
     assert grant.coupon_code is None
 
+    # The thanks page reads what the session holds: plain strings, no key (JSON sessions).
+    assert client.session["grants:applied"] == {
+        "email": "ada@example.com",
+        "course": course.title,
+    }
     thanks = client.get(response["Location"])
     assert "Kubernetes Administrator" in thanks.text
     assert "ada@example.com" in thanks.text
