@@ -71,3 +71,17 @@ def test_one_key_pattern_takes_a_plain_and_a_unique_partial_index_as_mongodb_5_d
     finally:
         client.drop_database("index_check")
         client.close()
+
+
+def test_the_server_evaluates_not_and_nested_inclusions_as_mongodb_does(mongodb_server):
+    client = pymongo.MongoClient(mongodb_server.uri, serverSelectionTimeoutMS=5000)
+    things = client["expression_check"]["things"]
+    try:
+        things.insert_one({"_id": 1, "a": 1, "course": {"title": "Scrum", "price": 4900}})
+        negated = things.aggregate([{"$project": {"x": {"$not": [{"$eq": ["$a", 1]}]}}}])
+        assert list(negated) == [{"_id": 1, "x": False}]
+        nested = things.aggregate([{"$project": {"course": {"title": 1}}}])
+        assert list(nested) == [{"_id": 1, "course": {"title": "Scrum"}}]
+    finally:
+        client.drop_database("expression_check")
+        client.close()
