@@ -182,12 +182,34 @@ def _flatten_inclusion(prefix: str, value) -> dict:
     return flat
 
 
+def _is_field_tree(value) -> bool:
+    """A nested field specification (``{"b": "$c"}``), not an expression (``{"$sum": …}``)."""
+    return (
+        isinstance(value, dict) and bool(value) and not any(str(k).startswith("$") for k in value)
+    )
+
+
+def _flatten_fields(prefix: str, value) -> dict:
+    if not _is_field_tree(value):
+        return {prefix: value}
+    flat: dict = {}
+    for key, inner in value.items():
+        flat.update(_flatten_fields(f"{prefix}.{key}", inner))
+    return flat
+
+
 def _dotted_inclusions(pipeline: list) -> list:
-    """``$project`` stages with nested inclusions (``{"course": {"_id": 1, "title": 1}}``, which
-    django-mongodb-backend writes for ``select_related`` columns beside an annotation) spelled
-    as the equivalent dotted paths (``{"course._id": 1, "course.title": 1}``): mongoeco takes
-    the nested form for a computed sub-document of literal 1s. Nested pipelines (``$lookup``,
-    ``$facet``, ``$unionWith``) are rewritten too."""
+    """Nested field specifications spelled as the equivalent dotted paths, which mongoeco reads
+    as MongoDB reads the nested form:
+
+    - ``$project`` inclusions (``{"course": {"_id": 1, "title": 1}}``, which
+      django-mongodb-backend writes for ``select_related`` columns beside an annotation):
+      mongoeco takes the nested form for a computed sub-document of literal 1s;
+    - ``$addFields``/``$set`` (``{"content_type": {"app_label": "$…"}}``, written to sort by a
+      joined model's fields): MongoDB sets those fields inside the embedded document, mongoeco
+      replaced the whole document, so the joined row lost its other fields.
+
+    Nested pipelines (``$lookup``, ``$facet``, ``$unionWith``) are rewritten too."""
     stages = []
     for stage in pipeline:
         if not isinstance(stage, dict) or len(stage) != 1:
@@ -202,6 +224,11 @@ def _dotted_inclusions(pipeline: list) -> list:
                 else:
                     projected[key] = value
             spec = projected
+        elif operator in {"$addFields", "$set"} and isinstance(spec, dict):
+            added: dict = {}
+            for key, value in spec.items():
+                added.update(_flatten_fields(key, value))
+            spec = added
         elif operator in {"$lookup", "$unionWith"} and isinstance(spec, dict):
             if isinstance(spec.get("pipeline"), list):
                 spec = {**spec, "pipeline": _dotted_inclusions(spec["pipeline"])}

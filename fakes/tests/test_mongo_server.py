@@ -82,6 +82,10 @@ def test_the_server_evaluates_not_and_nested_inclusions_as_mongodb_does(mongodb_
         assert list(negated) == [{"_id": 1, "x": False}]
         nested = things.aggregate([{"$project": {"course": {"title": 1}}}])
         assert list(nested) == [{"_id": 1, "course": {"title": "Scrum"}}]
+        # $addFields sets fields inside an embedded document and keeps its others.
+        added = things.aggregate([{"$addFields": {"course": {"label": "$course.title"}}}])
+        (row,) = added
+        assert row["course"] == {"title": "Scrum", "price": 4900, "label": "Scrum"}
     finally:
         client.drop_database("expression_check")
         client.close()
