@@ -25,8 +25,9 @@ from ..models import Grant
 
 logger = logging.getLogger(__name__)
 
-# The 100% claim lives inside one transaction and is never committed on its own; this end is
-# only there so the row is valid while the transaction runs.
+# The 100% claim is committed on its own before the enrollment is created; if the process dies
+# before the enrollment's transaction ends, the claim lapses after this long and the coupon is
+# usable again (``_usable`` takes a reservation that ran out).
 _FREE_CLAIM_SECONDS = 120
 
 
@@ -175,34 +176,36 @@ def claim_coupon_for_free_enrollment(*, grant_id: int, create_enrollment: Callab
     """Use a 100% coupon: claim it, create the paid enrollment, mark it redeemed for it.
 
     ``create_enrollment`` creates the paid ``full_grant`` enrollment (amount 0) and returns its
-    id; its after-commit work (confirmation, LMS sync) runs only if everything succeeds. The
-    claim is one conditional UPDATE of the grant's row, so of simultaneous claims exactly one
-    wins (a concurrent claim waits on the row lock and then finds the coupon redeemed, or, with
-    no transaction, finds the claim in flight: ``held``). The three steps share one transaction
-    where the database has them; if anything after the claim raises, the rollback releases the
-    claim, and without a transaction (a standalone MongoDB server) the claim is given back by a
-    conditional UPDATE naming it; the exception propagates. Raises ``CouponRefused`` when the
-    coupon is not free. Returns the enrollment id.
+    id; its after-commit work (confirmation, LMS sync) runs only if everything succeeds.
+
+    The claim is one conditional UPDATE of the grant's row, committed on its own: of
+    simultaneous claims exactly one matches, and the others are refused (``held`` while the
+    winner's enrollment is being created, ``redeemed`` after). It stays out of the enrollment's
+    transaction on purpose: inside a MongoDB transaction a second writer of the same document
+    fails with a write conflict instead of waiting, so the losers would get an error, not a
+    refusal. Then the enrollment and the redemption share one transaction; if anything in it
+    raises, the claim is given back by a conditional UPDATE naming it, and the exception
+    propagates. A claim left by a process that died lapses after ``_FREE_CLAIM_SECONDS``.
+    Raises ``CouponRefused`` when the coupon is not free. Returns the enrollment id.
     """
     now = timezone.now()
     # Whole milliseconds, as MongoDB stores them, so the claim is found again by its end.
     claim_until = now.replace(microsecond=now.microsecond // 1000 * 1000) + timedelta(
         seconds=_FREE_CLAIM_SECONDS
     )
-    claimed = 0
+    claimed = Grant.objects.filter(_usable(grant_id, now)).update(
+        coupon_state=Grant.CouponState.RESERVED,
+        holder_enrollment_id=None,
+        reserved_until=claim_until,
+        updated_at=now,
+    )
+    if claimed != 1:
+        raise _refusal_after_lost_update(grant_id, now)
     try:
         with atomic():
-            claimed = Grant.objects.filter(_usable(grant_id, now)).update(
-                coupon_state=Grant.CouponState.RESERVED,
-                holder_enrollment_id=None,
-                reserved_until=claim_until,
-                updated_at=now,
-            )
-            if claimed != 1:
-                raise _refusal_after_lost_update(grant_id, now)
             enrollment_id = _required(create_enrollment())
-            # Our claim holds the row lock until commit: only the callback itself could have
-            # touched the row since. If it did, undo everything rather than leave it half done.
+            # Only the callback itself could have touched our claim since (it is ours until it
+            # lapses). If it did, undo everything rather than leave it half done.
             redeemed = _our_free_claim(grant_id, claim_until).update(
                 coupon_state=Grant.CouponState.REDEEMED,
                 redeemed_enrollment_id=enrollment_id,
@@ -213,10 +216,6 @@ def claim_coupon_for_free_enrollment(*, grant_id: int, create_enrollment: Callab
             if redeemed != 1:
                 raise GrantError("The coupon changed while the enrollment was being created.")
     except Exception:
-        if not claimed:
-            raise
-        # Rolled back where there was a transaction (this then matches nothing); in autocommit
-        # our claim is still there and is given back now.
         _our_free_claim(grant_id, claim_until).update(
             coupon_state=Grant.CouponState.AVAILABLE,
             reserved_until=None,
