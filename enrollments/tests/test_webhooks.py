@@ -506,6 +506,25 @@ def test_nul_characters_are_dropped_but_a_literal_backslash_u0000_is_kept(client
     assert (stored["name"], stored["note"]) == ("Ada", "C:\\u0000")
 
 
+def test_an_integer_beyond_64_bits_is_kept_as_text_and_the_event_refused(
+    client, session_a_enrollment
+):
+    """MongoDB holds no integer past 64 bits: the stored copy keeps it as its digits, and the
+    field read with the wrong type refuses the event, on every database (never a 500)."""
+    event = fixture_event("checkout.session.completed")
+    event["data"]["object"]["amount_total"] = -(2**70)
+    event["data"]["object"]["note"] = 2**63 - 1  # the largest that fits stays a number
+
+    response = post_event(client, event)
+
+    assert response.json() == {"status": "refused"}
+    stored = StripeEvent.objects.get()
+    assert stored.payload["data"]["object"]["amount_total"] == str(-(2**70))
+    assert stored.payload["data"]["object"]["note"] == 2**63 - 1
+    assert "data.object.amount_total" in stored.error
+    assert Enrollment.objects.get().status == Enrollment.Status.PENDING
+
+
 def test_a_live_mode_event_is_refused_on_a_test_key_and_kept_with_the_reason(
     client, session_a_enrollment
 ):
