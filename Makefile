@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run demo test install install-dev lint migrate worker beat clean bench bench-scaling bench-mix bench-deps \
-	e2e e2e-deps mongo-deps
+	e2e e2e-deps mongo-deps test-sql test-mongo mongo-server
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,27 @@ run: migrate
 demo: install
 	$(PY) -m maaledu.demo --host $(HOST) --port $(PORT)
 
+# The whole suite twice: on DATABASE_URL's database (SQLite by default, PostgreSQL in CI), then
+# on MongoDB (a server of our own: fakes/with_mongo.py). Both run even when the first fails.
 test: install-dev e2e-deps mongo-deps
+	@status=0; \
+	$(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m fakes.with_mongo --optional $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	exit $$status
+
+# The suite on SQL only, or on MongoDB only (docs/mongodb.md).
+test-sql: install-dev e2e-deps mongo-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-mongo: install-dev e2e-deps mongo-deps
+	$(PY) -m fakes.with_mongo $(PY) -m pytest $(PYTEST_ARGS)
+
+# A MongoDB wire-protocol server on 127.0.0.1:$(MONGO_PORT) for trying the site on MongoDB
+# (in memory: its data goes when it stops). In another shell:
+#   DATABASE_URL=mongodb://127.0.0.1:$(MONGO_PORT)/maaledu make run
+MONGO_PORT ?= 27017
+mongo-server: mongo-deps
+	$(PY) -m fakes.with_mongo --port $(MONGO_PORT) --serve
 
 # Browser tests (e2e/README.md): Playwright (requirements-dev) drives Debian's Chromium, which
 # this installs when missing (as root, with apt-get); never a browser download. Without it, and

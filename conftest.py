@@ -7,6 +7,13 @@ from django.core.cache import cache
 from maaledu.celery import app as celery_app
 
 
+def pytest_report_header(config):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    return f"database: {database['ENGINE']} ({database['NAME']})"
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache (catalog pages, rate-limit counters)."""

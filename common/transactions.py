@@ -27,6 +27,15 @@ class _Autocommit(ContextDecorator):
         return False
 
 
+def in_transactions(using=None) -> bool:
+    """Whether ``atomic()`` opens a real transaction on this database (False on a standalone
+    MongoDB server, where each write commits alone)."""
+    connection = connections[using or DEFAULT_DB_ALIAS]
+    if connection.vendor != "mongodb":
+        return True
+    return bool(connection.features._supports_transactions)
+
+
 def atomic(using=None):
     """A transaction block, or a decorator (``@atomic`` or ``@atomic()``)."""
     if callable(using):

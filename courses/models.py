@@ -1,6 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import IntegrityError, models
 from django.urls import reverse
 
 from common.money import CURRENCIES, CURRENCY_CHOICES, format_money
@@ -70,8 +70,25 @@ class Course(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args, **kwargs) -> None:
+        # The check constraints' rules, kept on every backend (MongoDB enforces none).
+        broken = self.broken_rules()
+        if broken:
+            raise IntegrityError("Course refused: " + ", ".join(broken))
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("courses:detail", kwargs={"slug": self.slug})
+
+    def broken_rules(self) -> list[str]:
+        """The database's check rules this row breaks, by name: the known currency
+        (``course_currency_known``) and the positive price (PositiveIntegerField's check)."""
+        broken = []
+        if self.currency not in CURRENCIES:
+            broken.append("course_currency_known")
+        if self.price_cents is not None and self.price_cents < 0:
+            broken.append("price_cents_positive")
+        return broken
 
     @property
     def price_display(self) -> str:

@@ -173,8 +173,14 @@ def drop_outline(*, course_id: int) -> bool:
 
 
 def drop_stale_outlines() -> int:
-    """Forget outlines of courses no longer mapped to the LMS course they were read from."""
-    deleted, _ = CourseOutline.objects.exclude(lms_course=F("course__frappe_course")).delete()
+    """Forget outlines of courses no longer mapped to the LMS course they were read from.
+
+    Found first, then deleted by key: a delete may not join the course (MongoDB). An outline
+    remapped in between is read again from the LMS by the next sync."""
+    stale = CourseOutline.objects.exclude(lms_course=F("course__frappe_course"))
+    deleted, _ = CourseOutline.objects.filter(
+        pk__in=list(stale.values_list("pk", flat=True))
+    ).delete()
     if deleted:
         bump_catalog_version()
     return deleted

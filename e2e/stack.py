@@ -136,13 +136,15 @@ class Process:
 
 
 class Database:
-    """A throwaway database for one run: PostgreSQL beside ``DATABASE_URL``, else SQLite."""
+    """A throwaway database for one run: PostgreSQL or MongoDB beside ``DATABASE_URL``, else
+    SQLite."""
 
     def __init__(self, base_url: str, workdir: Path):
         self.base_url = base_url
         parts = urllib.parse.urlsplit(base_url)
         self.is_postgres = parts.scheme in ("postgres", "postgresql", "pgsql")
-        if self.is_postgres:
+        self.is_mongodb = parts.scheme in ("mongodb", "mongodb+srv")
+        if self.is_postgres or self.is_mongodb:
             base_name = parts.path.lstrip("/") or "maaledu"
             if not base_name.endswith("e2e"):
                 base_name += "_e2e"
@@ -154,10 +156,15 @@ class Database:
             self.url = f"sqlite:///{self.name}"
 
     def create(self) -> None:
-        if self.is_postgres:
+        if self.is_postgres:  # MongoDB creates a database on its first write
             self._admin(f'CREATE DATABASE "{self.name}"')
 
     def drop(self) -> None:
+        if self.is_mongodb:
+            import pymongo
+
+            with pymongo.MongoClient(self.url, serverSelectionTimeoutMS=10_000) as client:
+                client.drop_database(self.name)
         if self.is_postgres:
             # FORCE: a connection the site or worker left open must not keep the database alive.
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

@@ -84,9 +84,9 @@ def _wait_for_port(process: subprocess.Popen, port: int) -> None:
     raise MongoServerUnavailable("mongod did not start listening")
 
 
-def _start_mongod(mongod: str) -> MongoServer:
+def _start_mongod(mongod: str, port: int | None) -> MongoServer:
     tmpdir = tempfile.TemporaryDirectory(prefix="maaledu-mongod-")
-    port = _free_port()
+    port = port or _free_port()
     process = subprocess.Popen(
         [mongod, "--dbpath", tmpdir.name, "--bind_ip", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -100,12 +100,13 @@ def _start_mongod(mongod: str) -> MongoServer:
     return MongoServer(f"mongodb://127.0.0.1:{port}/", process, "mongod", tmpdir)
 
 
-def _start_mongoeco(python: Path) -> MongoServer:
+def _start_mongoeco(python: Path, port: int | None, replica_set: bool = False) -> MongoServer:
     # Its output goes to a file, never a pipe nobody reads after start-up: a chatty server (asyncio
     # tracebacks of dropped connections) would otherwise fill the pipe and hang mid-session.
     log = tempfile.TemporaryFile(mode="w+", prefix="maaledu-mongoeco-")  # noqa: SIM115 - stop()
     process = subprocess.Popen(
-        [str(python), str(Path(__file__).resolve())],
+        [str(python), str(Path(__file__).resolve()), str(port or 0)]
+        + (["--replica-set"] if replica_set else []),
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -124,17 +125,19 @@ def _start_mongoeco(python: Path) -> MongoServer:
     return MongoServer(first_line, process, "mongoeco", _log=log)
 
 
-def start_mongo_server() -> MongoServer:
+def start_mongo_server(port: int | None = None, *, replica_set: bool = False) -> MongoServer:
+    """A server on ``port`` (a free one by default); ``replica_set``: one that says it is a
+    replica set's primary, so the Django backend opens transactions on it (mongoeco only)."""
     mongod = shutil.which("mongod")
-    if mongod:
-        return _start_mongod(mongod)
+    if mongod and not replica_set:
+        return _start_mongod(mongod, port)
     python = mongoeco_python()
     if python is None:
         raise MongoServerUnavailable(
             "no MongoDB server: no mongod on PATH and no .venv-mongo "
             "(run `make mongo-deps`; it needs a Python 3.13 interpreter)"
         )
-    return _start_mongoeco(python)
+    return _start_mongoeco(python, port, replica_set)
 
 
 # Command names mongod accepts in another spelling and mongoeco knows only in one: pymongo's
@@ -179,12 +182,34 @@ def _flatten_inclusion(prefix: str, value) -> dict:
     return flat
 
 
+def _is_field_tree(value) -> bool:
+    """A nested field specification (``{"b": "$c"}``), not an expression (``{"$sum": …}``)."""
+    return (
+        isinstance(value, dict) and bool(value) and not any(str(k).startswith("$") for k in value)
+    )
+
+
+def _flatten_fields(prefix: str, value) -> dict:
+    if not _is_field_tree(value):
+        return {prefix: value}
+    flat: dict = {}
+    for key, inner in value.items():
+        flat.update(_flatten_fields(f"{prefix}.{key}", inner))
+    return flat
+
+
 def _dotted_inclusions(pipeline: list) -> list:
-    """``$project`` stages with nested inclusions (``{"course": {"_id": 1, "title": 1}}``, which
-    django-mongodb-backend writes for ``select_related`` columns beside an annotation) spelled
-    as the equivalent dotted paths (``{"course._id": 1, "course.title": 1}``): mongoeco takes
-    the nested form for a computed sub-document of literal 1s. Nested pipelines (``$lookup``,
-    ``$facet``, ``$unionWith``) are rewritten too."""
+    """Nested field specifications spelled as the equivalent dotted paths, which mongoeco reads
+    as MongoDB reads the nested form:
+
+    - ``$project`` inclusions (``{"course": {"_id": 1, "title": 1}}``, which
+      django-mongodb-backend writes for ``select_related`` columns beside an annotation):
+      mongoeco takes the nested form for a computed sub-document of literal 1s;
+    - ``$addFields``/``$set`` (``{"content_type": {"app_label": "$…"}}``, written to sort by a
+      joined model's fields): MongoDB sets those fields inside the embedded document, mongoeco
+      replaced the whole document, so the joined row lost its other fields.
+
+    Nested pipelines (``$lookup``, ``$facet``, ``$unionWith``) are rewritten too."""
     stages = []
     for stage in pipeline:
         if not isinstance(stage, dict) or len(stage) != 1:
@@ -199,6 +224,11 @@ def _dotted_inclusions(pipeline: list) -> list:
                 else:
                     projected[key] = value
             spec = projected
+        elif operator in {"$addFields", "$set"} and isinstance(spec, dict):
+            added: dict = {}
+            for key, value in spec.items():
+                added.update(_flatten_fields(key, value))
+            spec = added
         elif operator in {"$lookup", "$unionWith"} and isinstance(spec, dict):
             if isinstance(spec.get("pipeline"), list):
                 spec = {**spec, "pipeline": _dotted_inclusions(spec["pipeline"])}
@@ -250,7 +280,26 @@ def _not_expression() -> None:  # pragma: no cover - runs under .venv-mongo's Py
     register_aggregation_expression_operator("$not", evaluate_not)
 
 
-async def _serve(port: int) -> None:  # pragma: no cover - runs under .venv-mongo's Python
+REPLICA_SET_NAME = "maaledu-rs"
+
+
+def _answer_as_a_replica_set(address: str) -> None:  # pragma: no cover - under .venv-mongo
+    """``hello`` names a replica set of one member, so drivers (and django-mongodb-backend)
+    use mongoeco's session transactions, as they would on Atlas."""
+    from mongoeco.wire import handshake
+
+    build = handshake.WireHandshakeService.build_hello_response
+
+    def build_as_primary(self, **kwargs):
+        response = build(self, **kwargs)
+        response.update(setName=REPLICA_SET_NAME, hosts=[address], primary=address, me=address)
+        response.setdefault("secondary", False)
+        return response
+
+    handshake.WireHandshakeService.build_hello_response = build_as_primary
+
+
+async def _serve(port: int, replica_set: bool) -> None:  # pragma: no cover - .venv-mongo's Python
     import asyncio
 
     from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
@@ -258,6 +307,9 @@ async def _serve(port: int) -> None:  # pragma: no cover - runs under .venv-mong
     _accept_command_aliases()
     _index_signature_as_in_mongodb_5()
     _not_expression()
+    if replica_set:
+        port = port or _free_port()
+        _answer_as_a_replica_set(f"127.0.0.1:{port}")
     address = await AsyncMongoEcoProxyServer(host="127.0.0.1", port=port).start()
     print(address.uri, flush=True)
     await asyncio.Event().wait()
@@ -269,5 +321,7 @@ if __name__ == "__main__":  # pragma: no cover
     if sys.version_info < (3, 13):
         sys.exit("mongoeco needs Python >= 3.13: run this with .venv-mongo/bin/python")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+        asyncio.run(
+            _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0, "--replica-set" in sys.argv)
+        )
     os._exit(0)

@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 
+from common.forms import ModelChoiceField
 from common.mail import validate_deliverable_email
 
 from .models import MAX_DISCOUNT_PERCENT, MIN_DISCOUNT_PERCENT
@@ -22,7 +23,7 @@ class GrantApplicationForm(forms.Form):
         "works when you check out logged in with this same, verified address.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
-    course = forms.ModelChoiceField(
+    course = ModelChoiceField(
         label="Course",
         queryset=courses_open_for_applications(),
         empty_label="Choose a course",

@@ -1,14 +1,28 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import IntegrityError, models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from accounts.models import normalize_email
 from common.fields import primary_key_reference
 from courses.models import Course
 
 MIN_DISCOUNT_PERCENT = 10
 MAX_DISCOUNT_PERCENT = 100
+
+
+class GrantStateRefused(IntegrityError):
+    """``Grant.save()`` refused a row that breaks one of the grant's check constraints.
+
+    An ``IntegrityError``, as the SQL database's own refusal of the same row is, so a caller
+    sees one error on every backend. ``constraints`` names the broken rules (the ``Meta``
+    constraint names)."""
+
+    def __init__(self, constraints: list[str]) -> None:
+        super().__init__("Grant refused: " + ", ".join(constraints))
+        self.constraints = constraints
 
 
 class Grant(models.Model):
@@ -20,6 +34,12 @@ class Grant(models.Model):
     delayed payment settles) or ``redeemed`` by one enrollment. Every transition is a conditional
     UPDATE in ``grants.services``; the check constraints below refuse any combination those
     services could never produce.
+
+    The same rules hold on every backend, in Python: ``save()`` stores the e-mail lower-cased
+    and refuses (``GrantStateRefused``) a row ``broken_rules()`` objects to; the services'
+    conditional UPDATEs only make transitions that keep them (``grants.services.redemption``
+    refuses a missing enrollment id). The SQL check constraints back this up; MongoDB does not
+    enforce check constraints (docs/mongodb.md).
 
     The enrollment ids are plain integers, not foreign keys: ``enrollments`` depends on ``grants``,
     never the other way round.
@@ -170,3 +190,76 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = normalize_email(self.email)
+        broken = self.broken_rules()
+        if broken:
+            raise GrantStateRefused(broken)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = normalize_email(self.email)
+        broken = [name for name in self.broken_rules() if name != "grant_email_lower"]
+        if broken:
+            raise ValidationError(
+                "This combination of status and coupon is not allowed (%(rules)s).",
+                code="grant_state",
+                params={"rules": ", ".join(broken)},
+            )
+
+    def broken_rules(self) -> list[str]:
+        """The check constraints of ``Meta`` this row breaks, by name (empty when valid): the
+        same rules, evaluated in Python so they hold on a backend without check constraints."""
+        broken = []
+        if self.email != self.email.lower():
+            broken.append("grant_email_lower")
+        if self.discount_percent is not None and not (
+            MIN_DISCOUNT_PERCENT <= self.discount_percent <= MAX_DISCOUNT_PERCENT
+        ):
+            broken.append("grant_discount_10_to_100")
+        if not self._coupon_matches_status():
+            broken.append("grant_coupon_matches_status")
+        if not self._holder_matches_state():
+            broken.append("grant_coupon_holder_matches_state")
+        return broken
+
+    def _coupon_matches_status(self) -> bool:
+        whole_coupon = (
+            self.coupon_code is not None
+            and self.coupon_expires_at is not None
+            and self.discount_percent is not None
+        )
+        if self.status in (self.Status.PENDING, self.Status.REJECTED):
+            return (
+                self.coupon_state == self.CouponState.NONE
+                and self.coupon_code is None
+                and self.coupon_expires_at is None
+                and self.discount_percent is None
+            )
+        if self.status == self.Status.APPROVED:
+            return whole_coupon and self.coupon_state in (
+                self.CouponState.AVAILABLE,
+                self.CouponState.RESERVED,
+                self.CouponState.REDEEMED,
+            )
+        if self.status == self.Status.EXPIRED:
+            return whole_coupon and self.coupon_state == self.CouponState.AVAILABLE
+        return False
+
+    def _holder_matches_state(self) -> bool:
+        holder = self.holder_enrollment_id is not None
+        until = self.reserved_until is not None
+        redeemed = self.redeemed_enrollment_id is not None or self.redeemed_at is not None
+        if self.coupon_state in (self.CouponState.NONE, self.CouponState.AVAILABLE):
+            return not (holder or until or redeemed)
+        if self.coupon_state == self.CouponState.RESERVED:
+            return not redeemed and (holder or until)
+        if self.coupon_state == self.CouponState.REDEEMED:
+            return (
+                not (holder or until)
+                and self.redeemed_enrollment_id is not None
+                and self.redeemed_at is not None
+            )
+        return False

@@ -1,12 +1,13 @@
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from accounts.models import User
 from accounts.selectors import verified_email_of
 from accounts.tests.factories import UserFactory
+from common.testing.backends import on_mongodb_only, skip_on_mongodb
 
 pytestmark = pytest.mark.django_db
 
@@ -40,9 +41,34 @@ def test_signup_with_another_case_of_an_existing_email_is_refused(client):
 
 
 def test_database_refuses_two_spellings_of_one_email():
+    """Every backend: save() stores the normalised address, the unique index refuses it."""
     User.objects.create_user("bob@example.com", "x")
     with pytest.raises(IntegrityError):
         User.objects.create(email="BOB@example.com")
+
+
+@skip_on_mongodb(
+    "expression indexes (the Lower(email) unique index) are skipped",
+    proven_by="accounts/tests/test_accounts.py::test_database_refuses_two_spellings_of_one_email",
+)
+def test_the_lower_email_index_refuses_a_raw_write_of_another_spelling():
+    """A raw write that skips save() (bulk_create) meets the case-insensitive index on SQL."""
+    User.objects.create_user("bob@example.com", "x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.bulk_create([User(email="BOB@example.com")])
+
+
+@on_mongodb_only
+def test_mongodb_unique_index_refuses_a_second_user_with_one_email():
+    """MongoDB's own unique index on ``email`` refuses the duplicate, even written raw; the
+    normalised save() makes it case-insensitive."""
+    User.objects.create_user("bob@example.com", "x")
+
+    with pytest.raises(IntegrityError):
+        User.objects.bulk_create([User(email="bob@example.com")])
+    with pytest.raises(IntegrityError):
+        User(email=" Bob@Example.COM").save()
+    assert list(User.objects.values_list("email", flat=True)) == ["bob@example.com"]
 
 
 def test_login_accepts_the_email_in_any_case(client):

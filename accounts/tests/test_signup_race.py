@@ -1,6 +1,7 @@
 """Eight people (or one impatient double-clicker) signing up with one new address at the same
-instant, with real threads against PostgreSQL: one account, and the others see the usual form
-error, never a 500."""
+instant, with real threads: one account, and the others see the usual form error, never a 500.
+On PostgreSQL a table lock holds every sign-up at its insert; on MongoDB the threads race
+freely, each spelling the address its own way."""
 
 import threading
 import time
@@ -11,16 +12,12 @@ from django.db import connection, connections
 from django.test import Client
 
 from accounts.models import User
+from common.testing.backends import skip_on_mongodb
+from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 8
 PASSWORD = "Corr3ct-horse-battery"
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL (SQLite serialises every writer)")
 
 
 def _blocked_inserts(cursor) -> int:
@@ -31,6 +28,12 @@ def _blocked_inserts(cursor) -> int:
     return cursor.fetchone()[0]
 
 
+@pytest.mark.usefixtures("concurrent_database")
+@skip_on_mongodb(
+    "no table lock (LOCK TABLE, pg_locks) to hold every sign-up at its insert",
+    proven_by="accounts/tests/test_signup_race.py::"
+    "test_simultaneous_signups_with_spellings_of_one_email_create_one_account",
+)
 def test_simultaneous_signups_with_one_new_email_create_one_account(settings):
     settings.ACCOUNT_RATE_LIMITS = False
     # Every sign-up passes its "is this address free?" check, then waits at the insert until
@@ -71,3 +74,38 @@ def test_simultaneous_signups_with_one_new_email_create_one_account(settings):
         if response.status_code == 200:
             assert "A user is already registered with this email address." in response.text
     assert User.objects.filter(email="ada@example.com").count() == 1
+
+
+@pytest.mark.usefixtures("concurrent_database")
+def test_simultaneous_signups_with_spellings_of_one_email_create_one_account(settings):
+    settings.ACCOUNT_RATE_LIMITS = False
+    spellings = [
+        "ada@example.com",
+        "Ada@example.com",
+        "ADA@EXAMPLE.COM",
+        "ada@Example.com",
+        " ada@example.com",
+        "aDa@example.com",
+        "adA@example.COM",
+        "Ada@Example.Com",
+    ]
+
+    def sign_up(email):
+        client = Client()
+        client.raise_request_exception = False
+        try:
+            return client.post(
+                "/accounts/signup/",
+                {"email": email, "password1": PASSWORD, "password2": PASSWORD},
+            )
+        finally:
+            connection.close()
+
+    responses = race(sign_up, args=spellings)
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * (len(spellings) - 1) + [302]
+    for response in responses:
+        if response.status_code == 200:
+            assert "A user is already registered with this email address." in response.text
+    assert list(User.objects.values_list("email", flat=True)) == ["ada@example.com"]

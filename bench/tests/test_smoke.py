@@ -21,6 +21,11 @@ def _bench_services() -> tuple[str, str]:
     """The suite's PostgreSQL server and Redis, with databases of the bench's own."""
     database = urllib.parse.urlsplit(os.environ.get("DATABASE_URL", ""))
     cache = urllib.parse.urlsplit(os.environ.get("REDIS_URL", ""))
+    if database.scheme in ("mongodb", "mongodb+srv"):
+        pytest.skip(
+            "MongoDB: the bench publishes no numbers on the wire-protocol emulator (issue 16); "
+            "the PostgreSQL run of this test loads every endpoint"
+        )
     if database.scheme not in ("postgres", "postgresql"):
         pytest.skip("the bench needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)")
     if cache.scheme != "redis":

@@ -4,13 +4,16 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from common.testing.concurrency import postgresql_only, race  # noqa: F401 - a fixture
+from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from courses import services
 from courses.models import Course, CourseOutline
 from courses.tests.factories import CourseFactory
 from courses.tests.test_covers import image_bytes
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("concurrent_database"),
+]
 THREADS = 6
 
 

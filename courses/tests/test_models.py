@@ -1,8 +1,10 @@
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from common.money import format_money, percent_of, proportion_of
+from common.testing.backends import skip_on_mongodb
+from courses.models import Course
 from courses.tests.factories import CourseFactory
 
 
@@ -62,6 +64,25 @@ def test_course_with_unknown_currency_or_negative_price_is_invalid():
 
 
 @pytest.mark.django_db
-def test_database_refuses_an_unknown_currency():
-    with pytest.raises(IntegrityError):
-        CourseFactory(currency="xyz")
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [({"currency": "xyz"}, "course_currency_known"), ({"price_cents": -1}, "price_cents_positive")],
+)
+def test_saving_refuses_an_unknown_currency_or_a_negative_price(fields, rule):
+    with pytest.raises(IntegrityError, match=rule):
+        CourseFactory(**fields)
+
+    assert not Course.objects.exists()
+
+
+@pytest.mark.django_db
+@skip_on_mongodb(
+    "CHECK constraints are not enforced",
+    proven_by="courses/tests/test_models.py::"
+    "test_saving_refuses_an_unknown_currency_or_a_negative_price",
+)
+@pytest.mark.parametrize("fields", [{"currency": "xyz"}, {"price_cents": -1}])
+def test_database_refuses_an_unknown_currency_or_a_negative_price(fields):
+    """A raw write (``bulk_create`` skips ``Course.save()``) meets the check constraints."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Course.objects.bulk_create([CourseFactory.build(**fields)])

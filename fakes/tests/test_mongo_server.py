@@ -35,11 +35,57 @@ def _fake_python(tmp_path, script: str):
 def test_a_server_that_fails_to_start_says_why(tmp_path):
     python = _fake_python(tmp_path, 'echo "ModuleNotFoundError: mongoeco" >&2; exit 1')
     with pytest.raises(mongo_server.MongoServerUnavailable, match="ModuleNotFoundError: mongoeco"):
-        mongo_server._start_mongoeco(python)
+        mongo_server._start_mongoeco(python, None)
 
 
 def test_a_server_that_never_says_it_listens_is_given_up_not_waited_for(monkeypatch, tmp_path):
     monkeypatch.setattr(mongo_server, "START_TIMEOUT_SECONDS", 0.2)
     python = _fake_python(tmp_path, "exec sleep 600")
     with pytest.raises(mongo_server.MongoServerUnavailable, match="no URI printed"):
-        mongo_server._start_mongoeco(python)
+        mongo_server._start_mongoeco(python, None)
+
+
+def test_the_server_answers_the_lowercase_buildinfo_the_django_backend_sends(mongodb_server):
+    client = pymongo.MongoClient(mongodb_server.uri, serverSelectionTimeoutMS=5000)
+    try:
+        assert client.server_info()["versionArray"]
+    finally:
+        client.close()
+
+
+def test_one_key_pattern_takes_a_plain_and_a_unique_partial_index_as_mongodb_5_does(
+    mongodb_server,
+):
+    client = pymongo.MongoClient(mongodb_server.uri, serverSelectionTimeoutMS=5000)
+    addresses = client["index_check"]["addresses"]
+    try:
+        addresses.create_index("email", name="plain")
+        addresses.create_index(
+            "email", name="verified", unique=True, partialFilterExpression={"verified": True}
+        )
+        # Unverified duplicates are fine (the unique index covers verified ones only).
+        addresses.insert_many([{"email": "a@x.test", "verified": False} for _ in range(2)])
+        addresses.insert_one({"email": "a@x.test", "verified": True})
+        with pytest.raises(pymongo.errors.DuplicateKeyError):
+            addresses.insert_one({"email": "a@x.test", "verified": True})
+    finally:
+        client.drop_database("index_check")
+        client.close()
+
+
+def test_the_server_evaluates_not_and_nested_inclusions_as_mongodb_does(mongodb_server):
+    client = pymongo.MongoClient(mongodb_server.uri, serverSelectionTimeoutMS=5000)
+    things = client["expression_check"]["things"]
+    try:
+        things.insert_one({"_id": 1, "a": 1, "course": {"title": "Scrum", "price": 4900}})
+        negated = things.aggregate([{"$project": {"x": {"$not": [{"$eq": ["$a", 1]}]}}}])
+        assert list(negated) == [{"_id": 1, "x": False}]
+        nested = things.aggregate([{"$project": {"course": {"title": 1}}}])
+        assert list(nested) == [{"_id": 1, "course": {"title": "Scrum"}}]
+        # $addFields sets fields inside an embedded document and keeps its others.
+        added = things.aggregate([{"$addFields": {"course": {"label": "$course.title"}}}])
+        (row,) = added
+        assert row["course"] == {"title": "Scrum", "price": 4900, "label": "Scrum"}
+    finally:
+        client.drop_database("expression_check")
+        client.close()

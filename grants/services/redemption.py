@@ -30,6 +30,16 @@ logger = logging.getLogger(__name__)
 _FREE_CLAIM_SECONDS = 120
 
 
+def _required(enrollment_id):
+    """The enrollment id a coupon transition records. A missing one would leave a reservation
+    or a redemption held by nobody (the rule ``grant_coupon_holder_matches_state``, which
+    MongoDB does not enforce), or would match the 100% claim in flight: refused on every
+    backend before any write."""
+    if enrollment_id is None or enrollment_id == "":
+        raise GrantError("A coupon is reserved, held, redeemed or released by an enrollment.")
+    return enrollment_id
+
+
 def _usable(grant_id: int, now: datetime) -> Q:
     """Approved, unexpired, and free: available, or reserved by a hold that has run out."""
     return Q(pk=grant_id, status=Grant.Status.APPROVED, coupon_expires_at__gt=now) & (
@@ -59,6 +69,7 @@ def reserve_coupon(*, grant_id: int, enrollment_id: int, until: datetime) -> Non
     Session expires so a late webhook still finds its reservation. Raises ``CouponRefused``
     (``held``, ``redeemed``, ``expired`` or ``not_found``) when the coupon is not free.
     """
+    enrollment_id = _required(enrollment_id)
     now = timezone.now()
     mine = Q(
         pk=grant_id,
@@ -80,6 +91,7 @@ def reserve_coupon(*, grant_id: int, enrollment_id: int, until: datetime) -> Non
 
 def _held_by(grant_id: int, enrollment_id: int):
     """The coupon, if this enrollment's checkout holds its reservation."""
+    enrollment_id = _required(enrollment_id)
     return Grant.objects.filter(
         pk=grant_id,
         status=Grant.Status.APPROVED,
@@ -129,9 +141,11 @@ def redeem_coupon(*, grant_id: int, enrollment_id: int) -> bool:
 
 def _approved_unless_expired(now: datetime) -> Case:
     """A coupon given back is usable again, unless its own date passed meanwhile."""
+    # Said with ``gt`` (a coupon always has an end): MongoDB's ``lte`` expression adds a null
+    # test with ``$not``, which the test server (mongoeco) cannot evaluate inside an update.
     return Case(
-        When(coupon_expires_at__lte=now, then=Value(Grant.Status.EXPIRED)),
-        default=Value(Grant.Status.APPROVED),
+        When(coupon_expires_at__gt=now, then=Value(Grant.Status.APPROVED)),
+        default=Value(Grant.Status.EXPIRED),
     )
 
 
@@ -162,44 +176,74 @@ def claim_coupon_for_free_enrollment(*, grant_id: int, create_enrollment: Callab
 
     ``create_enrollment`` creates the paid ``full_grant`` enrollment (amount 0) and returns its
     id; its after-commit work (confirmation, LMS sync) runs only if everything succeeds. The
-    three steps share one transaction: the claim is one conditional UPDATE that locks the row, so
-    a concurrent claim waits and then finds the coupon redeemed; if anything after the claim
-    raises, the rollback releases the claim and the exception propagates. Raises
-    ``CouponRefused`` when the coupon is not free. Returns the enrollment id.
+    claim is one conditional UPDATE of the grant's row, so of simultaneous claims exactly one
+    wins (a concurrent claim waits on the row lock and then finds the coupon redeemed, or, with
+    no transaction, finds the claim in flight: ``held``). The three steps share one transaction
+    where the database has them; if anything after the claim raises, the rollback releases the
+    claim, and without a transaction (a standalone MongoDB server) the claim is given back by a
+    conditional UPDATE naming it; the exception propagates. Raises ``CouponRefused`` when the
+    coupon is not free. Returns the enrollment id.
     """
     now = timezone.now()
-    with atomic():
-        claimed = Grant.objects.filter(_usable(grant_id, now)).update(
-            coupon_state=Grant.CouponState.RESERVED,
-            holder_enrollment_id=None,
-            reserved_until=now + timedelta(seconds=_FREE_CLAIM_SECONDS),
-            updated_at=now,
-        )
-        if claimed != 1:
-            raise _refusal_after_lost_update(grant_id, now)
-        enrollment_id = create_enrollment()
-        # Our claim holds the row lock until commit: only the callback itself could have
-        # touched the row since. If it did, undo everything rather than leave it half done.
-        redeemed = Grant.objects.filter(
-            pk=grant_id, coupon_state=Grant.CouponState.RESERVED, holder_enrollment_id=None
-        ).update(
-            coupon_state=Grant.CouponState.REDEEMED,
-            redeemed_enrollment_id=enrollment_id,
-            redeemed_at=now,
+    # Whole milliseconds, as MongoDB stores them, so the claim is found again by its end.
+    claim_until = now.replace(microsecond=now.microsecond // 1000 * 1000) + timedelta(
+        seconds=_FREE_CLAIM_SECONDS
+    )
+    claimed = 0
+    try:
+        with atomic():
+            claimed = Grant.objects.filter(_usable(grant_id, now)).update(
+                coupon_state=Grant.CouponState.RESERVED,
+                holder_enrollment_id=None,
+                reserved_until=claim_until,
+                updated_at=now,
+            )
+            if claimed != 1:
+                raise _refusal_after_lost_update(grant_id, now)
+            enrollment_id = _required(create_enrollment())
+            # Our claim holds the row lock until commit: only the callback itself could have
+            # touched the row since. If it did, undo everything rather than leave it half done.
+            redeemed = _our_free_claim(grant_id, claim_until).update(
+                coupon_state=Grant.CouponState.REDEEMED,
+                redeemed_enrollment_id=enrollment_id,
+                redeemed_at=now,
+                reserved_until=None,
+                updated_at=now,
+            )
+            if redeemed != 1:
+                raise GrantError("The coupon changed while the enrollment was being created.")
+    except Exception:
+        if not claimed:
+            raise
+        # Rolled back where there was a transaction (this then matches nothing); in autocommit
+        # our claim is still there and is given back now.
+        _our_free_claim(grant_id, claim_until).update(
+            coupon_state=Grant.CouponState.AVAILABLE,
             reserved_until=None,
-            updated_at=now,
+            status=_approved_unless_expired(timezone.now()),
+            updated_at=timezone.now(),
         )
-        if redeemed != 1:
-            raise GrantError("The coupon changed while the enrollment was being created.")
+        raise
     logger.info(
         "event=grant.coupon_redeemed_free grant_id=%s enrollment_id=%s", grant_id, enrollment_id
     )
     return enrollment_id
 
 
+def _our_free_claim(grant_id: int, claim_until: datetime):
+    """The coupon while this call's 100% claim holds it (no holder, this claim's end)."""
+    return Grant.objects.filter(
+        pk=grant_id,
+        coupon_state=Grant.CouponState.RESERVED,
+        holder_enrollment_id=None,
+        reserved_until=claim_until,
+    )
+
+
 def restore_coupon(*, grant_id: int, enrollment_id: int) -> bool:
     """After a refund, staff may give the learner their coupon back: redeemed by this
     enrollment → available again (or ``expired`` if its date has passed). Idempotent."""
+    enrollment_id = _required(enrollment_id)
     now = timezone.now()
     updated = Grant.objects.filter(
         pk=grant_id,

@@ -36,3 +36,9 @@ class GrantFactory(factory.django.DjangoModelFactory):
         rejected = factory.Trait(
             status=Grant.Status.REJECTED, reviewed_at=factory.LazyFunction(timezone.now)
         )
+
+
+def eid(number: int):
+    """A stand-in enrollment id (grants never imports enrollments) of the backend's key type:
+    ``number`` on SQL, the ObjectId whose 24 hex digits are ``number`` zero-padded on MongoDB."""
+    return Grant._meta.get_field("holder_enrollment_id").to_python(f"{number:024d}")

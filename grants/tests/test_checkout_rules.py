@@ -11,7 +11,7 @@ from courses.tests.factories import CourseFactory
 from grants.errors import CouponRefused
 from grants.models import Grant
 from grants.selectors import find_coupon_for_checkout
-from grants.tests.factories import GrantFactory
+from grants.tests.factories import GrantFactory, eid
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +122,7 @@ def test_another_persons_code_reads_exactly_like_a_code_that_does_not_exist(lear
     state = dict(state)
     other_course = state.pop("other_course", False)
     if state.get("coupon_state") == Grant.CouponState.REDEEMED:
-        state.update(redeemed_enrollment_id=99, redeemed_at=timezone.now())
+        state.update(redeemed_enrollment_id=eid(99), redeemed_at=timezone.now())
     someone_elses = GrantFactory(approved=True, email="grace@example.com", **state)
     course = CourseFactory() if other_course else someone_elses.course
 
@@ -185,7 +185,7 @@ def test_a_redeemed_coupon_is_refused(learner):
         approved=True,
         email=learner.email,
         coupon_state=Grant.CouponState.REDEEMED,
-        redeemed_enrollment_id=7,
+        redeemed_enrollment_id=eid(7),
         redeemed_at=timezone.now(),
     )
 
@@ -205,11 +205,11 @@ def test_a_coupon_held_by_another_unexpired_checkout_is_refused(learner, reserve
         approved=True,
         email=learner.email,
         coupon_state=Grant.CouponState.RESERVED,
-        holder_enrollment_id=41,
+        holder_enrollment_id=eid(41),
         reserved_until=reserved_until,
     )
 
-    refusal = _refusal(grant, learner, enrollment_id=42)
+    refusal = _refusal(grant, learner, enrollment_id=eid(42))
 
     assert refusal.reason == "held"
 
@@ -219,7 +219,7 @@ def test_a_hold_that_ran_out_does_not_block_a_new_checkout(learner):
         approved=True,
         email=learner.email,
         coupon_state=Grant.CouponState.RESERVED,
-        holder_enrollment_id=41,
+        holder_enrollment_id=eid(41),
         reserved_until=timezone.now() - timedelta(seconds=1),
     )
 
@@ -231,8 +231,8 @@ def test_the_checkouts_own_hold_does_not_block_it(learner):
         approved=True,
         email=learner.email,
         coupon_state=Grant.CouponState.RESERVED,
-        holder_enrollment_id=41,
+        holder_enrollment_id=eid(41),
         reserved_until=timezone.now() + timedelta(minutes=30),
     )
 
-    assert _find(grant, learner, enrollment_id=41) == grant
+    assert _find(grant, learner, enrollment_id=eid(41)) == grant
