@@ -242,6 +242,20 @@ def _without_nul(value):
     return value
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def _ints_as_text_beyond_64_bits(value):
+    """``value`` (parsed JSON) with every integer outside 64 bits as its decimal text."""
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        return str(value)
+    if isinstance(value, list):
+        return [_ints_as_text_beyond_64_bits(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _ints_as_text_beyond_64_bits(item) for key, item in value.items()}
+    return value
+
+
 def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
     """Verify ``Stripe-Signature`` over the raw body and parse the event envelope.
 
@@ -264,6 +278,11 @@ def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
             # (From the parsed strings, never the raw text: there ``\\u0000`` is a literal
             # backslash followed by ``u0000``, which must stay as it is.)
             event = _without_nul(event)
+        if _LONG_NUMBER.search(payload):  # rare: a walk only when a number may not fit
+            # MongoDB (BSON) holds integers of 64 bits at most: keep larger ones, which Stripe
+            # never sends, as text in the copy we store (a field we read then has the wrong
+            # type, and the event is refused as malformed, on every database alike).
+            event = _ints_as_text_beyond_64_bits(event)
         if _SURROGATE_ESCAPE.search(payload):
             # Nor a lone surrogate (a pair is one character): UnicodeEncodeError, a ValueError.
             json.dumps(event, ensure_ascii=False).encode("utf-8")
@@ -278,6 +297,7 @@ def parse_webhook(payload: bytes, signature_header: str | None) -> dict:
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 
 def _signed_at(signature_header: str) -> int:

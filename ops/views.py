@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from common.client_ip import client_ip
 from common.metrics import live_registry
+from common.routes import primary_key_or_none
 
 from . import charts, selectors, services
 from .collectors import BUSINESS_REGISTRY
@@ -81,15 +82,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "ops/dashboard.html", context)
 
 
-_MAX_ID = 2**63 - 1  # a row id is a 64-bit integer
-
-
-def _selected_ids(request: HttpRequest, field: str) -> list[int]:
-    """The row ids the buttons post; anything else is dropped (``"²".isdigit()`` is True, but
-    ``int("²")`` raises, hence ASCII only)."""
-    values = request.POST.getlist(field)
-    ids = [int(value) for value in values if value.isascii() and value.isdigit()]
-    return [pk for pk in ids if pk <= _MAX_ID]
+def _selected_ids(request: HttpRequest, field: str) -> list:
+    """The row ids the buttons post, as primary keys of this backend's type (integers on SQL,
+    ObjectIds on MongoDB); anything else is dropped, never a 500 (``primary_key_or_none``)."""
+    ids = (primary_key_or_none(value) for value in request.POST.getlist(field))
+    return [pk for pk in ids if pk is not None]
 
 
 @require_POST

@@ -423,6 +423,44 @@ def test_event_for_an_unknown_session_is_recorded_without_error(client):
 
 
 @pytest.mark.parametrize(
+    "reference",
+    [
+        "not-a-key",
+        "987654321",
+        "0",
+        "9" * 30,
+        "0123456789abcdef01234567",
+        "ffffffffffffffffffffffff",
+    ],
+)
+def test_a_client_reference_that_is_no_key_of_ours_is_an_unknown_session(
+    client, session_a_enrollment, reference
+):
+    """An integer on MongoDB, an ObjectId on SQL, garbage anywhere: parsed to None or to a key
+    no enrollment has, never a 500 (``pk_or_none`` through the pk field's ``to_python``)."""
+    event = fixture_event("checkout.session.completed")
+    event["data"]["object"].update(id="cs_test_never_saved", client_reference_id=reference)
+    event["data"]["object"]["metadata"] = {"enrollment_id": reference}
+
+    response = post_event(client, event)
+
+    assert response.status_code == 200
+    assert StripeEvent.objects.get().result == "unknown_session"
+    assert Enrollment.objects.get().status == Enrollment.Status.PENDING
+
+
+def test_a_session_we_never_saved_is_found_by_its_client_reference(client, session_a_enrollment):
+    event = completed_event(session_a_enrollment)
+    Enrollment.objects.filter(pk=session_a_enrollment.pk).update(stripe_session_id=None)
+
+    assert post_event(client, event).json() == {"status": "fulfilled"}
+
+    session_a_enrollment.refresh_from_db()
+    assert session_a_enrollment.stripe_session_id == SESSION_A
+    assert session_a_enrollment.status == Enrollment.Status.PAID
+
+
+@pytest.mark.parametrize(
     "body",
     [
         b"[1,2,3]",
@@ -504,6 +542,25 @@ def test_nul_characters_are_dropped_but_a_literal_backslash_u0000_is_kept(client
     assert response.json() == {"status": "ignored"}
     stored = StripeEvent.objects.get().payload["data"]["object"]
     assert (stored["name"], stored["note"]) == ("Ada", "C:\\u0000")
+
+
+def test_an_integer_beyond_64_bits_is_kept_as_text_and_the_event_refused(
+    client, session_a_enrollment
+):
+    """MongoDB holds no integer past 64 bits: the stored copy keeps it as its digits, and the
+    field read with the wrong type refuses the event, on every database (never a 500)."""
+    event = fixture_event("checkout.session.completed")
+    event["data"]["object"]["amount_total"] = -(2**70)
+    event["data"]["object"]["note"] = 2**63 - 1  # the largest that fits stays a number
+
+    response = post_event(client, event)
+
+    assert response.json() == {"status": "refused"}
+    stored = StripeEvent.objects.get()
+    assert stored.payload["data"]["object"]["amount_total"] == str(-(2**70))
+    assert stored.payload["data"]["object"]["note"] == 2**63 - 1
+    assert "data.object.amount_total" in stored.error
+    assert Enrollment.objects.get().status == Enrollment.Status.PENDING
 
 
 def test_a_live_mode_event_is_refused_on_a_test_key_and_kept_with_the_reason(
