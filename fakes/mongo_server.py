@@ -184,6 +184,39 @@ def _index_signature_as_in_mongodb_5() -> None:  # pragma: no cover - under .ven
     memory.MemoryEngine.create_index = namespace["create_index"]
 
 
+def _aggregation_not_as_in_mongodb() -> None:  # pragma: no cover - under .venv-mongo's Python
+    """``{"$not": [expr]}``, MongoDB's boolean negation in aggregation expressions (every
+    version), which django-mongodb-backend emits for ``isnull=False``, negated conditions and
+    every filtered ``Count``; mongoeco rejects it as unsupported. Added to its expression
+    evaluator with MongoDB's semantics: the negation of the argument's truthiness."""
+    from mongoeco.compat import base
+    from mongoeco.core.aggregation import runtime
+
+    if "$not" in base.SUPPORTED_AGGREGATION_EXPRESSION_OPERATORS:
+        return  # a mongoeco that has it
+    base.SUPPORTED_AGGREGATION_EXPRESSION_OPERATORS = (
+        base.SUPPORTED_AGGREGATION_EXPRESSION_OPERATORS | {"$not"}
+    )
+    runtime.CONTROL_OBJECT_EXPRESSION_OPERATORS = runtime.CONTROL_OBJECT_EXPRESSION_OPERATORS | {
+        "$not"
+    }
+    evaluate = runtime.evaluate_control_object_expression
+
+    def evaluate_with_not(operator, document, spec, variables, **kwargs):
+        if operator != "$not":
+            return evaluate(operator, document, spec, variables, **kwargs)
+        # One argument, in a list or alone (MongoDB takes both; the backend sends it alone).
+        (argument,) = (
+            kwargs["require_expression_args"](operator, spec, 1, 1)
+            if isinstance(spec, list)
+            else (spec,)
+        )
+        value = kwargs["evaluate_expression"](document, argument, variables)
+        return not kwargs["expression_truthy"](value)
+
+    runtime.evaluate_control_object_expression = evaluate_with_not
+
+
 async def _serve(port: int) -> None:  # pragma: no cover - runs under .venv-mongo's Python
     import asyncio
 
@@ -191,6 +224,7 @@ async def _serve(port: int) -> None:  # pragma: no cover - runs under .venv-mong
 
     _accept_command_aliases()
     _index_signature_as_in_mongodb_5()
+    _aggregation_not_as_in_mongodb()
     address = await AsyncMongoEcoProxyServer(host="127.0.0.1", port=port).start()
     print(address.uri, flush=True)
     await asyncio.Event().wait()
