@@ -201,21 +201,18 @@ def cancel_for_erased_account(*, user_id: int, email: str) -> int:
     Returns how many jobs were cancelled."""
     now = timezone.now()
     mine = Enrollment.objects.filter(Q(email=email) | Q(user_id=user_id))
+    # The ids first: an UPDATE filtered through the enrollment (a join) is SQL-only.
+    mine_ids = list(mine.values_list("pk", flat=True))
     cancelled = LmsSyncJob.objects.filter(
-        enrollment__in=mine,
+        enrollment_id__in=mine_ids,
         action=Action.ENROL,
         status__in=[Status.PENDING, Status.WAITING_CONFIG, Status.FAILED],
     ).update(status=Status.CANCELLED, next_attempt_at=None, updated_at=now)
     without_job = mine.filter(status=Enrollment.Status.PAID).exclude(
         Exists(LmsSyncJob.objects.filter(enrollment_id=OuterRef("pk"), action=Action.ENROL))
     )
-    LmsSyncJob.objects.bulk_create(
-        [
-            LmsSyncJob(enrollment_id=pk, action=Action.ENROL, status=Status.CANCELLED)
-            for pk in without_job.values_list("pk", flat=True)
-        ],
-        ignore_conflicts=True,
-    )
+    for enrollment_id in without_job.values_list("pk", flat=True):
+        _insert_once(enrollment_id=enrollment_id, action=Action.ENROL, status=Status.CANCELLED)
     return cancelled
 
 
@@ -345,19 +342,26 @@ def _keep_state(job: LmsSyncJob, token: str, state: EnrolmentState | None) -> No
         # e.g. the dispute closed meanwhile: its enrol job must not find the enrolment deleted
         raise _LeaseLost
     if not kept:  # no enrol job (created before this table): keep it on a superseded one
-        LmsSyncJob.objects.bulk_create(
-            [
-                LmsSyncJob(
-                    enrollment_id=job.enrollment_id,
-                    action=Action.ENROL,
-                    status=Status.SUPERSEDED,
-                    progress=state.progress,
-                    progress_at=timezone.now(),
-                    current_lesson=state.current_lesson,
-                )
-            ],
-            ignore_conflicts=True,
+        _insert_once(
+            enrollment_id=job.enrollment_id,
+            action=Action.ENROL,
+            status=Status.SUPERSEDED,
+            progress=state.progress,
+            progress_at=timezone.now(),
+            current_lesson=state.current_lesson,
         )
+
+
+def _insert_once(**fields) -> bool:
+    """Insert a job unless its (enrollment, action) exists: the unique constraint decides, and
+    a concurrent insert's row stands (no bulk ``ignore_conflicts``, which MongoDB's backend
+    lacks). True if this call inserted it."""
+    try:
+        with atomic():
+            LmsSyncJob.objects.create(**fields)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _record(job: LmsSyncJob, token: str, **fields) -> bool:
@@ -680,12 +684,19 @@ def _store_progress(read: list[LmsSyncJob], now: datetime) -> None:
     """One conditional UPDATE: only enrol jobs still synced, of enrollments still paid, take
     what was read. A job a dispute superseded meanwhile keeps the progress its suspend job
     saved (the restore uses it), never the older value this pull read before the enrolment was
-    removed."""
+    removed. (The paid enrollments are read first: an UPDATE filtered through the enrollment
+    is SQL-only. One that stops being paid after that read has its enrol job superseded, which
+    the ``status=synced`` condition still sees.)"""
+    paid = set(
+        Enrollment.objects.filter(
+            pk__in={job.enrollment_id for job in read}, status=Enrollment.Status.PAID
+        ).values_list("pk", flat=True)
+    )
+    read = [job for job in read if job.enrollment_id in paid]
     if not read:
         return
     LmsSyncJob.objects.filter(
         pk__in=[job.pk for job in read],
-        enrollment__status=Enrollment.Status.PAID,
         action=Action.ENROL,
         status=Status.SYNCED,
     ).update(

@@ -10,7 +10,7 @@ from accounts.tests.factories import StaffFactory, UserFactory
 from affiliates import selectors, services
 from affiliates.models import Affiliate, Commission, Payout
 from affiliates.selectors import earnings_by_affiliate, earnings_of
-from affiliates.tests.factories import AffiliateFactory, CommissionFactory
+from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
 from common.testing.concurrency import postgresql_only, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
 
@@ -27,7 +27,7 @@ def test_duplicate_fulfilment_records_one_commission():
         lambda: (
             services.record_commission(
                 affiliate_id=affiliate.pk,
-                sale_id=99,
+                sale_id=sale_key(99),
                 course=course,
                 buyer_email="buyer@example.com",
                 amount_paid_cents=24950,
@@ -77,14 +77,18 @@ def test_overlapping_payouts_deduct_a_carried_negative_balance_once(settings, mo
     approval sweep runs) must not both deduct the same carried debt."""
     settings.PAYOUT_MINIMUM_CENTS = 100
     affiliate = AffiliateFactory()
-    CommissionFactory(affiliate=affiliate, sale_id=1, amount_cents=1000, status="approved")
+    CommissionFactory(
+        affiliate=affiliate, sale_id=sale_key(1), amount_cents=1000, status="approved"
+    )
     services.create_payout(
         affiliate_id=affiliate.pk, currency="usd", method="paypal", reference="1", created_by=None
     )
-    services.reverse_commission(sale_id=1, refunded_cents_total=24950, charged_cents=24950)
+    services.reverse_commission(
+        sale_id=sale_key(1), refunded_cents_total=24950, charged_cents=24950
+    )
     for n in range(2):
         CommissionFactory(
-            affiliate=affiliate, sale_id=100 + n, amount_cents=3000, status="approved"
+            affiliate=affiliate, sale_id=sale_key(100 + n), amount_cents=3000, status="approved"
         )
     # Each racer sees one of the two new commissions, and neither claims before both have read.
     original = selectors.payable_commission_ids
@@ -151,7 +155,7 @@ def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
     def sale(sale_id):
         services.record_commission(
             affiliate_id=affiliate.pk,
-            sale_id=sale_id,
+            sale_id=sale_key(sale_id),
             course=course,
             buyer_email="buyer@example.com",
             amount_paid_cents=10000,
@@ -169,7 +173,7 @@ def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
             n = next(counter)
         sale(n)
         services.reverse_commission(
-            sale_id=100 + n, refunded_cents_total=2500 * (1 + n % 4), charged_cents=10000
+            sale_id=sale_key(100 + n), refunded_cents_total=2500 * (1 + n % 4), charged_cents=10000
         )
 
     race(sell_and_refund, THREADS)
@@ -253,27 +257,33 @@ def test_a_refund_landing_inside_a_slow_refresh_is_neither_lost_nor_left_uncount
     affiliate = AffiliateFactory()
     services.record_commission(
         affiliate_id=affiliate.pk,
-        sale_id=1,
+        sale_id=sale_key(1),
         course=CourseFactory(),
         buyer_email="buyer@example.com",
         amount_paid_cents=10000,
         currency="usd",
         sold_at=timezone.now(),
     )  # counted by its own refresh (no transaction here: on_commit runs at once)
-    Commission.objects.filter(sale_id=1).update(totals_stale=True)  # the slow one has work
+    Commission.objects.filter(sale_id=sale_key(1)).update(
+        totals_stale=True
+    )  # the slow one has work
     release, slow = _paused_refresh(affiliate.pk, before=pause_before)
 
     if writers_refresh_dies:
         with connection.execute_wrapper(_crash_refreshes):
-            services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
+            services.reverse_commission(
+                sale_id=sale_key(1), refunded_cents_total=10000, charged_cents=10000
+            )
     else:
-        services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
+        services.reverse_commission(
+            sale_id=sale_key(1), refunded_cents_total=10000, charged_cents=10000
+        )
     release.set()
     slow.join(60)
 
     assert not slow.is_alive()
     if writers_refresh_dies:
-        assert Commission.objects.get(sale_id=1).totals_stale
+        assert Commission.objects.get(sale_id=sale_key(1)).totals_stale
         earnings.refresh(affiliate.pk)  # what the next dashboard view does
     assert not Commission.objects.filter(totals_stale=True).exists()
     _assert_day_equals_rows(affiliate)
