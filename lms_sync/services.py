@@ -220,17 +220,39 @@ def cancel_for_erased_account(*, user_id: int, email: str) -> int:
 
 
 def claim_job(*, job_id: int, now: datetime | None = None) -> str | None:
-    """Take the job if it is due or its lease expired; return the lease token, or None."""
+    """Take the job if it is due or its lease expired; return the lease token, or None.
+
+    One call per enrollment at a time, on every backend without a lock: the lease is written
+    first (one conditional UPDATE), then the enrollment's other jobs are read; if one of them
+    holds a live lease, ours is handed back. Of two jobs claimed at the same moment, each
+    writes before it reads, so at least one sees the other and steps back: never both call
+    Frappe (both may step back; the next run claims again)."""
     now = now or timezone.now()
+    before = LmsSyncJob.objects.filter(pk=job_id).values_list("status", "enrollment_id").first()
+    if before is None:
+        return None
+    status_before, enrollment_id = before
     token = secrets.token_hex(16)
-    claimed = LmsSyncJob.objects.filter(selectors.claimable(now=now), pk=job_id).update(
+    claimed = LmsSyncJob.objects.filter(
+        selectors.claimable(now=now, alone=False), pk=job_id
+    ).update(
         status=Status.IN_PROGRESS,
         lease_token=token,
         lease_until=now + timedelta(seconds=settings.LMS_SYNC_LEASE_SECONDS),
         attempts=F("attempts") + 1,
         updated_at=timezone.now(),
     )
-    return token if claimed else None
+    if not claimed:
+        return None
+    if selectors.sibling_holds_lease(job_id=job_id, enrollment_id=enrollment_id, now=now):
+        LmsSyncJob.objects.filter(pk=job_id, lease_token=token, status=Status.IN_PROGRESS).update(
+            status=status_before,
+            lease_token="",
+            lease_until=None,
+            attempts=F("attempts") - 1,
+        )
+        return None
+    return token
 
 
 def run_job(*, job_id: int, now: datetime | None = None) -> str:
