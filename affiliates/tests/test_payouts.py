@@ -9,6 +9,7 @@ from affiliates import services
 from affiliates.models import Commission, Payout
 from affiliates.selectors import earnings_of
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
+from common.testing.concurrency import RunBefore
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +181,25 @@ def test_only_matured_commissions_reach_a_payout(settings):
 
     assert payout.amount_cents == 3000
     assert Commission.objects.filter(status=Commission.Status.PENDING).count() == 1
+
+
+def test_a_payout_that_falls_below_the_minimum_after_its_claim_leaves_nothing_behind(settings):
+    """A refund lands between the balance check and the claim: the claimed amount is below the
+    minimum, so no payout is made, whether a transaction rolled the claim back (SQL) or the
+    claim had been written and is undone (a MongoDB server without transactions)."""
+    settings.PAYOUT_MINIMUM_CENTS = 2000
+    affiliate = AffiliateFactory()
+    _approved(affiliate, 2495, sale_id=sale_key(1), sale_amount_cents=24950)
+
+    def refund_half(**_):
+        services.reverse_commission(
+            sale_id=sale_key(1), refunded_cents_total=12475, charged_cents=24950
+        )
+
+    with RunBefore("affiliates.services._claim_into_payout", refund_half, once=True):
+        assert _pay(affiliate) is None
+
+    assert not Payout.objects.exists()
+    commission = Commission.objects.get()
+    assert (commission.status, commission.payout_id, commission.paid_cents) == (APPROVED, None, 0)
+    assert earnings_of(affiliate.pk, "usd").balance_cents == commission.net_cents < 2000
