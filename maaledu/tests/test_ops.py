@@ -44,7 +44,8 @@ def database_down(db):
         dead["NAME"] = "/nonexistent/directory/db.sqlite3"
     else:
         dead["HOST"], dead["PORT"] = "127.0.0.1", 1  # nothing listens on port 1
-    down = load_backend(dead["ENGINE"]).DatabaseWrapper(dead, "default")
+    # Its own alias: MongoDB's backend keeps one client per alias, and "default"'s is alive.
+    down = load_backend(dead["ENGINE"]).DatabaseWrapper(dead, "database_down")
     connections["default"] = down
     try:
         yield
