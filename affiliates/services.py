@@ -450,15 +450,18 @@ def _claim_into_payout(
 def _carried_cents(payout: Payout) -> int:
     """What earlier payouts left over: Σ net of the commissions they hold − Σ their amounts.
 
-    Negative when commissions were refunded after being paid. Every earlier payout is committed
-    by now (this payout's sequence insert waited for any other in flight), so nothing is missed.
+    Negative when commissions were refunded after being paid. Earlier means a lower sequence:
+    a later payout in flight (provisional amount, perhaps abandoned) never counts. On SQL every
+    earlier payout is committed by now (this payout's sequence insert waited for any other in
+    flight), so nothing is missed.
     """
-    earlier_commissions = Commission.objects.filter(
-        affiliate_id=payout.affiliate_id, currency=payout.currency, payout__isnull=False
-    ).exclude(payout=payout)
     earlier_payouts = Payout.objects.filter(
-        affiliate_id=payout.affiliate_id, currency=payout.currency
-    ).exclude(pk=payout.pk)
+        affiliate_id=payout.affiliate_id, currency=payout.currency, sequence__lt=payout.sequence
+    )
+    earlier_ids = list(earlier_payouts.values_list("pk", flat=True))
+    if not earlier_ids:
+        return 0
+    earlier_commissions = Commission.objects.filter(payout_id__in=earlier_ids)
     net = earlier_commissions.aggregate(
         total=Coalesce(Sum(F("amount_cents") - F("reversed_cents")), 0)
     )["total"]

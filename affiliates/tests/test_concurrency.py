@@ -1,14 +1,16 @@
 """Real threads against PostgreSQL: the database guards hold when calls truly overlap."""
 
 import threading
+from unittest import mock
 
 import pytest
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.tests.factories import StaffFactory, UserFactory
 from affiliates import selectors, services
-from affiliates.models import Affiliate, Commission, Payout
+from affiliates.models import Affiliate, Commission, EarningsDay, Payout
 from affiliates.selectors import earnings_by_affiliate, earnings_of
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
 from common.testing.concurrency import postgresql_only, race  # noqa: F401 - a fixture
@@ -190,30 +192,39 @@ def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
     assert day.sales == 2 * THREADS and earnings.refresh(affiliate.pk) == 0
 
 
-def _paused_refresh(affiliate_id: int, *, before: str):
-    """Start ``earnings.refresh`` in a thread that stops just before its first statement
-    starting with ``before``; returns (paused event, release event, thread)."""
+def _paused_refresh(affiliate_id: int, *, before):
+    """Start ``earnings.refresh`` in a thread that stops just before its first UPDATE of the
+    model ``before``; returns (release event, thread, patch to stop once it ended). Patched at
+    the ORM, not the SQL, so the same pause exists on every backend."""
     from affiliates import earnings
 
     paused, release = threading.Event(), threading.Event()
+    update = QuerySet.update
+    slow: dict[str, int] = {}
 
-    def hold(execute, sql, params, many, context):
-        if sql.startswith(before) and not paused.is_set():
+    def hold(queryset, *args, **kwargs):
+        if (
+            threading.get_ident() == slow.get("thread")
+            and queryset.model is before
+            and not paused.is_set()
+        ):
             paused.set()
             assert release.wait(60), "never released"
-        return execute(sql, params, many, context)
+        return update(queryset, *args, **kwargs)
 
     def run():
+        slow["thread"] = threading.get_ident()
         try:
-            with connection.execute_wrapper(hold):
-                earnings.refresh(affiliate_id)
+            earnings.refresh(affiliate_id)
         finally:
             connection.close()
 
+    patch = mock.patch.object(QuerySet, "update", hold)
+    patch.start()
     thread = threading.Thread(target=run)
     thread.start()
     assert paused.wait(60), "the refresh never reached the statement"
-    return release, thread
+    return release, thread, patch
 
 
 def _assert_day_equals_rows(affiliate):
@@ -229,21 +240,19 @@ def _assert_day_equals_rows(affiliate):
     )
 
 
-def _crash_refreshes(execute, sql, params, many, context):
+def _crash_refreshes():
     """As if the process died right after the write's commit: its after-commit refresh fails
-    at its first statement (the write stands; the rows stay stale)."""
-    if sql.startswith("SELECT") and '"affiliates_commission"."totals_stale")' in sql:
-        raise RuntimeError("the process died")
-    return execute(sql, params, many, context)
+    at its first step (the write stands; the rows stay stale)."""
+    return mock.patch("affiliates.earnings.refresh", side_effect=RuntimeError("the process died"))
 
 
 @pytest.mark.parametrize(
     ("pause_before", "writers_refresh_dies"),
     [
         # Summed before the refund, stored after the refund's own refresh: must not win.
-        ('UPDATE "affiliates_earningsday"', False),
+        (EarningsDay, False),
         # Summed before the refund, clearing flags after it: must not mark the refund counted.
-        ('UPDATE "affiliates_commission"', True),
+        (Commission, True),
     ],
 )
 def test_a_refund_landing_inside_a_slow_refresh_is_neither_lost_nor_left_uncounted(
@@ -267,10 +276,10 @@ def test_a_refund_landing_inside_a_slow_refresh_is_neither_lost_nor_left_uncount
     Commission.objects.filter(sale_id=sale_key(1)).update(
         totals_stale=True
     )  # the slow one has work
-    release, slow = _paused_refresh(affiliate.pk, before=pause_before)
+    release, slow, patch = _paused_refresh(affiliate.pk, before=pause_before)
 
     if writers_refresh_dies:
-        with connection.execute_wrapper(_crash_refreshes):
+        with _crash_refreshes():
             services.reverse_commission(
                 sale_id=sale_key(1), refunded_cents_total=10000, charged_cents=10000
             )
@@ -280,6 +289,7 @@ def test_a_refund_landing_inside_a_slow_refresh_is_neither_lost_nor_left_uncount
         )
     release.set()
     slow.join(60)
+    patch.stop()
 
     assert not slow.is_alive()
     if writers_refresh_dies:
