@@ -53,7 +53,8 @@ def test_affiliate_list_shows_balances_without_a_query_per_row(
 
 def test_rate_is_editable_from_the_list_and_only_the_rate_is_written(staff_client):
     affiliate = AffiliateFactory(rate_percent=10)
-    terms_accepted_at = affiliate.terms_accepted_at
+    # As stored (MongoDB keeps milliseconds, not microseconds).
+    terms_accepted_at = Affiliate.objects.get(pk=affiliate.pk).terms_accepted_at
     form = {
         "form-TOTAL_FORMS": "1",
         "form-INITIAL_FORMS": "1",

@@ -185,7 +185,7 @@ def test_full_refund_of_a_zero_commission_marks_it_reversed():
 
 def test_commissions_are_approved_once_the_refund_window_has_passed(settings):
     settings.COMMISSION_REFUND_WINDOW_DAYS = 14
-    now = timezone.now()
+    now = timezone.now().replace(microsecond=0)  # stored alike with milliseconds (MongoDB)
     matured = CommissionFactory(sold_at=now - timedelta(days=14, seconds=1))
     fresh = CommissionFactory(sold_at=now - timedelta(days=13))
     refunded = CommissionFactory(
