@@ -163,6 +163,7 @@ def progress_batch(*, limit: int) -> list[LmsSyncJob]:
         .select_related("enrollment__course")
         .only(
             "enrollment__email",
+            "enrollment__status",
             "progress",
             "progress_at",
             "enrollment__course__frappe_course",

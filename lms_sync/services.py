@@ -706,15 +706,10 @@ def _store_progress(read: list[LmsSyncJob], now: datetime) -> None:
     """One conditional UPDATE: only enrol jobs still synced, of enrollments still paid, take
     what was read. A job a dispute superseded meanwhile keeps the progress its suspend job
     saved (the restore uses it), never the older value this pull read before the enrolment was
-    removed. (The paid enrollments are read first: an UPDATE filtered through the enrollment
-    is SQL-only. One that stops being paid after that read has its enrol job superseded, which
-    the ``status=synced`` condition still sees.)"""
-    paid = set(
-        Enrollment.objects.filter(
-            pk__in={job.enrollment_id for job in read}, status=Enrollment.Status.PAID
-        ).values_list("pk", flat=True)
-    )
-    read = [job for job in read if job.enrollment_id in paid]
+    removed. (Paid as the batch read the enrollments: an UPDATE filtered through the
+    enrollment, a join, is SQL-only. One that stopped being paid since has its enrol job
+    superseded, which the ``status=synced`` condition still sees.)"""
+    read = [job for job in read if job.enrollment.status == Enrollment.Status.PAID]
     if not read:
         return
     LmsSyncJob.objects.filter(
