@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import StaffFactory, UserFactory
 from affiliates.models import Payout, mask_email
-from affiliates.tests.factories import AffiliateFactory, CommissionFactory
+from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.factories import EnrollmentFactory
@@ -116,13 +116,13 @@ def world(db) -> World:
             affiliate=affiliate,
             course=course,
             buyer_email_masked=mask_email(learner.email),
-            sale_id=900_001,
+            sale_id=sale_key(900_001),
         ),
         other_commission=CommissionFactory(
             affiliate=other_affiliate,
             course=CourseFactory(title="Other Affiliate Course Sold"),
             buyer_email_masked=mask_email(other_learner.email),
-            sale_id=900_002,
+            sale_id=sale_key(900_002),
         ),
         payout=_payout(affiliate, "PAYOUT-REF-AFFILIATE-ONE"),
         other_payout=_payout(other_affiliate, "PAYOUT-REF-AFFILIATE-TWO"),
