@@ -21,8 +21,11 @@ The cost is the commissions of the stale days, never the whole history.
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db import IntegrityError
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
+
+from common.transactions import atomic
 
 from .models import Commission, EarningsDay
 
@@ -97,18 +100,28 @@ def refresh(affiliate_id: int) -> int:
 
 
 def day_sums(affiliate_id: int, days) -> list[dict]:
-    """The figures of these days recomputed from the commission rows, per currency and day."""
+    """The figures of these days recomputed from the commission rows, per currency and day.
+
+    Each row's UTC day is a ``Case`` over the days' windows (as its ordinal), not
+    ``TruncDate(tzinfo=UTC)``, which MongoDB's backend cannot compute: one grouped query on
+    every backend."""
     window = Q()
+    which_day = []
     for day in days:
         start = datetime.combine(day, time.min, tzinfo=UTC)
-        window |= Q(sold_at__gte=start, sold_at__lt=start + timedelta(days=1))
-    return list(
+        in_day = Q(sold_at__gte=start, sold_at__lt=start + timedelta(days=1))
+        window |= in_day
+        which_day.append(When(in_day, then=Value(day.toordinal())))
+    rows = list(
         Commission.objects.filter(window, affiliate_id=affiliate_id)
-        .annotate(sold_on=TruncDate("sold_at", tzinfo=UTC))
+        .annotate(sold_on=Case(*which_day, output_field=IntegerField()))
         .values("currency", "sold_on")
         .annotate(stamp=Sum("version"), **commission_figures())
         .order_by("currency", "sold_on")  # one order of row locks for every refresh
     )
+    for row in rows:
+        row["sold_on"] = date.fromordinal(row["sold_on"])
+    return rows
 
 
 def _recompute(affiliate_id: int, days) -> None:
@@ -117,13 +130,7 @@ def _recompute(affiliate_id: int, days) -> None:
 
 def store(affiliate_id: int, sums: list[dict]) -> None:
     """Write ``day_sums`` into the days' rows, each only over a sum taken earlier."""
-    EarningsDay.objects.bulk_create(
-        [
-            EarningsDay(affiliate_id=affiliate_id, currency=row["currency"], day=row["sold_on"])
-            for row in sums
-        ],
-        ignore_conflicts=True,
-    )
+    _create_missing_days(affiliate_id, {(row["sold_on"], row["currency"]) for row in sums})
     for row in sums:
         figures = dict(row)
         EarningsDay.objects.filter(
@@ -136,6 +143,26 @@ def store(affiliate_id: int, sums: list[dict]) -> None:
             paid_cents=figures.pop("in_payouts_net_cents"),
             **figures,
         )
+
+
+def _create_missing_days(affiliate_id: int, keys: set[tuple[date, str]]) -> None:
+    """Insert the (day, currency) rows that do not exist yet, with stamp 0. Each insert is
+    guarded by the unique (affiliate, day, currency) constraint: a concurrent refresh that
+    inserted it first wins, and ours is a no-op (every backend; no bulk ``ignore_conflicts``,
+    which MongoDB's backend lacks)."""
+    if not keys:
+        return
+    existing = set(
+        EarningsDay.objects.filter(
+            affiliate_id=affiliate_id, day__in={day for day, _ in keys}
+        ).values_list("day", "currency")
+    )
+    for day, currency in sorted(keys - existing):
+        try:
+            with atomic():
+                EarningsDay.objects.create(affiliate_id=affiliate_id, currency=currency, day=day)
+        except IntegrityError:
+            pass  # another refresh created it
 
 
 def _clear(stale: list[tuple[int, int, datetime]]) -> None:

@@ -15,6 +15,7 @@ negative and the next payout is reduced by it.
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
@@ -37,6 +38,24 @@ def new_referral_code() -> str:
 
 def default_rate_percent() -> int:
     return settings.AFFILIATE_DEFAULT_RATE_PERCENT
+
+
+def _refuse(errors: dict[str, str]) -> None:
+    """The rules the CHECK constraints state, enforced on every save and every backend (MongoDB
+    does not enforce CHECK constraints): a ``ValidationError`` per field, before any write.
+    Services' conditional UPDATEs keep the same rules by construction."""
+    if errors:
+        raise ValidationError(errors)
+
+
+def _rate_errors(rate_percent) -> dict[str, str]:
+    if rate_percent is None or not 0 <= rate_percent <= 100:
+        return {"rate_percent": "The commission rate must be 0–100%."}
+    return {}
+
+
+def _currency_errors(currency) -> dict[str, str]:
+    return {} if currency in CURRENCIES else {"currency": f"Unknown currency {currency!r}."}
 
 
 class PayoutMethod(models.TextChoices):
@@ -94,6 +113,10 @@ class Affiliate(models.Model):
     def __str__(self) -> str:
         return f"{self.user.email} ({self.referral_code})"
 
+    def save(self, *args, **kwargs) -> None:
+        self.check_rules()
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         super().clean()
         details = clean_payout_details(
@@ -106,6 +129,23 @@ class Affiliate(models.Model):
         )
         for field, value in details.items():
             setattr(self, field, value)
+
+    def check_rules(self) -> None:
+        """The ``affiliate_*`` CHECK constraints, on every backend."""
+        errors = _rate_errors(self.rate_percent)
+        if self.status not in self.Status.values:
+            errors["status"] = f"Unknown status {self.status!r}."
+        present = (
+            self.paypal_email
+            if self.payout_method == PAYPAL
+            else self.payout_method == BANK
+            and self.bank_account_holder
+            and self.bank_account
+            and self.bank_name
+        )
+        if not present:
+            errors["payout_method"] = "Payout details are missing for this payout method."
+        _refuse(errors)
 
     @property
     def is_active(self) -> bool:
@@ -193,6 +233,17 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"Payout #{self.sequence}: {self.amount_display}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.check_rules()
+        super().save(*args, **kwargs)
+
+    def check_rules(self) -> None:
+        """The ``payout_*`` CHECK constraints, on every backend."""
+        errors = _currency_errors(self.currency)
+        if self.amount_cents is None or self.amount_cents <= 0:
+            errors["amount_cents"] = "A payout's amount must be positive."
+        _refuse(errors)
 
     @property
     def amount_display(self) -> str:
@@ -298,6 +349,23 @@ class Commission(models.Model):
 
     def __str__(self) -> str:
         return f"Commission on sale {self.sale_id}: {self.net_display}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.check_rules()
+        super().save(*args, **kwargs)
+
+    def check_rules(self) -> None:
+        """The ``commission_*`` CHECK constraints, on every backend."""
+        errors = {**_rate_errors(self.rate_percent), **_currency_errors(self.currency)}
+        if self.reversed_cents > self.amount_cents:
+            errors["reversed_cents"] = "More reversed than the commission's amount."
+        if self.paid_cents > self.amount_cents:
+            errors["paid_cents"] = "More paid than the commission's amount."
+        if self.status not in self.Status.values:
+            errors["status"] = f"Unknown status {self.status!r}."
+        elif self.status == self.Status.PAID and self.payout_id is None:
+            errors["payout"] = "A paid commission belongs to a payout."
+        _refuse(errors)
 
     @property
     def net_cents(self) -> int:

@@ -323,6 +323,24 @@ def approve_matured_commissions(*, now: datetime | None = None) -> int:
 class _PayoutAbandoned(Exception):
     """Rolls back a payout whose claimed amount turned out below the minimum."""
 
+    def __init__(self, payout_id) -> None:
+        super().__init__(payout_id)
+        self.payout_id = payout_id
+
+
+def _undo_abandoned_payout(payout_id) -> int:
+    """Where the block ran without a transaction (a standalone MongoDB server) the abandoned
+    payout and its claims were written: hand the commissions back (approved, no payout) and
+    delete the payout. After a rollback (SQL, a replica set) there is nothing left to undo."""
+    handed_back = Commission.objects.filter(
+        payout_id=payout_id, status=Commission.Status.PAID
+    ).update(payout=None, status=Commission.Status.APPROVED, paid_cents=0, **_FIGURES_CHANGED)
+    if not Commission.objects.filter(payout_id=payout_id).exists():
+        Payout.objects.filter(pk=payout_id).delete()
+    if handed_back:
+        logger.warning("event=payout.undone payout_id=%s commissions=%s", payout_id, handed_back)
+    return handed_back
+
 
 def create_payout(
     *, affiliate_id: int, currency: str, method: str, reference: str, created_by
@@ -359,7 +377,9 @@ def create_payout(
                 created_by=created_by,
                 minimum=minimum,
             )
-        except _PayoutAbandoned:
+        except _PayoutAbandoned as abandoned:
+            if _undo_abandoned_payout(abandoned.payout_id):
+                _figures_changed(affiliate_id)
             return None
         except IntegrityError:
             # Another payout for this affiliate took the same sequence number first: start
@@ -405,11 +425,11 @@ def _claim_into_payout(
             **_FIGURES_CHANGED,
         )
         if not claimed:
-            raise _PayoutAbandoned
+            raise _PayoutAbandoned(payout.pk)
         claimed_cents = payout.commissions.aggregate(total=Sum("paid_cents"))["total"]
         amount_cents = claimed_cents + _carried_cents(payout)
         if amount_cents < minimum:
-            raise _PayoutAbandoned
+            raise _PayoutAbandoned(payout.pk)
         Payout.objects.filter(pk=payout.pk).update(
             amount_cents=amount_cents, commissions_claimed=claimed
         )
@@ -430,15 +450,18 @@ def _claim_into_payout(
 def _carried_cents(payout: Payout) -> int:
     """What earlier payouts left over: Σ net of the commissions they hold − Σ their amounts.
 
-    Negative when commissions were refunded after being paid. Every earlier payout is committed
-    by now (this payout's sequence insert waited for any other in flight), so nothing is missed.
+    Negative when commissions were refunded after being paid. Earlier means a lower sequence:
+    a later payout in flight (provisional amount, perhaps abandoned) never counts. On SQL every
+    earlier payout is committed by now (this payout's sequence insert waited for any other in
+    flight), so nothing is missed.
     """
-    earlier_commissions = Commission.objects.filter(
-        affiliate_id=payout.affiliate_id, currency=payout.currency, payout__isnull=False
-    ).exclude(payout=payout)
     earlier_payouts = Payout.objects.filter(
-        affiliate_id=payout.affiliate_id, currency=payout.currency
-    ).exclude(pk=payout.pk)
+        affiliate_id=payout.affiliate_id, currency=payout.currency, sequence__lt=payout.sequence
+    )
+    earlier_ids = list(earlier_payouts.values_list("pk", flat=True))
+    if not earlier_ids:
+        return 0
+    earlier_commissions = Commission.objects.filter(payout_id__in=earlier_ids)
     net = earlier_commissions.aggregate(
         total=Coalesce(Sum(F("amount_cents") - F("reversed_cents")), 0)
     )["total"]

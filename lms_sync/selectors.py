@@ -29,19 +29,32 @@ def jobs() -> QuerySet[LmsSyncJob]:
     return LmsSyncJob.objects.all()
 
 
-def claimable(*, now: datetime, waiting_config: bool = True) -> Q:
+def claimable(*, now: datetime, waiting_config: bool = True, alone: bool = True) -> Q:
     """Jobs a worker may take at ``now``: due ones, and ones whose worker's lease ran out.
 
     A due job waits while any job of the same enrollment is under a live lease (refunded while
-    its enrol call was running), so one enrollment never has two calls in flight.
+    its enrol call was running), so one enrollment never has two calls in flight. ``alone``
+    adds that condition (a subquery) for reads; the claim itself checks it after taking the
+    lease (``sibling_holds_lease``), since an UPDATE with a subquery is SQL-only.
     """
     lease_free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     statuses = [Status.PENDING, *([Status.WAITING_CONFIG] if waiting_config else [])]
     due = Q(status__in=statuses, next_attempt_at__lte=now)
+    if not alone:
+        return lease_free & (due | Q(status=Status.IN_PROGRESS))
     sibling_leased = LmsSyncJob.objects.filter(
         enrollment_id=OuterRef("enrollment_id"), lease_until__gte=now
     ).exclude(pk=OuterRef("pk"))
     return lease_free & ~Exists(sibling_leased) & (due | Q(status=Status.IN_PROGRESS))
+
+
+def sibling_holds_lease(*, job_id, enrollment_id, now: datetime) -> bool:
+    """Another job of the enrollment is under a live lease at ``now``."""
+    return (
+        LmsSyncJob.objects.filter(enrollment_id=enrollment_id, lease_until__gte=now)
+        .exclude(pk=job_id)
+        .exists()
+    )
 
 
 def due_job_ids(*, now: datetime, limit: int, waiting_config: bool) -> list[int]:
@@ -150,6 +163,7 @@ def progress_batch(*, limit: int) -> list[LmsSyncJob]:
         .select_related("enrollment__course")
         .only(
             "enrollment__email",
+            "enrollment__status",
             "progress",
             "progress_at",
             "enrollment__course__frappe_course",

@@ -201,21 +201,18 @@ def cancel_for_erased_account(*, user_id: int, email: str) -> int:
     Returns how many jobs were cancelled."""
     now = timezone.now()
     mine = Enrollment.objects.filter(Q(email=email) | Q(user_id=user_id))
+    # The ids first: an UPDATE filtered through the enrollment (a join) is SQL-only.
+    mine_ids = list(mine.values_list("pk", flat=True))
     cancelled = LmsSyncJob.objects.filter(
-        enrollment__in=mine,
+        enrollment_id__in=mine_ids,
         action=Action.ENROL,
         status__in=[Status.PENDING, Status.WAITING_CONFIG, Status.FAILED],
     ).update(status=Status.CANCELLED, next_attempt_at=None, updated_at=now)
     without_job = mine.filter(status=Enrollment.Status.PAID).exclude(
         Exists(LmsSyncJob.objects.filter(enrollment_id=OuterRef("pk"), action=Action.ENROL))
     )
-    LmsSyncJob.objects.bulk_create(
-        [
-            LmsSyncJob(enrollment_id=pk, action=Action.ENROL, status=Status.CANCELLED)
-            for pk in without_job.values_list("pk", flat=True)
-        ],
-        ignore_conflicts=True,
-    )
+    for enrollment_id in without_job.values_list("pk", flat=True):
+        _insert_once(enrollment_id=enrollment_id, action=Action.ENROL, status=Status.CANCELLED)
     return cancelled
 
 
@@ -223,17 +220,39 @@ def cancel_for_erased_account(*, user_id: int, email: str) -> int:
 
 
 def claim_job(*, job_id: int, now: datetime | None = None) -> str | None:
-    """Take the job if it is due or its lease expired; return the lease token, or None."""
+    """Take the job if it is due or its lease expired; return the lease token, or None.
+
+    One call per enrollment at a time, on every backend without a lock: the lease is written
+    first (one conditional UPDATE), then the enrollment's other jobs are read; if one of them
+    holds a live lease, ours is handed back. Of two jobs claimed at the same moment, each
+    writes before it reads, so at least one sees the other and steps back: never both call
+    Frappe (both may step back; the next run claims again)."""
     now = now or timezone.now()
+    before = LmsSyncJob.objects.filter(pk=job_id).values_list("status", "enrollment_id").first()
+    if before is None:
+        return None
+    status_before, enrollment_id = before
     token = secrets.token_hex(16)
-    claimed = LmsSyncJob.objects.filter(selectors.claimable(now=now), pk=job_id).update(
+    claimed = LmsSyncJob.objects.filter(
+        selectors.claimable(now=now, alone=False), pk=job_id
+    ).update(
         status=Status.IN_PROGRESS,
         lease_token=token,
         lease_until=now + timedelta(seconds=settings.LMS_SYNC_LEASE_SECONDS),
         attempts=F("attempts") + 1,
         updated_at=timezone.now(),
     )
-    return token if claimed else None
+    if not claimed:
+        return None
+    if selectors.sibling_holds_lease(job_id=job_id, enrollment_id=enrollment_id, now=now):
+        LmsSyncJob.objects.filter(pk=job_id, lease_token=token, status=Status.IN_PROGRESS).update(
+            status=status_before,
+            lease_token="",
+            lease_until=None,
+            attempts=F("attempts") - 1,
+        )
+        return None
+    return token
 
 
 def run_job(*, job_id: int, now: datetime | None = None) -> str:
@@ -345,19 +364,26 @@ def _keep_state(job: LmsSyncJob, token: str, state: EnrolmentState | None) -> No
         # e.g. the dispute closed meanwhile: its enrol job must not find the enrolment deleted
         raise _LeaseLost
     if not kept:  # no enrol job (created before this table): keep it on a superseded one
-        LmsSyncJob.objects.bulk_create(
-            [
-                LmsSyncJob(
-                    enrollment_id=job.enrollment_id,
-                    action=Action.ENROL,
-                    status=Status.SUPERSEDED,
-                    progress=state.progress,
-                    progress_at=timezone.now(),
-                    current_lesson=state.current_lesson,
-                )
-            ],
-            ignore_conflicts=True,
+        _insert_once(
+            enrollment_id=job.enrollment_id,
+            action=Action.ENROL,
+            status=Status.SUPERSEDED,
+            progress=state.progress,
+            progress_at=timezone.now(),
+            current_lesson=state.current_lesson,
         )
+
+
+def _insert_once(**fields) -> bool:
+    """Insert a job unless its (enrollment, action) exists: the unique constraint decides, and
+    a concurrent insert's row stands (no bulk ``ignore_conflicts``, which MongoDB's backend
+    lacks). True if this call inserted it."""
+    try:
+        with atomic():
+            LmsSyncJob.objects.create(**fields)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _record(job: LmsSyncJob, token: str, **fields) -> bool:
@@ -680,12 +706,14 @@ def _store_progress(read: list[LmsSyncJob], now: datetime) -> None:
     """One conditional UPDATE: only enrol jobs still synced, of enrollments still paid, take
     what was read. A job a dispute superseded meanwhile keeps the progress its suspend job
     saved (the restore uses it), never the older value this pull read before the enrolment was
-    removed."""
+    removed. (Paid as the batch read the enrollments: an UPDATE filtered through the
+    enrollment, a join, is SQL-only. One that stopped being paid since has its enrol job
+    superseded, which the ``status=synced`` condition still sees.)"""
+    read = [job for job in read if job.enrollment.status == Enrollment.Status.PAID]
     if not read:
         return
     LmsSyncJob.objects.filter(
         pk__in=[job.pk for job in read],
-        enrollment__status=Enrollment.Status.PAID,
         action=Action.ENROL,
         status=Status.SYNCED,
     ).update(

@@ -180,7 +180,7 @@ def open_incident(*, kind: str, detail: str, now: datetime, key: str = "") -> st
             )
             _queue_email(incident, OPENED_EMAIL)
     except IntegrityError:
-        Incident.objects.filter(kind=kind, key=key, resolved_at__isnull=True).exclude(
+        Incident.objects.filter(kind=kind, key=key, is_open=True).exclude(
             last_detail=detail
         ).update(last_detail=detail)
         return STILL_OPEN
@@ -190,14 +190,14 @@ def open_incident(*, kind: str, detail: str, now: datetime, key: str = "") -> st
 
 def resolve_incident(*, kind: str, now: datetime, key: str = "") -> str:
     incident_id = (
-        Incident.objects.filter(kind=kind, key=key, resolved_at__isnull=True)
+        Incident.objects.filter(kind=kind, key=key, is_open=True)
         .values_list("pk", flat=True)
         .first()
     )
     if incident_id is None:
         return QUIET
     with atomic():
-        resolved = Incident.objects.filter(pk=incident_id, resolved_at__isnull=True).update(
+        resolved = Incident.objects.filter(pk=incident_id, is_open=True).update(
             resolved_at=now, is_open=False
         )
         if not resolved:

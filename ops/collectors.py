@@ -187,9 +187,7 @@ def _incident_metrics() -> list[Metric]:
     incidents = GaugeMetricFamily(
         "maaledu_incidents_open", "Open ops incidents (1 = alerting), by kind.", labels=["kind"]
     )
-    open_kinds = set(
-        Incident.objects.filter(resolved_at__isnull=True).values_list("kind", flat=True)
-    )
+    open_kinds = set(Incident.objects.filter(is_open=True).values_list("kind", flat=True))
     for kind in Incident.Kind.values:
         incidents.add_metric([kind], 1 if kind in open_kinds else 0)
     return [incidents]

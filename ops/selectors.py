@@ -161,14 +161,12 @@ def last_day(*, now: datetime) -> LastDay:
 
 
 def open_incidents() -> list[Incident]:
-    return list(Incident.objects.filter(resolved_at__isnull=True).order_by("opened_at"))
+    return list(Incident.objects.filter(is_open=True).order_by("opened_at"))
 
 
 def open_incident_keys(*, kinds: list[str]) -> list[tuple[str, str]]:
     """(kind, key) of the open incidents of these kinds."""
-    return list(
-        Incident.objects.filter(kind__in=kinds, resolved_at__isnull=True).values_list("kind", "key")
-    )
+    return list(Incident.objects.filter(kind__in=kinds, is_open=True).values_list("kind", "key"))
 
 
 def latest_reconciliation() -> ReconciliationRun | None:

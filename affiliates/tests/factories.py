@@ -1,4 +1,6 @@
 import factory
+from bson import ObjectId
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
@@ -6,6 +8,15 @@ from affiliates.models import Affiliate, Commission, PayoutMethod
 from common.logging import mask_email
 from common.money import percent_of
 from courses.tests.factories import CourseFactory
+
+
+def sale_key(n):
+    """The ``n``-th made-up sale id of a test, of the type ``Commission.sale_id`` holds (an
+    enrollment pk): ``n`` on SQL databases, an ObjectId spelling ``n`` on MongoDB. A key
+    already made is returned as it is."""
+    if isinstance(n, ObjectId) or not settings.ON_MONGODB:
+        return n
+    return ObjectId(f"{n:024x}")
 
 
 class AffiliateFactory(factory.django.DjangoModelFactory):
@@ -29,7 +40,7 @@ class CommissionFactory(factory.django.DjangoModelFactory):
         model = Commission
 
     affiliate = factory.SubFactory(AffiliateFactory)
-    sale_id = factory.Sequence(lambda n: 1_000_000 + n)
+    sale_id = factory.Sequence(lambda n: sale_key(1_000_000 + n))
     course = factory.SubFactory(CourseFactory)
     buyer_email_masked = factory.Sequence(lambda n: mask_email(f"buyer{n}@example.com"))
     sold_at = factory.LazyFunction(timezone.now)

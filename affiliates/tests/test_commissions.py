@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from affiliates import services, tasks
 from affiliates.models import Affiliate, Commission
-from affiliates.tests.factories import AffiliateFactory, CommissionFactory
+from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
 from courses.tests.factories import CourseFactory
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def _record(affiliate, *, sale_id=1, amount_paid_cents=24950, buyer_email="john@example.com"):
     return services.record_commission(
         affiliate_id=affiliate.pk,
-        sale_id=sale_id,
+        sale_id=sale_key(sale_id),
         course=CourseFactory(),
         buyer_email=buyer_email,
         amount_paid_cents=amount_paid_cents,
@@ -49,10 +49,10 @@ def test_commission_is_the_rate_of_the_amount_paid_rounded_half_up(rate, paid, e
 
 def test_commission_keeps_the_rate_it_was_earned_at():
     affiliate = AffiliateFactory(rate_percent=10)
-    before = _record(affiliate, sale_id=1)
+    before = _record(affiliate, sale_id=sale_key(1))
     Affiliate.objects.filter(pk=affiliate.pk).update(rate_percent=20)
 
-    after = _record(affiliate, sale_id=2)
+    after = _record(affiliate, sale_id=sale_key(2))
 
     before.refresh_from_db()
     assert (before.rate_percent, before.amount_cents) == (10, 2495)
@@ -69,8 +69,8 @@ def test_free_enrollment_from_a_full_grant_earns_nothing():
 def test_recording_the_same_sale_twice_keeps_one_commission():
     affiliate = AffiliateFactory()
 
-    first = _record(affiliate, sale_id=42, amount_paid_cents=24950)
-    replay = _record(affiliate, sale_id=42, amount_paid_cents=99900)
+    first = _record(affiliate, sale_id=sale_key(42), amount_paid_cents=24950)
+    replay = _record(affiliate, sale_id=sale_key(42), amount_paid_cents=99900)
 
     assert replay.pk == first.pk
     assert replay.amount_cents == 2495
@@ -96,7 +96,7 @@ def test_unknown_currency_is_refused():
     with pytest.raises(ValueError, match="currency"):
         services.record_commission(
             affiliate_id=AffiliateFactory().pk,
-            sale_id=1,
+            sale_id=sale_key(1),
             course=CourseFactory(),
             buyer_email="a@b.com",
             amount_paid_cents=100,
@@ -110,13 +110,13 @@ def test_unknown_currency_is_refused():
 
 def _reverse(sale_id, refunded, sale_amount=24950):
     services.reverse_commission(
-        sale_id=sale_id, refunded_cents_total=refunded, charged_cents=sale_amount
+        sale_id=sale_key(sale_id), refunded_cents_total=refunded, charged_cents=sale_amount
     )
-    return Commission.objects.get(sale_id=sale_id)
+    return Commission.objects.get(sale_id=sale_key(sale_id))
 
 
 def test_full_refund_reverses_the_whole_commission():
-    CommissionFactory(sale_id=7, amount_cents=2495)
+    CommissionFactory(sale_id=sale_key(7), amount_cents=2495)
 
     commission = _reverse(7, 24950)
 
@@ -126,7 +126,7 @@ def test_full_refund_reverses_the_whole_commission():
 
 
 def test_partial_refund_reverses_proportionally_rounded_half_up():
-    CommissionFactory(sale_id=7, amount_cents=2495)
+    CommissionFactory(sale_id=sale_key(7), amount_cents=2495)
 
     half = _reverse(7, 12475)
     assert (half.reversed_cents, half.status) == (1248, Commission.Status.PENDING)  # 1247.5 → 1248
@@ -137,7 +137,7 @@ def test_partial_refund_reverses_proportionally_rounded_half_up():
 
 
 def test_replayed_refunds_change_nothing():
-    CommissionFactory(sale_id=7, amount_cents=2495)
+    CommissionFactory(sale_id=sale_key(7), amount_cents=2495)
 
     for _ in range(3):
         commission = _reverse(7, 10000)
@@ -146,7 +146,7 @@ def test_replayed_refunds_change_nothing():
 
 
 def test_out_of_order_refunds_keep_the_largest_cumulative_share():
-    CommissionFactory(sale_id=7, amount_cents=2495)
+    CommissionFactory(sale_id=sale_key(7), amount_cents=2495)
 
     later = _reverse(7, 20000)
     earlier_arriving_late = _reverse(7, 10000)
@@ -159,7 +159,7 @@ def test_out_of_order_refunds_keep_the_largest_cumulative_share():
 
 
 def test_refund_above_the_sale_amount_reverses_no_more_than_the_commission():
-    CommissionFactory(sale_id=7, amount_cents=2495)
+    CommissionFactory(sale_id=sale_key(7), amount_cents=2495)
 
     commission = _reverse(7, 99999)
 
@@ -167,13 +167,13 @@ def test_refund_above_the_sale_amount_reverses_no_more_than_the_commission():
 
 
 def test_refund_of_an_unattributed_sale_is_a_no_op():
-    services.reverse_commission(sale_id=404, refunded_cents_total=100, charged_cents=100)
+    services.reverse_commission(sale_id=sale_key(404), refunded_cents_total=100, charged_cents=100)
 
     assert not Commission.objects.exists()
 
 
 def test_full_refund_of_a_zero_commission_marks_it_reversed():
-    CommissionFactory(sale_id=7, sale_amount_cents=1, rate_percent=25, amount_cents=0)
+    CommissionFactory(sale_id=sale_key(7), sale_amount_cents=1, rate_percent=25, amount_cents=0)
 
     commission = _reverse(7, 1, sale_amount=1)
 
@@ -185,7 +185,7 @@ def test_full_refund_of_a_zero_commission_marks_it_reversed():
 
 def test_commissions_are_approved_once_the_refund_window_has_passed(settings):
     settings.COMMISSION_REFUND_WINDOW_DAYS = 14
-    now = timezone.now()
+    now = timezone.now().replace(microsecond=0)  # stored alike with milliseconds (MongoDB)
     matured = CommissionFactory(sold_at=now - timedelta(days=14, seconds=1))
     fresh = CommissionFactory(sold_at=now - timedelta(days=13))
     refunded = CommissionFactory(
@@ -205,7 +205,7 @@ def test_commissions_are_approved_once_the_refund_window_has_passed(settings):
 
 def test_partly_refunded_commission_is_approved_for_what_is_left():
     commission = CommissionFactory(
-        sale_id=7, amount_cents=2495, sold_at=timezone.now() - timedelta(days=20)
+        sale_id=sale_key(7), amount_cents=2495, sold_at=timezone.now() - timedelta(days=20)
     )
     _reverse(7, 12475)
 

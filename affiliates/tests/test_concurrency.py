@@ -1,16 +1,18 @@
 """Real threads against PostgreSQL: the database guards hold when calls truly overlap."""
 
 import threading
+from unittest import mock
 
 import pytest
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.tests.factories import StaffFactory, UserFactory
 from affiliates import selectors, services
-from affiliates.models import Affiliate, Commission, Payout
+from affiliates.models import Affiliate, Commission, EarningsDay, Payout
 from affiliates.selectors import earnings_by_affiliate, earnings_of
-from affiliates.tests.factories import AffiliateFactory, CommissionFactory
+from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
 from common.testing.concurrency import postgresql_only, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
 
@@ -27,7 +29,7 @@ def test_duplicate_fulfilment_records_one_commission():
         lambda: (
             services.record_commission(
                 affiliate_id=affiliate.pk,
-                sale_id=99,
+                sale_id=sale_key(99),
                 course=course,
                 buyer_email="buyer@example.com",
                 amount_paid_cents=24950,
@@ -77,14 +79,18 @@ def test_overlapping_payouts_deduct_a_carried_negative_balance_once(settings, mo
     approval sweep runs) must not both deduct the same carried debt."""
     settings.PAYOUT_MINIMUM_CENTS = 100
     affiliate = AffiliateFactory()
-    CommissionFactory(affiliate=affiliate, sale_id=1, amount_cents=1000, status="approved")
+    CommissionFactory(
+        affiliate=affiliate, sale_id=sale_key(1), amount_cents=1000, status="approved"
+    )
     services.create_payout(
         affiliate_id=affiliate.pk, currency="usd", method="paypal", reference="1", created_by=None
     )
-    services.reverse_commission(sale_id=1, refunded_cents_total=24950, charged_cents=24950)
+    services.reverse_commission(
+        sale_id=sale_key(1), refunded_cents_total=24950, charged_cents=24950
+    )
     for n in range(2):
         CommissionFactory(
-            affiliate=affiliate, sale_id=100 + n, amount_cents=3000, status="approved"
+            affiliate=affiliate, sale_id=sale_key(100 + n), amount_cents=3000, status="approved"
         )
     # Each racer sees one of the two new commissions, and neither claims before both have read.
     original = selectors.payable_commission_ids
@@ -151,7 +157,7 @@ def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
     def sale(sale_id):
         services.record_commission(
             affiliate_id=affiliate.pk,
-            sale_id=sale_id,
+            sale_id=sale_key(sale_id),
             course=course,
             buyer_email="buyer@example.com",
             amount_paid_cents=10000,
@@ -169,7 +175,7 @@ def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
             n = next(counter)
         sale(n)
         services.reverse_commission(
-            sale_id=100 + n, refunded_cents_total=2500 * (1 + n % 4), charged_cents=10000
+            sale_id=sale_key(100 + n), refunded_cents_total=2500 * (1 + n % 4), charged_cents=10000
         )
 
     race(sell_and_refund, THREADS)
@@ -186,30 +192,39 @@ def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
     assert day.sales == 2 * THREADS and earnings.refresh(affiliate.pk) == 0
 
 
-def _paused_refresh(affiliate_id: int, *, before: str):
-    """Start ``earnings.refresh`` in a thread that stops just before its first statement
-    starting with ``before``; returns (paused event, release event, thread)."""
+def _paused_refresh(affiliate_id: int, *, before):
+    """Start ``earnings.refresh`` in a thread that stops just before its first UPDATE of the
+    model ``before``; returns (release event, thread, patch to stop once it ended). Patched at
+    the ORM, not the SQL, so the same pause exists on every backend."""
     from affiliates import earnings
 
     paused, release = threading.Event(), threading.Event()
+    update = QuerySet.update
+    slow: dict[str, int] = {}
 
-    def hold(execute, sql, params, many, context):
-        if sql.startswith(before) and not paused.is_set():
+    def hold(queryset, *args, **kwargs):
+        if (
+            threading.get_ident() == slow.get("thread")
+            and queryset.model is before
+            and not paused.is_set()
+        ):
             paused.set()
             assert release.wait(60), "never released"
-        return execute(sql, params, many, context)
+        return update(queryset, *args, **kwargs)
 
     def run():
+        slow["thread"] = threading.get_ident()
         try:
-            with connection.execute_wrapper(hold):
-                earnings.refresh(affiliate_id)
+            earnings.refresh(affiliate_id)
         finally:
             connection.close()
 
+    patch = mock.patch.object(QuerySet, "update", hold)
+    patch.start()
     thread = threading.Thread(target=run)
     thread.start()
     assert paused.wait(60), "the refresh never reached the statement"
-    return release, thread
+    return release, thread, patch
 
 
 def _assert_day_equals_rows(affiliate):
@@ -225,21 +240,19 @@ def _assert_day_equals_rows(affiliate):
     )
 
 
-def _crash_refreshes(execute, sql, params, many, context):
+def _crash_refreshes():
     """As if the process died right after the write's commit: its after-commit refresh fails
-    at its first statement (the write stands; the rows stay stale)."""
-    if sql.startswith("SELECT") and '"affiliates_commission"."totals_stale")' in sql:
-        raise RuntimeError("the process died")
-    return execute(sql, params, many, context)
+    at its first step (the write stands; the rows stay stale)."""
+    return mock.patch("affiliates.earnings.refresh", side_effect=RuntimeError("the process died"))
 
 
 @pytest.mark.parametrize(
     ("pause_before", "writers_refresh_dies"),
     [
         # Summed before the refund, stored after the refund's own refresh: must not win.
-        ('UPDATE "affiliates_earningsday"', False),
+        (EarningsDay, False),
         # Summed before the refund, clearing flags after it: must not mark the refund counted.
-        ('UPDATE "affiliates_commission"', True),
+        (Commission, True),
     ],
 )
 def test_a_refund_landing_inside_a_slow_refresh_is_neither_lost_nor_left_uncounted(
@@ -253,27 +266,34 @@ def test_a_refund_landing_inside_a_slow_refresh_is_neither_lost_nor_left_uncount
     affiliate = AffiliateFactory()
     services.record_commission(
         affiliate_id=affiliate.pk,
-        sale_id=1,
+        sale_id=sale_key(1),
         course=CourseFactory(),
         buyer_email="buyer@example.com",
         amount_paid_cents=10000,
         currency="usd",
         sold_at=timezone.now(),
     )  # counted by its own refresh (no transaction here: on_commit runs at once)
-    Commission.objects.filter(sale_id=1).update(totals_stale=True)  # the slow one has work
-    release, slow = _paused_refresh(affiliate.pk, before=pause_before)
+    Commission.objects.filter(sale_id=sale_key(1)).update(
+        totals_stale=True
+    )  # the slow one has work
+    release, slow, patch = _paused_refresh(affiliate.pk, before=pause_before)
 
     if writers_refresh_dies:
-        with connection.execute_wrapper(_crash_refreshes):
-            services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
+        with _crash_refreshes():
+            services.reverse_commission(
+                sale_id=sale_key(1), refunded_cents_total=10000, charged_cents=10000
+            )
     else:
-        services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
+        services.reverse_commission(
+            sale_id=sale_key(1), refunded_cents_total=10000, charged_cents=10000
+        )
     release.set()
     slow.join(60)
+    patch.stop()
 
     assert not slow.is_alive()
     if writers_refresh_dies:
-        assert Commission.objects.get(sale_id=1).totals_stale
+        assert Commission.objects.get(sale_id=sale_key(1)).totals_stale
         earnings.refresh(affiliate.pk)  # what the next dashboard view does
     assert not Commission.objects.filter(totals_stale=True).exists()
     _assert_day_equals_rows(affiliate)

@@ -12,7 +12,7 @@ from affiliates import dashboard as cached_dashboard
 from affiliates import earnings, services
 from affiliates.models import Commission, Payout, ReferralClick
 from affiliates.selectors import SALES_PAGE_SIZE
-from affiliates.tests.factories import AffiliateFactory, CommissionFactory
+from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
 from common.money import format_money
 from courses.tests.factories import CourseFactory
 
@@ -63,7 +63,7 @@ def _history(affiliate, size=HISTORY, first_sale_id=10_000_000):
         rows.append(
             Commission(
                 affiliate=affiliate,
-                sale_id=first_sale_id + n,
+                sale_id=sale_key(first_sale_id + n),
                 course=courses[n % 3],
                 buyer_email_masked=f"b***@example{n % 10}.com",
                 sold_at=now - timedelta(minutes=n),
@@ -155,7 +155,7 @@ def test_figures_follow_the_ledger_through_payout_and_refund(client, settings):
     for sale_id in (1, 2):
         services.record_commission(
             affiliate_id=affiliate.pk,
-            sale_id=sale_id,
+            sale_id=sale_key(sale_id),
             course=CourseFactory(),
             buyer_email="jane@example.com",
             amount_paid_cents=24950,
@@ -170,7 +170,9 @@ def test_figures_follow_the_ledger_through_payout_and_refund(client, settings):
         reference="PP-1",
         created_by=None,
     )
-    services.reverse_commission(sale_id=2, refunded_cents_total=24950, charged_cents=24950)
+    services.reverse_commission(
+        sale_id=sale_key(2), refunded_cents_total=24950, charged_cents=24950
+    )
 
     response = client.get(DASHBOARD)
 
@@ -294,7 +296,7 @@ def test_cached_figures_follow_every_change_that_touches_them(client, settings):
     assert figures() == (1, 0, 0, None)
     services.record_commission(
         affiliate_id=affiliate.pk,
-        sale_id=7,
+        sale_id=sale_key(7),
         course=CourseFactory(),
         buyer_email="a@b.com",
         amount_paid_cents=24950,
@@ -312,7 +314,9 @@ def test_cached_figures_follow_every_change_that_touches_them(client, settings):
         created_by=None,
     )
     assert figures() == (1, 1, 1, ("$0.00", "$0.00", "$24.95", "$0.00"))
-    services.reverse_commission(sale_id=7, refunded_cents_total=24950, charged_cents=24950)
+    services.reverse_commission(
+        sale_id=sale_key(7), refunded_cents_total=24950, charged_cents=24950
+    )
     # Refunded in full: still listed, no longer a paid referral.
     assert figures() == (1, 0, 1, ("$0.00", "$0.00", "$24.95", "$24.95"))
 
@@ -398,7 +402,7 @@ def test_a_renamed_course_shows_its_new_title_in_the_sales_table(client):
 def _referred_sale(affiliate, sale_id: int) -> None:
     services.record_commission(
         affiliate_id=affiliate.pk,
-        sale_id=sale_id,
+        sale_id=sale_key(sale_id),
         course=CourseFactory(),
         buyer_email=f"buyer{sale_id}@example.com",
         amount_paid_cents=10000,
@@ -411,8 +415,10 @@ def test_a_fully_refunded_sale_is_listed_but_not_counted_as_a_paid_referral(clie
     affiliate = AffiliateFactory()
     for sale_id in (1, 2, 3):
         _referred_sale(affiliate, sale_id)
-    services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
-    services.reverse_commission(sale_id=2, refunded_cents_total=5000, charged_cents=10000)
+    services.reverse_commission(
+        sale_id=sale_key(1), refunded_cents_total=10000, charged_cents=10000
+    )
+    services.reverse_commission(sale_id=sale_key(2), refunded_cents_total=5000, charged_cents=10000)
     for visitor in ("a", "b", "c", "d"):
         services.record_referral_click(affiliate=affiliate, visitor_key=visitor, day=date.today())
     client.force_login(affiliate.user)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from affiliates import services
 from affiliates.models import ReferralClick
 from affiliates.selectors import chart_months, chart_weeks
-from affiliates.tests.factories import AffiliateFactory
+from affiliates.tests.factories import AffiliateFactory, sale_key
 from affiliates.tests.test_dashboard import _history
 from affiliates.tests.test_earnings import _sale
 from common.testing.chart_reading import drawn, figure, tabled
@@ -32,10 +32,12 @@ def test_the_earnings_chart_draws_each_months_commissions_by_status(client, sett
         affiliate_id=affiliate.pk, currency="usd", method="paypal", reference="PP-1",
         created_by=None,
     )  # fmt: skip
-    services.reverse_commission(sale_id=1, refunded_cents_total=5000, charged_cents=10000)
+    services.reverse_commission(sale_id=sale_key(1), refunded_cents_total=5000, charged_cents=10000)
     _sale(affiliate, 3, sold_at=now, cents=30000)  # 30.00 pending
     _sale(affiliate, 4, sold_at=now, cents=40000)  # 40.00, refunded in full
-    services.reverse_commission(sale_id=4, refunded_cents_total=40000, charged_cents=40000)
+    services.reverse_commission(
+        sale_id=sale_key(4), refunded_cents_total=40000, charged_cents=40000
+    )
     _sale(affiliate, 5, sold_at=now, cents=9900, currency="eur")
     client.force_login(affiliate.user)
 
@@ -70,7 +72,9 @@ def test_the_activity_chart_draws_clicks_and_paid_referrals_per_week(client):
     noon = datetime.combine(last_week, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
     _sale(affiliate, 1, sold_at=noon, cents=10000)
     _sale(affiliate, 2, sold_at=noon, cents=10000)
-    services.reverse_commission(sale_id=2, refunded_cents_total=10000, charged_cents=10000)
+    services.reverse_commission(
+        sale_id=sale_key(2), refunded_cents_total=10000, charged_cents=10000
+    )
     client.force_login(affiliate.user)
 
     html = client.get(DASHBOARD).text

@@ -13,7 +13,7 @@ from django.utils import timezone
 from affiliates import earnings, services, tasks
 from affiliates.models import Commission, EarningsDay
 from affiliates.selectors import earnings_by_affiliate
-from affiliates.tests.factories import AffiliateFactory, CommissionFactory
+from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
 from affiliates.tests.test_dashboard import QUERY_BUDGET, _history
 from courses.tests.factories import CourseFactory
 
@@ -47,7 +47,7 @@ def _row_totals(affiliate) -> dict:
 def _sale(affiliate, sale_id, *, days_ago=20, sold_at=None, cents=24950, currency="usd"):
     services.record_commission(
         affiliate_id=affiliate.pk,
-        sale_id=sale_id,
+        sale_id=sale_key(sale_id),
         course=CourseFactory(),
         buyer_email="buyer@example.com",
         amount_paid_cents=cents,
@@ -69,15 +69,15 @@ def test_daily_totals_equal_the_rows_right_after_every_kind_of_write(
         ("someone else's sale", lambda: _sale(other, 4)),
         ("approval", services.approve_matured_commissions),
         ("partial refund", lambda: services.reverse_commission(
-            sale_id=1, refunded_cents_total=10000, charged_cents=24950)),
+            sale_id=sale_key(1), refunded_cents_total=10000, charged_cents=24950)),
         ("payout", lambda: services.create_payout(
             affiliate_id=affiliate.pk, currency="usd", method="paypal", reference="PP-1",
             created_by=None)),
         ("refund after payout", lambda: services.reverse_commission(
-            sale_id=2, refunded_cents_total=24950, charged_cents=24950)),
+            sale_id=sale_key(2), refunded_cents_total=24950, charged_cents=24950)),
         ("late sale", lambda: _sale(affiliate, 5, days_ago=0)),
         ("full refund before approval", lambda: services.reverse_commission(
-            sale_id=5, refunded_cents_total=24950, charged_cents=24950)),
+            sale_id=sale_key(5), refunded_cents_total=24950, charged_cents=24950)),
     ]  # fmt: skip
     for name, write in writes:
         with django_capture_on_commit_callbacks(execute=True):
@@ -95,7 +95,7 @@ def test_refreshing_again_changes_nothing():
     affiliate = AffiliateFactory()
     for sale_id in range(1, 6):
         _sale(affiliate, sale_id, days_ago=sale_id)
-    services.reverse_commission(sale_id=3, refunded_cents_total=5000, charged_cents=24950)
+    services.reverse_commission(sale_id=sale_key(3), refunded_cents_total=5000, charged_cents=24950)
     assert earnings.refresh(affiliate.pk) == 5
     before = list(EarningsDay.objects.filter(affiliate=affiliate).order_by("day").values())
 
@@ -112,10 +112,12 @@ def test_an_older_sum_never_replaces_a_newer_one():
     affiliate = AffiliateFactory()
     _sale(affiliate, 1)
     earnings.refresh(affiliate.pk)
-    day = earnings.day_of(Commission.objects.get(sale_id=1).sold_at)
+    day = earnings.day_of(Commission.objects.get(sale_id=sale_key(1)).sold_at)
     taken_before_the_refund = earnings.day_sums(affiliate.pk, [day])
 
-    services.reverse_commission(sale_id=1, refunded_cents_total=24950, charged_cents=24950)
+    services.reverse_commission(
+        sale_id=sale_key(1), refunded_cents_total=24950, charged_cents=24950
+    )
     earnings.refresh(affiliate.pk)
     # A slow refresh that summed before the refund writes last.
     earnings.store(affiliate.pk, taken_before_the_refund)
@@ -131,7 +133,9 @@ def test_changes_left_uncounted_by_a_crash_are_counted_by_the_next_dashboard_vie
     _sale(affiliate, 1)
     _sale(affiliate, 2, days_ago=3)
     services.approve_matured_commissions()
-    services.reverse_commission(sale_id=2, refunded_cents_total=24950, charged_cents=24950)
+    services.reverse_commission(
+        sale_id=sale_key(2), refunded_cents_total=24950, charged_cents=24950
+    )
     assert Commission.objects.filter(totals_stale=True).count() == 2
     client.force_login(affiliate.user)
 
@@ -179,7 +183,7 @@ def test_a_cold_dashboard_costs_the_same_queries_with_100_or_4000_commissions(
                     assert services.approve_matured_commissions()
                 elif kind == "refund":
                     services.reverse_commission(
-                        sale_id=1 + size, refunded_cents_total=100, charged_cents=24950
+                        sale_id=sale_key(1 + size), refunded_cents_total=100, charged_cents=24950
                     )
                 else:
                     services.approve_matured_commissions()
@@ -237,7 +241,7 @@ def test_commissions_and_payouts_imported_from_the_old_system_are_counted(
     with django_capture_on_commit_callbacks(execute=True):
         for sale_id, reversed_ in ((1, False), (2, False), (3, True)):
             services.import_commission(
-                affiliate_id=affiliate.pk, sale_id=sale_id, course=course,
+                affiliate_id=affiliate.pk, sale_id=sale_key(sale_id), course=course,
                 buyer_email="old@example.com", sale_amount_cents=10000, currency="usd",
                 rate_percent=10, amount_cents=1000, sold_at=long_ago, reversed=reversed_,
             )  # fmt: skip
@@ -272,7 +276,7 @@ def test_a_commission_maturing_while_approval_runs_is_not_approved_uncounted(
 
     def land_a_sale_before_the_update(execute, sql, params, many, context):
         if not landed and sql.startswith('UPDATE "affiliates_commission"'):
-            landed.append(CommissionFactory(affiliate=late, sale_id=2, sold_at=long_ago))
+            landed.append(CommissionFactory(affiliate=late, sale_id=sale_key(2), sold_at=long_ago))
         return execute(sql, params, many, context)
 
     with (
@@ -285,4 +289,4 @@ def test_a_commission_maturing_while_approval_runs_is_not_approved_uncounted(
     assert not Commission.objects.filter(
         status=Commission.Status.APPROVED, totals_stale=True
     ).exists()
-    assert Commission.objects.get(sale_id=1).status == Commission.Status.APPROVED
+    assert Commission.objects.get(sale_id=sale_key(1)).status == Commission.Status.APPROVED

@@ -8,7 +8,8 @@ from accounts.tests.factories import StaffFactory
 from affiliates import services
 from affiliates.models import Commission, Payout
 from affiliates.selectors import earnings_of
-from affiliates.tests.factories import AffiliateFactory, CommissionFactory
+from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
+from common.testing.concurrency import RunBefore
 
 pytestmark = pytest.mark.django_db
 
@@ -81,34 +82,38 @@ def test_a_commission_is_never_paid_twice():
 def test_partly_refunded_commission_is_paid_what_is_left(settings):
     settings.PAYOUT_MINIMUM_CENTS = 100
     affiliate = AffiliateFactory()
-    _approved(affiliate, 2495, sale_id=7, sale_amount_cents=24950)
-    services.reverse_commission(sale_id=7, refunded_cents_total=12475, charged_cents=24950)
+    _approved(affiliate, 2495, sale_id=sale_key(7), sale_amount_cents=24950)
+    services.reverse_commission(
+        sale_id=sale_key(7), refunded_cents_total=12475, charged_cents=24950
+    )
 
     payout = _pay(affiliate)
 
     assert payout.amount_cents == 1247
-    assert Commission.objects.get(sale_id=7).paid_cents == 1247
+    assert Commission.objects.get(sale_id=sale_key(7)).paid_cents == 1247
 
 
 def test_refund_after_payout_is_a_negative_balance_deducted_from_the_next_payout(settings):
     settings.PAYOUT_MINIMUM_CENTS = 1000
     affiliate = AffiliateFactory()
-    _approved(affiliate, 2495, sale_id=1, sale_amount_cents=24950)
+    _approved(affiliate, 2495, sale_id=sale_key(1), sale_amount_cents=24950)
     first = _pay(affiliate)
     assert first.amount_cents == 2495
 
-    services.reverse_commission(sale_id=1, refunded_cents_total=24950, charged_cents=24950)
+    services.reverse_commission(
+        sale_id=sale_key(1), refunded_cents_total=24950, charged_cents=24950
+    )
 
-    refunded = Commission.objects.get(sale_id=1)
+    refunded = Commission.objects.get(sale_id=sale_key(1))
     assert refunded.status == Commission.Status.REVERSED
     assert refunded.payout_id == first.pk and refunded.paid_cents == 2495
     earnings = earnings_of(affiliate.pk, "usd")
     assert (earnings.carried_cents, earnings.balance_cents) == (-2495, -2495)
 
-    _approved(affiliate, 3000, sale_id=2)
+    _approved(affiliate, 3000, sale_id=sale_key(2))
     assert _pay(affiliate) is None  # 3000 - 2495 = 505: below the minimum
 
-    _approved(affiliate, 2000, sale_id=3)
+    _approved(affiliate, 2000, sale_id=sale_key(3))
     second = _pay(affiliate)
     assert (second.amount_cents, second.sequence) == (2505, 2)
     earnings = earnings_of(affiliate.pk, "usd")
@@ -118,12 +123,12 @@ def test_refund_after_payout_is_a_negative_balance_deducted_from_the_next_payout
 def test_partial_refund_after_payout_carries_only_the_refunded_share(settings):
     settings.PAYOUT_MINIMUM_CENTS = 1000
     affiliate = AffiliateFactory()
-    _approved(affiliate, 2495, sale_id=1, sale_amount_cents=24950)
+    _approved(affiliate, 2495, sale_id=sale_key(1), sale_amount_cents=24950)
     _pay(affiliate)
 
-    services.reverse_commission(sale_id=1, refunded_cents_total=4990, charged_cents=24950)
+    services.reverse_commission(sale_id=sale_key(1), refunded_cents_total=4990, charged_cents=24950)
 
-    assert Commission.objects.get(sale_id=1).status == Commission.Status.PAID
+    assert Commission.objects.get(sale_id=sale_key(1)).status == Commission.Status.PAID
     assert earnings_of(affiliate.pk, "usd").balance_cents == -499
 
 
@@ -176,3 +181,25 @@ def test_only_matured_commissions_reach_a_payout(settings):
 
     assert payout.amount_cents == 3000
     assert Commission.objects.filter(status=Commission.Status.PENDING).count() == 1
+
+
+def test_a_payout_that_falls_below_the_minimum_after_its_claim_leaves_nothing_behind(settings):
+    """A refund lands between the balance check and the claim: the claimed amount is below the
+    minimum, so no payout is made, whether a transaction rolled the claim back (SQL) or the
+    claim had been written and is undone (a MongoDB server without transactions)."""
+    settings.PAYOUT_MINIMUM_CENTS = 2000
+    affiliate = AffiliateFactory()
+    _approved(affiliate, 2495, sale_id=sale_key(1), sale_amount_cents=24950)
+
+    def refund_half(**_):
+        services.reverse_commission(
+            sale_id=sale_key(1), refunded_cents_total=12475, charged_cents=24950
+        )
+
+    with RunBefore("affiliates.services._claim_into_payout", refund_half, once=True):
+        assert _pay(affiliate) is None
+
+    assert not Payout.objects.exists()
+    commission = Commission.objects.get()
+    assert (commission.status, commission.payout_id, commission.paid_cents) == (APPROVED, None, 0)
+    assert earnings_of(affiliate.pk, "usd").balance_cents == commission.net_cents < 2000

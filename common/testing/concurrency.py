@@ -1,4 +1,5 @@
-"""Test support for concurrency claims: real threads against PostgreSQL, and interleavings.
+"""Test support for concurrency claims: real threads against PostgreSQL or MongoDB, and
+interleavings.
 
 - ``race``: N threads released at the same instant by a barrier; their results (or exceptions)
   in order. For "twenty simultaneous X end as one X".
@@ -21,9 +22,10 @@ from django.db import connection
 
 @pytest.fixture
 def postgresql_only():
-    """Skip on SQLite, which serialises every writer: threads there prove nothing."""
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL (SQLite serialises every writer)")
+    """Skip on SQLite, which serialises every writer: threads there prove nothing. (The name is
+    historical: the concurrency tests run on PostgreSQL and on MongoDB.)"""
+    if connection.vendor == "sqlite":
+        pytest.skip("real concurrency needs PostgreSQL or MongoDB (SQLite serialises writers)")
 
 
 @pytest.fixture

@@ -440,3 +440,77 @@ def test_the_write_check_sees_the_usual_shapes(tmp_path, source, expected):
     (tmp_path / "ops" / "example.py").write_text(source)
     found = cross_app_writes(root=tmp_path, apps=("ops",))
     assert [(fn, model, method) for _, fn, model, method, _ in found] == expected
+
+
+# The one module allowed to call Django's atomic: it is what the others call instead.
+ATOMIC_WRAPPER = Path("common") / "transactions.py"
+
+
+def direct_atomic_uses(root: Path = ROOT, apps=(*APPS, "maaledu")) -> list[str]:
+    """Calls of ``django.db.transaction.atomic`` outside ``common.transactions``, in any
+    spelling: ``from django.db.transaction import atomic``, ``transaction.atomic`` after
+    ``from django.db import transaction`` (aliases too), ``django.db.transaction.atomic``."""
+    found = []
+    for app in apps:
+        paths = _source_files(app) if root == ROOT else sorted((root / app).rglob("*.py"))
+        for path in paths:
+            relative = path.relative_to(root)
+            if relative == ATOMIC_WRAPPER:
+                continue
+            tree = ast.parse(path.read_text(), filename=str(path))
+            modules: set[str] = set()  # local names bound to django.db.transaction
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.level == 0:
+                    for alias in node.names:
+                        if node.module == "django.db.transaction" and alias.name == "atomic":
+                            found.append(f"{relative}:{node.lineno} imports atomic")
+                        elif node.module == "django.db" and alias.name == "transaction":
+                            modules.add(alias.asname or alias.name)
+                elif isinstance(node, ast.Import):
+                    for alias in node.names:
+                        if alias.name == "django.db.transaction" and alias.asname:
+                            modules.add(alias.asname)
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Attribute) and node.attr == "atomic"):
+                    continue
+                if (isinstance(node.value, ast.Name) and node.value.id in modules) or (
+                    ast.unparse(node.value) == "django.db.transaction"
+                ):
+                    found.append(f"{relative}:{node.lineno} uses {ast.unparse(node)}")
+    return found
+
+
+def test_app_code_opens_transactions_through_common_transactions():
+    """Django's ``atomic`` is a silent no-op on MongoDB: app code uses
+    ``common.transactions.atomic``, which opens the backend's own transaction there."""
+    found = direct_atomic_uses()
+    assert not found, "use common.transactions.atomic instead:\n" + "\n".join(found)
+
+
+def test_the_atomic_check_sees_every_spelling(tmp_path):
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "example.py").write_text(
+        "import django.db.transaction\n"
+        "import django.db.transaction as tx\n"
+        "from django.db import transaction\n"
+        "from django.db import transaction as db_transaction\n"
+        "from django.db.transaction import atomic\n"
+        "from common.transactions import atomic as ours\n"
+        "transaction.on_commit(print)\n"
+        "with transaction.atomic():\n    pass\n"
+        "with db_transaction.atomic():\n    pass\n"
+        "with django.db.transaction.atomic():\n    pass\n"
+        "with tx.atomic():\n    pass\n"
+        "with ours():\n    pass\n"
+    )
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "transactions.py").write_text(
+        "from django.db import transaction\ntransaction.atomic()\n"
+    )
+    assert sorted(direct_atomic_uses(root=tmp_path, apps=("ops", "common"))) == [
+        "ops/example.py:10 uses db_transaction.atomic",
+        "ops/example.py:12 uses django.db.transaction.atomic",
+        "ops/example.py:14 uses tx.atomic",
+        "ops/example.py:5 imports atomic",
+        "ops/example.py:8 uses transaction.atomic",
+    ]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
+from django.db.utils import load_backend
 from django.http import HttpResponse
 
 from accounts.models import User
@@ -28,6 +30,37 @@ def test_readyz_reports_ok_when_database_and_redis_answer(client, settings):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["failed"] == []
+
+
+@pytest.fixture
+def database_down(db):
+    """The default connection points at a database server nobody runs (a real connection of
+    the same backend, not a mock), until the end of the test."""
+    real = connections["default"]
+    dead = dict(real.settings_dict)
+    if real.vendor == "mongodb":
+        dead["HOST"] = "mongodb://127.0.0.1:1/maaledu?serverSelectionTimeoutMS=300"
+    elif real.vendor == "sqlite":
+        dead["NAME"] = "/nonexistent/directory/db.sqlite3"
+    else:
+        dead["HOST"], dead["PORT"] = "127.0.0.1", 1  # nothing listens on port 1
+    # Its own alias: MongoDB's backend keeps one client per alias, and "default"'s is alive.
+    down = load_backend(dead["ENGINE"]).DatabaseWrapper(dead, "database_down")
+    connections["default"] = down
+    try:
+        yield
+    finally:
+        down.close()
+        connections["default"] = real
+
+
+def test_readyz_names_the_database_when_it_is_down(client, settings, database_down):
+    settings.REDIS_URL = ""
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "failed": ["database"]}
 
 
 @pytest.mark.django_db

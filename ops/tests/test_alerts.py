@@ -3,12 +3,14 @@ from datetime import timedelta
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from common import outbox
+from common.testing.backends import on_mongodb_only
 from common.testing.concurrency import race
 from common.testing.mail import REFUSING_BACKEND, WORKING_BACKEND
+from common.transactions import atomic
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment, StripeEvent
 from enrollments.tests.factories import EnrollmentFactory
@@ -340,3 +342,19 @@ def test_two_concurrent_checks_open_one_incident():
 
     assert sorted(outcomes) == [alerts.OPENED, alerts.STILL_OPEN]
     assert Incident.objects.count() == 1
+
+
+@on_mongodb_only
+def test_mongodb_refuses_a_second_open_incident_of_a_kind_and_key():
+    """The one-open-incident rule is the partial unique index on ``is_open`` (an equality, which
+    MongoDB's partial indexes take): a second open incident is refused there too, a resolved
+    one does not count."""
+    first = Incident.objects.create(kind=Kind.LMS_FAILURES, key="")
+    with pytest.raises(IntegrityError), atomic():
+        Incident.objects.create(kind=Kind.LMS_FAILURES, key="")
+    Incident.objects.create(kind=Kind.LMS_FAILURES, key="course-1")  # another key
+    first.resolved_at = timezone.now()
+    first.save()
+    assert not Incident.objects.get(pk=first.pk).is_open
+    Incident.objects.create(kind=Kind.LMS_FAILURES, key="")  # the next occurrence
+    assert Incident.objects.filter(kind=Kind.LMS_FAILURES, is_open=True).count() == 2
