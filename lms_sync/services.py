@@ -348,20 +348,24 @@ def _call_frappe(job: LmsSyncJob, token: str) -> str:
 
 def _keep_state(job: LmsSyncJob, token: str, state: EnrolmentState | None) -> None:
     """Save the learner's progress on the enrol job *before* the LMS enrolment is deleted, in
-    one UPDATE conditional on our suspend lease. A re-run after a crash past the delete finds
-    no enrolment and keeps what was saved."""
+    while our suspend lease holds. A re-run after a crash past the delete finds no enrolment and
+    keeps what was saved.
+
+    No UPDATE with a subquery (SQL-only): the lease is checked before and after the write. Saving
+    the progress just read is harmless whoever holds the job; what the lease guards is the
+    delete that follows, which a lost lease stops."""
     if state is None:
         return
     ours = LmsSyncJob.objects.filter(pk=job.pk, lease_token=token, status=Status.IN_PROGRESS)
-    kept = LmsSyncJob.objects.filter(
-        Exists(ours), enrollment_id=job.enrollment_id, action=Action.ENROL
-    ).update(
+    if not ours.exists():
+        # e.g. the dispute closed meanwhile: its enrol job must not find the enrolment deleted
+        raise _LeaseLost
+    kept = LmsSyncJob.objects.filter(enrollment_id=job.enrollment_id, action=Action.ENROL).update(
         progress=state.progress,
         progress_at=timezone.now(),
         current_lesson=state.current_lesson,
     )
-    if not kept and not ours.exists():
-        # e.g. the dispute closed meanwhile: its enrol job must not find the enrolment deleted
+    if not ours.exists():
         raise _LeaseLost
     if not kept:  # no enrol job (created before this table): keep it on a superseded one
         _insert_once(

@@ -37,7 +37,9 @@ def test_staff_see_failed_jobs_with_a_masked_learner_and_the_error(
     assert "checkout-only" not in response.text
 
 
-def test_staff_retry_failed_jobs_now_from_the_admin(client, fake, course):
+def test_staff_retry_failed_jobs_now_from_the_admin(client, fake, course, redis_down):
+    """The broker is down, so the retried job stays pending for the test to see (on MongoDB
+    after-commit work runs at once; there is no test transaction)."""
     job = paid_job(
         course, lms_status=LmsSyncJob.Status.FAILED, lms_attempts=25, lms_next_attempt_at=None
     )

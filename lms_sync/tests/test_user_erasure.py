@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from common.testing.backends import unused_primary_key
 from enrollments.models import Enrollment
 from enrollments.signals import account_erased
 from lms_sync import services, tasks
@@ -19,7 +20,7 @@ LATER = timedelta(hours=1)
 
 
 def requested(email=EMAIL) -> LmsUserErasure:
-    account_erased.send(sender=Enrollment, user_id=1, email=email)
+    account_erased.send(sender=Enrollment, user_id=unused_primary_key(), email=email)
     return LmsUserErasure.objects.get(email_hash=services.email_hash(email))
 
 

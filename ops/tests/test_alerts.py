@@ -288,9 +288,9 @@ def test_checkouts_that_owe_no_webhook_yet_do_not_alert(run_checks, started):
 # --- E-mails: once each, never lost ------------------------------------------------------------
 
 
-def test_an_incident_that_clears_before_its_email_went_out_sends_nothing():
+def test_an_incident_that_clears_before_its_email_went_out_sends_nothing(redis_down):
     failed_lms_jobs(3)
-    alerts.check_alerts()  # not committed yet: its e-mail task has not run
+    alerts.check_alerts()  # its e-mail task has not run (the broker is down)
     LmsSyncJob.objects.update(updated_at=timezone.now() - timedelta(hours=2))
     alerts.check_alerts()
 
@@ -320,9 +320,10 @@ def test_a_failed_send_is_retried_by_the_outbox_and_sent_once(
     assert subjects() == ["[MaalEdu alert] LMS syncs failing"]
 
 
-def test_an_email_whose_task_was_lost_is_sent_by_the_outbox_sweep(run_checks):
+def test_an_email_whose_task_was_lost_is_sent_by_the_outbox_sweep(run_checks, redis_down):
     failed_lms_jobs(3)
     alerts.check_alerts()  # its on-commit task is dropped: the message was lost
+    redis_down.end()
     later = timezone.now() + timedelta(minutes=6)
 
     outcomes = run_checks(now=later)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from affiliates.models import Affiliate, Commission, ReferralClick
+from affiliates.tests.factories import sale_key
 from common import metrics, outbox
 from common.testing.mail import REFUSING_BACKEND
 from courses.tests.factories import CourseFactory
@@ -310,11 +311,11 @@ def test_grant_affiliate_and_incident_metrics_come_from_their_tables(scrape):
     )
     Grant.objects.create(
         name="A", email="a@example.com", course=course, statement="s", coupon_code="C1",
-        redeemed_enrollment_id=1, **redeemed,
+        redeemed_enrollment_id=sale_key(1), **redeemed,
     )  # fmt: skip
     Grant.objects.create(
         name="B", email="b@example.com", course=course, statement="s", coupon_code="C2",
-        redeemed_enrollment_id=2, **redeemed,
+        redeemed_enrollment_id=sale_key(2), **redeemed,
     )  # fmt: skip
     Grant.objects.create(name="C", email="c@example.com", course=course, statement="s")
     affiliate = Affiliate.objects.create(
@@ -324,7 +325,8 @@ def test_grant_affiliate_and_incident_metrics_come_from_their_tables(scrape):
     for visitor in ("v1", "v2", "v3"):
         ReferralClick.objects.create(affiliate=affiliate, visitor_key=visitor, day=now.date())
     Commission.objects.create(
-        affiliate=affiliate, sale_id=7, course=course, buyer_email_masked="j***@example.com",
+        affiliate=affiliate, sale_id=sale_key(7), course=course,
+        buyer_email_masked="j***@example.com",
         sold_at=now, currency="usd", sale_amount_cents=1000, rate_percent=10, amount_cents=100,
     )  # fmt: skip
     Incident.objects.create(kind=Incident.Kind.LMS_OVERDUE)
@@ -349,12 +351,14 @@ def test_a_sale_refunded_in_full_is_counted_apart_from_the_conversions(scrape):
     affiliate = AffiliateFactory()
     for sale_id in (1, 2, 3):
         services.record_commission(
-            affiliate_id=affiliate.pk, sale_id=sale_id, course=CourseFactory(),
+            affiliate_id=affiliate.pk, sale_id=sale_key(sale_id), course=CourseFactory(),
             buyer_email="b@example.com", amount_paid_cents=10000, currency="usd",
             sold_at=timezone.now(),
         )  # fmt: skip
-    services.reverse_commission(sale_id=1, refunded_cents_total=10000, charged_cents=10000)
-    services.reverse_commission(sale_id=2, refunded_cents_total=4000, charged_cents=10000)
+    services.reverse_commission(
+        sale_id=sale_key(1), refunded_cents_total=10000, charged_cents=10000
+    )
+    services.reverse_commission(sale_id=sale_key(2), refunded_cents_total=4000, charged_cents=10000)
 
     result = scrape()
 

@@ -196,7 +196,10 @@ def test_the_page_loads_in_a_bounded_number_of_queries_with_a_long_backlog(
 # --- Buttons -----------------------------------------------------------------------------------
 
 
-def test_retry_makes_the_selected_failed_jobs_due_now_with_a_fresh_budget(staff_client):
+def test_retry_makes_the_selected_failed_jobs_due_now_with_a_fresh_budget(staff_client, redis_down):
+    """The retried job stays pending here: the broker is down, so the task that would start it
+    at once is not run (on MongoDB after-commit work runs at once; there is no test
+    transaction)."""
     selected = failed_job()
     other = failed_job()
     synced = enrollment_with_job(status=Enrollment.Status.PAID, lms_status=LmsStatus.SYNCED)
