@@ -15,7 +15,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet, Sum
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models.functions import ExtractIsoYear, ExtractWeek, TruncMonth
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -368,6 +368,16 @@ def chart_weeks(today: date) -> list[date]:
     return [monday - timedelta(weeks=n) for n in range(CHART_WEEKS - 1, -1, -1)]
 
 
+# A day's ISO week, grouped on as (ISO year, week number): not ``TruncWeek``, whose MongoDB
+# form ($dateTrunc with a start of week) not every server accepts. Same one grouped query.
+ISO_WEEK = {"iso_year": ExtractIsoYear("day"), "iso_week": ExtractWeek("day")}
+
+
+def _monday(row: dict) -> date:
+    """The Monday of a row grouped by ``ISO_WEEK``."""
+    return date.fromisocalendar(row["iso_year"], row["iso_week"], 1)
+
+
 def dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
     """The sales figures over the whole history from the daily totals (bring those up to date
     first: ``affiliates.dashboard``): 4 queries, whose cost follows the days of history, not
@@ -416,10 +426,10 @@ def dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
     for row in payout_sums:
         totals[row.pop("currency")].update(row)
     referrals_by_week = {
-        row["week"]: row["referrals"]
+        _monday(row): row["referrals"]
         for row in EarningsDay.objects.filter(affiliate=affiliate, day__gte=weeks[0])
-        .annotate(week=TruncWeek("day"))
-        .values("week")
+        .annotate(**ISO_WEEK)
+        .values(*ISO_WEEK)
         .annotate(referrals=Sum("referrals"))
         .order_by()
     }
@@ -442,11 +452,8 @@ def dashboard_summary(affiliate: Affiliate) -> DashboardSummary:
 
 def _clicks_by_week(clicks: QuerySet[ReferralClick]) -> dict[date, int]:
     return {
-        row["week"]: row["n"]
-        for row in clicks.annotate(week=TruncWeek("day"))
-        .values("week")
-        .annotate(n=Count("pk"))
-        .order_by()
+        _monday(row): row["n"]
+        for row in clicks.annotate(**ISO_WEEK).values(*ISO_WEEK).annotate(n=Count("pk")).order_by()
     }
 
 
