@@ -3,6 +3,8 @@ from datetime import date, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 
+from accounts.models import normalize_email
+
 from .models import Affiliate, PayoutMethod
 from .validators import clean_payout_details
 
@@ -84,7 +86,10 @@ class CommissionExportForm(forms.Form):
             return None
         affiliate = (
             Affiliate.objects.select_related("user").filter(referral_code=value.lower()).first()
-            or Affiliate.objects.select_related("user").filter(user__email__iexact=value).first()
+            # E-mails are stored lower-cased: an exact match, never a pattern built from input.
+            or Affiliate.objects.select_related("user")
+            .filter(user__email=normalize_email(value))
+            .first()
         )
         if affiliate is None:
             raise ValidationError("No affiliate has this referral code or e-mail.")
