@@ -280,6 +280,26 @@ def _not_expression() -> None:  # pragma: no cover - runs under .venv-mongo's Py
     register_aggregation_expression_operator("$not", evaluate_not)
 
 
+def _abbreviated_start_of_week() -> None:  # pragma: no cover - runs under .venv-mongo's Python
+    """``startOfWeek`` of ``$dateTrunc``/``$dateDiff`` as MongoDB reads it: a day's full name or
+    its three-letter abbreviation, in any case ("monday", "mon", "Mon"). mongoeco knows only the
+    full names; the backend writes ``"mon"`` for ``TruncWeek``."""
+    from mongoeco.core.aggregation import date_expressions
+
+    full_names = {
+        name[:3]: name
+        for name in ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+    }
+    truncate = date_expressions._truncate_datetime
+
+    def truncate_with_abbreviations(value, unit, bin_size, start_of_week):
+        if isinstance(start_of_week, str):
+            start_of_week = full_names.get(start_of_week.lower(), start_of_week)
+        return truncate(value, unit, bin_size, start_of_week)
+
+    date_expressions._truncate_datetime = truncate_with_abbreviations
+
+
 REPLICA_SET_NAME = "maaledu-rs"
 
 
@@ -307,6 +327,7 @@ async def _serve(port: int, replica_set: bool) -> None:  # pragma: no cover - .v
     _accept_command_aliases()
     _index_signature_as_in_mongodb_5()
     _not_expression()
+    _abbreviated_start_of_week()
     if replica_set:
         port = port or _free_port()
         _answer_as_a_replica_set(f"127.0.0.1:{port}")

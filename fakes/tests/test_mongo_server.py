@@ -89,3 +89,22 @@ def test_the_server_evaluates_not_and_nested_inclusions_as_mongodb_does(mongodb_
     finally:
         client.drop_database("expression_check")
         client.close()
+
+
+def test_the_server_truncates_to_weeks_starting_on_an_abbreviated_day_as_mongodb_does(
+    mongodb_server,
+):
+    # The backend writes {"startOfWeek": "mon"} for TruncWeek; MongoDB takes "mon" or "monday".
+    import datetime
+
+    client = pymongo.MongoClient(mongodb_server.uri, serverSelectionTimeoutMS=5000)
+    days = client["week_check"]["days"]
+    try:
+        days.insert_one({"_id": 1, "day": datetime.datetime(2026, 12, 10)})  # a Thursday
+        for start in ("mon", "Mon", "monday"):
+            spec = {"$dateTrunc": {"date": "$day", "unit": "week", "startOfWeek": start}}
+            (row,) = days.aggregate([{"$project": {"week": spec}}])
+            assert row["week"] == datetime.datetime(2026, 12, 7)
+    finally:
+        client.drop_database("week_check")
+        client.close()
