@@ -10,7 +10,7 @@ from affiliates import services
 from affiliates.models import ReferralClick
 from affiliates.selectors import chart_months, chart_weeks
 from affiliates.tests.factories import AffiliateFactory, sale_key
-from affiliates.tests.test_dashboard import _history
+from affiliates.tests.test_dashboard import _history, large_history
 from affiliates.tests.test_earnings import _sale
 from common.testing.chart_reading import drawn, figure, tabled
 
@@ -121,6 +121,7 @@ def test_the_charts_are_named_pictures_with_their_tables_and_nothing_inline(clie
     assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html))
 
 
+@large_history
 def test_a_warm_dashboard_with_charts_keeps_its_query_budget(client, django_assert_max_num_queries):
     affiliate = AffiliateFactory()
     _history(affiliate, size=400)
