@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -43,8 +43,8 @@ pytestmark = [
         reason="needs REDIS_URL: the Celery worker uses the real Redis broker",
     ),
     pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL: a worker process cannot see SQLite's in-memory test database",
+        connection.vendor == "sqlite",
+        reason="needs PostgreSQL or MongoDB: a worker cannot see SQLite's in-memory test database",
     ),
     pytest.mark.django_db(transaction=True),
 ]
@@ -55,6 +55,8 @@ SYNCED = LmsSyncJob.Status.SYNCED
 def worker_database_url() -> str:
     """The test database (not the one DATABASE_URL names), for the worker process."""
     db = connection.settings_dict
+    if connection.vendor == "mongodb":  # HOST is the server's URI; the path names the database
+        return urlunsplit(urlsplit(db["HOST"])._replace(path=f"/{db['NAME']}"))
     auth = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:
         auth += ":" + quote(db["PASSWORD"], safe="")
