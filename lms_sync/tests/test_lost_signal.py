@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -29,8 +29,8 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL: another process cannot see SQLite's in-memory test database",
+        connection.vendor == "sqlite",
+        reason="needs PostgreSQL or MongoDB: a child cannot see SQLite's in-memory test database",
     ),
     pytest.mark.django_db(transaction=True),
 ]
@@ -66,6 +66,8 @@ CHILD = textwrap.dedent(
 
 def child_database_url() -> str:
     db = connection.settings_dict
+    if connection.vendor == "mongodb":  # HOST is the server's URI; the path names the database
+        return urlunsplit(urlsplit(db["HOST"])._replace(path=f"/{db['NAME']}"))
     auth = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:
         auth += ":" + quote(db["PASSWORD"], safe="")
