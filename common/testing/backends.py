@@ -5,8 +5,11 @@ with a reason that names the backend's limitation and the test proving the same 
 another way; ``on_mongodb_only`` marks a test of MongoDB's own behaviour (a unique index
 rejecting a write)."""
 
+from urllib.parse import quote, urlsplit, urlunsplit
+
 import pytest
 from django.conf import settings
+from django.db import connection
 
 
 def skip_on_mongodb(limitation: str, *, proven_by: str):
@@ -30,3 +33,16 @@ def unused_primary_key():
 
         return ObjectId("ffffffffffffffffffffffff")
     return 987_654_321
+
+
+def worker_database_url() -> str:
+    """The URL of the test database (not the one DATABASE_URL names), for a process a test
+    starts (a Celery worker, a child that gets killed) to read the same rows."""
+    db = connection.settings_dict
+    if connection.vendor == "mongodb":  # HOST is the server's URI; the path names the database
+        return urlunsplit(urlsplit(db["HOST"])._replace(path=f"/{db['NAME']}"))
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    host = db["HOST"] or "localhost"
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"

@@ -12,14 +12,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
 from django.db import connection
 
 from affiliates.models import Commission, Payout
-from common.testing.backends import skip_on_mongodb
+from common.testing.backends import skip_on_mongodb, worker_database_url
 from enrollments.models import Enrollment
 from grants.models import Grant
 from legacy.models import LegacyRecord
@@ -44,15 +43,6 @@ pytestmark = [
     ),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def worker_database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "localhost"
-    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"
 
 
 def _blocked_backend(watcher: psycopg.Connection, blocker: psycopg.Connection) -> int | None:

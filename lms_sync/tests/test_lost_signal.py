@@ -13,11 +13,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
 
+from common.testing.backends import worker_database_url
 from enrollments.models import Enrollment
 from enrollments.tests.factories import EnrollmentFactory
 from lms_sync import selectors, tasks
@@ -64,21 +64,11 @@ CHILD = textwrap.dedent(
 )
 
 
-def child_database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "mongodb":  # HOST is the server's URI; the path names the database
-        return urlunsplit(urlsplit(db["HOST"])._replace(path=f"/{db['NAME']}"))
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def pay_and_die(enrollment: Enrollment) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "maaledu.settings.test",
-        "DATABASE_URL": child_database_url(),
+        "DATABASE_URL": worker_database_url(),
     }
     return subprocess.run(
         [

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -22,6 +21,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 
+from common.testing.backends import worker_database_url
 from enrollments.models import Enrollment
 from enrollments.signals import enrollment_paid
 from enrollments.tests.factories import EnrollmentFactory
@@ -50,18 +50,6 @@ pytestmark = [
 ]
 
 SYNCED = LmsSyncJob.Status.SYNCED
-
-
-def worker_database_url() -> str:
-    """The test database (not the one DATABASE_URL names), for the worker process."""
-    db = connection.settings_dict
-    if connection.vendor == "mongodb":  # HOST is the server's URI; the path names the database
-        return urlunsplit(urlsplit(db["HOST"])._replace(path=f"/{db['NAME']}"))
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "localhost"
-    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"
 
 
 def forget_queue(name: str) -> None:
