@@ -31,8 +31,8 @@ BENCH_DATABASE = re.compile(r"^maaledu_bench[a-z0-9_]*$")
 # exactly this, with ``--bind`` to a loopback port. Chosen by measurement: bench/README.md.
 PRODUCTION_SERVER = "gunicorn maaledu.wsgi --workers 4 --worker-class gthread --threads 8"
 # The production Celery worker as README.md gives it. Its work waits on Frappe LMS and Stripe
-# (~300 ms a call), not on the CPU, so it runs more processes than cores: 16 enrol about ten
-# paid learners a second against a 300 ms LMS (bench/README.md, the launch-day mix).
+# (~300 ms a call), not on the CPU, so it runs more processes than cores (bench/README.md, the
+# launch-day mix: how long it takes to enrol every learner the mix paid).
 PRODUCTION_WORKER = "celery -A maaledu worker --loglevel=INFO --concurrency 16"
 START_TIMEOUT = 60.0  # seconds for gunicorn to answer its first request
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before the process group is killed
