@@ -22,6 +22,7 @@ from datetime import date
 from django.db import transaction
 
 from common import versioned_cache
+from common.transactions import in_transaction
 from courses.selectors import CATALOG_VERSION_KEY
 
 # Part of every key holding a value: change it with the shape of what is cached, so a process of
@@ -95,7 +96,9 @@ def _bump_after_commit_too(keys_: list[str]) -> None:
     if not keys_:
         return
     versioned_cache.bump_versions(*keys_)
-    transaction.on_commit(lambda: versioned_cache.bump_versions(*keys_))
+    # In autocommit the write has committed already: the bump above came after it.
+    if in_transaction():
+        transaction.on_commit(lambda: versioned_cache.bump_versions(*keys_))
 
 
 def invalidate(*affiliate_ids: int) -> None:
