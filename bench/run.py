@@ -170,30 +170,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--threads must be 1 to --connections")
     if not options.server.startswith("gunicorn maaledu.wsgi"):
         parser.error("--server must start with 'gunicorn maaledu.wsgi'")
-    try:
-        options.stripe_latency = (
-            Latency.parse(options.stripe_latency)
-            if options.stripe_latency is not None
-            else None
-            if options.smoke and not options.mix
-            else STRIPE
-        )
-    except ValueError as error:
-        parser.error(f"--stripe-latency: {error}")
-    try:
-        options.frappe_latency = (
-            Latency.parse(options.frappe_latency)
-            if options.frappe_latency is not None
-            else None
-            if options.smoke and not options.mix
-            else FRAPPE
-        )
-    except ValueError as error:
-        parser.error(f"--frappe-latency: {error}")
+    # Off in the smoke mode's endpoint runs (quick, deterministic), on in every other run.
+    off = options.smoke and not options.mix
+    options.stripe_latency = _latency(
+        parser, "--stripe-latency", options.stripe_latency, STRIPE, off
+    )
+    options.frappe_latency = _latency(
+        parser, "--frappe-latency", options.frappe_latency, FRAPPE, off
+    )
     if not options.worker.startswith("celery -A maaledu worker"):
         parser.error("--worker must start with 'celery -A maaledu worker'")
     options.points = sorted({int(point) for point in options.points.split(",")})
     return options
+
+
+def _latency(parser, flag: str, given: str | None, default: Latency, off: bool) -> Latency | None:
+    if given is None:
+        return None if off else default
+    try:
+        return Latency.parse(given)
+    except ValueError as error:
+        parser.error(f"{flag}: {error}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -143,29 +143,21 @@ def site_environment(
     }
 
 
-class Worker:
-    """The Celery worker command (``PRODUCTION_WORKER``) on the site's environment, for the
-    launch-day mix: it does what the web requests leave to Celery (the LMS enrolment against the
-    fake Frappe, the confirmation e-mail, the invoice), beside the web server on the same cores.
-    Started in its own process group; ``stop()`` ends it and every child."""
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
-    def __init__(self, *, env: dict[str, str], command: str, log: Path):
-        self.env, self.command, self.log = env, command, log
-        self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Worker":
-        program, *args = self.command.split()
-        name = f"bench-{os.getpid()}@%h"
-        command = [
-            sys.executable,
-            "-m",
-            program,
-            *args,
-            "-n",
-            name,
-            "--without-gossip",
-            "--without-mingle",
-        ]
+class _ProcessGroup:
+    """A command started in its own process group, its output appended to ``log``: ``stop()``
+    (also on a failed start) ends it and every process it forked, and nothing else."""
+
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen | None = None
+
+    def _start(self, command: list[str]) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -180,10 +172,55 @@ class Worker:
         except BaseException:
             self.stop()
             raise
-        return self
+
+    def _wait_until_ready(self) -> None:
+        raise NotImplementedError
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM (gunicorn's graceful stop, Celery's warm shutdown: running work finishes),
+        then SIGKILL to the whole group after ``STOP_TIMEOUT``."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Worker(_ProcessGroup):
+    """The Celery worker command (``PRODUCTION_WORKER``) on the site's environment, for the
+    launch-day mix: it does what the web requests leave to Celery (the LMS enrolment against the
+    fake Frappe, the confirmation e-mail, the invoice), beside the web server on the same
+    cores."""
+
+    def __init__(self, *, env: dict[str, str], command: str, log: Path):
+        self.env, self.command, self.log = env, command, log
+
+    def __enter__(self) -> "Worker":
+        program, *args = self.command.split()
+        name = f"bench-{os.getpid()}@%h"
+        self._start(
+            [
+                sys.executable,
+                "-m",
+                program,
+                *args,
+                "-n",
+                name,
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+        return self
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -195,34 +232,10 @@ class Worker:
             time.sleep(0.2)
         raise BenchError(f"the Celery worker was not ready in {START_TIMEOUT:.0f} s")
 
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)  # a warm shutdown: running tasks finish
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT)
 
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
+class Server(_ProcessGroup):
     """The production server command (``PRODUCTION_SERVER``, or another given to compare), on
-    loopback.
-
-    Started in its own process group, so stopping it (``stop()``, also on errors) ends the
-    master and every worker it forked, and nothing else.
-    """
+    loopback."""
 
     def __init__(
         self,
@@ -237,7 +250,6 @@ class Server:
         self.name, self.env, self.port, self.command, self.log = name, env, port, command, log
         # () -> the pids of the services working for this server, and the PostgreSQL postmaster.
         self.services = services
-        self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -245,27 +257,10 @@ class Server:
 
     def __enter__(self) -> "Server":
         program, *args = self.command.split()
-        command = [sys.executable, "-m", program, *args, "--bind", f"127.0.0.1:{self.port}"]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            self._wait_until_answering()
-        except BaseException:
-            self.stop()
-            raise
+        self._start([sys.executable, "-m", program, *args, "--bind", f"127.0.0.1:{self.port}"])
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    def _wait_until_answering(self) -> None:
+    def _wait_until_ready(self) -> None:
         """Until a worker has loaded Django and answers (any status will do)."""
         deadline = time.monotonic() + START_TIMEOUT
         for _ in range(int(START_TIMEOUT / 0.1)):
@@ -283,20 +278,6 @@ class Server:
             finally:
                 connection.close()
         raise BenchError(f"{self.name} server did not answer in {START_TIMEOUT:.0f} s")
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT)
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def pids(self) -> list[int]:
         """The master and its workers."""
