@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
@@ -7,6 +8,7 @@ from common.testing.concurrency import concurrent_database, race  # noqa: F401 -
 from courses.tests.factories import CourseFactory
 from enrollments.models import Enrollment
 from enrollments.tests.factories import EnrollmentFactory
+from enrollments.views import CHECKOUT_COOKIE
 
 pytestmark = pytest.mark.django_db
 
@@ -243,13 +245,49 @@ def test_a_checkout_runs_a_bounded_number_of_queries(
     client, fake_stripe, django_assert_max_num_queries
 ):
     course = CourseFactory()
-    client.get(checkout_url(course))  # the form: the session gets its visitor token
+    client.get(checkout_url(course))  # the form: the cookie gets its visitor token
     EnrollmentFactory.create_batch(3, course=course, status=Enrollment.Status.PAID)
 
-    # Session; the learner's paid or open enrollment; the insert; the Stripe session id; the
-    # session's update; and, inside the test's transaction, two savepoints taken and released.
-    with django_assert_max_num_queries(9):
+    # The learner's paid or open enrollment; the insert; the Stripe session id; and, inside the
+    # test's transaction, a savepoint taken and released. No session row is read or written.
+    with django_assert_max_num_queries(5):
         response = client.post(checkout_url(course), {"email": "ada@example.com"})
 
     assert response.status_code == 303
     assert Enrollment.objects.get(email="ada@example.com").checkout_url == response["Location"]
+
+
+def test_an_anonymous_checkout_keeps_its_browser_in_a_signed_cookie_and_writes_no_session(
+    client, fake_stripe
+):
+    course = CourseFactory()
+
+    client.post(checkout_url(course), {"email": "ada@example.com"})
+
+    enrollment = Enrollment.objects.get()
+    assert not Session.objects.exists()
+    assert CHECKOUT_COOKIE in client.cookies
+    status = reverse("enrollments:enrollment_status", args=[enrollment.pk])
+    assert client.get(status).status_code == 200
+    forger = Client()
+    forger.cookies[CHECKOUT_COOKIE] = f"token:{enrollment.pk}"  # not signed by the site
+    assert forger.get(status).status_code == 404
+    # The same browser's next submit is recognised as the one that opened the checkout.
+    again = client.post(checkout_url(course), {"email": "ada@example.com"})
+    assert again["Location"] == Enrollment.objects.get().checkout_url
+
+
+def test_a_signed_in_checkout_keeps_its_ids_in_the_session_which_logging_out_ends(
+    client, fake_stripe
+):
+    course = CourseFactory()
+    client.force_login(UserFactory(email="bob@example.com"))
+    client.post(checkout_url(course), {"email": "ada@example.com"})
+    enrollment = Enrollment.objects.get()
+    status = reverse("enrollments:enrollment_status", args=[enrollment.pk])
+    assert CHECKOUT_COOKIE not in client.cookies
+    assert client.get(status).status_code == 200
+
+    client.logout()
+
+    assert client.get(status).status_code == 404
