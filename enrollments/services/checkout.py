@@ -1,12 +1,13 @@
 """Checkout: the price the server decides, the one open checkout per learner and course, and
 the Stripe Checkout Session (or, for a 100% grant, the paid enrollment straight away)."""
 
+import contextlib
 import hashlib
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -235,7 +236,7 @@ def _open_checkout_unless_enrolled(*, course: Course, email: str) -> Enrollment 
     """
     rows = Enrollment.objects.filter(
         email=email, course=course, status__in=(Status.PAID, Status.PENDING)
-    )
+    ).order_by()
     existing = None
     for enrollment in rows:
         if enrollment.status == Status.PAID:
@@ -273,7 +274,7 @@ def _pending_enrollment(
             close_pending(existing)
             continue
         try:
-            with atomic():
+            with _insert_guard():
                 return Enrollment.objects.create(
                     email=email,
                     user=_user_or_none(user),
@@ -292,6 +293,13 @@ def _pending_enrollment(
         except IntegrityError:
             continue
     raise CheckoutFailed()
+
+
+def _insert_guard():
+    """Around an insert the unique index may refuse: inside a transaction, a savepoint (the
+    refusal must not abort it); in autocommit, nothing, since a single INSERT commits alone and a
+    refused one changes nothing (no BEGIN and COMMIT round trips around it)."""
+    return atomic() if connection.in_atomic_block else contextlib.nullcontext()
 
 
 def _reusable(enrollment: Enrollment, quote: Quote) -> bool:
