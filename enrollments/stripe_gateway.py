@@ -10,9 +10,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import requests
 import stripe
+import urllib3
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -50,34 +52,67 @@ def is_configured() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
 
 
-class _RequestsClient(stripe.RequestsClient):
-    """The SDK's ``requests`` client, minus a walk of the environment on every call.
+class _Urllib3Client(stripe.HTTPClient):
+    """The SDK's HTTP transport, on urllib3 directly (the SDK still encodes, authenticates,
+    retries and raises its errors; ``http_client`` is its extension point).
 
-    A ``requests`` session that trusts the environment reads the proxy variables (walking all
-    of ``os.environ``, twice) and looks for ``~/.netrc`` on each request: about a tenth of a
-    checkout's CPU. Here the proxies for Stripe's host are read once, when the client is made
-    (a process's environment does not change), and each thread's session ignores the
-    environment; netrc never applied anyway (the SDK sends its own ``Authorization``), nor
-    did ``REQUESTS_CA_BUNDLE`` (the SDK passes its own CA bundle). The per-thread session is
-    the SDK's own slot (``_thread_local``, stripe pinned in requirements.txt)."""
+    The SDK's ``requests`` client spent most of a call's CPU in ``requests`` itself: preparing
+    the request, its cookie jar and hooks, and reading proxy variables (all of ``os.environ``,
+    twice) and ``~/.netrc`` on every call. Here one thread-safe pool keeps the connections
+    (as many as ``requests`` kept, ``POOL_SIZE``); TLS is verified with the SDK's CA bundle; the
+    environment's proxy for Stripe's host is read once, when the client is made. Timeouts and
+    connection errors may be retried (as the SDK's own clients decide); TLS errors are not."""
 
-    def _request_internal(self, *args, **kwargs):
-        if getattr(self._thread_local, "session", None) is None:
-            session = requests.Session()
-            session.trust_env = False
-            self._thread_local.session = session
-        return super()._request_internal(*args, **kwargs)
+    name = "urllib3"
+    POOL_SIZE = 10
+
+    def __init__(self, *, timeout: float, proxy: str | None = None):
+        super().__init__(proxy=proxy)
+        tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": stripe.ca_bundle_path}
+        self._pool = (
+            urllib3.ProxyManager(proxy, maxsize=self.POOL_SIZE, **tls)
+            if proxy
+            else urllib3.PoolManager(maxsize=self.POOL_SIZE, **tls)
+        )
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+
+    def request(self, method, url, headers, post_data=None):
+        try:
+            response = self._pool.request(
+                method.upper(),
+                url,
+                body=post_data,
+                headers=headers,
+                timeout=self._timeout,
+                retries=False,
+                redirect=False,
+            )
+        except urllib3.exceptions.SSLError as error:
+            raise stripe.APIConnectionError(
+                f"Could not verify Stripe's TLS certificate ({error})", should_retry=False
+            ) from error
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise stripe.APIConnectionError(
+                f"Unexpected error communicating with Stripe ({type(error).__name__})",
+                should_retry=True,
+            ) from error
+        return response.data, response.status, response.headers
+
+    def close(self):
+        self._pool.clear()
 
 
 @lru_cache(maxsize=4)
 def _client_for(secret_key: str, api_base: str) -> stripe.StripeClient:
     base_addresses = {"api": api_base} if api_base else None
-    proxies = requests.utils.get_environ_proxies(api_base or stripe.DEFAULT_API_BASE)
+    base = api_base or stripe.DEFAULT_API_BASE
+    proxies = requests.utils.get_environ_proxies(base)
+    proxy = proxies.get(urlsplit(base).scheme) or proxies.get("all")
     return stripe.StripeClient(
         secret_key,
         base_addresses=base_addresses,
         max_network_retries=2,
-        http_client=_RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS, proxy=proxies or None),
+        http_client=_Urllib3Client(timeout=STRIPE_TIMEOUT_SECONDS, proxy=proxy),
     )
 
 

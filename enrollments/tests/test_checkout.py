@@ -6,6 +6,7 @@ from django.urls import reverse
 from accounts.tests.factories import UserFactory
 from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
+from enrollments import stripe_gateway
 from enrollments.models import Enrollment
 from enrollments.tests.factories import EnrollmentFactory
 from enrollments.views import CHECKOUT_COOKIE
@@ -143,6 +144,28 @@ def test_stripe_unreachable_shows_the_error_page(client, settings):
 
     assert response.status_code == 503
     assert Enrollment.objects.get().status == Enrollment.Status.FAILED
+
+
+@pytest.fixture
+def fresh_stripe_client():
+    """The gateway's client is made once per key and address: made anew for this test."""
+    stripe_gateway._client_for.cache_clear()
+    yield
+    stripe_gateway._client_for.cache_clear()
+
+
+def test_a_proxy_set_in_the_environment_carries_the_calls_to_stripe(
+    client, fake_stripe, monkeypatch, fresh_stripe_client
+):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    course = CourseFactory()
+
+    response = client.post(checkout_url(course), {"email": "ada@example.com"})
+
+    assert response.status_code == 503  # the call went to the proxy, not to Stripe
+    assert session_creations(fake_stripe) == []
 
 
 def test_after_a_failed_attempt_the_learner_can_try_again(client, fake_stripe):
