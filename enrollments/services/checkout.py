@@ -1,13 +1,12 @@
 """Checkout: the price the server decides, the one open checkout per learner and course, and
 the Stripe Checkout Session (or, for a 100% grant, the paid enrollment straight away)."""
 
-import contextlib
 import hashlib
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +14,7 @@ from django.utils import timezone
 from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
 from common.money import format_money
-from common.transactions import atomic
+from common.transactions import guarded_insert
 from courses.models import Course
 from grants import services as grant_services
 from grants.models import Grant
@@ -274,7 +273,7 @@ def _pending_enrollment(
             close_pending(existing)
             continue
         try:
-            with _insert_guard():
+            with guarded_insert():
                 return Enrollment.objects.create(
                     email=email,
                     user=_user_or_none(user),
@@ -293,13 +292,6 @@ def _pending_enrollment(
         except IntegrityError:
             continue
     raise CheckoutFailed()
-
-
-def _insert_guard():
-    """Around an insert the unique index may refuse: inside a transaction, a savepoint (the
-    refusal must not abort it); in autocommit, nothing, since a single INSERT commits alone and a
-    refused one changes nothing (no BEGIN and COMMIT round trips around it)."""
-    return atomic() if connection.in_atomic_block else contextlib.nullcontext()
 
 
 def _reusable(enrollment: Enrollment, quote: Quote) -> bool:
