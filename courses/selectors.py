@@ -14,7 +14,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 
-from common import versioned_cache
+from common import version_feed, versioned_cache
 from common.metrics import record_cache
 
 from .models import Course
@@ -31,7 +31,10 @@ def catalog_version() -> str | None:
 
 def catalog_key(kind: str, *parts: str) -> str | None:
     """A cache key under the current catalog version, or None when the cache is down."""
-    version = catalog_version()
+    return _key_under(catalog_version(), kind, *parts)
+
+
+def _key_under(version: str | None, kind: str, *parts: str) -> str | None:
     if version is None:
         return None
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
@@ -84,16 +87,40 @@ def catalog_page(*, search: str = "", level: str = "", page: str | int = 1) -> C
     return result
 
 
+# slug -> (catalog version, the published course or None): this process's copies, read-only.
+_local_courses: dict[str, tuple[str, Course | None]] = {}
+LOCAL_COURSES = 512
+
+
 def published_course(slug: str) -> Course | None:
-    """The published course with this slug, or None (1 query, then cached)."""
-    key = catalog_key("detail", slug)
+    """The published course with this slug, or None (1 query, then cached).
+
+    Each web process also keeps the courses it read in memory, served with no round trip while
+    their catalog version is the one its ``version_feed`` knows to be current (as the catalog
+    pages are: ``common.page_cache``); the same instance goes to every request, so callers
+    must not change it."""
+    feed = version_feed.feed()
+    current = feed.known(CATALOG_VERSION_KEY) if feed is not None else None
+    local = _local_courses.get(slug) if current is not None else None
+    if local is not None and local[0] == current:
+        record_cache(hit=True, cache_name="course_detail")
+        return local[1]
+    generation = feed.generation() if feed is not None else 0
+    version = catalog_version()
+    key = _key_under(version, "detail", slug)
     cached = versioned_cache.get(key)
     record_cache(hit=cached is not None, cache_name="course_detail")
     if cached is not None:
-        return cached or None
-    course = published_courses().select_related("outline").filter(slug=slug).first()
-    # Cache misses too (as False), so probing unknown slugs cannot hammer the database.
-    versioned_cache.put(key, course or False, timeout=settings.CATALOG_CACHE_SECONDS)
+        course = cached or None
+    else:
+        course = published_courses().select_related("outline").filter(slug=slug).first()
+        # Cache misses too (as False), so probing unknown slugs cannot hammer the database.
+        versioned_cache.put(key, course or False, timeout=settings.CATALOG_CACHE_SECONDS)
+    if feed is not None and version is not None:
+        feed.learn(CATALOG_VERSION_KEY, version, generation)
+        if len(_local_courses) >= LOCAL_COURSES:
+            _local_courses.clear()  # unknown slugs are remembered too: never grow without end
+        _local_courses[slug] = (version, course)
     return course
 
 

@@ -1,5 +1,7 @@
+import functools
 import logging
 import secrets
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -20,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 VISITOR_CHECKOUTS_KEY = "checkout_enrollment_ids"
 VISITOR_TOKEN_KEY = "checkout_visitor_token"  # noqa: S105 (a session key name)
+CHECKOUT_COOKIE = "maaledu_checkout"
+_CHECKOUT_COOKIE_SALT = "enrollments.checkout-visitor"
+REMEMBERED_CHECKOUTS = 20
 COUPON_CHECKS_DOWN = (
     "Coupon codes cannot be checked right now. Please try again in a few minutes, or continue "
     "without a coupon."
@@ -33,21 +38,91 @@ def _course_or_404(slug: str):
     return course
 
 
+@dataclass
+class _BrowserCheckouts:
+    """The checkout cookie of an anonymous browser: its visitor token and the enrollments it
+    started, as ``str(pk)`` (an ObjectId on MongoDB)."""
+
+    token: str = ""
+    ids: list[str] = field(default_factory=list)
+    changed: bool = False
+
+
+def _cookie_checkouts(request: HttpRequest) -> _BrowserCheckouts:
+    """This browser's checkout cookie, read once per request (empty when missing, forged or
+    older than ``SESSION_COOKIE_AGE``)."""
+    found = getattr(request, "_browser_checkouts", None)
+    if found is None:
+        value = request.get_signed_cookie(
+            CHECKOUT_COOKIE,
+            default="",
+            salt=_CHECKOUT_COOKIE_SALT,
+            max_age=settings.SESSION_COOKIE_AGE,
+        )
+        token, _, ids = value.partition(":")
+        found = request._browser_checkouts = _BrowserCheckouts(token, ids.split(",") if ids else [])
+    return found
+
+
+def _keeps_checkout_cookie(view):
+    """Writes the checkout cookie when the view changed it.
+
+    An anonymous visitor's token and checkouts live in this signed cookie of its own, not in
+    the database session, so an anonymous checkout writes no session row; a signed-in one
+    keeps them in the session, which logging out ends. Sessions from before the cookie are
+    still read."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        cookie = getattr(request, "_browser_checkouts", None)
+        if cookie is not None and cookie.changed:
+            response.set_signed_cookie(
+                CHECKOUT_COOKIE,
+                f"{cookie.token}:{','.join(cookie.ids)}",
+                salt=_CHECKOUT_COOKIE_SALT,
+                max_age=settings.SESSION_COOKIE_AGE,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
+
+    return wrapped
+
+
 def _visitor_token(request: HttpRequest) -> str:
-    """A random token for this browser's session, set when the checkout page is first shown, so
-    a double-clicked submit carries the same one."""
-    token = request.session.get(VISITOR_TOKEN_KEY)
-    if not token:
-        token = request.session[VISITOR_TOKEN_KEY] = secrets.token_urlsafe(24)
+    """A random token for this browser, set when the checkout page is first shown, so a
+    double-clicked submit carries the same one (a session from before the cookie keeps its
+    own; a visitor who signs in keeps the one of their cookie)."""
+    cookie = _cookie_checkouts(request)
+    if cookie.token:
+        return cookie.token
+    token = request.session.get(VISITOR_TOKEN_KEY) or secrets.token_urlsafe(24)
+    if request.user.is_authenticated:
+        if request.session.get(VISITOR_TOKEN_KEY) != token:
+            request.session[VISITOR_TOKEN_KEY] = token
+    else:
+        cookie.token, cookie.changed = token, True
     return token
 
 
 def _remember_checkout(request: HttpRequest, enrollment_id) -> None:
-    """Let this browser see its own checkout pages later (and nobody else's). The session holds
-    ``str(pk)``: JSON has no ObjectId (sessions from before hold ints; both are read)."""
+    """Let this browser see its own checkout pages later (and nobody else's): the last
+    ``REMEMBERED_CHECKOUTS``, as ``str(pk)`` (JSON has no ObjectId; sessions from before hold
+    ints; both are read)."""
     key = str(enrollment_id)
-    ids = [i for i in request.session.get(VISITOR_CHECKOUTS_KEY, []) if str(i) != key]
-    request.session[VISITOR_CHECKOUTS_KEY] = [*ids[-19:], key]
+    if request.user.is_authenticated:
+        ids = [i for i in request.session.get(VISITOR_CHECKOUTS_KEY, []) if str(i) != key]
+        request.session[VISITOR_CHECKOUTS_KEY] = [*ids[1 - REMEMBERED_CHECKOUTS :], key]
+        return
+    cookie = _cookie_checkouts(request)
+    ids = [i for i in cookie.ids if i != key]
+    cookie.ids, cookie.changed = [*ids[1 - REMEMBERED_CHECKOUTS :], key], True
+
+
+def _remembered_checkouts(request: HttpRequest) -> list:
+    return [*_cookie_checkouts(request).ids, *request.session.get(VISITOR_CHECKOUTS_KEY, [])]
 
 
 def _buyer_email_key(group: str, request: HttpRequest) -> str:
@@ -129,6 +204,7 @@ def _checkout_refused(
 
 
 @require_http_methods(["GET", "POST"])
+@_keeps_checkout_cookie
 @rate_limit(CHECKOUTS_PER_IP)
 @rate_limit(CHECKOUTS_PER_EMAIL)
 @rate_limit(
@@ -168,7 +244,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
 def _visible_enrollment(request: HttpRequest, **lookup):
     enrollment = selectors.enrollment_for_visitor(
         user=request.user,
-        visitor_enrollment_ids=request.session.get(VISITOR_CHECKOUTS_KEY, []),
+        visitor_enrollment_ids=_remembered_checkouts(request),
         **lookup,
     )
     if enrollment is None:

@@ -1,13 +1,17 @@
 """``rate_limit``: the one decorator of every rate-limited view. Each decorator counts all its
 limits and answers with the longest wait; stacked ones are checked outermost first and a request
 one refuses is not counted by those below; a fail-closed limit with its store down answers with
-the view's own ``unavailable`` page; requests of other methods are never counted."""
+the view's own ``unavailable`` page; requests of other methods are never counted. On Redis the
+counters are django-ratelimit's own keys (read back here with its ``get_usage``), all of a
+request's in one round trip, each expiring with its window."""
 
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpResponse
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import _get_window, _make_cache_key, get_usage
 
 from common.ratelimits import Limit, RateLimitUnavailable, rate_limit
 
@@ -115,3 +119,19 @@ def test_a_fail_closed_limit_with_its_store_down_answers_with_the_unavailable_pa
 def test_no_middleware_turns_django_ratelimit_exceptions_into_pages():
     # Nothing raises Ratelimited: every limit answers through rate_limit.
     assert "django_ratelimit.middleware.RatelimitMiddleware" not in django_settings.MIDDLEWARE
+
+
+def test_a_counter_counted_on_redis_expires_with_its_window(rf, rates):
+    cache = caches[django_settings.RATELIMIT_USE_CACHE]
+    if not isinstance(cache, RedisCache):
+        pytest.skip("counted by django-ratelimit itself on this cache: set REDIS_URL")
+    limit = Limit("t.expiry", key="ip", rate="TEST_RATE_TWO")
+    view = rate_limit(limit)(_ok)
+
+    statuses = [view(_request(rf)).status_code for _ in range(3)]
+
+    value = "127.0.0.1"  # the request factory's address
+    key = _make_cache_key(limit.group, _get_window(value, 60), "2/m", value, None)
+    assert statuses == [200, 200, 429]
+    assert _count(_request(rf), limit) == 3
+    assert 0 < cache._cache.get_client().ttl(cache.make_key(key)) <= 60 + 5

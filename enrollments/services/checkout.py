@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import normalize_email
 from accounts.selectors import verified_email_of
 from common.money import format_money
-from common.transactions import atomic
+from common.transactions import guarded_insert
 from courses.models import Course
 from grants import services as grant_services
 from grants.models import Grant
@@ -235,7 +235,7 @@ def _open_checkout_unless_enrolled(*, course: Course, email: str) -> Enrollment 
     """
     rows = Enrollment.objects.filter(
         email=email, course=course, status__in=(Status.PAID, Status.PENDING)
-    )
+    ).order_by()
     existing = None
     for enrollment in rows:
         if enrollment.status == Status.PAID:
@@ -273,7 +273,7 @@ def _pending_enrollment(
             close_pending(existing)
             continue
         try:
-            with atomic():
+            with guarded_insert():
                 return Enrollment.objects.create(
                     email=email,
                     user=_user_or_none(user),

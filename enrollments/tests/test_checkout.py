@@ -1,12 +1,15 @@
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
+from enrollments import stripe_gateway
 from enrollments.models import Enrollment
 from enrollments.tests.factories import EnrollmentFactory
+from enrollments.views import CHECKOUT_COOKIE
 
 pytestmark = pytest.mark.django_db
 
@@ -143,6 +146,28 @@ def test_stripe_unreachable_shows_the_error_page(client, settings):
     assert Enrollment.objects.get().status == Enrollment.Status.FAILED
 
 
+@pytest.fixture
+def fresh_stripe_client():
+    """The gateway's client is made once per key and address: made anew for this test."""
+    stripe_gateway._client_for.cache_clear()
+    yield
+    stripe_gateway._client_for.cache_clear()
+
+
+def test_a_proxy_set_in_the_environment_carries_the_calls_to_stripe(
+    client, fake_stripe, monkeypatch, fresh_stripe_client
+):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    course = CourseFactory()
+
+    response = client.post(checkout_url(course), {"email": "ada@example.com"})
+
+    assert response.status_code == 503  # the call went to the proxy, not to Stripe
+    assert session_creations(fake_stripe) == []
+
+
 def test_after_a_failed_attempt_the_learner_can_try_again(client, fake_stripe):
     course = CourseFactory()
     fake_stripe.fail_next(status=400, error_type="invalid_request_error")
@@ -243,13 +268,49 @@ def test_a_checkout_runs_a_bounded_number_of_queries(
     client, fake_stripe, django_assert_max_num_queries
 ):
     course = CourseFactory()
-    client.get(checkout_url(course))  # the form: the session gets its visitor token
+    client.get(checkout_url(course))  # the form: the cookie gets its visitor token
     EnrollmentFactory.create_batch(3, course=course, status=Enrollment.Status.PAID)
 
-    # Session; the learner's paid or open enrollment; the insert; the Stripe session id; the
-    # session's update; and, inside the test's transaction, two savepoints taken and released.
-    with django_assert_max_num_queries(9):
+    # The learner's paid or open enrollment; the insert; the Stripe session id; and, inside the
+    # test's transaction, a savepoint taken and released. No session row is read or written.
+    with django_assert_max_num_queries(5):
         response = client.post(checkout_url(course), {"email": "ada@example.com"})
 
     assert response.status_code == 303
     assert Enrollment.objects.get(email="ada@example.com").checkout_url == response["Location"]
+
+
+def test_an_anonymous_checkout_keeps_its_browser_in_a_signed_cookie_and_writes_no_session(
+    client, fake_stripe
+):
+    course = CourseFactory()
+
+    client.post(checkout_url(course), {"email": "ada@example.com"})
+
+    enrollment = Enrollment.objects.get()
+    assert not Session.objects.exists()
+    assert CHECKOUT_COOKIE in client.cookies
+    status = reverse("enrollments:enrollment_status", args=[enrollment.pk])
+    assert client.get(status).status_code == 200
+    forger = Client()
+    forger.cookies[CHECKOUT_COOKIE] = f"token:{enrollment.pk}"  # not signed by the site
+    assert forger.get(status).status_code == 404
+    # The same browser's next submit is recognised as the one that opened the checkout.
+    again = client.post(checkout_url(course), {"email": "ada@example.com"})
+    assert again["Location"] == Enrollment.objects.get().checkout_url
+
+
+def test_a_signed_in_checkout_keeps_its_ids_in_the_session_which_logging_out_ends(
+    client, fake_stripe
+):
+    course = CourseFactory()
+    client.force_login(UserFactory(email="bob@example.com"))
+    client.post(checkout_url(course), {"email": "ada@example.com"})
+    enrollment = Enrollment.objects.get()
+    status = reverse("enrollments:enrollment_status", args=[enrollment.pk])
+    assert CHECKOUT_COOKIE not in client.cookies
+    assert client.get(status).status_code == 200
+
+    client.logout()
+
+    assert client.get(status).status_code == 404

@@ -1,0 +1,82 @@
+"""``published_course``: each web process keeps the courses it read in memory and serves them
+with no Redis round trip while the version feed proves the catalog version current; any course
+change retires them at once. Real Redis, a real subscriber thread."""
+
+import time
+
+import pytest
+from django.conf import settings as django_settings
+
+from common import version_feed
+from courses import selectors
+from courses.tests.factories import CourseFactory
+
+pytestmark = pytest.mark.django_db
+
+WAIT_SECONDS = 10  # the most a subscriber may take to answer on loopback; not a timing claim
+
+
+@pytest.fixture
+def feed(settings):
+    if not django_settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        pytest.skip("the version feed needs Redis: set REDIS_URL")
+    settings.VERSION_FEED = True
+    live = version_feed.VersionFeed(django_settings.CACHES["default"]["LOCATION"])
+    version_feed._feed = live
+    selectors._local_courses.clear()
+    live.known("warm-up")  # starts the subscriber
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not live._alive(time.monotonic()):
+        if time.monotonic() > deadline:
+            pytest.fail("gave up waiting for the subscription")
+        time.sleep(0.01)
+    yield live
+    live.stop()
+    version_feed._feed = None
+    selectors._local_courses.clear()
+
+
+def _cache_unreachable(settings) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "common.redis_cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+
+
+def test_a_course_read_once_is_served_from_memory_without_redis_or_the_database(
+    feed, settings, django_assert_num_queries
+):
+    course = CourseFactory(title="AWS Architect")
+    selectors.published_course(course.slug)
+    _cache_unreachable(settings)
+
+    with django_assert_num_queries(0):
+        assert selectors.published_course(course.slug).title == "AWS Architect"
+
+
+def test_a_course_change_retires_the_copy_in_memory(feed):
+    course = CourseFactory(title="Old title")
+    assert selectors.published_course(course.slug).title == "Old title"
+
+    course.title = "New title"
+    course.save()  # bumps the catalog version, announced to every process
+
+    assert selectors.published_course(course.slug).title == "New title"
+    course.is_published = False
+    course.save()
+    assert selectors.published_course(course.slug) is None
+
+
+def test_without_the_feed_every_read_asks_the_cache(settings):
+    settings.VERSION_FEED = False
+    course = CourseFactory(title="Old title")
+    selectors.published_course(course.slug)
+
+    course.title = "New title"
+    course.save()
+
+    assert selectors.published_course(course.slug).title == "New title"
+    assert selectors._local_courses == {}
