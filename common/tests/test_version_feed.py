@@ -14,31 +14,14 @@ from django.http import HttpResponse
 
 from common import page_cache, version_feed, versioned_cache
 from common.page_cache import cache_shared_page
-
-WAIT_SECONDS = 10  # the most a subscriber may take to answer on loopback; not a timing claim
-
-
-def _until(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting: {what}")
-        time.sleep(0.01)
+from common.testing.feeds import live_version_feed, wait_until
 
 
 @pytest.fixture
 def feed(settings):
-    if not django_settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
-        pytest.skip("the version feed needs Redis: set REDIS_URL")
-    settings.VERSION_FEED = True
-    live = version_feed.VersionFeed(django_settings.CACHES["default"]["LOCATION"])
-    version_feed._feed = live
     page_cache._local_pages.clear()
-    live.known("warm-up")  # starts the subscriber
-    _until(lambda: live._alive(time.monotonic()), "the subscription")
-    yield live
-    live.stop()
-    version_feed._feed = None
+    with live_version_feed(settings) as live:
+        yield live
     page_cache._local_pages.clear()
 
 
@@ -89,7 +72,7 @@ def test_a_version_published_by_another_process_retires_the_page_in_memory(feed,
     body[0] = b"new title"
 
     _publish_from_another_process({"test:feed-version": "v-after-the-change"})
-    _until(lambda: feed.known("test:feed-version") == "v-after-the-change", "the message")
+    wait_until(lambda: feed.known("test:feed-version") == "v-after-the-change", "the message")
 
     assert view(rf.get("/")).content == b"new title"
     assert len(calls) == 2
@@ -110,13 +93,13 @@ def test_only_announced_bumps_are_published(feed):
     client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
     listener = client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(version_feed.channel())
-    _until(lambda: client.pubsub_numsub(version_feed.channel())[0][1] >= 2, "our listener")
+    wait_until(lambda: client.pubsub_numsub(version_feed.channel())[0][1] >= 2, "our listener")
 
     versioned_cache.bump_versions("affiliates:clicks-version")
     versioned_cache.bump_versions("courses:catalog-version", announce=True)
 
     heard = []
-    _until(lambda: heard.append(listener.get_message(timeout=0.1)) or any(heard), "the message")
+    wait_until(lambda: heard.append(listener.get_message(timeout=0.1)) or any(heard), "the message")
     message = next(item for item in heard if item)
     assert list(json.loads(message["data"])) == ["courses:catalog-version"]
     listener.close()
@@ -128,7 +111,7 @@ def test_without_a_live_subscription_every_view_takes_the_round_trip(feed, rf):
     view = _view(calls, body)
     view(rf.get("/"))
     feed.stop()
-    _until(lambda: not feed._alive(time.monotonic()), "the subscription to end")
+    wait_until(lambda: not feed._alive(time.monotonic()), "the subscription to end")
     # A change whose message nobody hears: only the round trip can see it.
     body[0] = b"v2"
     django_cache.set("test:feed-version", "v-unheard", timeout=None)
@@ -176,7 +159,7 @@ def test_a_junk_message_on_the_channel_does_not_end_the_subscription(feed):
         return feed.known("test:after-junk") == "v2"
 
     try:
-        _until(published_and_learned, "a version published after the junk")
+        wait_until(published_and_learned, "a version published after the junk")
     finally:
         client.close()
 

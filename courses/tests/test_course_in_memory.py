@@ -2,37 +2,20 @@
 with no Redis round trip while the version feed proves the catalog version current; any course
 change retires them at once. Real Redis, a real subscriber thread."""
 
-import time
-
 import pytest
-from django.conf import settings as django_settings
 
-from common import version_feed
+from common.testing.feeds import live_version_feed
 from courses import selectors
 from courses.tests.factories import CourseFactory
 
 pytestmark = pytest.mark.django_db
 
-WAIT_SECONDS = 10  # the most a subscriber may take to answer on loopback; not a timing claim
-
 
 @pytest.fixture
 def feed(settings):
-    if not django_settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
-        pytest.skip("the version feed needs Redis: set REDIS_URL")
-    settings.VERSION_FEED = True
-    live = version_feed.VersionFeed(django_settings.CACHES["default"]["LOCATION"])
-    version_feed._feed = live
     selectors._local_courses.clear()
-    live.known("warm-up")  # starts the subscriber
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not live._alive(time.monotonic()):
-        if time.monotonic() > deadline:
-            pytest.fail("gave up waiting for the subscription")
-        time.sleep(0.01)
-    yield live
-    live.stop()
-    version_feed._feed = None
+    with live_version_feed(settings) as live:
+        yield live
     selectors._local_courses.clear()
 
 
