@@ -9,9 +9,11 @@ cache down) reads it and puts it back in the cache.
   with ``must_create``, which the primary key refuses if the key exists after all (Django's
   ``create()`` then draws another key). The look-up is a round trip for nothing: the insert
   guarded by the unique index is the check.
-- Deletion (logout, a new key at login) removes the cached copy *first* and lets a cache error
-  propagate (a 503, ``CacheUnavailableMiddleware``), the row untouched: deleting the row
-  alone would leave a copy that a cache coming back would serve, a logged-out session alive.
+- A logout (``flush``) removes the cached copy *first* and lets a cache error propagate (a
+  503, ``CacheUnavailableMiddleware``), the row untouched: deleting the row alone would leave
+  a copy that a cache coming back would serve, a logged-out session alive. The old key that
+  signing in replaces (``cycle_key``) goes from both with the cache down too: its copy holds
+  what the visitor had before signing in, never the signed-in session.
 - A save whose cache write fails keeps the row and logs; the older cached copy it leaves lives
   at most ``CACHE_SECONDS``.
 """
@@ -67,5 +69,14 @@ class SessionStore(CachedDbSessionStore):
         key = session_key if session_key is not None else self.session_key
         if key is None:
             return
-        self._cache.delete(self.cache_key_prefix + key)  # raises with the cache down
+        try:
+            self._cache.delete(self.cache_key_prefix + key)
+        except CACHE_ERRORS:
+            logger.error("event=cache.unavailable op=session_delete")
         super(CachedDbSessionStore, self).delete(key)
+
+    def flush(self) -> None:
+        """Logout: the cached copy goes first, or nothing does (see the module's docstring)."""
+        if self.session_key is not None:
+            self._cache.delete(self.cache_key_prefix + self.session_key)  # raises when down
+        super().flush()
