@@ -37,8 +37,8 @@ from courses.selectors import CATALOG_VERSION_KEY
 
 # Part of every key holding a value: change it with the shape of what is cached, or with the
 # Python that draws the page, so a process of the new code never reads what the old one cached
-# (a deploy keeps Redis). 2: charts' figures. 3: whole pages.
-SHAPE = 3
+# (a deploy keeps Redis). 2: charts' figures. 3: whole pages. 4: pages as bytes.
+SHAPE = 4
 # The templates the whole page is drawn from (``page_key``).
 PAGE_TEMPLATES = (
     "base.html",
@@ -120,7 +120,7 @@ def page_key(affiliate_id: int, page_number: int) -> str:
     return f"affiliates:dashboard-page:{SHAPE}:{where}"
 
 
-def page(affiliate_id: int, page_key_: str, shown: tuple) -> tuple[Keys | None, str | None]:
+def page(affiliate_id: int, page_key_: str, shown: tuple) -> tuple[Keys | None, bytes | None]:
     """The current keys and the whole page cached under ``page_key_`` if it was drawn from
     them and ``shown`` (else None): one round trip when the versions exist; (None, None) when
     the cache is down."""
