@@ -16,7 +16,7 @@ from . import charts, dashboard_cache
 from .dashboard import affiliate_dashboard
 from .forms import JoinForm
 from .models import Affiliate
-from .selectors import Dashboard, affiliate_for_user, page_number, payout_minimum_display
+from .selectors import Dashboard, affiliate_for_user, payout_minimum_display
 from .services import join_affiliate_programme
 
 
@@ -67,6 +67,17 @@ def _shown(user, affiliate: Affiliate) -> tuple:
     )
 
 
+def _page_shown(page) -> int:
+    """Which page of sales the paginator shows for ``?page=``, as the cached page's key: the
+    first for anything not a whole number, the last (0 here) for one below 1, else that one
+    (the last when out of range; at most 10**6, past any real history)."""
+    try:
+        number = int(page)
+    except (TypeError, ValueError):
+        return 1
+    return 0 if number < 1 else min(number, 10**6)
+
+
 @never_cache
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -82,7 +93,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         keys, page_key, content = dashboard_cache.keys(affiliate.pk), None, None
     else:
         shown = _shown(request.user, affiliate)
-        page_key = dashboard_cache.page_key(affiliate.pk, page_number(page))
+        page_key = dashboard_cache.page_key(affiliate.pk, _page_shown(page))
         keys, content = dashboard_cache.page(affiliate.pk, page_key, shown)
     if content is None:
         data = affiliate_dashboard(affiliate=affiliate, page=page, keys=keys)

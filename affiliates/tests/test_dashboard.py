@@ -229,6 +229,19 @@ def test_any_page_parameter_shows_a_valid_page(client, page):
     assert response.context["dashboard"].sales.number in (1, 2)
 
 
+def test_a_page_parameter_that_shows_the_last_page_never_caches_it_as_the_first(client):
+    """The paginator shows the last page for ?page=0; the cached page is keyed by the page
+    shown, so the first page stays the first."""
+    affiliate = AffiliateFactory()
+    CommissionFactory.create_batch(SALES_PAGE_SIZE + 1, affiliate=affiliate)
+    client.force_login(affiliate.user)
+
+    assert "Page 2 of 2" in client.get(DASHBOARD, {"page": "0"}).text
+    assert "Page 1 of 2" in client.get(DASHBOARD).text
+    assert "Page 1 of 2" in client.get(DASHBOARD, {"page": "x"}).text
+    assert "Page 2 of 2" in client.get(DASHBOARD, {"page": "-3"}).text
+
+
 def test_suspended_affiliate_still_sees_history_with_a_notice(client):
     affiliate = AffiliateFactory()
     CommissionFactory(affiliate=affiliate)
