@@ -5,7 +5,7 @@ from django.utils.encoding import escape_uri_path
 
 from common.ratelimits import Limit
 
-from . import services
+from . import referral_codes, services
 from .cookies import (
     REFERRAL_COOKIE,
     VISITOR_COOKIE,
@@ -16,7 +16,7 @@ from .cookies import (
     visitor_id_from,
     visitor_key,
 )
-from .selectors import active_affiliate_by_code, active_affiliate_by_old_link
+from .selectors import active_affiliate_by_old_link
 
 # ?ref= visits that may record a click, per client IP. Not a view: the middleware counts it.
 REFERRAL_CLICKS = Limit("affiliates.referral_click", key="ip", rate="REFERRAL_CLICK_RATE")
@@ -57,17 +57,20 @@ class ReferralMiddleware:
         if REFERRAL_CLICKS.wait(request):
             return None
         if code is not None:
-            affiliate = active_affiliate_by_code(code)
+            affiliate_id = referral_codes.active_affiliate_id(code)
         else:
             # An old MaalEdu link names the affiliate by e-mail: from here on it is their code.
             affiliate = active_affiliate_by_old_link(raw)
+            affiliate_id = affiliate.pk if affiliate is not None else None
             code = affiliate.referral_code if affiliate is not None else None
-        if affiliate is None:
+        if affiliate_id is None:
             return None
         now = timezone.now()
         visitor_id, new_visitor = visitor_id_from(request.COOKIES.get(VISITOR_COOKIE))
         services.record_referral_click(
-            affiliate=affiliate, visitor_key=visitor_key(visitor_id), day=timezone.localdate(now)
+            affiliate_id=affiliate_id,
+            visitor_key=visitor_key(visitor_id),
+            day=timezone.localdate(now),
         )
         # Checkout on this very request (a ?ref= link straight to it) sees the new referral.
         request.affiliate_referral_code = code

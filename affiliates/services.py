@@ -21,10 +21,17 @@ from accounts.selectors import verified_email_of
 from common import outbox
 from common.logging import mask_email
 from common.money import CURRENCIES, percent_of
-from common.transactions import atomic
+from common.transactions import atomic, guarded_insert
 
-from . import dashboard_cache, earnings, selectors
-from .models import Affiliate, Commission, Payout, PayoutMethod, new_referral_code
+from . import dashboard_cache, earnings, referral_codes, selectors
+from .models import (
+    Affiliate,
+    Commission,
+    Payout,
+    PayoutMethod,
+    ReferralClick,
+    new_referral_code,
+)
 from .validators import clean_payout_details
 
 logger = logging.getLogger(__name__)
@@ -91,6 +98,7 @@ def _create_affiliate(user, **fields) -> tuple[Affiliate, bool]:
             if existing is not None:
                 return existing, False
             continue  # A referral code collision (1 in 10^14): draw another.
+        referral_codes.changed()
         return affiliate, True
     raise RuntimeError("Could not draw an unused referral code.")
 
@@ -107,6 +115,7 @@ def ensure_demo_affiliate(*, user, referral_code: str, paypal_email: str) -> Aff
             "terms_accepted_at": timezone.now(),
         },
     )
+    referral_codes.changed()
     return affiliate
 
 
@@ -137,6 +146,7 @@ def suspend_affiliate(*, affiliate_id: int) -> bool:
         status=Affiliate.Status.SUSPENDED
     )
     if changed:
+        referral_codes.changed()
         logger.info("event=affiliate.suspended affiliate_id=%s", affiliate_id)
     return bool(changed)
 
@@ -146,6 +156,7 @@ def reactivate_affiliate(*, affiliate_id: int) -> bool:
         status=Affiliate.Status.ACTIVE
     )
     if changed:
+        referral_codes.changed()
         logger.info("event=affiliate.reactivated affiliate_id=%s", affiliate_id)
     return bool(changed)
 
@@ -153,14 +164,16 @@ def reactivate_affiliate(*, affiliate_id: int) -> bool:
 # --- Attribution ----------------------------------------------------------------------------
 
 
-def record_referral_click(*, affiliate: Affiliate, visitor_key: str, day) -> bool:
+def record_referral_click(*, affiliate_id: int, visitor_key: str, day) -> bool:
     """Count one click per affiliate, visitor and day; True if this one was counted."""
     try:
-        with atomic():
-            affiliate.clicks.create(visitor_key=visitor_key, day=day)
+        with guarded_insert():
+            ReferralClick.objects.create(
+                affiliate_id=affiliate_id, visitor_key=visitor_key, day=day
+            )
     except IntegrityError:
         return False
-    dashboard_cache.invalidate_clicks(affiliate.pk)
+    dashboard_cache.invalidate_clicks(affiliate_id)
     return True
 
 
@@ -487,6 +500,7 @@ def forget_affiliate(*, user_id: int, erased_email: str) -> bool:
         bank_swift="",
     )
     if changed:
+        referral_codes.changed()
         dashboard_cache.invalidate(
             *Affiliate.objects.filter(user_id=user_id).values_list("pk", flat=True)
         )

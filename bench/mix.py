@@ -10,6 +10,7 @@ opened, every paid event fulfilled (its enrollment paid, its commission recorded
 import argparse
 import math
 import secrets
+import time
 from pathlib import Path
 
 from django.db import connection
@@ -18,7 +19,7 @@ from fakes.latency import Latency
 
 from . import endpoints, seed
 from .load import Load, run_wrk, script
-from .site import Server
+from .site import Server, Worker
 
 LEARNER_EMAIL = "learner5@example.com"  # a seeded learner with paid enrollments
 # (kind, weight in %, expected status); referral = catalog and course pages via ?ref=.
@@ -79,9 +80,12 @@ def _my_courses(ctx, cookie: str) -> endpoints.Endpoint:
     )
 
 
-def run_mix(options: argparse.Namespace, server: Server, ctx, stripe_latency) -> dict:
-    """Each kind alone, then the mix; the per-kind table with targets and the checks."""
+def run_mix(options: argparse.Namespace, server: Server, ctx, worker: Worker) -> dict:
+    """Each kind alone, then the mix with the Celery worker running, then the worker's drain;
+    the per-kind table with targets and the checks."""
     from .probe import check_over_http
+
+    stripe_latency = options.stripe_latency
 
     alone_load = Load(connections=options.mix_connections, threads=min(4, options.mix_connections))
     ctx.load = alone_load
@@ -135,13 +139,22 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, stripe_latency) ->
         f"{options.mix_seconds} s …",
         flush=True,
     )
-    result = run_wrk(
-        url=server.url,
-        script_path=_mix_script(ctx.work_dir),
-        args=[f"{mix_dir}/"],
-        seconds=options.mix_seconds,
-        load=Load(connections=options.mix_connections, threads=options.mix_connections),
-        extra_prefix="BENCH_MIX ",
+    # The worker starts now, so each kind alone is measured without it; it finds the alone
+    # webhooks' LMS enrolments queued, as a worker would after a restart on launch day.
+    with worker:
+        result = run_wrk(
+            url=server.url,
+            script_path=_mix_script(ctx.work_dir),
+            args=[f"{mix_dir}/"],
+            seconds=options.mix_seconds,
+            load=Load(connections=options.mix_connections, threads=options.mix_connections),
+            extra_prefix="BENCH_MIX ",
+        )
+        drain = _drain(options.drain_seconds)
+    # Read once the worker has stopped: the fake LMS's own record of the enrolments.
+    drain["in_lms"] = sum(
+        str(row.get("member", "")).startswith("webhook")
+        for row in options.fake_frappe.enrollments.values()
     )
     kinds = result.extra["kinds"]
     stripe_p95 = model_p95_ms(stripe_latency)
@@ -164,7 +177,7 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, stripe_latency) ->
         }
         row.update(_target(name, row, stripe_p95))
         rows.append(row)
-    checks = _checks(ctx, tag, kinds, clicks_before, result)
+    checks = [*_checks(ctx, tag, kinds, clicks_before, result), lms_check(drain)]
     problems = [
         f"mix: {row['name']}: {row['errors']} of {row['requests']} answers unexpected"
         for row in rows
@@ -188,7 +201,10 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, stripe_latency) ->
             "server": options.server,
             "latency": {
                 "stripe": stripe_latency.describe() if stripe_latency else "none",
-                "frappe": "not called by the web requests (Celery's work)",
+                "frappe": (options.frappe_latency.describe() if options.frappe_latency else "none"),
+                "frappe_model": (
+                    options.frappe_latency.as_dict() if options.frappe_latency else None
+                ),
                 "stripe_model": stripe_latency.as_dict() if stripe_latency else None,
                 "stripe_p95_ms": round(stripe_p95, 1),
             },
@@ -199,6 +215,7 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, stripe_latency) ->
             "endpoints": rows,
             "alone": alone,
             "checks": checks,
+            "worker": {"command": options.worker, **drain},
         },
         "problems": problems,
     }
@@ -276,6 +293,57 @@ def _checks(ctx, tag: str, kinds: dict, clicks_before: int, result) -> list[dict
             "met": commissions == referred_paid,
         },
     ]
+
+
+# Every learner the bench pays through a webhook has a seeded e-mail like this.
+_PAID_BY_WEBHOOK = "webhook%@example.com"
+
+
+def _paid_and_enrolled() -> tuple[int, int]:
+    """Learners paid through the bench's webhooks, and those of them whose LMS enrolment the
+    worker finished."""
+    paid = _count(
+        "SELECT count(*) FROM enrollments_enrollment WHERE email LIKE %s AND status = 'paid'",
+        [_PAID_BY_WEBHOOK],
+    )
+    enrolled = _count(
+        "SELECT count(DISTINCT e.id) FROM enrollments_enrollment e"
+        " JOIN lms_sync_lmssyncjob j ON j.enrollment_id = e.id"
+        " WHERE e.email LIKE %s AND e.status = 'paid' AND j.action = 'enrol'"
+        " AND j.status = 'synced'",
+        [_PAID_BY_WEBHOOK],
+    )
+    return paid, enrolled
+
+
+def _drain(seconds: int) -> dict:
+    """Wait (at most ``seconds``) until the worker has enrolled every paid learner in the fake
+    LMS; how long it took."""
+    started = time.monotonic()
+    paid, enrolled = _paid_and_enrolled()
+    print(
+        f"bench: the worker enrols the paid learners in the LMS ({enrolled}/{paid}) …", flush=True
+    )
+    while enrolled < paid and time.monotonic() - started < seconds:
+        time.sleep(2)
+        paid, enrolled = _paid_and_enrolled()
+    return {
+        "paid": paid,
+        "enrolled": enrolled,
+        "drain_seconds": round(time.monotonic() - started, 1),
+        "drain_limit_seconds": seconds,
+    }
+
+
+def lms_check(drain: dict) -> dict:
+    return {
+        "what": "every paid learner enrolled in the LMS by the worker after the mix",
+        "found": (
+            f"{drain['enrolled']} of {drain['paid']} enrolled ({drain['in_lms']} in the fake LMS), "
+            f"{drain['drain_seconds']:g} s after the mix (limit {drain['drain_limit_seconds']} s)"
+        ),
+        "met": drain["enrolled"] == drain["paid"] == drain["in_lms"],
+    }
 
 
 def _write_mix_files(

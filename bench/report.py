@@ -286,8 +286,9 @@ def _markdown_mix(report: dict) -> list[str]:
     lines = [
         "",
         f"Launch-day mix: {mix['connections']} connections, {mix['seconds']} s, Stripe latency "
-        f"{mix['latency']['stripe']}, Frappe {mix['latency']['frappe']}; "
-        f"{mix['total_requests']:,} requests, {mix['total_errors']} errors.",
+        f"{mix['latency']['stripe']}, Frappe {mix['latency']['frappe']}"
+        + (f", Celery worker `{mix['worker']['command']}`" if mix.get("worker") else "")
+        + f"; {mix['total_requests']:,} requests, {mix['total_errors']} errors.",
         "",
         "| endpoint | share | requests | errors | p50 ms | p95 ms | p99 ms | alone p95 ms "
         "| target | met |",

@@ -23,16 +23,21 @@ from pathlib import Path
 import django
 import redis
 
-from fakes.latency import STRIPE, Latency
+from fakes.frappe_server import FakeFrappe
+from fakes.latency import FRAPPE, STRIPE, Latency
 from fakes.stripe_server import FakeStripe
 
 from .load import Load, LoadResult, run_wrk, wrk_path
 from .site import (
+    FRAPPE_API_KEY,
+    FRAPPE_API_SECRET,
     PRODUCTION_SERVER,
+    PRODUCTION_WORKER,
     BenchError,
     Server,
     ServerSampler,
     Services,
+    Worker,
     check_services,
     drop_database,
     flush_redis,
@@ -120,6 +125,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"(default {STRIPE.describe()}; off with --smoke)",
     )
     parser.add_argument(
+        "--frappe-latency",
+        help=f"the fake Frappe LMS's answer delay, as --stripe-latency (default "
+        f"{FRAPPE.describe()}; off with --smoke; the mix's Celery worker calls it)",
+    )
+    parser.add_argument(
+        "--worker",
+        default=PRODUCTION_WORKER,
+        help=f"the mix's Celery worker command (the production one: {PRODUCTION_WORKER!r})",
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=int,
+        default=600,
+        help="after the mix, how long the worker may take to enrol every paid learner (600)",
+    )
+    parser.add_argument(
         "--points", default=SCALING_POINTS, help=f"commissions, with --scaling ({SCALING_POINTS})"
     )
     parser.add_argument(
@@ -149,18 +170,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--threads must be 1 to --connections")
     if not options.server.startswith("gunicorn maaledu.wsgi"):
         parser.error("--server must start with 'gunicorn maaledu.wsgi'")
-    try:
-        options.stripe_latency = (
-            Latency.parse(options.stripe_latency)
-            if options.stripe_latency is not None
-            else None
-            if options.smoke and not options.mix
-            else STRIPE
-        )
-    except ValueError as error:
-        parser.error(f"--stripe-latency: {error}")
+    # Off in the smoke mode's endpoint runs (quick, deterministic), on in every other run.
+    off = options.smoke and not options.mix
+    options.stripe_latency = _latency(
+        parser, "--stripe-latency", options.stripe_latency, STRIPE, off
+    )
+    options.frappe_latency = _latency(
+        parser, "--frappe-latency", options.frappe_latency, FRAPPE, off
+    )
+    if not options.worker.startswith("celery -A maaledu worker"):
+        parser.error("--worker must start with 'celery -A maaledu worker'")
     options.points = sorted({int(point) for point in options.points.split(",")})
     return options
+
+
+def _latency(parser, flag: str, given: str | None, default: Latency, off: bool) -> Latency | None:
+    if given is None:
+        return None if off else default
+    try:
+        return Latency.parse(given)
+    except ValueError as error:
+        parser.error(f"{flag}: {error}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -211,12 +241,26 @@ def run(options: argparse.Namespace) -> dict:
         flush_redis(services)
         stack.callback(flush_redis, services)
         fake_stripe = stack.enter_context(FakeStripe(latency=options.stripe_latency))
+        # Only the mix runs a Celery worker, so only it needs an LMS to enrol learners in.
+        options.fake_frappe = (
+            stack.enter_context(
+                FakeFrappe(
+                    FRAPPE_API_KEY,
+                    FRAPPE_API_SECRET,
+                    site="127.0.0.1",
+                    latency=options.frappe_latency,
+                )
+            )
+            if options.mix
+            else None
+        )
         app_port = free_port()
         env = site_environment(
             services=services,
             site_url=f"http://127.0.0.1:{app_port}",
             stripe_url=fake_stripe.url,
             static_root=work_dir / "static",
+            frappe_url=options.fake_frappe.url if options.fake_frappe else "",
         )
         os.environ.update(env)
         django.setup()
@@ -687,12 +731,21 @@ def _scaling(options: argparse.Namespace, servers: _Servers) -> dict:
 
 
 def _mix(options: argparse.Namespace, servers: _Servers) -> dict:
+    from courses.models import Course
+    from fakes.demo_lms import add_demo_courses
+
     from .mix import run_mix
     from .report import markdown
 
+    lms_courses = Course.objects.exclude(frappe_course="").values_list("frappe_course", flat=True)
+    add_demo_courses(options.fake_frappe, sorted(set(lms_courses)))
+    worker = Worker(env=servers.env, command=options.worker, log=servers.work_dir / "worker.log")
     with servers.app() as server:
         ctx = _context(options, server, servers.work_dir)
-        result = run_mix(options, server, ctx, options.stripe_latency)
+        try:
+            result = run_mix(options, server, ctx, worker)
+        finally:
+            worker.stop()  # a warm shutdown, before the database goes
     print()
     print(markdown({"kind": "mix", "config": {"server": options.server}, **result}))
     return result

@@ -30,8 +30,15 @@ BENCH_DATABASE = re.compile(r"^maaledu_bench[a-z0-9_]*$")
 # this): threads, so requests waiting on Stripe's API do not hold a whole process. The bench runs
 # exactly this, with ``--bind`` to a loopback port. Chosen by measurement: bench/README.md.
 PRODUCTION_SERVER = "gunicorn maaledu.wsgi --workers 4 --worker-class gthread --threads 8"
+# The production Celery worker as README.md gives it. Its work waits on Frappe LMS and Stripe
+# (~300 ms a call), not on the CPU, so it runs more processes than cores (bench/README.md, the
+# launch-day mix: how long it takes to enrol every learner the mix paid).
+PRODUCTION_WORKER = "celery -A maaledu worker --loglevel=INFO --concurrency 16"
 START_TIMEOUT = 60.0  # seconds for gunicorn to answer its first request
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before the process group is killed
+
+
+FRAPPE_API_KEY, FRAPPE_API_SECRET = "bench-key", "bench-secret"  # the fake Frappe's
 
 
 class BenchError(Exception):
@@ -97,11 +104,17 @@ def flush_redis(services: Services) -> None:
 
 
 def site_environment(
-    *, services: Services, site_url: str, stripe_url: str, static_root: Path
+    *,
+    services: Services,
+    site_url: str,
+    stripe_url: str,
+    static_root: Path,
+    frappe_url: str = "",
 ) -> dict[str, str]:
     """The production settings' variables for a loopback site: plain HTTP (no TLS proxy in
-    front), the fake Stripe, and nothing that would leave the machine (no Sentry, SendGrid or
-    Frappe, whatever a local .env says)."""
+    front), the fake Stripe, the fake Frappe when there is one (the mix's worker calls it), and
+    nothing that would leave the machine (no Sentry, SendGrid or real LMS, whatever a local .env
+    says)."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -122,7 +135,11 @@ def site_environment(
         "BENCH_STATIC_ROOT": str(static_root),
         "SENTRY_DSN": "",
         "SENDGRID_API_KEY": "",
-        "FRAPPE_URL": "",
+        "FRAPPE_URL": frappe_url,
+        "FRAPPE_PUBLIC_URL": frappe_url,
+        "FRAPPE_API_KEY": FRAPPE_API_KEY,
+        "FRAPPE_API_SECRET": FRAPPE_API_SECRET,
+        "FRAPPE_HOST_HEADER": "",
     }
 
 
@@ -132,13 +149,93 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Server:
-    """The production server command (``PRODUCTION_SERVER``, or another given to compare), on
-    loopback.
+class _ProcessGroup:
+    """A command started in its own process group, its output appended to ``log``: ``stop()``
+    (also on a failed start) ends it and every process it forked, and nothing else."""
 
-    Started in its own process group, so stopping it (``stop()``, also on errors) ends the
-    master and every worker it forked, and nothing else.
-    """
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen | None = None
+
+    def _start(self, command: list[str]) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self) -> None:
+        raise NotImplementedError
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM (gunicorn's graceful stop, Celery's warm shutdown: running work finishes),
+        then SIGKILL to the whole group after ``STOP_TIMEOUT``."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Worker(_ProcessGroup):
+    """The Celery worker command (``PRODUCTION_WORKER``) on the site's environment, for the
+    launch-day mix: it does what the web requests leave to Celery (the LMS enrolment against the
+    fake Frappe, the confirmation e-mail, the invoice), beside the web server on the same
+    cores."""
+
+    def __init__(self, *, env: dict[str, str], command: str, log: Path):
+        self.env, self.command, self.log = env, command, log
+
+    def __enter__(self) -> "Worker":
+        program, *args = self.command.split()
+        name = f"bench-{os.getpid()}@%h"
+        self._start(
+            [
+                sys.executable,
+                "-m",
+                program,
+                *args,
+                "-n",
+                name,
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(f"the Celery worker exited at start:\n{self.log_tail()}")
+            if " ready." in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise BenchError(f"the Celery worker was not ready in {START_TIMEOUT:.0f} s")
+
+
+class Server(_ProcessGroup):
+    """The production server command (``PRODUCTION_SERVER``, or another given to compare), on
+    loopback."""
 
     def __init__(
         self,
@@ -153,7 +250,6 @@ class Server:
         self.name, self.env, self.port, self.command, self.log = name, env, port, command, log
         # () -> the pids of the services working for this server, and the PostgreSQL postmaster.
         self.services = services
-        self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -161,27 +257,10 @@ class Server:
 
     def __enter__(self) -> "Server":
         program, *args = self.command.split()
-        command = [sys.executable, "-m", program, *args, "--bind", f"127.0.0.1:{self.port}"]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            self._wait_until_answering()
-        except BaseException:
-            self.stop()
-            raise
+        self._start([sys.executable, "-m", program, *args, "--bind", f"127.0.0.1:{self.port}"])
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    def _wait_until_answering(self) -> None:
+    def _wait_until_ready(self) -> None:
         """Until a worker has loaded Django and answers (any status will do)."""
         deadline = time.monotonic() + START_TIMEOUT
         for _ in range(int(START_TIMEOUT / 0.1)):
@@ -199,20 +278,6 @@ class Server:
             finally:
                 connection.close()
         raise BenchError(f"{self.name} server did not answer in {START_TIMEOUT:.0f} s")
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT)
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def pids(self) -> list[int]:
         """The master and its workers."""

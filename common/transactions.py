@@ -12,7 +12,7 @@ transaction it waits for the commit; without one it runs at once. docs/mongodb.m
 guarantee rests on what, per backend.
 """
 
-from contextlib import ContextDecorator
+from contextlib import ContextDecorator, nullcontext
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -40,3 +40,20 @@ def atomic(using=None):
 
         return mongo_transaction.atomic(using=alias)
     return _Autocommit()
+
+
+def guarded_insert(using=None):
+    """Around one insert that a unique index may refuse (the caller catches ``IntegrityError``).
+
+    Inside a transaction: ``atomic()``, whose savepoint keeps the transaction usable after a
+    refusal. In autocommit: nothing, as the statement is its own transaction and a refusal
+    leaves the connection usable; that saves the BEGIN and COMMIT round trips a lone insert does
+    not need (a referral click on every ``?ref=`` visit)."""
+    return atomic(using=using) if in_transaction(using) else nullcontext()
+
+
+def in_transaction(using=None) -> bool:
+    """Whether a transaction is open: Django's ``atomic`` or django-mongodb-backend's (which
+    keeps its own flag). Outside one, ``transaction.on_commit`` runs its function at once."""
+    connection = connections[using or DEFAULT_DB_ALIAS]
+    return connection.in_atomic_block or getattr(connection, "in_atomic_block_mongo", False)

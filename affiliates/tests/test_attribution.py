@@ -79,10 +79,10 @@ def test_the_unique_constraint_decides_one_click_per_visitor_and_day():
     today = timezone.localdate()
 
     recorded = [
-        services.record_referral_click(affiliate=affiliate, visitor_key="v1", day=today),
-        services.record_referral_click(affiliate=affiliate, visitor_key="v1", day=today),
+        services.record_referral_click(affiliate_id=affiliate.pk, visitor_key="v1", day=today),
+        services.record_referral_click(affiliate_id=affiliate.pk, visitor_key="v1", day=today),
         services.record_referral_click(
-            affiliate=affiliate, visitor_key="v1", day=today + timedelta(days=1)
+            affiliate_id=affiliate.pk, visitor_key="v1", day=today + timedelta(days=1)
         ),
     ]
 

@@ -315,7 +315,7 @@ def test_cached_figures_follow_every_change_that_touches_them(client, settings):
         )
 
     assert figures() == (0, 0, 0, None)
-    services.record_referral_click(affiliate=affiliate, visitor_key="v1", day=date.today())
+    services.record_referral_click(affiliate_id=affiliate.pk, visitor_key="v1", day=date.today())
     assert figures() == (1, 0, 0, None)
     services.record_commission(
         affiliate_id=affiliate.pk,
@@ -388,7 +388,7 @@ def test_a_click_recounts_the_clicks_but_not_the_sales_figures(
     # Caches the figures, the tables and the settled clicks.
     clicks_before = client.get(DASHBOARD).context["dashboard"].clicks
 
-    services.record_referral_click(affiliate=affiliate, visitor_key="new", day=date.today())
+    services.record_referral_click(affiliate_id=affiliate.pk, visitor_key="new", day=date.today())
     # User with affiliate, and the recent clicks.
     with django_assert_max_num_queries(2):
         response = client.get(DASHBOARD)
@@ -408,7 +408,7 @@ def test_clicks_of_every_day_are_counted_and_settled_days_only_once_a_day(
         )
 
     assert cached_dashboard.click_figures(affiliate.pk).total == 4
-    services.record_referral_click(affiliate=affiliate, visitor_key="late", day=today)
+    services.record_referral_click(affiliate_id=affiliate.pk, visitor_key="late", day=today)
     with django_assert_num_queries(1):  # yesterday's and today's; the rest is cached
         assert cached_dashboard.click_figures(affiliate.pk).total == 5
 
@@ -446,7 +446,9 @@ def test_a_fully_refunded_sale_is_listed_but_not_counted_as_a_paid_referral(clie
     )
     services.reverse_commission(sale_id=sale_key(2), refunded_cents_total=5000, charged_cents=10000)
     for visitor in ("a", "b", "c", "d"):
-        services.record_referral_click(affiliate=affiliate, visitor_key=visitor, day=date.today())
+        services.record_referral_click(
+            affiliate_id=affiliate.pk, visitor_key=visitor, day=date.today()
+        )
     client.force_login(affiliate.user)
 
     response = client.get(DASHBOARD)

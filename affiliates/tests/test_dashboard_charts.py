@@ -142,7 +142,7 @@ def test_a_click_redraws_the_activity_chart(client):
     this_week = chart_weeks(datetime.now(UTC).date())[-1].strftime("%d %b")
     assert (this_week, "clicks") not in drawn(figure(client.get(DASHBOARD).text, "chart-activity"))
 
-    services.record_referral_click(affiliate=affiliate, visitor_key="new", day=date.today())
+    services.record_referral_click(affiliate_id=affiliate.pk, visitor_key="new", day=date.today())
 
     now_drawn = drawn(figure(client.get(DASHBOARD).text, "chart-activity"))
     assert now_drawn[(this_week, "clicks")] == 1

@@ -8,9 +8,10 @@ import pytest
 
 from bench import instructions
 from bench.endpoints import Target
+from bench.mix import lms_check
 from bench.report import aggregate, compare, floor_spread, markdown
 from bench.report import main as report_main
-from bench.site import PRODUCTION_SERVER
+from bench.site import PRODUCTION_SERVER, PRODUCTION_WORKER
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -204,3 +205,22 @@ def test_the_report_answers_a_wrong_call_with_its_usage_not_a_traceback(argv):
         report_main(argv)
 
     assert str(caught.value).startswith("usage: python -m bench.report")
+
+
+def test_the_readme_gives_the_worker_command_the_mix_runs():
+    assert PRODUCTION_WORKER in (BASE_DIR / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("enrolled", "in_lms", "met"), [(40, 40, True), (39, 39, False), (40, 39, False)]
+)
+def test_the_mix_is_lossless_only_when_every_paid_learner_is_in_the_lms(enrolled, in_lms, met):
+    drain = {
+        "paid": 40,
+        "enrolled": enrolled,
+        "in_lms": in_lms,
+        "drain_seconds": 12.5,
+        "drain_limit_seconds": 600,
+    }
+
+    assert lms_check(drain)["met"] is met
