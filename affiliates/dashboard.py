@@ -50,11 +50,13 @@ def click_figures(affiliate_id: int, *, today: date | None = None) -> Clicks:
     return Clicks(total=sum(by_week.values()), by_week=dict(by_week))
 
 
-def affiliate_dashboard(*, affiliate: Affiliate, page: str | int | None = 1) -> Dashboard:
-    """Everything the dashboard shows, whatever the affiliate's history: two round trips to the
-    cache when it is warm (the versions, then the figures and the rendered tables). The sales
-    page's query runs only when its table is rendered."""
-    keys = dashboard_cache.keys(affiliate.pk)
+def affiliate_dashboard(
+    *, affiliate: Affiliate, page: str | int | None, keys: dashboard_cache.Keys | None
+) -> Dashboard:
+    """Everything the dashboard shows, whatever the affiliate's history, from the cache under
+    ``keys`` (the current versions: ``dashboard_cache.page``; None when the cache is down)
+    when it is warm: one round trip for the figures and the rendered tables. The sales page's
+    query runs only when its table is rendered."""
     cached = {}
     if keys is not None:
         cached = dashboard_cache.get_many(

@@ -14,20 +14,39 @@ retire them:
 
 Both bump now and again after commit, so a reader between the write and the commit cannot
 re-cache old figures. With the cache down everything is computed each time.
+
+The whole page is cached too (``page``), stamped with the versions it was drawn from and what
+else it shows (the affiliate's row, the user's staff flag): one round trip fetches the
+versions and the page together, and a page whose stamp is not the current one is drawn again.
+Its key carries the language and the page's templates and static files (``_code``), so a
+deploy that changes them never serves an older page.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.db import transaction
+from django.template.loader import get_template
+from django.utils.translation import get_language
 
 from common import versioned_cache
 from common.transactions import in_transaction
 from courses.selectors import CATALOG_VERSION_KEY
 
-# Part of every key holding a value: change it with the shape of what is cached, so a process of
-# the new code never reads what the old one cached (a deploy keeps Redis). 2: charts' figures.
-SHAPE = 2
+# Part of every key holding a value: change it with the shape of what is cached, or with the
+# Python that draws the page, so a process of the new code never reads what the old one cached
+# (a deploy keeps Redis). 2: charts' figures. 3: whole pages. 4: pages as bytes.
+SHAPE = 4
+# The templates the whole page is drawn from (``page_key``).
+PAGE_TEMPLATES = (
+    "base.html",
+    "includes/nav_links.html",
+    "affiliates/dashboard.html",
+    "affiliates/includes/dashboard_history.html",
+)
 # A safety net only: correctness comes from invalidation.
 SUMMARY_SECONDS = 10 * 60
 # Clicks of settled days never change: each day's count of them is kept a week, so a later
@@ -62,6 +81,18 @@ class Keys:
         change (the catalog version) retires them too."""
         return f"{self.summary}:{self.catalog_version}:history:{page_number}"
 
+    def page_stamp(self, shown: tuple) -> tuple:
+        """What a whole page drawn now depends on: every version, and ``shown``."""
+        return (self.summary, self.clicks, self.catalog_version, shown)
+
+
+def _keys(affiliate_id: int, sales: str, clicks: str, catalog: str) -> Keys:
+    return Keys(
+        summary=f"affiliates:dashboard:{SHAPE}:{affiliate_id}:{sales}",
+        clicks=f"affiliates:clicks:{SHAPE}:{affiliate_id}:{clicks}",
+        catalog_version=catalog,
+    )
+
 
 def keys(affiliate_id: int) -> Keys | None:
     """The keys of the current versions (one round trip); None when the cache is down."""
@@ -69,11 +100,41 @@ def keys(affiliate_id: int) -> Keys | None:
     versions = versioned_cache.versions(sales_key, clicks_key, CATALOG_VERSION_KEY)
     if versions is None:
         return None
-    return Keys(
-        summary=f"affiliates:dashboard:{SHAPE}:{affiliate_id}:{versions[sales_key]}",
-        clicks=f"affiliates:clicks:{SHAPE}:{affiliate_id}:{versions[clicks_key]}",
-        catalog_version=versions[CATALOG_VERSION_KEY],
+    return _keys(
+        affiliate_id, versions[sales_key], versions[clicks_key], versions[CATALOG_VERSION_KEY]
     )
+
+
+@cache
+def _code() -> str:
+    """A digest of the page's templates and of the static files' names (hashed in production),
+    the same in every process of one deploy."""
+    digest = hashlib.sha256()
+    for name in PAGE_TEMPLATES:
+        digest.update(get_template(name).template.source.encode())
+    digest.update(str(getattr(staticfiles_storage, "manifest_hash", "")).encode())
+    return digest.hexdigest()[:16]
+
+
+def page_key(affiliate_id: int, page_number: int) -> str:
+    where = f"{affiliate_id}:{page_number}:{get_language()}:{_code()}"
+    return f"affiliates:dashboard-page:{SHAPE}:{where}"
+
+
+def page(affiliate_id: int, page_key_: str, shown: tuple) -> tuple[Keys | None, bytes | None]:
+    """The current keys and the whole page cached under ``page_key_`` if it was drawn from
+    them and ``shown`` (else None): one round trip when the versions exist; (None, None) when
+    the cache is down."""
+    sales_key, clicks_key = _sales_version_key(affiliate_id), _clicks_version_key(affiliate_id)
+    found = versioned_cache.get_many([sales_key, clicks_key, CATALOG_VERSION_KEY, page_key_])
+    versions = [found.get(key) for key in (sales_key, clicks_key, CATALOG_VERSION_KEY)]
+    if None in versions:
+        return keys(affiliate_id), None
+    current = _keys(affiliate_id, *versions)
+    cached = found.get(page_key_)
+    if cached is not None and cached[0] == current.page_stamp(shown):
+        return current, cached[1]
+    return current, None
 
 
 def settled_clicks_key(affiliate_id: int, before: date) -> str:

@@ -272,11 +272,28 @@ def payable_currencies(affiliate_ids: Iterable[int]) -> dict[int, list[str]]:
     return result
 
 
+# What a row of the dashboard's sales table shows (templates/affiliates/includes/
+# dashboard_history.html): loading no other column spares converting each row's course dates,
+# JSON fields and descriptions.
+SALES_TABLE_FIELDS = (
+    "sold_at",
+    "currency",
+    "sale_amount_cents",
+    "amount_cents",
+    "reversed_cents",
+    "rate_percent",
+    "status",
+    "payout_id",
+    "buyer_email_masked",
+    "course__title",
+)
+
+
 def referred_sales(affiliate: Affiliate) -> QuerySet[Commission]:
     return (
         Commission.objects.filter(affiliate=affiliate)
         .select_related("course")
-        .defer("course__description", "course__features")
+        .only(*SALES_TABLE_FIELDS)
         .order_by("-sold_at", "-id")
     )
 

@@ -13,8 +13,8 @@ Imports no app: the affiliates dashboard and the ops page both draw with it.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 640
 HEIGHT = 240
@@ -109,126 +109,102 @@ def _bars(chart: BarChart, maximum: int) -> list[tuple]:
     return bars
 
 
-def _svg(chart: BarChart) -> SafeString:
+class _Escaped:
+    """The chart's texts escaped once each (``conditional_escape``, as ``format_html`` would):
+    a chart repeats its few categories, series and values in hundreds of places."""
+
+    def __init__(self, chart: BarChart) -> None:
+        self.chart = chart
+        self.categories = [conditional_escape(category) for category in chart.categories]
+        self.series_keys = [conditional_escape(series.key) for series in chart.series]
+        self.series_labels = [conditional_escape(series.label) for series in chart.series]
+        self._values: dict[int, str] = {}
+
+    def value(self, value: int) -> str:
+        """``format_value(value)``, escaped (a value repeats: zeros, equal amounts)."""
+        text = self._values.get(value)
+        if text is None:
+            text = self._values[value] = conditional_escape(self.chart.format_value(value))
+        return text
+
+
+def _svg(chart: BarChart, escaped: _Escaped) -> str:
     maximum = _scale_max(chart)
     plot_height = HEIGHT - TOP - BOTTOM
     slot = (WIDTH - LEFT - RIGHT) / max(len(chart.categories), 1)
     lines = _grid_lines(maximum)
-    grid = format_html_join(
-        "",
-        '<line class="chart-grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
-        '<text class="chart-axis" x="{}" y="{}" text-anchor="end">{}</text>',
-        (
-            (
-                LEFT,
-                WIDTH - RIGHT,
-                f"{TOP + plot_height * (1 - n / lines):.2f}",
-                f"{TOP + plot_height * (1 - n / lines):.2f}",
-                LEFT - 6,
-                f"{TOP + plot_height * (1 - n / lines) + 4:.2f}",
-                chart.format_value(maximum * n // lines),
+    slug = conditional_escape(chart.slug)
+    parts = [
+        f'<svg class="chart-svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        'preserveAspectRatio="xMinYMid meet" role="img" '
+        f'aria-labelledby="{slug}-title {slug}-desc" data-scale-max="{maximum}" '
+        f'data-plot-height="{plot_height}">'
+        f'<title id="{slug}-title">{conditional_escape(chart.title)}</title>'
+        f'<desc id="{slug}-desc">{conditional_escape(chart.description)}</desc>'
+    ]
+    for n in range(lines + 1):
+        y = TOP + plot_height * (1 - n / lines)
+        parts.append(
+            f'<line class="chart-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.2f}" '
+            f'y2="{y:.2f}"/><text class="chart-axis" x="{LEFT - 6}" y="{y + 4:.2f}" '
+            f'text-anchor="end">{escaped.value(maximum * n // lines)}</text>'
+        )
+    index_of = {series.key: j for j, series in enumerate(chart.series)}
+    category_index = {category: i for i, category in enumerate(chart.categories)}
+    for key, category, value, x, y, w, h in _bars(chart, maximum):
+        j, cat = index_of[key], escaped.categories[category_index[category]]
+        parts.append(
+            f'<rect class="chart-bar chart-bar-{escaped.series_keys[j]}" '
+            f'data-series="{escaped.series_keys[j]}" data-category="{cat}" '
+            f'data-value="{value}" x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}">'
+            f"<title>{cat}, {escaped.series_labels[j]}: {escaped.value(value)}</title></rect>"
+        )
+    for i, category in enumerate(escaped.categories):
+        if i % chart.label_every == 0:
+            parts.append(
+                f'<text class="chart-axis" x="{LEFT + (i + 0.5) * slot:.2f}" y="{HEIGHT - 8}" '
+                f'text-anchor="middle">{category}</text>'
             )
-            for n in range(lines + 1)
-        ),
-    )
-    labels = format_html_join(
-        "",
-        '<text class="chart-axis" x="{}" y="{}" text-anchor="middle">{}</text>',
-        (
-            (f"{LEFT + (i + 0.5) * slot:.2f}", HEIGHT - 8, category)
-            for i, category in enumerate(chart.categories)
-            if i % chart.label_every == 0
-        ),
-    )
-    labels_of = {series.key: series.label for series in chart.series}
-    bars = format_html_join(
-        "",
-        '<rect class="chart-bar chart-bar-{}" data-series="{}" data-category="{}" '
-        'data-value="{}" x="{}" y="{}" width="{}" height="{}">'
-        "<title>{}, {}: {}</title></rect>",
-        (
-            (
-                key,
-                key,
-                cat,
-                value,
-                *(f"{number:.2f}" for number in (x, y, w, h)),
-                cat,
-                labels_of[key],
-                chart.format_value(value),
-            )
-            for key, cat, value, x, y, w, h in _bars(chart, maximum)
-        ),
-    )
-    return format_html(
-        '<svg class="chart-svg" viewBox="0 0 {} {}" preserveAspectRatio="xMinYMid meet" '
-        'role="img" '
-        'aria-labelledby="{}-title {}-desc" data-scale-max="{}" data-plot-height="{}">'
-        '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>{}{}{}</svg>',
-        WIDTH,
-        HEIGHT,
-        chart.slug,
-        chart.slug,
-        maximum,
-        plot_height,
-        chart.slug,
-        chart.title,
-        chart.slug,
-        chart.description,
-        grid,
-        bars,
-        labels,
-    )
+    parts.append("</svg>")
+    return "".join(parts)
 
 
-def _legend(chart: BarChart) -> SafeString:
-    items = format_html_join(
-        "",
-        '<li><span class="chart-key chart-key-{}" aria-hidden="true"></span>{}</li>',
-        ((series.key, series.label) for series in chart.series),
+def _legend(escaped: _Escaped) -> str:
+    items = "".join(
+        f'<li><span class="chart-key chart-key-{key}" aria-hidden="true"></span>{label}</li>'
+        for key, label in zip(escaped.series_keys, escaped.series_labels, strict=True)
     )
-    return format_html('<ul class="chart-legend">{}</ul>', items)
+    return f'<ul class="chart-legend">{items}</ul>'
 
 
-def _table(chart: BarChart) -> SafeString:
-    head = format_html_join(
-        "", '<th scope="col">{}</th>', ((series.label,) for series in chart.series)
+def _table(chart: BarChart, escaped: _Escaped) -> str:
+    head = "".join(f'<th scope="col">{label}</th>' for label in escaped.series_labels)
+    rows = "".join(
+        f'<tr><th scope="row">{category}</th>'
+        + "".join(
+            f'<td data-series="{key}" data-value="{value}">{escaped.value(value)}</td>'
+            for key, value in zip(escaped.series_keys, row, strict=True)
+        )
+        + "</tr>"
+        for category, row in zip(escaped.categories, chart.values, strict=True)
     )
-    rows = format_html_join(
-        "",
-        '<tr><th scope="row">{}</th>{}</tr>',
-        (
-            (
-                category,
-                format_html_join(
-                    "",
-                    '<td data-series="{}" data-value="{}">{}</td>',
-                    (
-                        (series.key, value, chart.format_value(value))
-                        for series, value in zip(chart.series, row, strict=True)
-                    ),
-                ),
-            )
-            for category, row in zip(chart.categories, chart.values, strict=True)
-        ),
-    )
-    return format_html(
-        '<details class="chart-table"><summary>{} as a table</summary>'
-        '<div class="overflow-auto"><table class="data" id="{}-table">'
-        '<caption>{}</caption><thead><tr><th scope="col">{}</th>{}</tr></thead>'
-        "<tbody>{}</tbody></table></div></details>",
-        chart.title,
-        chart.slug,
-        chart.description,
-        chart.category_label,
-        head,
-        rows,
+    title, slug = conditional_escape(chart.title), conditional_escape(chart.slug)
+    return (
+        f'<details class="chart-table"><summary>{title} as a table</summary>'
+        f'<div class="overflow-auto"><table class="data" id="{slug}-table">'
+        f"<caption>{conditional_escape(chart.description)}</caption><thead><tr>"
+        f'<th scope="col">{conditional_escape(chart.category_label)}</th>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></details>"
     )
 
 
 def render(chart: BarChart, *, empty_message: str = "Nothing to show yet.") -> SafeString:
     """The chart, its legend and its data table in one ``<figure>``; with no data, a sentence
-    instead of empty axes."""
+    instead of empty axes.
+
+    Built with f-strings over texts escaped once each (``_Escaped``), not ``format_html`` per
+    element: the same markup at a fraction of the cost (the dashboard draws its charts again
+    after every sale)."""
     if chart.is_empty:
         return format_html(
             '<figure class="chart chart-empty" id="{}"><figcaption>{}</figcaption>'
@@ -237,11 +213,9 @@ def render(chart: BarChart, *, empty_message: str = "Nothing to show yet.") -> S
             chart.title,
             empty_message,
         )
-    return format_html(
-        '<figure class="chart" id="{}"><figcaption>{}</figcaption>{}{}{}</figure>',
-        chart.slug,
-        chart.title,
-        _svg(chart),
-        _legend(chart),
-        _table(chart),
+    escaped = _Escaped(chart)
+    return mark_safe(  # noqa: S308 - every text in it went through conditional_escape
+        f'<figure class="chart" id="{conditional_escape(chart.slug)}">'
+        f"<figcaption>{conditional_escape(chart.title)}</figcaption>"
+        f"{_svg(chart, escaped)}{_legend(escaped)}{_table(chart, escaped)}</figure>"
     )

@@ -1,7 +1,9 @@
-"""Sessions are Django's database sessions, created by one insert that the key's uniqueness
-guards, without a look-up first."""
+"""Sessions are Django's database sessions read through the cache, created by one insert that the
+key's uniqueness guards, without a look-up first; a logout, a password change or a new key at
+sign-in kills the old session in the cache as in the database."""
 
 import pytest
+import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -86,3 +88,91 @@ def test_a_planted_session_key_unknown_to_the_site_is_never_adopted():
 
     assert store.session_key != planted
     assert not sessions.SessionStore().exists(planted)
+
+
+PASSWORD = "a-long-unusual-passphrase-42"
+NEW_PASSWORD = "another-long-passphrase-77"
+
+
+def _signed_in(client, email="dana@example.com"):
+    from django.urls import reverse
+
+    from accounts.tests.factories import UserFactory
+
+    user = UserFactory(email=email, password=PASSWORD)
+    response = client.post(reverse("account_login"), {"login": email, "password": PASSWORD})
+    assert response.status_code == 302
+    return user, client.cookies["sessionid"].value
+
+
+def _is_signed_in(client) -> bool:
+    from django.urls import reverse
+
+    return client.get(reverse("enrollments:account")).status_code == 200
+
+
+def test_a_signed_in_request_reads_its_session_from_the_cache_not_the_database(client):
+    _signed_in(client)
+    assert _is_signed_in(client)  # the first read puts the session in the cache
+
+    with CaptureQueriesContext(connection) as captured:
+        assert _is_signed_in(client)
+
+    assert not any("session" in query["sql"].lower() for query in captured.captured_queries)
+
+
+def test_logging_out_kills_the_session_in_the_cache_and_the_database(client):
+    from django.contrib.sessions.models import Session
+    from django.core.cache import cache
+    from django.urls import reverse
+
+    _user, key = _signed_in(client)
+    assert _is_signed_in(client)
+
+    assert client.post(reverse("account_logout")).status_code == 302
+
+    assert cache.get(sessions.SessionStore.cache_key_prefix + key) is None
+    assert not Session.objects.filter(session_key=key).exists()
+    client.cookies["sessionid"] = key  # the old cookie, replayed
+    assert not _is_signed_in(client)
+
+
+def test_a_password_change_kills_the_other_sessions_of_the_account(client):
+    from django.test import Client
+    from django.urls import reverse
+
+    _user, _key = _signed_in(client)
+    other_device = Client()
+    other_device.cookies["sessionid"] = client.cookies["sessionid"].value
+    assert _is_signed_in(other_device)
+
+    response = client.post(
+        reverse("account_change_password"),
+        {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 302
+    assert not _is_signed_in(other_device)
+    assert not _is_signed_in(client)
+
+
+def test_with_the_cache_down_a_logout_fails_and_leaves_no_cached_copy_alive(client, redis_down):
+    """Deleting only the row would leave the cached copy for a cache that comes back."""
+    from django.contrib.sessions.models import Session
+
+    store = sessions.SessionStore()
+    store["who"] = "signed in"
+    store.save()
+
+    with pytest.raises(redis.RedisError):  # a 503 page (CacheUnavailableMiddleware)
+        store.flush()
+
+    assert Session.objects.filter(session_key=store.session_key).exists()
+
+
+def test_with_the_cache_down_sessions_are_read_and_saved_in_the_database(redis_down):
+    store = sessions.SessionStore()
+    store["who"] = "visitor"
+    store.save()
+
+    assert sessions.SessionStore(store.session_key)["who"] == "visitor"

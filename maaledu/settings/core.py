@@ -98,5 +98,6 @@ USE_I18N = True
 USE_TZ = True
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
-# Django's database sessions, created with one INSERT (no look-up of the new key first).
+# Django's database sessions read through the cache (cached_db), created with one INSERT (no
+# look-up of the new key first); a logout deletes the cached copy before the row.
 SESSION_ENGINE = "common.sessions"
