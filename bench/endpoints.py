@@ -84,7 +84,8 @@ class Context:
     tag: str
     load: Load
     affiliate_id: int
-    session_cookie: str
+    session_cookie: str  # the affiliate's session, and the CSRF cookie a browser holds
+    csrf_cookie: str
     webhook_secret: str
     course_slugs: list[str]
     referral_code: str = ""

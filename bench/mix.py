@@ -47,7 +47,7 @@ def model_p95_ms(latency: Latency | None) -> float:
     return waits[int(len(waits) * 0.95)] * 1000
 
 
-def _learner_cookie() -> str:
+def _learner_cookie(csrf_cookie: str) -> str:
     from allauth.account.models import EmailAddress
     from django.conf import settings
     from django.test import Client
@@ -60,7 +60,8 @@ def _learner_cookie() -> str:
         EmailAddress.objects.create(user=user, email=LEARNER_EMAIL, verified=True, primary=True)
     client = Client()
     client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return f"{settings.SESSION_COOKIE_NAME}={session}; {csrf_cookie}"
 
 
 def _count(sql: str, params: list) -> int:
@@ -89,7 +90,7 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, worker: Worker) ->
 
     alone_load = Load(connections=options.mix_connections, threads=min(4, options.mix_connections))
     ctx.load = alone_load
-    learner_cookie = _learner_cookie()
+    learner_cookie = _learner_cookie(ctx.csrf_cookie)
     alone_endpoints = {
         "catalog": endpoints.catalog(ctx),
         "course": endpoints.course_page(ctx),

@@ -369,11 +369,15 @@ def _context(options: argparse.Namespace, server: Server, work_dir: Path):
     from courses.models import Course
 
     from . import seed
-    from .endpoints import Context
+    from .endpoints import Context, _csrf
 
     user = User.objects.select_related("affiliate").get(email=seed.AFFILIATE_EMAIL)
     client = Client()
     client.force_login(user)
+    course_slugs = list(Course.objects.order_by("pk").values_list("slug", flat=True))
+    # A signed-in browser also holds the CSRF cookie of the pages it has seen (the sign-in
+    # form's, the logout button's), so its pages reuse that secret instead of minting one.
+    csrf_cookie, _token = _csrf(server.url, f"/courses/{course_slugs[0]}/checkout/")
     return Context(
         url=server.url,
         work_dir=work_dir,
@@ -382,9 +386,11 @@ def _context(options: argparse.Namespace, server: Server, work_dir: Path):
         affiliate_id=user.affiliate.pk,
         session_cookie=(
             f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+            f"; {csrf_cookie}"
         ),
+        csrf_cookie=csrf_cookie,
         webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
-        course_slugs=list(Course.objects.order_by("pk").values_list("slug", flat=True)),
+        course_slugs=course_slugs,
         referral_code=user.affiliate.referral_code,
     )
 
