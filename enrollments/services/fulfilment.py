@@ -72,6 +72,9 @@ def announce_paid(enrollment_id: int) -> None:
 
     enrollment_paid.send(sender=Enrollment, enrollment_id=enrollment_id)
     outbox.deliver(emails.confirmation_key(enrollment_id))
+    # The referrer's daily totals (the request left them to this task: two thirds of a
+    # referred payment's work; a lost message leaves them to the sweep or the next view).
+    affiliate_services.count_sale(sale_id=enrollment_id)
     enqueue(fetch_invoice_links, enrollment_id)
 
 
@@ -266,15 +269,18 @@ def record_sale_side_effects(enrollment: Enrollment, *, sold_at) -> None:
                 "Check the grant before it is used again.",
             )
     if enrollment.affiliate_id:
-        record_commission_for(enrollment, sold_at=sold_at)
+        # Counted into the daily totals by the payment's task (``announce_paid``).
+        record_commission_for(enrollment, sold_at=sold_at, count_now=False)
 
 
-def record_commission_for(enrollment: Enrollment, *, sold_at):
+def record_commission_for(enrollment: Enrollment, *, sold_at, count_now: bool = True):
     """The affiliate's commission on this sale (idempotent; None when nothing is earned).
 
-    It is computed on the amount before tax: an affiliate does not earn on VAT.
+    It is computed on the amount before tax: an affiliate does not earn on VAT. ``count_now``:
+    see ``affiliates.services.record_commission`` (a payment counts it in ``announce_paid``).
     """
     return affiliate_services.record_commission(
+        count_now=count_now,
         affiliate_id=enrollment.affiliate_id,
         sale_id=enrollment.pk,
         course=enrollment.course,
