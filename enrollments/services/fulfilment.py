@@ -37,6 +37,8 @@ Status = Enrollment.Status
 RESERVATION_GRACE = timedelta(minutes=15)
 # Refund or dispute events landing between our read and our update, one after the other.
 _MARK_PAID_ATTEMPTS = 5
+# Every status a payment moves to paid (the table is fixed at import).
+_PAID_SOURCES = sources_of(Status.PAID)
 
 FULFILLED = "fulfilled"
 ALREADY_FULFILLED = "already_fulfilled"
@@ -219,7 +221,7 @@ def _mark_paid(enrollment: Enrollment, *, session: dict) -> bool:
     amounts = recorded_amounts(session)
     # From any status the table lets reach paid (transitions.ALLOWED): the money was taken, so
     # the learner gets the course even if our side had given up on the checkout.
-    sources = sources_of(Status.PAID)
+    sources = _PAID_SOURCES
     for _attempt in range(_MARK_PAID_ATTEMPTS):
         # Only over the refund and dispute we read: the caller applies those after commit, so
         # one recorded meanwhile (they may overtake the payment) must not go unseen. A refund
