@@ -209,6 +209,22 @@ def _figures_changed(*affiliate_ids: int) -> None:
     dashboard_cache.invalidate(*ids)
 
 
+def count_sale(*, sale_id: int) -> bool:
+    """Count the commission on this sale into its affiliate's daily totals, if it is not yet
+    (a sale recorded with ``count_now=False``); True when there was one to count. Safe to
+    repeat: ``earnings.refresh`` recomputes sums, and the sweep catches a count that never ran.
+    """
+    affiliate_id = (
+        Commission.objects.filter(sale_id=sale_id, totals_stale=True)
+        .values_list("affiliate_id", flat=True)
+        .first()
+    )
+    if affiliate_id is None:
+        return False
+    earnings.refresh(affiliate_id)
+    return True
+
+
 def record_commission(
     *,
     affiliate_id: int,
@@ -218,12 +234,17 @@ def record_commission(
     amount_paid_cents: int,
     currency: str,
     sold_at: datetime,
+    count_now: bool = True,
 ) -> Commission | None:
     """The commission on one attributed sale, created once whatever the number of calls.
 
     None when nothing was paid (a 100% grant) or the affiliate is suspended or unknown. The rate
     is the affiliate's current rate, kept on the row; the amount is that percentage of what was
     actually paid, half-up to the cent.
+
+    ``count_now=False``: the caller's own after-commit work counts it into the daily totals
+    (``count_sale``; the webhook leaves it to the payment's Celery task). The dashboard is
+    retired at once either way, and a view before the count counts it itself.
     """
     if amount_paid_cents <= 0:
         return None
@@ -253,7 +274,10 @@ def record_commission(
         if existing is None:
             raise
         return existing
-    _figures_changed(affiliate.pk)
+    if count_now:
+        _figures_changed(affiliate.pk)
+    else:
+        dashboard_cache.invalidate(affiliate.pk)
     logger.info(
         "event=commission.recorded sale_id=%s affiliate_id=%s amount_cents=%s",
         sale_id,

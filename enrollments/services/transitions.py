@@ -59,6 +59,14 @@ def _as_list(from_status: str | Iterable[str]) -> list[str]:
     return [from_status] if isinstance(from_status, str) else list(from_status)
 
 
+def _checked(from_status: str | Iterable[str], to_status: str, fields: dict) -> list[str]:
+    sources = _as_list(from_status)
+    check_allowed(sources, to_status)
+    if fields.pop("status", to_status) != to_status:
+        raise IllegalTransition("The status written must be the transition's target.")
+    return sources
+
+
 def transition_all(
     enrollments: QuerySet[Enrollment],
     from_status: str | Iterable[str],
@@ -67,10 +75,7 @@ def transition_all(
 ) -> int:
     """Move every row of ``enrollments`` still in ``from_status`` (one status or several) to
     ``to_status`` in one UPDATE; returns how many moved."""
-    sources = _as_list(from_status)
-    check_allowed(sources, to_status)
-    if fields.pop("status", to_status) != to_status:
-        raise IllegalTransition("The status written must be the transition's target.")
+    sources = _checked(from_status, to_status, fields)
     return enrollments.filter(status__in=sources).update(status=to_status, **fields)
 
 
@@ -83,11 +88,12 @@ def transition(
     **fields,
 ) -> bool:
     """One conditional UPDATE; True when this call moved the row. ``only_if`` adds conditions
-    the row must also meet; ``fields`` are written in the same UPDATE."""
-    rows = Enrollment.objects.filter(pk=enrollment_id)
-    if only_if is not None:
-        rows = rows.filter(only_if)
-    return bool(transition_all(rows, from_status, to_status, **fields))
+    the row must also meet; ``fields`` are written in the same UPDATE. (Its conditions go in
+    one ``filter``: each more would copy the query again, on the webhook's path.)"""
+    sources = _checked(from_status, to_status, fields)
+    conditions = () if only_if is None else (only_if,)
+    rows = Enrollment.objects.filter(*conditions, pk=enrollment_id, status__in=sources)
+    return bool(rows.update(status=to_status, **fields))
 
 
 def flag_for_review(enrollment_id: int, reason: str) -> bool:

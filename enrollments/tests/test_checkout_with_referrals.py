@@ -150,3 +150,47 @@ def test_refunds_reverse_the_commission_proportionally_then_fully(client, fake_s
     assert commission.reversed_cents == 1000
     assert commission.status == Commission.Status.REVERSED
     assert enrollment.status == Enrollment.Status.REFUNDED
+
+
+def _referred_sale(client, fake_stripe):
+    affiliate = AffiliateFactory(rate_percent=10)
+    course = CourseFactory(price_cents=49900)
+    visit_with_referral(client, affiliate, course)
+    client.post(checkout_url(course), {"email": "buyer@example.com"})
+    enrollment = Enrollment.objects.get()
+    fake_stripe.complete_session(enrollment.stripe_session_id)
+    return affiliate, enrollment
+
+
+def test_a_referred_payments_task_counts_its_commission_into_the_daily_totals(
+    client, fake_stripe, django_capture_on_commit_callbacks
+):
+    from affiliates.models import EarningsDay
+
+    affiliate, enrollment = _referred_sale(client, fake_stripe)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the payment's task runs (eager)
+        post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))
+
+    assert not Commission.objects.filter(totals_stale=True).exists()
+    day = EarningsDay.objects.get(affiliate=affiliate)
+    assert (day.sales, day.pending_cents) == (1, 4990)
+
+
+def test_the_dashboard_shows_a_new_commission_before_the_payments_task_counts_it(
+    client, fake_stripe, monkeypatch
+):
+    """The webhook request leaves the daily totals to the payment's Celery task; a view
+    before that task ran (here its message is lost: the broker refuses it) counts the sale
+    itself."""
+    affiliate, enrollment = _referred_sale(client, fake_stripe)
+    monkeypatch.setattr("common.queue.enqueue", lambda task, *args: False)
+    response = post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))
+    assert response.json() == {"status": "fulfilled"}
+    assert Commission.objects.get(totals_stale=True).amount_cents == 4990  # not counted yet
+
+    client.force_login(affiliate.user)
+    dashboard = client.get(reverse("affiliates:dashboard")).context["dashboard"]
+
+    [earnings] = dashboard.earnings
+    assert (dashboard.referrals, earnings.pending_cents) == (1, 4990)

@@ -433,3 +433,31 @@ def test_a_retried_payment_event_applies_a_refund_an_interrupted_fulfilment_left
 
     enrollment.refresh_from_db()
     assert (enrollment.status, lms_action(enrollment)) == ("refunded", "unenrol")
+
+
+def test_a_refund_recorded_between_the_fulfilments_read_and_its_update_is_applied(
+    client, fake_stripe, monkeypatch
+):
+    """The payment's update only applies over the refund it read; a refund landing after that
+    read (whose own status read still saw the checkout pending) makes it read again, so the
+    full refund revokes access and reverses the commission at fulfilment."""
+    from enrollments.services import fulfilment, refunds
+
+    course = CourseFactory(price_cents=10000)
+    affiliate = AffiliateFactory(rate_percent=10)
+    client.get(course.get_absolute_url(), {"ref": affiliate.referral_code})
+    client.post(reverse("enrollments:checkout", args=[course.slug]), {"email": "r@example.com"})
+    enrollment = Enrollment.objects.get()
+    fake_stripe.complete_session(enrollment.stripe_session_id)
+    read = fulfilment._enrollment_for_session
+
+    def read_then_refund(session):
+        found = read(session)
+        assert refunds.apply_refund(enrollment_id=found.pk, refunded_cents=10000) == "unchanged"
+        return found
+
+    monkeypatch.setattr(fulfilment, "_enrollment_for_session", read_then_refund)
+    response = post_event(client, fake_stripe.event_for_session(enrollment.stripe_session_id))
+
+    assert response.json() == {"status": "fulfilled"}
+    assert end_state(enrollment) == ("refunded", 10000, "unenrol", (1000, "reversed"))

@@ -102,3 +102,34 @@ def test_enrollment_admin_lists_filters_and_searches_for_staff_only(client):
     client.force_login(StaffFactory())
     response = client.get(url, {"q": "findme", "status__exact": "pending"})
     assert response.status_code == 200 and "findme@example.com" in response.text
+
+
+@pytest.mark.parametrize("ended_meanwhile", [0, 1])
+def test_processing_a_failed_event_again_counts_every_attempt_and_clears_its_error(
+    ended_meanwhile,
+):
+    """The outcome's UPDATE counts over the attempts it read; another attempt that ended
+    since (``ended_meanwhile``) is counted too, not overwritten."""
+    from enrollments import services
+
+    EnrollmentFactory(stripe_session_id="cs_test_again")
+    event = fixture_event("checkout.session.expired")
+    event["data"]["object"]["id"] = "cs_test_again"
+    stripe_event = StripeEvent.objects.create(
+        event_id=event["id"],
+        type=event["type"],
+        payload=event,
+        outcome=StripeEvent.Outcome.FAILED,
+        error="RuntimeError: boom",
+        attempts=1,
+    )
+    StripeEvent.objects.filter(pk=stripe_event.pk).update(attempts=1 + ended_meanwhile)
+
+    assert services.process_stripe_event(stripe_event) == "expired"
+
+    stripe_event.refresh_from_db()
+    assert (stripe_event.outcome, stripe_event.error, stripe_event.attempts) == (
+        StripeEvent.Outcome.PROCESSED,
+        "",
+        2 + ended_meanwhile,
+    )
