@@ -194,7 +194,7 @@ def test_a_cookie_from_another_signing_key_is_refused(settings):
 
 
 def test_referral_clicks_are_rate_limited_per_ip(settings):
-    settings.REFERRAL_CLICK_RATE = "2/m"
+    settings.REFERRAL_CLICK_RATE = "2/h"
     affiliate = AffiliateFactory()
 
     responses = [Client().get(CATALOG, {"ref": affiliate.referral_code}) for _ in range(3)]

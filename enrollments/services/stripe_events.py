@@ -1,14 +1,13 @@
 """The Stripe webhook inbox: store each verified event once, then apply it through its handler."""
 
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
-from common.transactions import atomic
+from common.transactions import guarded_insert
 
 from .. import stripe_gateway
 from ..models import StripeEvent
@@ -34,13 +33,11 @@ REFUSED = "refused"
 def record_stripe_event(event: dict) -> tuple[StripeEvent, bool]:
     """Store a verified event once; the unique event id turns a repeat into ``created=False``.
 
-    The insert is one statement: in autocommit (the webhook) it commits alone and a refused
-    duplicate leaves nothing to roll back, so it needs no transaction of its own (BEGIN,
-    COMMIT and two autocommit switches fewer per event). Inside a caller's transaction a
-    savepoint keeps the refusal from breaking it."""
-    savepoint = atomic() if connection.in_atomic_block else nullcontext()
+    The insert is one statement (``guarded_insert``): in autocommit (the webhook) it commits
+    alone, with no BEGIN or COMMIT of its own; inside a caller's transaction a savepoint keeps
+    a refused duplicate from breaking it."""
     try:
-        with savepoint:
+        with guarded_insert():
             stripe_event = StripeEvent.objects.create(
                 event_id=event["id"], type=event["type"], payload=event
             )

@@ -7,6 +7,9 @@ from .caches import REDIS_URL
 from .environment import env
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# kombu's Redis transport, reusing one client per channel (maaledu/broker.py); other schemes
+# (rediss://, sentinel://) keep kombu's own.
+CELERY_BROKER_TRANSPORT = "maaledu.broker:Transport" if REDIS_URL.startswith("redis://") else None
 CELERY_RESULT_BACKEND = None
 # Without a broker the site still works: tasks run in-process, right after commit.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

@@ -54,7 +54,7 @@ def client_at(ip: str, **kwargs) -> Client:
 
 
 def test_checkout_is_limited_per_ip(world, settings):
-    settings.CHECKOUT_RATE_PER_IP = "3/m"
+    settings.CHECKOUT_RATE_PER_IP = "3/h"
     client = client_at("198.51.100.7")
 
     statuses = [
@@ -70,7 +70,7 @@ def test_checkout_is_limited_per_ip(world, settings):
 
 
 def test_checkout_is_limited_per_email_across_addresses(world, settings, fake_stripe):
-    settings.CHECKOUT_RATE_PER_EMAIL = "2/m"
+    settings.CHECKOUT_RATE_PER_EMAIL = "2/h"
     post = {"email": "Flood@Example.com"}
 
     first = client_at("198.51.100.1").post(checkout_path(world.course), post)
@@ -88,7 +88,7 @@ def test_checkout_is_limited_per_email_across_addresses(world, settings, fake_st
 def test_verified_learners_each_have_their_own_checkout_limit(settings, fake_stripe):
     """Their form posts no e-mail (it is fixed to their verified one): they must not share one
     counter, and each is still limited on their own."""
-    settings.CHECKOUT_RATE_PER_EMAIL = "2/m"
+    settings.CHECKOUT_RATE_PER_EMAIL = "2/h"
     courses = [CourseFactory() for _ in range(3)]
     learners = []
     for n in range(3):
@@ -201,7 +201,7 @@ def test_affiliate_join_is_limited_per_user(world, settings):
 
 
 def test_referral_clicks_past_the_limit_are_not_counted_and_the_page_still_works(world, settings):
-    settings.REFERRAL_CLICK_RATE = "2/m"
+    settings.REFERRAL_CLICK_RATE = "2/h"
     code = world.affiliate.referral_code
 
     # Click fraud: a fresh visitor (no cookies) per request, all from one address.
