@@ -82,8 +82,10 @@ class Keys:
         return f"{self.summary}:{self.catalog_version}:history:{page_number}"
 
     def page_stamp(self, shown: tuple) -> tuple:
-        """What a whole page drawn now depends on: every version, and ``shown``."""
-        return (self.summary, self.clicks, self.catalog_version, shown)
+        """What a whole page drawn now depends on: every version, and ``shown`` as a digest
+        (the affiliate's row holds payout details, which the cache need not hold)."""
+        digest = hashlib.sha256(repr(shown).encode()).hexdigest()
+        return (self.summary, self.clicks, self.catalog_version, digest)
 
 
 def _keys(affiliate_id: int, sales: str, clicks: str, catalog: str) -> Keys:

@@ -10,6 +10,7 @@ with the cache down every visit asks the database.
 """
 
 import threading
+import time
 
 from django.db import transaction
 
@@ -21,9 +22,11 @@ VERSION_KEY = "affiliates:referral-codes"
 # Unknown codes are remembered too (a bot's links should not each cost a query), so memory is
 # bounded: past this many codes the answers start afresh.
 MAX_CODES = 10_000
+# And time: a change made while Redis was unreachable (its bumps lost) is seen within this.
+ANSWER_SECONDS = 300
 
 _lock = threading.Lock()
-_answers: tuple[str | None, dict[str, int | None]] = (None, {})
+_answers: tuple[str | None, dict[str, int | None], float] = (None, {}, 0.0)
 
 
 def active_affiliate_id(code: str) -> int | None:
@@ -32,8 +35,8 @@ def active_affiliate_id(code: str) -> int | None:
     version = _current_version()
     if version is None:
         return _from_database(code)
-    known_version, known = _answers
-    if known_version == version and code in known:
+    known_version, known, started = _answers
+    if known_version == version and code in known and time.monotonic() - started < ANSWER_SECONDS:
         return known[code]
     found = _from_database(code)
     _remember(version, code, found)
@@ -76,8 +79,9 @@ def _remember(version: str, code: str, affiliate_id: int | None) -> None:
     dict read beside one insert is safe."""
     global _answers
     with _lock:
-        known_version, known = _answers
-        if known_version != version or len(known) >= MAX_CODES:
+        known_version, known, started = _answers
+        now = time.monotonic()
+        if known_version != version or len(known) >= MAX_CODES or now - started >= ANSWER_SECONDS:
             known = {}
-            _answers = (version, known)
+            _answers = (version, known, now)
         known[code] = affiliate_id

@@ -9,11 +9,13 @@ cache down) reads it and puts it back in the cache.
   with ``must_create``, which the primary key refuses if the key exists after all (Django's
   ``create()`` then draws another key). The look-up is a round trip for nothing: the insert
   guarded by the unique index is the check.
-- A logout (``flush``) removes the cached copy *first* and lets a cache error propagate (a
-  503, ``CacheUnavailableMiddleware``), the row untouched: deleting the row alone would leave
-  a copy that a cache coming back would serve, a logged-out session alive. The old key that
-  signing in replaces (``cycle_key``) goes from both with the cache down too: its copy holds
-  what the visitor had before signing in, never the signed-in session.
+- A logout (``flush``) replaces the cached copy with a tombstone *first* and lets a cache
+  error propagate (a 503, ``CacheUnavailableMiddleware``), the row untouched: deleting the row
+  alone would leave a copy that a cache coming back would serve, a logged-out session alive.
+  The old key that signing in replaces (``cycle_key``) goes from both with the cache down
+  too: its copy holds what the visitor had before signing in, never the signed-in session. A
+  read that missed the cache puts the row back with ``add``, so a request that read the row
+  just before a logout deleted it cannot revive the session past the tombstone.
 - A save whose cache write fails keeps the row and logs; the older cached copy it leaves lives
   at most ``CACHE_SECONDS``.
 """
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 # How long a cached copy is trusted without the database (shorter when the session expires
 # sooner): bounds how stale a copy left by a failed cache write can be.
 CACHE_SECONDS = 10 * 60
+# What the cache holds for a deleted session, for CACHE_SECONDS (session data is a dict).
+DELETED = "deleted"
 
 
 class SessionStore(CachedDbSessionStore):
@@ -46,6 +50,8 @@ class SessionStore(CachedDbSessionStore):
         except CACHE_ERRORS:
             logger.error("event=cache.unavailable op=session_load")
             data = None
+        if data == DELETED:
+            return {}
         if data is not None:
             return data
         row = self._get_session_from_db()
@@ -53,7 +59,9 @@ class SessionStore(CachedDbSessionStore):
             return {}
         data = self.decode(row.session_data)
         try:
-            self._cache.set(self.cache_key, data, self._cache_seconds(expiry=row.expire_date))
+            # add, not set: a deletion's tombstone (or a newer save) stored meanwhile wins over
+            # what this read found.
+            self._cache.add(self.cache_key, data, self._cache_seconds(expiry=row.expire_date))
         except CACHE_ERRORS:
             logger.error("event=cache.unavailable op=session_cache")
         return data
@@ -65,12 +73,16 @@ class SessionStore(CachedDbSessionStore):
         except CACHE_ERRORS:
             logger.error("event=cache.unavailable op=session_save")
 
+    def _bury(self, key: str) -> None:
+        """The tombstone: a request that read the row before it went cannot put it back."""
+        self._cache.set(self.cache_key_prefix + key, DELETED, CACHE_SECONDS)
+
     def delete(self, session_key: str | None = None) -> None:
         key = session_key if session_key is not None else self.session_key
         if key is None:
             return
         try:
-            self._cache.delete(self.cache_key_prefix + key)
+            self._bury(key)
         except CACHE_ERRORS:
             logger.error("event=cache.unavailable op=session_delete")
         super(CachedDbSessionStore, self).delete(key)
@@ -78,5 +90,5 @@ class SessionStore(CachedDbSessionStore):
     def flush(self) -> None:
         """Logout: the cached copy goes first, or nothing does (see the module's docstring)."""
         if self.session_key is not None:
-            self._cache.delete(self.cache_key_prefix + self.session_key)  # raises when down
+            self._bury(self.session_key)  # raises when the cache is down
         super().flush()

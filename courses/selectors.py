@@ -7,6 +7,7 @@ computed on a miss is cached, and a missing version is created (``versioned_cach
 """
 
 import hashlib
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -87,8 +88,10 @@ def catalog_page(*, search: str = "", level: str = "", page: str | int = 1) -> C
     return result
 
 
-# slug -> (catalog version, the published course or None): this process's copies, read-only.
-_local_courses: dict[str, tuple[str, Course | None]] = {}
+# slug -> (catalog version, the published course or None, kept at): this process's copies,
+# read-only; each kept at most CATALOG_CACHE_SECONDS, as the shared copy, so a course changed
+# while Redis was unreachable (its version bump lost) is read again within that time.
+_local_courses: dict[str, tuple[str, Course | None, float]] = {}
 LOCAL_COURSES = 512
 
 
@@ -102,7 +105,11 @@ def published_course(slug: str) -> Course | None:
     feed = version_feed.feed()
     current = feed.known(CATALOG_VERSION_KEY) if feed is not None else None
     local = _local_courses.get(slug) if current is not None else None
-    if local is not None and local[0] == current:
+    if (
+        local is not None
+        and local[0] == current
+        and time.monotonic() - local[2] < settings.CATALOG_CACHE_SECONDS
+    ):
         record_cache(hit=True, cache_name="course_detail")
         return local[1]
     generation = feed.generation() if feed is not None else 0
@@ -120,7 +127,7 @@ def published_course(slug: str) -> Course | None:
         feed.learn(CATALOG_VERSION_KEY, version, generation)
         if len(_local_courses) >= LOCAL_COURSES:
             _local_courses.clear()  # unknown slugs are remembered too: never grow without end
-        _local_courses[slug] = (version, course)
+        _local_courses[slug] = (version, course, time.monotonic())
     return course
 
 

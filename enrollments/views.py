@@ -93,17 +93,19 @@ def _keeps_checkout_cookie(view):
 
 def _visitor_token(request: HttpRequest) -> str:
     """A random token for this browser, set when the checkout page is first shown, so a
-    double-clicked submit carries the same one (a session from before the cookie keeps its
-    own; a visitor who signs in keeps the one of their cookie)."""
+    double-clicked submit carries the same one: in the checkout cookie while anonymous, in the
+    session once signed in (``move_checkouts_into_the_session`` carries it over)."""
+    if request.user.is_authenticated:
+        token = request.session.get(VISITOR_TOKEN_KEY)
+        if not token:
+            token = request.session[VISITOR_TOKEN_KEY] = secrets.token_urlsafe(24)
+        return token
     cookie = _cookie_checkouts(request)
     if cookie.token:
         return cookie.token
+    # A session from before the cookie keeps its own.
     token = request.session.get(VISITOR_TOKEN_KEY) or secrets.token_urlsafe(24)
-    if request.user.is_authenticated:
-        if request.session.get(VISITOR_TOKEN_KEY) != token:
-            request.session[VISITOR_TOKEN_KEY] = token
-    else:
-        cookie.token, cookie.changed = token, True
+    cookie.token, cookie.changed = token, True
     return token
 
 
@@ -122,7 +124,45 @@ def _remember_checkout(request: HttpRequest, enrollment_id) -> None:
 
 
 def _remembered_checkouts(request: HttpRequest) -> list:
-    return [*_cookie_checkouts(request).ids, *request.session.get(VISITOR_CHECKOUTS_KEY, [])]
+    """A signed-in browser's checkouts are in its session (logging out ends them); an
+    anonymous one's in its cookie (and in a session from before the cookie)."""
+    session_ids = request.session.get(VISITOR_CHECKOUTS_KEY, [])
+    if request.user.is_authenticated:
+        return session_ids
+    return [*_cookie_checkouts(request).ids, *session_ids]
+
+
+def move_checkouts_into_the_session(request: HttpRequest) -> None:
+    """At sign-in: the anonymous checkout cookie's token and checkouts go into the session,
+    which logging out flushes, and the cookie is deleted (``CheckoutCookieMiddleware``), so they
+    never outlive the signed-in session on a shared browser."""
+    cookie = _cookie_checkouts(request)
+    if cookie.token and not request.session.get(VISITOR_TOKEN_KEY):
+        request.session[VISITOR_TOKEN_KEY] = cookie.token
+    if cookie.ids:
+        known = [str(i) for i in request.session.get(VISITOR_CHECKOUTS_KEY, [])]
+        ids = [*known, *(i for i in cookie.ids if i not in known)]
+        request.session[VISITOR_CHECKOUTS_KEY] = ids[-REMEMBERED_CHECKOUTS:]
+    forget_checkout_cookie(request)
+
+
+def forget_checkout_cookie(request: HttpRequest) -> None:
+    if CHECKOUT_COOKIE in request.COOKIES:
+        request.forget_checkout_cookie = True
+
+
+class CheckoutCookieMiddleware:
+    """Deletes the anonymous checkout cookie from the answer when the browser signed in or out
+    during the request (``enrollments.receivers``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(request, "forget_checkout_cookie", False):
+            response.delete_cookie(CHECKOUT_COOKIE, samesite="Lax")
+        return response
 
 
 def _buyer_email_key(group: str, request: HttpRequest) -> str:

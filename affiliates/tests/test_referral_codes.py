@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from affiliates import referral_codes, services
-from affiliates.models import ReferralClick
+from affiliates.models import Affiliate, ReferralClick
 from affiliates.tests.factories import AffiliateFactory
 from common.transactions import atomic
 
@@ -69,7 +69,7 @@ def test_a_process_forgets_every_answer_past_its_bound(monkeypatch):
     for code in ("absent2", "absent3", "absent4", "absent5"):
         referral_codes.active_affiliate_id(code)
 
-    _version, known = referral_codes._answers
+    _version, known, _started = referral_codes._answers
     assert list(known) == ["absent5"]
 
 
@@ -128,3 +128,15 @@ def test_a_click_on_a_known_code_costs_one_statement(django_assert_num_queries):
         Client().get(CATALOG, {"ref": affiliate.referral_code})
 
     assert _clicks() == 2
+
+
+@pytest.mark.django_db
+def test_a_suspension_whose_version_bump_was_lost_is_seen_once_the_answers_expire(monkeypatch):
+    affiliate = AffiliateFactory()
+    assert referral_codes.active_affiliate_id(affiliate.referral_code) == affiliate.pk
+
+    Affiliate.objects.filter(pk=affiliate.pk).update(status=Affiliate.Status.SUSPENDED)
+    assert referral_codes.active_affiliate_id(affiliate.referral_code) == affiliate.pk
+    monkeypatch.setattr(referral_codes, "ANSWER_SECONDS", 0)  # as if their time had passed
+
+    assert referral_codes.active_affiliate_id(affiliate.referral_code) is None

@@ -131,10 +131,35 @@ def test_logging_out_kills_the_session_in_the_cache_and_the_database(client):
 
     assert client.post(reverse("account_logout")).status_code == 302
 
-    assert cache.get(sessions.SessionStore.cache_key_prefix + key) is None
+    assert cache.get(sessions.SessionStore.cache_key_prefix + key) == sessions.DELETED
     assert not Session.objects.filter(session_key=key).exists()
     client.cookies["sessionid"] = key  # the old cookie, replayed
     assert not _is_signed_in(client)
+
+
+def test_a_request_that_read_the_session_just_before_the_logout_cannot_revive_it(client):
+    """Its read missed the cache and found the row; the logout ran before it stored what it
+    read: the logout's tombstone stays, and the old cookie is anonymous."""
+    from django.core.cache import cache
+    from django.test import Client
+    from django.urls import reverse
+
+    _user, key = _signed_in(client)
+    cache.delete(sessions.SessionStore.cache_key_prefix + key)  # the next read misses
+    slow_reader = sessions.SessionStore(key)
+    read_the_row = slow_reader._get_session_from_db
+
+    def read_then_logout():
+        row = read_the_row()
+        assert client.post(reverse("account_logout")).status_code == 302
+        return row
+
+    slow_reader._get_session_from_db = read_then_logout
+    slow_reader.load()
+
+    replay = Client()
+    replay.cookies["sessionid"] = key
+    assert not _is_signed_in(replay)
 
 
 def test_a_password_change_kills_the_other_sessions_of_the_account(client):

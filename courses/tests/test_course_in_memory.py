@@ -2,10 +2,13 @@
 with no Redis round trip while the version feed proves the catalog version current; any course
 change retires them at once. Real Redis, a real subscriber thread."""
 
+import time
+
 import pytest
 
 from common.testing.feeds import live_version_feed
 from courses import selectors
+from courses.models import Course
 from courses.tests.factories import CourseFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +66,16 @@ def test_without_the_feed_every_read_asks_the_cache(settings):
 
     assert selectors.published_course(course.slug).title == "New title"
     assert selectors._local_courses == {}
+
+
+def test_a_change_whose_version_bump_was_lost_is_seen_once_the_copies_expire(feed, settings):
+    """A price changed while Redis was unreachable leaves the catalog version as it was: the
+    copy in memory, like the shared one, lives at most CATALOG_CACHE_SECONDS."""
+    settings.CATALOG_CACHE_SECONDS = 1
+    course = CourseFactory(price_cents=10_000)
+    assert selectors.published_course(course.slug).price_cents == 10_000
+
+    Course.objects.filter(pk=course.pk).update(price_cents=12_000)  # no version bump
+    time.sleep(1.2)  # past both copies' lifetime; not a timing claim
+
+    assert selectors.published_course(course.slug).price_cents == 12_000

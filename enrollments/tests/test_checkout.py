@@ -314,3 +314,37 @@ def test_a_signed_in_checkout_keeps_its_ids_in_the_session_which_logging_out_end
     client.logout()
 
     assert client.get(status).status_code == 404
+
+
+def test_an_anonymous_checkout_follows_its_buyer_into_the_session_and_ends_at_logout(
+    client, fake_stripe
+):
+    """On a shared browser: the checkout opened before signing in is theirs while signed in,
+    and nobody's after they log out (the cookie goes at sign-in, the session at logout)."""
+    course = CourseFactory()
+    client.post(checkout_url(course), {"email": "ada@example.com"})
+    status = reverse("enrollments:enrollment_status", args=[Enrollment.objects.get().pk])
+    UserFactory(email="ada@example.com", password="a long passphrase 42")
+
+    signed_in = client.post(
+        reverse("account_login"), {"login": "ada@example.com", "password": "a long passphrase 42"}
+    )
+    assert signed_in.status_code == 302
+    assert signed_in.cookies[CHECKOUT_COOKIE].value == ""  # deleted
+    assert client.get(status).status_code == 200
+
+    logged_out = client.post(reverse("account_logout"))
+    assert logged_out.status_code == 302
+    assert client.get(status).status_code == 404
+
+
+def test_logging_out_deletes_a_checkout_cookie_the_browser_still_holds(client, fake_stripe):
+    course = CourseFactory()
+    client.post(checkout_url(course), {"email": "ada@example.com"})
+    cookie = client.cookies[CHECKOUT_COOKIE].value
+    client.force_login(UserFactory(email="bob@example.com"))  # no sign-in view: cookie stays
+    client.cookies[CHECKOUT_COOKIE] = cookie
+
+    logged_out = client.post(reverse("account_logout"))
+
+    assert logged_out.cookies[CHECKOUT_COOKIE].value == ""

@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "maaledu.middleware.CacheUnavailableMiddleware",
+    # Deletes the anonymous checkout cookie when the browser signs in or out.
+    "enrollments.views.CheckoutCookieMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
