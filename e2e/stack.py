@@ -191,13 +191,16 @@ return 1
 """
 
 
+BENCH_REDIS_DBS = (13, 14)
+
+
 class RedisDatabase:
     """A Redis database number that this run owns for its cache, rate limits and broker.
 
     Two runs on one machine (two developers, or a developer and CI) must never share a broker:
     one run's worker would execute the other's tasks against the wrong database. So each run
-    claims a free number from ``E2E_REDIS_DB`` (if set) or 15 down to 8, never the one
-    ``REDIS_URL`` names (the unit tests flush that one between tests).
+    claims a free number from ``E2E_REDIS_DB`` (if set) or 15 down to 8 but the bench's, never
+    the one ``REDIS_URL`` names (the unit tests flush that one between tests).
     """
 
     OWNER_KEY = "maaledu-e2e:owner"
@@ -207,7 +210,10 @@ class RedisDatabase:
         self._parts = urllib.parse.urlsplit(base_url)
         base_db = self._parts.path.lstrip("/") or "0"
         wanted = os.environ.get("E2E_REDIS_DB")
-        self.candidates = [wanted] if wanted else [str(db) for db in range(15, 7, -1)]
+        # Never the bench's databases (13: make bench; 14: its smoke test in the suite): the
+        # bench empties its own at start, and its mix's worker would run our tasks.
+        every = [str(db) for db in range(15, 7, -1) if db not in BENCH_REDIS_DBS]
+        self.candidates = [wanted] if wanted else every
         self.candidates = [db for db in self.candidates if db != base_db]
         self.token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.url: str | None = None

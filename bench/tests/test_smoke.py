@@ -93,13 +93,15 @@ def test_mix_smoke_run_answers_every_kind_and_loses_nothing(tmp_path):
     # When a short launch-day mix runs on the small data set, with Stripe's latency
     command = [sys.executable, "-m", "bench", "--smoke", "--mix", f"--output={output}"]
     command += ["--mix-seconds=4", "--alone-seconds=1", "--mix-connections=16"]
+    command += ["--drain-seconds=180"]  # the worker enrols every paid learner well within it
     command += [f"--database-url={database_url}", f"--redis-url={redis_url}"]
     finished = subprocess.run(
         command, cwd=BASE_DIR, capture_output=True, text=True, timeout=600, check=False
     )
 
     # Then every kind was answered without an error, each timed on its own, and the database
-    # holds every click, checkout and paid event the mix was answered for
+    # holds every click, checkout and paid event the mix was answered for, and the worker
+    # enrolled every paid learner in the (fake) LMS
     report = json.loads(output.read_text())
     mix = report["mix"]
     kinds = {row["name"]: row for row in mix["endpoints"]}
@@ -116,5 +118,7 @@ def test_mix_smoke_run_answers_every_kind_and_loses_nothing(tmp_path):
     assert kinds["catalog"]["requests"] > 0 and kinds["catalog"]["p95"] > 0
     assert mix["latency"]["stripe_model"]["median_ms"] == 250
     assert all(check["met"] for check in mix["checks"]), mix["checks"]
+    assert mix["worker"]["paid"] > 0
+    assert mix["worker"]["enrolled"] == mix["worker"]["in_lms"] == mix["worker"]["paid"]
     # Latency targets are judged on a quiet machine's full run; errors and losses always fail.
     assert report["problems"] == []
