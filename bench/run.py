@@ -137,8 +137,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--drain-seconds",
         type=int,
-        default=600,
-        help="after the mix, how long the worker may take to enrol every paid learner (600)",
+        default=1200,
+        help="after the mix, how long the worker may take to enrol every paid learner (1200)",
     )
     parser.add_argument(
         "--points", default=SCALING_POINTS, help=f"commissions, with --scaling ({SCALING_POINTS})"
