@@ -67,16 +67,22 @@ def test_stale_pending_checkouts_expire_after_a_grace_but_bank_payments_never():
     assert statuses[awaiting_bank.pk] == Enrollment.Status.PENDING
 
 
-def test_staff_can_reprocess_failed_events_from_the_admin(client):
-    enrollment = EnrollmentFactory(stripe_session_id="cs_test_admin")
+def _failed_expiry_event(session_id: str, **fields) -> StripeEvent:
+    """A stored ``checkout.session.expired`` event of this session whose processing failed."""
     event = fixture_event("checkout.session.expired")
-    event["data"]["object"]["id"] = "cs_test_admin"
-    stripe_event = StripeEvent.objects.create(
+    event["data"]["object"]["id"] = session_id
+    return StripeEvent.objects.create(
         event_id=event["id"],
         type=event["type"],
         payload=event,
         outcome=StripeEvent.Outcome.FAILED,
+        **fields,
     )
+
+
+def test_staff_can_reprocess_failed_events_from_the_admin(client):
+    enrollment = EnrollmentFactory(stripe_session_id="cs_test_admin")
+    stripe_event = _failed_expiry_event("cs_test_admin")
     client.force_login(StaffFactory())
 
     response = client.post(
@@ -113,16 +119,7 @@ def test_processing_a_failed_event_again_counts_every_attempt_and_clears_its_err
     from enrollments import services
 
     EnrollmentFactory(stripe_session_id="cs_test_again")
-    event = fixture_event("checkout.session.expired")
-    event["data"]["object"]["id"] = "cs_test_again"
-    stripe_event = StripeEvent.objects.create(
-        event_id=event["id"],
-        type=event["type"],
-        payload=event,
-        outcome=StripeEvent.Outcome.FAILED,
-        error="RuntimeError: boom",
-        attempts=1,
-    )
+    stripe_event = _failed_expiry_event("cs_test_again", error="RuntimeError: boom", attempts=1)
     StripeEvent.objects.filter(pk=stripe_event.pk).update(attempts=1 + ended_meanwhile)
 
     assert services.process_stripe_event(stripe_event) == "expired"
