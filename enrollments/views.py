@@ -134,7 +134,7 @@ def _remembered_checkouts(request: HttpRequest) -> list:
 
 def move_checkouts_into_the_session(request: HttpRequest) -> None:
     """At sign-in: the anonymous checkout cookie's token and checkouts go into the session,
-    which logging out flushes, and the cookie is deleted (``CheckoutCookieMiddleware``), so they
+    which logging out flushes, and the cookie is deleted (``enrollments.middleware``), so they
     never outlive the signed-in session on a shared browser."""
     cookie = _cookie_checkouts(request)
     if cookie.token and not request.session.get(VISITOR_TOKEN_KEY):
@@ -149,20 +149,6 @@ def move_checkouts_into_the_session(request: HttpRequest) -> None:
 def forget_checkout_cookie(request: HttpRequest) -> None:
     if CHECKOUT_COOKIE in request.COOKIES:
         request.forget_checkout_cookie = True
-
-
-class CheckoutCookieMiddleware:
-    """Deletes the anonymous checkout cookie from the answer when the browser signed in or out
-    during the request (``enrollments.receivers``)."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
-        if getattr(request, "forget_checkout_cookie", False):
-            response.delete_cookie(CHECKOUT_COOKIE, samesite="Lax")
-        return response
 
 
 def _buyer_email_key(group: str, request: HttpRequest) -> str:

@@ -69,7 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "maaledu.middleware.CacheUnavailableMiddleware",
     # Deletes the anonymous checkout cookie when the browser signs in or out.
-    "enrollments.views.CheckoutCookieMiddleware",
+    "enrollments.middleware.CheckoutCookieMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
