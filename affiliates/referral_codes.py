@@ -14,7 +14,7 @@ import time
 
 from django.db import transaction
 
-from common import version_feed, versioned_cache
+from common import versioned_cache
 
 from .models import Affiliate
 
@@ -32,7 +32,7 @@ _answers: tuple[str | None, dict[str, int | None], float] = (None, {}, 0.0)
 def active_affiliate_id(code: str) -> int | None:
     """The primary key of the active affiliate whose code is ``code`` (already normalised),
     or None."""
-    version = _current_version()
+    version = versioned_cache.current_version(VERSION_KEY)
     if version is None:
         return _from_database(code)
     known_version, known, started = _answers
@@ -52,18 +52,6 @@ def changed() -> None:
     transaction.on_commit(
         lambda: versioned_cache.bump_versions(VERSION_KEY, announce=True), robust=True
     )
-
-
-def _current_version() -> str | None:
-    feed = version_feed.feed()
-    known = feed.known(VERSION_KEY) if feed is not None else None
-    if known is not None:
-        return known
-    generation = feed.generation() if feed is not None else 0
-    version = versioned_cache.version(VERSION_KEY)
-    if feed is not None and version is not None:
-        feed.learn(VERSION_KEY, version, generation)
-    return version
 
 
 def _from_database(code: str) -> int | None:

@@ -63,6 +63,21 @@ def version(key: str) -> str | None:
     return current
 
 
+def current_version(key: str) -> str | None:
+    """``key``'s version: from this process's version feed when it knows it (no round trip),
+    else read from the cache (created when missing) and taught to the feed; None when the
+    cache is down. For data kept in process memory under the version it was read with."""
+    feed = version_feed.feed()
+    known = feed.known(key) if feed is not None else None
+    if known is not None:
+        return known
+    generation = feed.generation() if feed is not None else 0
+    current = version(key)
+    if feed is not None and current is not None:
+        feed.learn(key, current, generation)
+    return current
+
+
 def versions(*keys: str) -> dict[str, str] | None:
     """``version`` of several keys, in one round trip when they all exist; None when down."""
     found = get_many(list(keys))

@@ -12,6 +12,7 @@ from accounts.tests.factories import UserFactory
 from affiliates import referral_codes, services
 from affiliates.models import Affiliate, ReferralClick
 from affiliates.tests.factories import AffiliateFactory
+from common.testing.feeds import live_version_feed
 from common.transactions import atomic
 
 CATALOG = "/courses/"
@@ -140,3 +141,22 @@ def test_a_suspension_whose_version_bump_was_lost_is_seen_once_the_answers_expir
     monkeypatch.setattr(referral_codes, "ANSWER_SECONDS", 0)  # as if their time had passed
 
     assert referral_codes.active_affiliate_id(affiliate.referral_code) is None
+
+
+@pytest.mark.django_db
+def test_with_the_version_feed_a_known_code_costs_no_round_trip_at_all(
+    settings, django_assert_num_queries
+):
+    affiliate = AffiliateFactory()
+    with live_version_feed(settings):
+        referral_codes.active_affiliate_id(affiliate.referral_code)
+        settings.CACHES = {  # Redis unreachable from here on: any round trip would miss
+            "default": {
+                "BACKEND": "common.redis_cache.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",
+                "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+            }
+        }
+
+        with django_assert_num_queries(0):
+            assert referral_codes.active_affiliate_id(affiliate.referral_code) == affiliate.pk
