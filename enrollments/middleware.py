@@ -1,4 +1,4 @@
-from .views import CHECKOUT_COOKIE
+from .browser_checkouts import CHECKOUT_COOKIE
 
 
 class CheckoutCookieMiddleware:

@@ -3,7 +3,7 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
-from .views import forget_checkout_cookie, move_checkouts_into_the_session
+from .browser_checkouts import forget_checkout_cookie, move_checkouts_into_the_session
 
 
 @receiver(user_logged_in, dispatch_uid="enrollments.checkouts_follow_the_sign_in")

@@ -1,7 +1,4 @@
-import functools
 import logging
-import secrets
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -16,15 +13,16 @@ from common.ratelimits import Limit, posted_email_key, rate_limit, signed_in
 from courses.selectors import published_course
 
 from . import selectors, services, stripe_gateway
+from .browser_checkouts import (
+    keeps_checkout_cookie,
+    remember_checkout,
+    remembered_checkouts,
+    visitor_token,
+)
 from .forms import CheckoutForm
 
 logger = logging.getLogger(__name__)
 
-VISITOR_CHECKOUTS_KEY = "checkout_enrollment_ids"
-VISITOR_TOKEN_KEY = "checkout_visitor_token"  # noqa: S105 (a session key name)
-CHECKOUT_COOKIE = "maaledu_checkout"
-_CHECKOUT_COOKIE_SALT = "enrollments.checkout-visitor"
-REMEMBERED_CHECKOUTS = 20
 COUPON_CHECKS_DOWN = (
     "Coupon codes cannot be checked right now. Please try again in a few minutes, or continue "
     "without a coupon."
@@ -36,119 +34,6 @@ def _course_or_404(slug: str):
     if course is None:
         raise Http404("No such course")
     return course
-
-
-@dataclass
-class _BrowserCheckouts:
-    """The checkout cookie of an anonymous browser: its visitor token and the enrollments it
-    started, as ``str(pk)`` (an ObjectId on MongoDB)."""
-
-    token: str = ""
-    ids: list[str] = field(default_factory=list)
-    changed: bool = False
-
-
-def _cookie_checkouts(request: HttpRequest) -> _BrowserCheckouts:
-    """This browser's checkout cookie, read once per request (empty when missing, forged or
-    older than ``SESSION_COOKIE_AGE``)."""
-    found = getattr(request, "_browser_checkouts", None)
-    if found is None:
-        value = request.get_signed_cookie(
-            CHECKOUT_COOKIE,
-            default="",
-            salt=_CHECKOUT_COOKIE_SALT,
-            max_age=settings.SESSION_COOKIE_AGE,
-        )
-        token, _, ids = value.partition(":")
-        found = request._browser_checkouts = _BrowserCheckouts(token, ids.split(",") if ids else [])
-    return found
-
-
-def _keeps_checkout_cookie(view):
-    """Writes the checkout cookie when the view changed it.
-
-    An anonymous visitor's token and checkouts live in this signed cookie of its own, not in
-    the database session, so an anonymous checkout writes no session row; a signed-in one
-    keeps them in the session, which logging out ends. Sessions from before the cookie are
-    still read."""
-
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        cookie = getattr(request, "_browser_checkouts", None)
-        if cookie is not None and cookie.changed:
-            response.set_signed_cookie(
-                CHECKOUT_COOKIE,
-                f"{cookie.token}:{','.join(cookie.ids)}",
-                salt=_CHECKOUT_COOKIE_SALT,
-                max_age=settings.SESSION_COOKIE_AGE,
-                secure=settings.SESSION_COOKIE_SECURE,
-                httponly=True,
-                samesite="Lax",
-            )
-        return response
-
-    return wrapped
-
-
-def _visitor_token(request: HttpRequest) -> str:
-    """A random token for this browser, set when the checkout page is first shown, so a
-    double-clicked submit carries the same one: in the checkout cookie while anonymous, in the
-    session once signed in (``move_checkouts_into_the_session`` carries it over)."""
-    if request.user.is_authenticated:
-        token = request.session.get(VISITOR_TOKEN_KEY)
-        if not token:
-            token = request.session[VISITOR_TOKEN_KEY] = secrets.token_urlsafe(24)
-        return token
-    cookie = _cookie_checkouts(request)
-    if cookie.token:
-        return cookie.token
-    # A session from before the cookie keeps its own.
-    token = request.session.get(VISITOR_TOKEN_KEY) or secrets.token_urlsafe(24)
-    cookie.token, cookie.changed = token, True
-    return token
-
-
-def _remember_checkout(request: HttpRequest, enrollment_id) -> None:
-    """Let this browser see its own checkout pages later (and nobody else's): the last
-    ``REMEMBERED_CHECKOUTS``, as ``str(pk)`` (JSON has no ObjectId; sessions from before hold
-    ints; both are read)."""
-    key = str(enrollment_id)
-    if request.user.is_authenticated:
-        ids = [i for i in request.session.get(VISITOR_CHECKOUTS_KEY, []) if str(i) != key]
-        request.session[VISITOR_CHECKOUTS_KEY] = [*ids[1 - REMEMBERED_CHECKOUTS :], key]
-        return
-    cookie = _cookie_checkouts(request)
-    ids = [i for i in cookie.ids if i != key]
-    cookie.ids, cookie.changed = [*ids[1 - REMEMBERED_CHECKOUTS :], key], True
-
-
-def _remembered_checkouts(request: HttpRequest) -> list:
-    """A signed-in browser's checkouts are in its session (logging out ends them); an
-    anonymous one's in its cookie (and in a session from before the cookie)."""
-    session_ids = request.session.get(VISITOR_CHECKOUTS_KEY, [])
-    if request.user.is_authenticated:
-        return session_ids
-    return [*_cookie_checkouts(request).ids, *session_ids]
-
-
-def move_checkouts_into_the_session(request: HttpRequest) -> None:
-    """At sign-in: the anonymous checkout cookie's token and checkouts go into the session,
-    which logging out flushes, and the cookie is deleted (``enrollments.middleware``), so they
-    never outlive the signed-in session on a shared browser."""
-    cookie = _cookie_checkouts(request)
-    if cookie.token and not request.session.get(VISITOR_TOKEN_KEY):
-        request.session[VISITOR_TOKEN_KEY] = cookie.token
-    if cookie.ids:
-        known = [str(i) for i in request.session.get(VISITOR_CHECKOUTS_KEY, [])]
-        ids = [*known, *(i for i in cookie.ids if i not in known)]
-        request.session[VISITOR_CHECKOUTS_KEY] = ids[-REMEMBERED_CHECKOUTS:]
-    forget_checkout_cookie(request)
-
-
-def forget_checkout_cookie(request: HttpRequest) -> None:
-    if CHECKOUT_COOKIE in request.COOKIES:
-        request.forget_checkout_cookie = True
 
 
 def _buyer_email_key(group: str, request: HttpRequest) -> str:
@@ -189,7 +74,7 @@ def _checkout_page(
     request: HttpRequest, course, form: CheckoutForm, *, status: int | None = None, **extra
 ) -> HttpResponse:
     """The checkout form, priced for this learner, with ``extra`` (an error, a notice)."""
-    _visitor_token(request)
+    visitor_token(request)
     if "referral_notice" in extra:
         # The learner has now seen why the referral is not applied: the next submit goes ahead.
         form.data = form.data.copy()
@@ -230,7 +115,7 @@ def _checkout_refused(
 
 
 @require_http_methods(["GET", "POST"])
-@_keeps_checkout_cookie
+@keeps_checkout_cookie
 @rate_limit(CHECKOUTS_PER_IP)
 @rate_limit(CHECKOUTS_PER_EMAIL)
 @rate_limit(
@@ -250,7 +135,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
             course=course,
             email=data["email"],
             user=request.user,
-            visitor_token=_visitor_token(request),
+            visitor_token=visitor_token(request),
             coupon_code=data["coupon"],
             referral_code=referral_code_from_request(request),
             referral_refusal_seen=data["referral_acknowledged"],
@@ -258,7 +143,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except services.CheckoutError as error:
         return _checkout_refused(request, course, form, error)
-    _remember_checkout(request, enrollment.pk)
+    remember_checkout(request, enrollment.pk)
     if enrollment.status == enrollment.Status.PAID:  # a 100% grant: no payment step
         return redirect("enrollments:enrollment_status", enrollment_id=enrollment.pk)
     # 303: the browser must GET Stripe's page, never re-POST our form there.
@@ -270,7 +155,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
 def _visible_enrollment(request: HttpRequest, **lookup):
     enrollment = selectors.enrollment_for_visitor(
         user=request.user,
-        visitor_enrollment_ids=_remembered_checkouts(request),
+        visitor_enrollment_ids=remembered_checkouts(request),
         **lookup,
     )
     if enrollment is None:

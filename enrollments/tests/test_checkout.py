@@ -7,9 +7,9 @@ from accounts.tests.factories import UserFactory
 from common.testing.concurrency import concurrent_database, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
 from enrollments import stripe_gateway
+from enrollments.browser_checkouts import CHECKOUT_COOKIE
 from enrollments.models import Enrollment
 from enrollments.tests.factories import EnrollmentFactory
-from enrollments.views import CHECKOUT_COOKIE
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from common.testing.backends import unused_primary_key
 from courses.models import Course
 from courses.tests.factories import CourseFactory
+from enrollments.browser_checkouts import VISITOR_CHECKOUTS_KEY
 from enrollments.models import Enrollment
-from enrollments.views import VISITOR_CHECKOUTS_KEY
 from maaledu.tests.conftest import PERSONAS
 
 pytestmark = pytest.mark.django_db
