@@ -1,4 +1,4 @@
-"""Sign-in and sign-out move or end an anonymous browser's checkouts (enrollments.views)."""
+"""Sign-in and sign-out move or end an anonymous browser's checkouts (browser_checkouts.py)."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
