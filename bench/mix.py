@@ -20,6 +20,7 @@ from fakes.latency import Latency
 from . import endpoints, seed
 from .load import Load, run_wrk, script
 from .site import Server, Worker
+from .statistics import analyze_as_autovacuum_would
 
 LEARNER_EMAIL = "learner5@example.com"  # a seeded learner with paid enrollments
 # (kind, weight in %, expected status); referral = catalog and course pages via ?ref=.
@@ -104,10 +105,12 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, worker: Worker) ->
     for name, endpoint in alone_endpoints.items():
         print(f"bench: {name} alone at {alone_load.connections} connections …", flush=True)
         check_over_http(server.url, endpoint, endpoint.sample(0))
+        args = endpoint.args("a", options.alone_seconds)
+        analyze_as_autovacuum_would()
         result = run_wrk(
             url=server.url,
             script_path=endpoint.script,
-            args=endpoint.args("a", options.alone_seconds),
+            args=args,
             seconds=options.alone_seconds,
             load=alone_load,
         )
@@ -140,6 +143,7 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, worker: Worker) ->
         f"{options.mix_seconds} s …",
         flush=True,
     )
+    analyze_as_autovacuum_would()
     # The worker starts now, so each kind alone is measured without it; it finds the alone
     # webhooks' LMS enrolments queued, as a worker would after a restart on launch day.
     with worker:

@@ -421,6 +421,7 @@ def _measure(
     )
     phase = f"r{round_no}"
     args = endpoint.args(phase, options.seconds)
+    _analyze_as_autovacuum_would()
     sampler = ServerSampler(server, limit_seconds=options.seconds + 120)
     with sampler:
         result = run_wrk(
@@ -461,6 +462,14 @@ def _measure(
                 "rows changed: requests repeated or did nothing"
             )
     return row, result
+
+
+def _analyze_as_autovacuum_would() -> None:
+    from .statistics import analyze_as_autovacuum_would
+
+    analyzed = analyze_as_autovacuum_would()
+    if analyzed:
+        print(f"bench: analyzed {', '.join(analyzed)} (autovacuum is off here)", flush=True)
 
 
 def _service_processes(services: Services) -> tuple[list[int], int]:
