@@ -14,11 +14,14 @@ Only the rows' column values are kept; each request gets new model instances bui
 so no instance is shared between requests or threads, and nothing a request attaches to its
 user (the backend's permission caches, ``backend``) is kept. Permissions are read from the
 database as before. Every column is an immutable value (str, int, bool, datetime, ObjectId),
-so instances built from one tuple share nothing mutable.
+so instances built from one tuple share nothing mutable (a mutable column, such as a
+JSONField, would need copying in ``_instances``).
 
 Bounded: at most ``MAX_USERS`` users (the longest kept go first), each trusted for at most
-``MAX_AGE_SECONDS``: a write whose bump was lost while the cache was unreachable is seen within
-that. With the cache down every request reads the database.
+``MAX_AGE_SECONDS``: a write whose bump was lost while the cache was unreachable, or made
+outside Django (SQL), is seen within that (docs/runbook.md, "Signed-in users"). With the
+cache down every request reads the database. Redis holds only the version, so a deploy that
+changes either table needs no new key: the rows live in the process.
 """
 
 import threading
