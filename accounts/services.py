@@ -16,6 +16,7 @@ from django.db import IntegrityError
 
 from common.transactions import atomic
 
+from . import user_versions
 from .models import User, erased_email, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -63,14 +64,17 @@ def import_user(
         except IntegrityError:
             user = User.objects.get(email=email)
     if not created:
+        gained = 0
         if password:
             # Only where no usable password exists ("!" marks an unusable one).
             unusable = {"password__startswith": UNUSABLE_PASSWORD_PREFIX}
-            User.objects.filter(pk=user.pk, **unusable).update(password=password)
+            gained += User.objects.filter(pk=user.pk, **unusable).update(password=password)
         if is_staff:
-            User.objects.filter(pk=user.pk, is_staff=False).update(is_staff=True)
+            gained += User.objects.filter(pk=user.pk, is_staff=False).update(is_staff=True)
         if name:
-            User.objects.filter(pk=user.pk, name="").update(name=name[:150])
+            gained += User.objects.filter(pk=user.pk, name="").update(name=name[:150])
+        if gained:
+            user_versions.changed(user.pk)
     _record_address(user, verified=verified)
     return user, created
 
@@ -123,5 +127,6 @@ def erase_user(*, user_id: int, email: str) -> bool:
     )
     EmailAddress.objects.filter(user_id=user_id).delete()
     if erased:
+        user_versions.changed(user_id)
         logger.info("event=account.erased user_id=%s", user_id)
     return bool(erased)

@@ -28,12 +28,10 @@ from datetime import date
 from functools import cache
 
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.db import transaction
 from django.template.loader import get_template
 from django.utils.translation import get_language
 
 from common import versioned_cache
-from common.transactions import in_transaction
 from courses.selectors import CATALOG_VERSION_KEY
 
 # Part of every key holding a value: change it with the shape of what is cached, or with the
@@ -156,12 +154,7 @@ def put(key: str | None, value, *, timeout: int = SUMMARY_SECONDS) -> None:
 
 
 def _bump_after_commit_too(keys_: list[str]) -> None:
-    if not keys_:
-        return
-    versioned_cache.bump_versions(*keys_)
-    # In autocommit the write has committed already: the bump above came after it.
-    if in_transaction():
-        transaction.on_commit(lambda: versioned_cache.bump_versions(*keys_))
+    versioned_cache.bump_versions_after_commit_too(*keys_)
 
 
 def invalidate(*affiliate_ids: int) -> None:

@@ -17,6 +17,7 @@ from django.db.models import F, Max, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts import user_versions
 from accounts.selectors import verified_email_of
 from common import outbox
 from common.logging import mask_email
@@ -147,6 +148,7 @@ def suspend_affiliate(*, affiliate_id: int) -> bool:
     )
     if changed:
         referral_codes.changed()
+        _row_changed(affiliate_id)
         logger.info("event=affiliate.suspended affiliate_id=%s", affiliate_id)
     return bool(changed)
 
@@ -157,8 +159,17 @@ def reactivate_affiliate(*, affiliate_id: int) -> bool:
     )
     if changed:
         referral_codes.changed()
+        _row_changed(affiliate_id)
         logger.info("event=affiliate.reactivated affiliate_id=%s", affiliate_id)
     return bool(changed)
+
+
+def _row_changed(affiliate_id) -> None:
+    """An ``.update()`` of the affiliate's row (no signal fires): its user's version moves, so
+    no web process serves the row it kept with the signed-in user (``signed_in``)."""
+    user_versions.changed(
+        *Affiliate.objects.filter(pk=affiliate_id).values_list("user_id", flat=True)
+    )
 
 
 # --- Attribution ----------------------------------------------------------------------------
@@ -525,6 +536,7 @@ def forget_affiliate(*, user_id: int, erased_email: str) -> bool:
     )
     if changed:
         referral_codes.changed()
+        user_versions.changed(user_id)
         dashboard_cache.invalidate(
             *Affiliate.objects.filter(user_id=user_id).values_list("pk", flat=True)
         )

@@ -10,8 +10,10 @@ import uuid
 
 import redis
 from django.core.cache import cache
+from django.db import transaction
 
 from . import version_feed
+from .transactions import in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +105,15 @@ def bump_versions(*keys: str, announce: bool = False) -> None:
             version_feed.announce(versions)
     except CACHE_ERRORS:
         logger.error("event=cache.unavailable op=bump_versions")
+
+
+def bump_versions_after_commit_too(*keys: str) -> None:
+    """``bump_versions`` now, and again after the open transaction commits (none open: the
+    write has committed already, so the bump now came after it). The bump now keeps readers
+    from serving what the write replaces; the one after the commit retires what a reader
+    cached from the database while the transaction was still open."""
+    if not keys:
+        return
+    bump_versions(*keys)
+    if in_transaction():
+        transaction.on_commit(lambda: bump_versions(*keys))

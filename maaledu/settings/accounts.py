@@ -4,7 +4,8 @@ from .core import SITE_URL
 
 # --- Auth and accounts (django-allauth) -----------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-# Django's and allauth's backends, loading the user's affiliate row with the user (one query).
+# Django's and allauth's backends, loading the user's affiliate row with the user: from the web
+# process's memory while the user's version is unchanged (affiliates/signed_in.py), else one query.
 AUTHENTICATION_BACKENDS = [
     "affiliates.auth_backends.ModelBackendWithAffiliate",
     "affiliates.auth_backends.AllauthBackendWithAffiliate",
