@@ -31,6 +31,13 @@ class AccountAdapter(DefaultAccountAdapter):
         except Exception:
             logger.error("event=mail.send_failed template=%s", template_prefix)
 
+    def set_password(self, user, password: str) -> None:
+        """Saves the password alone: ``user`` is often ``request.user``, built from the row the
+        web process keeps (``affiliates.signed_in``), and a whole-row save would write back
+        whatever else that copy holds."""
+        user.set_password(password)
+        user.save(update_fields=["password"])
+
     def get_client_ip(self, request) -> str:
         """allauth's per-IP limits count the address our trusted proxy header names."""
         return client_ip(request)

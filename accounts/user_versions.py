@@ -13,11 +13,16 @@ table calls ``changed`` itself (``accounts.services``). Other apps that keep row
 Permissions are not covered: group and permission rows are read per request as before
 (Django's backend caches them on the instance, and every request gets its own instance).
 
-With the cache down ``current`` is None (read the database) and a bump is lost; what a process
-kept is then trusted only up to its own age limit.
+With the cache down ``current`` is None (read the database) and a bump is lost: the keeper
+then forgets all it kept, since the old version is still in place once the cache is back.
 """
 
 from common import versioned_cache
+
+# A user's version outlives by far what is kept under it (minutes): one key per user who signed
+# in lately, not per user ever written. An expired key is created anew, which only costs a
+# database read.
+VERSION_SECONDS = 24 * 60 * 60
 
 
 def key(user_id) -> str:
@@ -27,10 +32,11 @@ def key(user_id) -> str:
 def current(user_id) -> str | None:
     """The user's version (one round trip; created when missing), or None when the cache is
     down."""
-    return versioned_cache.version(key(user_id))
+    return versioned_cache.version(key(user_id), timeout=VERSION_SECONDS)
 
 
 def changed(*user_ids) -> None:
     """These users' rows (or what is kept with them) were written: call right after the
     write."""
-    versioned_cache.bump_versions_after_commit_too(*(key(pk) for pk in user_ids if pk is not None))
+    keys = [key(pk) for pk in user_ids if pk is not None]
+    versioned_cache.bump_versions_after_commit_too(*keys, timeout=VERSION_SECONDS)

@@ -18,9 +18,13 @@ so instances built from one tuple share nothing mutable (a mutable column, such 
 JSONField, would need copying in ``_instances``).
 
 Bounded: at most ``MAX_USERS`` users (the longest kept go first), each trusted for at most
-``MAX_AGE_SECONDS``: a write whose bump was lost while the cache was unreachable, or made
-outside Django (SQL), is seen within that (docs/runbook.md, "Signed-in users"). With the
-cache down every request reads the database. Redis holds only the version, so a deploy that
+``MAX_AGE_SECONDS``: a write made outside Django (SQL), or whose bump was lost because the
+writing process alone could not reach the cache, is seen within that (docs/runbook.md,
+"Signed-in users"). With the cache down every request reads the database and the process
+forgets every row it kept: a bump lost in the outage leaves the old version in place once the
+cache is back, so nothing kept before it may be trusted again. Rows are kept only with a cache
+every process shares (Redis): with each process's own (local memory, no ``REDIS_URL``), a write
+in one would retire nothing in the others. Redis holds only the version, so a deploy that
 changes either table needs no new key: the rows live in the process.
 """
 
@@ -29,13 +33,15 @@ import time
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 
 from accounts import user_versions
 
 from .models import Affiliate
 
 MAX_USERS = 2_000
-MAX_AGE_SECONDS = 300
+MAX_AGE_SECONDS = 60
 
 
 class _Rows(NamedTuple):
@@ -53,8 +59,11 @@ _kept: dict[object, _Rows] = {}  # user's primary key -> their rows, the longest
 def user_with_affiliate(user_id):
     """The user with primary key ``user_id``, their ``affiliate`` loaded (the row, or none), or
     None when there is no such user."""
+    if not isinstance(caches["default"], RedisCache):
+        return _from_database(user_id)
     version = user_versions.current(user_id)
     if version is None:
+        _forget_all()
         return _from_database(user_id)
     rows = _kept.get(user_id)
     fresh = rows is not None and time.monotonic() - rows.kept_at < MAX_AGE_SECONDS
@@ -98,6 +107,12 @@ def _keep(user_id, version: str, user) -> None:
         _kept[user_id] = rows
         while len(_kept) > MAX_USERS:
             del _kept[next(iter(_kept))]
+
+
+def _forget_all() -> None:
+    if _kept:
+        with _lock:
+            _kept.clear()
 
 
 def _instances(rows: _Rows):

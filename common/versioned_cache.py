@@ -49,15 +49,16 @@ def put(key: str | None, value, *, timeout: int) -> None:
         logger.error("event=cache.unavailable op=set")
 
 
-def version(key: str) -> str | None:
-    """The version stored under ``key``, created when missing; None when the cache is down.
+def version(key: str, *, timeout: int | None = None) -> str | None:
+    """The version stored under ``key``, created when missing (kept ``timeout`` seconds, None:
+    for good); None when the cache is down.
 
     ``add`` keeps the first of two racing creators, and both go on with the one stored.
     """
     try:
         current = cache.get(key)
         if current is None:
-            cache.add(key, uuid.uuid4().hex, timeout=None)
+            cache.add(key, uuid.uuid4().hex, timeout=timeout)
             current = cache.get(key)
     except CACHE_ERRORS:
         logger.error("event=cache.unavailable op=version")
@@ -91,29 +92,31 @@ def versions(*keys: str) -> dict[str, str] | None:
     return {key: found[key] for key in keys}
 
 
-def bump_versions(*keys: str, announce: bool = False) -> None:
+def bump_versions(*keys: str, announce: bool = False, timeout: int | None = None) -> None:
     """Give each version key a new value, retiring everything cached under the old one.
 
     ``announce``: the key versions shared pages that web processes keep in memory
     (``page_cache``): the new value is also published to them (``version_feed``). Other keys
-    are not, so a per-click bump costs no message to every process.
+    are not, so a per-click bump costs no message to every process. ``timeout``: as
+    ``version``'s (a key that expires is created anew, which retires what it versioned).
     """
     versions = {key: uuid.uuid4().hex for key in keys}
     try:
-        cache.set_many(versions, timeout=None)
+        cache.set_many(versions, timeout=timeout)
         if announce:
             version_feed.announce(versions)
     except CACHE_ERRORS:
         logger.error("event=cache.unavailable op=bump_versions")
 
 
-def bump_versions_after_commit_too(*keys: str) -> None:
+def bump_versions_after_commit_too(*keys: str, timeout: int | None = None) -> None:
     """``bump_versions`` now, and again after the open transaction commits (none open: the
     write has committed already, so the bump now came after it). The bump now keeps readers
     from serving what the write replaces; the one after the commit retires what a reader
     cached from the database while the transaction was still open."""
     if not keys:
         return
-    bump_versions(*keys)
+    bump_versions(*keys, timeout=timeout)
     if in_transaction():
-        transaction.on_commit(lambda: bump_versions(*keys))
+        # Robust: another callback of the transaction failing must not leave this one out.
+        transaction.on_commit(lambda: bump_versions(*keys, timeout=timeout), robust=True)

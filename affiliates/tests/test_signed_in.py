@@ -159,6 +159,17 @@ def test_forgetting_the_affiliate_and_erasing_the_user_each_take_effect_at_once(
     assert _is_signed_out(client.get(DASHBOARD))
 
 
+def test_erasing_a_learner_who_is_no_affiliate_signs_them_out_at_once():
+    user = UserFactory()
+    client = _signed_in(user)
+    for _ in range(2):  # kept, as no affiliate
+        assert client.get(DASHBOARD)["Location"] == reverse("affiliates:join")
+
+    assert account_services.erase_user(user_id=user.pk, email=user.email)
+
+    assert _is_signed_out(client.get(DASHBOARD))
+
+
 def test_a_deleted_account_is_signed_out_on_its_next_request():
     affiliate = AffiliateFactory()
     client = _signed_in(affiliate.user)
@@ -193,6 +204,55 @@ def test_with_the_cache_unreachable_the_dashboard_renders_from_the_database(requ
     affiliate.save()  # its bump is lost: nothing may be served from memory
 
     assert "Commission rate 11%" in client.get(DASHBOARD).text
+
+
+def test_a_deactivation_saved_while_the_cache_was_down_holds_once_it_is_back(request, settings):
+    affiliate = AffiliateFactory()
+    client = _signed_in(affiliate.user)
+    _warm(client)  # kept under the version the cache still holds
+    caches_before = settings.CACHES
+    request.getfixturevalue("redis_down")
+
+    affiliate.user.is_active = False
+    affiliate.user.save()  # its bump is lost
+    assert _is_signed_out(client.get(DASHBOARD))
+
+    settings.CACHES = caches_before  # the cache is back, with the version from before
+    assert _is_signed_out(client.get(DASHBOARD))
+
+
+def test_without_a_cache_every_process_shares_no_user_is_kept(settings, django_assert_num_queries):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    user = UserFactory()
+
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            signed_in.user_with_affiliate(user.pk)
+
+    assert user.pk not in signed_in._kept
+
+
+def test_changing_the_password_writes_nothing_else_the_signed_in_copy_holds():
+    user = StaffFactory()
+    client = _signed_in(user)
+    client.get(DASHBOARD)
+    client.get(DASHBOARD)  # kept, as staff
+    # Staff rights revoked where no version moves (a database shell): the kept copy is stale.
+    type(user).objects.filter(pk=user.pk).update(is_staff=False)
+
+    changed = client.post(
+        reverse("account_change_password"),
+        {
+            "oldpassword": PASSWORD,
+            "password1": "a new long passphrase",
+            "password2": "a new long passphrase",
+        },
+    )
+
+    assert changed.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("a new long passphrase")
+    assert not user.is_staff
 
 
 def test_each_request_gets_its_own_instances_and_only_the_rows_are_kept():
