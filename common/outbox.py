@@ -30,11 +30,10 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError
 from django.db.models import F, Q
 from django.utils import timezone
 
-from common.transactions import atomic
+from common.transactions import insert_unless_present
 
 from .mail import RenderedEmail, deliverable, render_templated_email, send_rendered_email
 from .models import OutboxEmail
@@ -95,10 +94,11 @@ def enqueue_email(
         stored = {"subject": email.subject, "text_body": email.text, "html_body": email.html}
     else:
         stored = {"context": values}
-    try:
-        with atomic():
-            OutboxEmail.objects.create(key=key, template=template, to="\n".join(to), **stored)
-    except IntegrityError:
+    # No savepoint where the database skips a repeat itself: inside the caller's transaction
+    # (the payment's), one statement.
+    if not insert_unless_present(
+        OutboxEmail(key=key, template=template, to="\n".join(to), **stored)
+    ):
         return False
     if publish:
         from .tasks import deliver_outbox_email
