@@ -64,9 +64,10 @@ def queue_confirmation(
 
 def confirmation_values(enrollment: Enrollment) -> dict:
     """What the confirmation says, as it was at payment: stored with the outbox row and
-    rendered by the worker (the payment's request does not render it)."""
+    rendered by the worker (the payment's request does not render it). The course title is the
+    one fulfilment read with the row (``selectors.with_course_title``), else its course's."""
     return {
-        "course_title": enrollment.course.title,
+        "course_title": getattr(enrollment, "course_title", None) or enrollment.course.title,
         "amount_paid": enrollment.amount_due_display,
         "grant_discount": bool(enrollment.discount_cents),
         "tax": enrollment.tax_display if enrollment.tax_cents else "",
