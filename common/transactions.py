@@ -60,8 +60,8 @@ def insert_unless_present(obj: models.Model, using=None) -> bool:
     Where the database skips a conflicting row itself (PostgreSQL's ``ON CONFLICT DO NOTHING``,
     SQLite's ``INSERT OR IGNORE``: Django's ``ignore_conflicts``), one statement whose row count
     says which, with no savepoint inside a transaction: nothing fails, so nothing breaks it.
-    Elsewhere (MongoDB) a ``guarded_insert``. ``obj`` gets no primary key back, and no signal
-    is sent (as ``bulk_create``)."""
+    Elsewhere (MongoDB) a ``guarded_insert``. The caller must not count on ``obj`` getting its
+    primary key back (SQL does not read it), nor on signals (none are sent, as ``bulk_create``)."""
     alias = using or DEFAULT_DB_ALIAS
     connection = connections[alias]
     meta = obj._meta
