@@ -58,10 +58,11 @@ def insert_unless_present(obj: models.Model, using=None) -> bool:
     """Insert the new ``obj`` unless a unique index already holds its key; True if inserted.
 
     Where the database skips a conflicting row itself (PostgreSQL's ``ON CONFLICT DO NOTHING``,
-    SQLite's ``INSERT OR IGNORE``: Django's ``ignore_conflicts``), one statement whose row count
-    says which, with no savepoint inside a transaction: nothing fails, so nothing breaks it.
-    Elsewhere (MongoDB) a ``guarded_insert``. The caller must not count on ``obj`` getting its
-    primary key back (SQL does not read it), nor on signals (none are sent, as ``bulk_create``)."""
+    SQLite's ``INSERT OR IGNORE``, which skips a row any constraint refuses: Django's
+    ``ignore_conflicts``), one statement whose row count says which, with no savepoint inside a
+    transaction: nothing fails, so nothing breaks it. Elsewhere (MongoDB) a ``guarded_insert``
+    of ``obj.save()``. The caller must not count on ``obj`` getting its primary key back, nor on
+    model signals: on SQL neither happens (as with ``bulk_create``)."""
     alias = using or DEFAULT_DB_ALIAS
     connection = connections[alias]
     meta = obj._meta
