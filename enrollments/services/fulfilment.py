@@ -231,10 +231,10 @@ def _mark_paid(enrollment: Enrollment, *, session: dict) -> bool:
             enrollment.pk,
             sources,
             Status.PAID,
-            only_if=Q(
-                amount_refunded_cents=enrollment.amount_refunded_cents,
-                dispute_status=enrollment.dispute_status,
-            ),
+            only_if={
+                "amount_refunded_cents": enrollment.amount_refunded_cents,
+                "dispute_status": enrollment.dispute_status,
+            },
             stripe_payment_intent_id=session.get("payment_intent") or "",
             **amounts,
             **paid_fields(now),
