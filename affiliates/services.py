@@ -240,7 +240,7 @@ def record_commission(
     *,
     affiliate_id: int,
     sale_id: int,
-    course,
+    course_id: int,
     buyer_email: str,
     amount_paid_cents: int,
     currency: str,
@@ -271,7 +271,7 @@ def record_commission(
             commission = Commission.objects.create(
                 affiliate=affiliate,
                 sale_id=sale_id,
-                course=course,
+                course_id=course_id,
                 buyer_email_masked=mask_email(buyer_email),
                 sold_at=sold_at,
                 currency=currency,

@@ -3,8 +3,9 @@
 ``emails/<name>_subject.txt``, ``emails/<name>.txt`` and ``emails/<name>.html`` extend the base
 layouts ``emails/base.txt`` / ``emails/base.html``. The backend is SendGrid (anymail) when
 ``SENDGRID_API_KEY`` is set, the console otherwise. Domain e-mails are queued in the outbox
-(``common.outbox``), which renders them here when queued and sends them from a Celery task
-with ``send_rendered_email``; never send in a request.
+(``common.outbox``), which renders them here (when queued, or by the worker from the values it
+stored) and sends them from a Celery task with ``send_rendered_email``; never send in a
+request.
 """
 
 import logging

@@ -5,7 +5,9 @@ from django.utils import timezone
 
 
 class OutboxEmail(models.Model):
-    """One e-mail we owe someone, rendered when the change that causes it was written.
+    """One e-mail we owe someone, as it was when the change that causes it was written: either
+    rendered then (``subject``, ``text_body``, ``html_body``) or as ``context``, the plain values
+    its template is rendered with at delivery (``common.outbox``).
 
     ``key`` names the e-mail and the row it is about (``enrollment-confirmation:42``); its
     unique index is what makes "send this e-mail once" hold: a second insert for the same key
@@ -26,6 +28,9 @@ class OutboxEmail(models.Model):
     subject = models.TextField()
     text_body = models.TextField()
     html_body = models.TextField()
+    # JSON values (no model instances): set, the worker renders ``template`` with them and the
+    # three fields above stay empty; null, the row was rendered when queued.
+    context = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,17 +1,24 @@
 """Send this e-mail once: the outbox every e-mail of ours goes through.
 
 The service whose change causes an e-mail calls ``enqueue_email`` in the same database
-transaction as that change. It renders the message and inserts one ``OutboxEmail`` row whose
-unique ``key`` names the e-mail and what it is about (``enrollment-confirmation:42``): a second
-insert for the same key — a repeated webhook, a replayed import, two requests at once — is a
-no-op, so each e-mail is owed at most once. After commit a Celery task is published
-(``common.tasks.deliver_outbox_email``); a publish that fails (Redis down) is left to the sweep.
+transaction as that change. It inserts one ``OutboxEmail`` row whose unique ``key`` names the
+e-mail and what it is about (``enrollment-confirmation:42``): a second insert for the same key —
+a repeated webhook, a replayed import, two requests at once — is a no-op, so each e-mail is owed
+at most once. After commit a Celery task is published (``common.tasks.deliver_outbox_email``); a
+publish that fails (Redis down) is left to the sweep.
+
+The message says what was true when the change was made, in one of two ways. ``values``: the
+row stores them (plain JSON values the service took from the rows it wrote: a course title, an
+amount as shown) and ``deliver`` renders the template with them, so the request that owes the
+e-mail does not pay for rendering it (the payment's confirmation). ``context`` (model instances
+allowed): the message is rendered now and stored. Rows of either kind deliver.
 
 Delivering (``deliver``) claims the row with one conditional UPDATE (pending → sending, or a
-claim older than ``CLAIM_TIMEOUT`` whose worker died), sends it through ``common.mail``, and
-marks it sent. A failed send gives the claim back with one retry policy for every e-mail:
-the next attempt ``backoff(attempts)`` later, and after ``MAX_ATTEMPTS`` the row is ``failed``
-(listed in the admin, where staff can retry it, and counted by ``ops.collectors``).
+claim older than ``CLAIM_TIMEOUT`` whose worker died), renders it if it was stored as values,
+sends it through ``common.mail``, and marks it sent. A failed send (or a template that fails to
+render) gives the claim back with one retry policy for every e-mail: the next attempt
+``backoff(attempts)`` later, and after ``MAX_ATTEMPTS`` the row is ``failed`` (listed in the
+admin, where staff can retry it, and counted by ``ops.collectors``).
 
 One periodic sweep (``sweep``, every minute from ``CELERY_BEAT_SCHEDULE``) re-enqueues every due
 pending row and every stale claim, whatever the e-mail. Delivery is at least once only in one
@@ -23,11 +30,10 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError
 from django.db.models import F, Q
 from django.utils import timezone
 
-from common.transactions import atomic
+from common.transactions import insert_unless_present
 
 from .mail import RenderedEmail, deliverable, render_templated_email, send_rendered_email
 from .models import OutboxEmail
@@ -55,37 +61,44 @@ def backoff(attempts: int) -> timedelta:
 
 
 def enqueue_email(
-    *, key: str, to: Iterable[str], template: str, context: dict, publish: bool = True
+    *,
+    key: str,
+    to: Iterable[str],
+    template: str,
+    context: dict | None = None,
+    values: dict | None = None,
+    publish: bool = True,
 ) -> bool:
     """Owe the e-mail ``template`` to ``to``, once per ``key``; True if this call queued it.
 
-    ``publish=False``: the caller's own after-commit task delivers it (``deliver(key)``), so a
-    request that owes an e-mail among other after-commit work publishes one message, not two;
-    the sweep still covers a lost one.
+    Give ``values`` (JSON values, stored and rendered by ``deliver``) or ``context`` (rendered
+    now); either says what was true when the change was made. ``publish=False``: the caller's
+    own after-commit task delivers it (``deliver(key)``), so a request that owes an e-mail among
+    other after-commit work publishes one message, not two; the sweep still covers a lost one.
 
     Call it inside the transaction that writes the change the e-mail is about: the row commits
-    (or rolls back) with it, and the delivery task is published after commit. Rendering happens
-    now, so the message says what was true when the change was made. No row is written when no
-    address in ``to`` can receive mail (none configured, or a deleted account's placeholder).
+    (or rolls back) with it, and the delivery task is published after commit. No row is written
+    when no address in ``to`` can receive mail (none configured, or a deleted account's
+    placeholder).
     """
+    if (context is None) == (values is None):
+        raise TypeError("enqueue_email takes exactly one of context and values")
     to = [address.strip() for address in to if address and deliverable(address)]
     if not to:
         logger.info("event=email.skipped key=%s template=%s reason=undeliverable", key, template)
         return False
     # No look-up first: most e-mails are queued once (a state change happens once), and the
-    # unique key refuses a repeat below; rendering is cheap beside a query.
-    email = render_templated_email(template=template, context=context)
-    try:
-        with atomic():
-            OutboxEmail.objects.create(
-                key=key,
-                template=template,
-                to="\n".join(to),
-                subject=email.subject,
-                text_body=email.text,
-                html_body=email.html,
-            )
-    except IntegrityError:
+    # unique key refuses a repeat below (a repeat's rendering, if any, is cheaper than a query).
+    if values is None:
+        email = render_templated_email(template=template, context=context)
+        stored = {"subject": email.subject, "text_body": email.text, "html_body": email.html}
+    else:
+        stored = {"context": values}
+    # No savepoint where the database skips a repeat itself: inside the caller's transaction
+    # (the payment's), one statement.
+    if not insert_unless_present(
+        OutboxEmail(key=key, template=template, to="\n".join(to), **stored)
+    ):
         return False
     if publish:
         from .tasks import deliver_outbox_email
@@ -128,11 +141,7 @@ def deliver(key: str, *, as_of: datetime | None = None) -> bool:
         return False
     row = OutboxEmail.objects.get(key=key)
     try:
-        send_rendered_email(
-            to=row.recipients,
-            email=RenderedEmail(subject=row.subject, text=row.text_body, html=row.html_body),
-            template=row.template,
-        )
+        send_rendered_email(to=row.recipients, email=message(row), template=row.template)
     except Exception as error:
         _release(row, claimed_at=claimed_at, error=error)
         return False
@@ -141,6 +150,14 @@ def deliver(key: str, *, as_of: datetime | None = None) -> bool:
     )
     logger.info("event=email.sent key=%s template=%s attempt=%s", key, row.template, row.attempts)
     return True
+
+
+def message(row: OutboxEmail) -> RenderedEmail:
+    """The row's message: rendered now from its stored values, or as it was rendered when
+    queued (rows without values)."""
+    if row.context is not None:
+        return render_templated_email(template=row.template, context=row.context)
+    return RenderedEmail(subject=row.subject, text=row.text_body, html=row.html_body)
 
 
 def _release(row: OutboxEmail, *, claimed_at: datetime, error: Exception) -> None:
@@ -216,8 +233,9 @@ def cancel(key: str) -> bool:
 
 def forget_recipient(address: str) -> int:
     """A deleted account: e-mails to ``address`` not sent yet never will be, and every e-mail
-    to it loses its addresses and text (the key, status and dates stay, so a repeated event
-    still finds the e-mail owed once). Returns how many rows were touched. Safe to re-run."""
+    to it loses its addresses, text and stored values (the key, status and dates stay, so a
+    repeated event still finds the e-mail owed once). Returns how many rows were touched. Safe
+    to re-run."""
     address = address.strip().lower()
     if not address:
         return 0
@@ -230,7 +248,9 @@ def forget_recipient(address: str) -> int:
     OutboxEmail.objects.filter(
         pk__in=ids, status__in=[Status.PENDING, Status.SENDING, Status.FAILED]
     ).update(status=Status.CANCELED)
-    OutboxEmail.objects.filter(pk__in=ids).update(to="", subject="", text_body="", html_body="")
+    OutboxEmail.objects.filter(pk__in=ids).update(
+        to="", subject="", text_body="", html_body="", context=None
+    )
     logger.info("event=email.recipient_forgotten emails=%s", len(ids))
     return len(ids)
 

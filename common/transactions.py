@@ -14,7 +14,9 @@ guarantee rests on what, per backend.
 
 from contextlib import ContextDecorator, nullcontext
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 
 
 class _Autocommit(ContextDecorator):
@@ -50,6 +52,34 @@ def guarded_insert(using=None):
     leaves the connection usable; that saves the BEGIN and COMMIT round trips a lone insert does
     not need (a referral click on every ``?ref=`` visit)."""
     return atomic(using=using) if in_transaction(using) else nullcontext()
+
+
+def insert_unless_present(obj: models.Model, using=None) -> bool:
+    """Insert the new ``obj`` unless a unique index already holds its key; True if inserted.
+
+    Where the database skips a conflicting row itself (PostgreSQL's ``ON CONFLICT DO NOTHING``,
+    SQLite's ``INSERT OR IGNORE``, which skips a row any constraint refuses: Django's
+    ``ignore_conflicts``), one statement whose row count says which, with no savepoint inside a
+    transaction: nothing fails, so nothing breaks it. Elsewhere (MongoDB) a ``guarded_insert``
+    of ``obj.save()``. The caller must not count on ``obj`` getting its primary key back, nor on
+    model signals: on SQL neither happens (as with ``bulk_create``)."""
+    alias = using or DEFAULT_DB_ALIAS
+    connection = connections[alias]
+    meta = obj._meta
+    if not connection.features.supports_ignore_conflicts:
+        try:
+            with guarded_insert(alias):
+                obj.save(force_insert=True, using=alias)
+        except IntegrityError:
+            return False
+        return True
+    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+    query = InsertQuery(type(obj), on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [obj])
+    with connection.cursor() as cursor:
+        [(sql, params)] = query.get_compiler(using=alias).as_sql()
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
 
 
 def in_transaction(using=None) -> bool:

@@ -15,7 +15,7 @@ def _record(affiliate, *, sale_id=1, amount_paid_cents=24950, buyer_email="john@
     return services.record_commission(
         affiliate_id=affiliate.pk,
         sale_id=sale_key(sale_id),
-        course=CourseFactory(),
+        course_id=CourseFactory().pk,
         buyer_email=buyer_email,
         amount_paid_cents=amount_paid_cents,
         currency="USD",
@@ -97,7 +97,7 @@ def test_unknown_currency_is_refused():
         services.record_commission(
             affiliate_id=AffiliateFactory().pk,
             sale_id=sale_key(1),
-            course=CourseFactory(),
+            course_id=CourseFactory().pk,
             buyer_email="a@b.com",
             amount_paid_cents=100,
             currency="xxx",

@@ -30,7 +30,7 @@ def test_duplicate_fulfilment_records_one_commission():
             services.record_commission(
                 affiliate_id=affiliate.pk,
                 sale_id=sale_key(99),
-                course=course,
+                course_id=course.pk,
                 buyer_email="buyer@example.com",
                 amount_paid_cents=24950,
                 currency="usd",
@@ -158,7 +158,7 @@ def test_daily_totals_stay_exact_when_sales_and_refunds_of_one_day_overlap():
         services.record_commission(
             affiliate_id=affiliate.pk,
             sale_id=sale_key(sale_id),
-            course=course,
+            course_id=course.pk,
             buyer_email="buyer@example.com",
             amount_paid_cents=10000,
             currency="usd",
@@ -267,7 +267,7 @@ def test_a_refund_landing_inside_a_slow_refresh_is_neither_lost_nor_left_uncount
     services.record_commission(
         affiliate_id=affiliate.pk,
         sale_id=sale_key(1),
-        course=CourseFactory(),
+        course_id=CourseFactory().pk,
         buyer_email="buyer@example.com",
         amount_paid_cents=10000,
         currency="usd",

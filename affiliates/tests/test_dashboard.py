@@ -166,7 +166,7 @@ def test_figures_follow_the_ledger_through_payout_and_refund(client, settings):
         services.record_commission(
             affiliate_id=affiliate.pk,
             sale_id=sale_key(sale_id),
-            course=CourseFactory(),
+            course_id=CourseFactory().pk,
             buyer_email="jane@example.com",
             amount_paid_cents=24950,
             currency="usd",
@@ -320,7 +320,7 @@ def test_cached_figures_follow_every_change_that_touches_them(client, settings):
     services.record_commission(
         affiliate_id=affiliate.pk,
         sale_id=sale_key(7),
-        course=CourseFactory(),
+        course_id=CourseFactory().pk,
         buyer_email="a@b.com",
         amount_paid_cents=24950,
         currency="usd",
@@ -429,7 +429,7 @@ def _referred_sale(affiliate, sale_id: int) -> None:
     services.record_commission(
         affiliate_id=affiliate.pk,
         sale_id=sale_key(sale_id),
-        course=CourseFactory(),
+        course_id=CourseFactory().pk,
         buyer_email=f"buyer{sale_id}@example.com",
         amount_paid_cents=10000,
         currency="usd",

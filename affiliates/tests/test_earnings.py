@@ -62,7 +62,7 @@ def _sale(affiliate, sale_id, *, days_ago=20, sold_at=None, cents=24950, currenc
     services.record_commission(
         affiliate_id=affiliate.pk,
         sale_id=sale_key(sale_id),
-        course=CourseFactory(),
+        course_id=CourseFactory().pk,
         buyer_email="buyer@example.com",
         amount_paid_cents=cents,
         currency=currency,

@@ -99,7 +99,7 @@ def test_services_keep_the_rules_on_their_conditional_updates(settings):
     services.record_commission(
         affiliate_id=affiliate.pk,
         sale_id=sale_key(1),
-        course=CourseFactory(),
+        course_id=CourseFactory().pk,
         buyer_email="b@example.com",
         amount_paid_cents=10000,
         currency="usd",

@@ -61,6 +61,76 @@ def test_an_email_is_rendered_when_queued_and_sent_after_commit(
     assert mail.outbox[0].alternatives[0][0] == sent.html_body
 
 
+VALUES = {"grant": {"name": "Ada", "course": {"title": "Python"}}}
+
+
+@pytest.mark.django_db
+def test_an_email_queued_as_values_is_rendered_by_the_worker_from_what_was_stored(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert outbox.enqueue_email(
+            key="test:values", to=["ada@example.com"], template=TEMPLATE, values=VALUES
+        )
+    queued = row("test:values")
+    assert (queued.context, queued.subject, queued.text_body) == (VALUES, "", "")
+
+    for callback in callbacks:
+        callback()
+
+    assert row("test:values").status == Status.SENT
+    [sent] = mail.outbox
+    assert sent.to == ["ada@example.com"] and "Python" in sent.subject
+    assert "Ada" in sent.body and "Ada" in sent.alternatives[0][0]
+
+
+@pytest.mark.django_db
+def test_a_row_rendered_when_it_was_queued_still_delivers_as_it_was_rendered():
+    OutboxEmail.objects.create(  # as the release before stored values wrote every row
+        key="test:old",
+        template=TEMPLATE,
+        to="ada@example.com",
+        subject="Old subject",
+        text_body="Old text",
+        html_body="<p>Old html</p>",
+    )
+
+    assert outbox.deliver("test:old") is True
+
+    [sent] = mail.outbox
+    assert (sent.subject, sent.body, sent.alternatives[0][0]) == (
+        "Old subject",
+        "Old text",
+        "<p>Old html</p>",
+    )
+
+
+@pytest.mark.django_db
+def test_values_that_fail_to_render_at_delivery_are_a_failed_attempt_retried_later():
+    outbox.enqueue_email(
+        key="test:broken",
+        to=["ada@example.com"],
+        template="no_such_template",
+        values={},
+        publish=False,
+    )
+
+    assert outbox.deliver("test:broken") is False
+
+    failed = row("test:broken")
+    assert (failed.status, failed.attempts) == (Status.PENDING, 1)
+    assert "TemplateDoesNotExist" in failed.last_error and mail.outbox == []
+
+
+def test_an_email_is_queued_from_values_or_a_context_not_both():
+    with pytest.raises(TypeError):
+        outbox.enqueue_email(key="test:1", to=["a@example.com"], template=TEMPLATE)
+    with pytest.raises(TypeError):
+        outbox.enqueue_email(
+            key="test:1", to=["a@example.com"], template=TEMPLATE, context={}, values={}
+        )
+
+
 @pytest.mark.django_db
 def test_a_second_enqueue_of_the_same_key_is_a_noop_and_the_email_is_sent_once(
     django_capture_on_commit_callbacks,
@@ -251,13 +321,18 @@ def test_forgetting_a_recipient_cancels_what_is_owed_and_erases_what_was_sent(
         queue("test:sent")
     owe("test:owed", to=["other@example.com", "Ada@Example.com"])
     owe("test:someone-else", to=["bob@example.com"])
+    outbox.enqueue_email(
+        key="test:values", to=["ada@example.com"], template=TEMPLATE, values=VALUES, publish=False
+    )
 
-    assert outbox.forget_recipient("ADA@example.com") == 2
+    assert outbox.forget_recipient("ADA@example.com") == 3
 
     assert row("test:owed").status == Status.CANCELED
+    assert row("test:values").status == Status.CANCELED
     assert row("test:sent").status == Status.SENT
-    for key in ("test:sent", "test:owed"):
+    for key in ("test:sent", "test:owed", "test:values"):
         assert (row(key).to, row(key).text_body, row(key).html_body) == ("", "", "")
+        assert row(key).context is None
     assert row("test:someone-else").to == "bob@example.com"
     assert outbox.sweep(now=timezone.now() + timedelta(hours=1)) == 1  # bob's only
     assert [m.to for m in mail.outbox] == [["ada@example.com"], ["bob@example.com"]]

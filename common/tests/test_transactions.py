@@ -1,4 +1,5 @@
-"""common.transactions.atomic: what a block of writes means on each backend (docs/mongodb.md)."""
+"""common.transactions: what a block of writes means on each backend (docs/mongodb.md), and an
+insert a unique index may refuse."""
 
 import subprocess
 import sys
@@ -6,8 +7,9 @@ import sys
 import pytest
 from django.conf import settings
 
+from common.models import OutboxEmail
 from common.testing.backends import on_mongodb_only, skip_on_mongodb
-from common.transactions import atomic
+from common.transactions import atomic, insert_unless_present
 from fakes import mongo_server
 from ops.models import Incident
 
@@ -63,3 +65,16 @@ def test_on_a_mongodb_replica_set_a_block_is_one_transaction():
         "a failed block leaves nothing",
         "a block commits its writes together, then runs its on_commit callbacks",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repeat_refused_by_a_unique_index_inside_a_transaction_leaves_the_first_and_the_rest():
+    with atomic():
+        first = insert_unless_present(OutboxEmail(key="k", template="first", to="a@example.com"))
+        repeat = insert_unless_present(OutboxEmail(key="k", template="repeat", to="b@example.com"))
+        # The transaction is still usable after the refusal (no savepoint was needed on SQL).
+        Incident.objects.create(kind=Incident.Kind.LMS_CONFIG)
+
+    assert (first, repeat) == (True, False)
+    assert list(OutboxEmail.objects.values_list("template", "to")) == [("first", "a@example.com")]
+    assert Incident.objects.count() == 1

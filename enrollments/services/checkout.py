@@ -366,7 +366,10 @@ def _attach_checkout_session(enrollment: Enrollment, course: Course) -> Enrollme
         )
     except stripe_gateway.GatewayError:
         if transition(
-            enrollment.pk, Status.PENDING, Status.FAILED, only_if=Q(stripe_session_id__isnull=True)
+            enrollment.pk,
+            Status.PENDING,
+            Status.FAILED,
+            only_if={"stripe_session_id__isnull": True},
         ):
             release_reservation(enrollment)
         raise CheckoutFailed()

@@ -57,9 +57,23 @@ def queue_confirmation(
         key=confirmation_key(enrollment_id),
         to=[enrollment.email],
         template="enrollment_confirmed",
-        context={"enrollment": enrollment, "course": enrollment.course},
+        values=confirmation_values(enrollment),
         publish=publish,
     )
+
+
+def confirmation_values(enrollment: Enrollment) -> dict:
+    """What the confirmation says, as it was at payment: stored with the outbox row and
+    rendered by the worker (the payment's request does not render it). The course title is the
+    one fulfilment read with the row (``selectors.with_course_title``), else its course's."""
+    return {
+        "course_title": getattr(enrollment, "course_title", None) or enrollment.course.title,
+        "amount_paid": enrollment.amount_due_display,
+        "grant_discount": bool(enrollment.discount_cents),
+        "tax": enrollment.tax_display if enrollment.tax_cents else "",
+        "order_reference": f"MAAL-{enrollment.pk}",
+        "email": enrollment.email,
+    }
 
 
 def queue_payment_failed_notice(enrollment_id: int) -> bool:

@@ -3,11 +3,10 @@
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
-from common.transactions import guarded_insert
+from common.transactions import insert_unless_present
 
 from .. import stripe_gateway
 from ..models import StripeEvent
@@ -33,17 +32,13 @@ REFUSED = "refused"
 def record_stripe_event(event: dict) -> tuple[StripeEvent, bool]:
     """Store a verified event once; the unique event id turns a repeat into ``created=False``.
 
-    The insert is one statement (``guarded_insert``): in autocommit (the webhook) it commits
-    alone, with no BEGIN or COMMIT of its own; inside a caller's transaction a savepoint keeps
-    a refused duplicate from breaking it."""
-    try:
-        with guarded_insert():
-            stripe_event = StripeEvent.objects.create(
-                event_id=event["id"], type=event["type"], payload=event
-            )
-            return stripe_event, True
-    except IntegrityError:
-        return StripeEvent.objects.get(event_id=event["id"]), False
+    The insert is one statement (``insert_unless_present``) that commits alone in the webhook's
+    autocommit, with no BEGIN, COMMIT or model ``save()`` of its own. The new row's primary key
+    is not read back: the event is updated by its (unique) ``event_id``."""
+    stripe_event = StripeEvent(event_id=event["id"], type=event["type"], payload=event)
+    if insert_unless_present(stripe_event):
+        return stripe_event, True
+    return StripeEvent.objects.get(event_id=event["id"]), False
 
 
 def process_stripe_event(stripe_event: StripeEvent) -> str:
@@ -61,7 +56,7 @@ def process_stripe_event(stripe_event: StripeEvent) -> str:
             stripe_event.type,
             refusal,
         )
-        StripeEvent.objects.filter(pk=stripe_event.pk).update(
+        StripeEvent.objects.filter(event_id=stripe_event.event_id).update(
             outcome=StripeEvent.Outcome.IGNORED,
             processed_at=timezone.now(),
             result=REFUSED,
@@ -70,7 +65,7 @@ def process_stripe_event(stripe_event: StripeEvent) -> str:
         return REFUSED
     handler = _HANDLERS.get(stripe_event.type)
     if handler is None:
-        StripeEvent.objects.filter(pk=stripe_event.pk).update(
+        StripeEvent.objects.filter(event_id=stripe_event.event_id).update(
             outcome=StripeEvent.Outcome.IGNORED, processed_at=timezone.now()
         )
         return "ignored"
@@ -84,7 +79,7 @@ def process_stripe_event(stripe_event: StripeEvent) -> str:
             stripe_event.event_id,
             stripe_event.type,
         )
-        StripeEvent.objects.filter(pk=stripe_event.pk).update(
+        StripeEvent.objects.filter(event_id=stripe_event.event_id).update(
             outcome=StripeEvent.Outcome.FAILED,
             error=f"{type(error).__name__}: {error}"[:2000],
             attempts=F("attempts") + 1,
@@ -111,10 +106,11 @@ def _record_processed(stripe_event: StripeEvent, result: str) -> None:
     }
     if stripe_event.error:
         done["error"] = ""
-    if not StripeEvent.objects.filter(pk=stripe_event.pk, attempts=stripe_event.attempts).update(
+    event_id = stripe_event.event_id
+    if not StripeEvent.objects.filter(event_id=event_id, attempts=stripe_event.attempts).update(
         attempts=stripe_event.attempts + 1, **done
     ):
-        StripeEvent.objects.filter(pk=stripe_event.pk).update(
+        StripeEvent.objects.filter(event_id=event_id).update(
             **{**done, "error": ""}, attempts=F("attempts") + 1
         )
 

@@ -13,7 +13,7 @@ those inserts are not transitions.
 import logging
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from ..models import Enrollment
 from ..selectors import pk_or_none as as_pk  # noqa: F401 (the services' name for it)
@@ -84,15 +84,16 @@ def transition(
     from_status: str | Iterable[str],
     to_status: str,
     *,
-    only_if: Q | None = None,
+    only_if: dict | None = None,
     **fields,
 ) -> bool:
     """One conditional UPDATE; True when this call moved the row. ``only_if`` adds conditions
-    the row must also meet; ``fields`` are written in the same UPDATE. (Its conditions go in
-    one ``filter``: each more would copy the query again, on the webhook's path.)"""
+    the row must also meet, as field lookups (``{"stripe_session_id__isnull": True}``);
+    ``fields`` are written in the same UPDATE. (Its conditions go in one ``filter``, as
+    keywords: each ``filter`` more would copy the query again, and a ``Q`` costs a nested
+    condition to build, on the webhook's path.)"""
     sources = _checked(from_status, to_status, fields)
-    conditions = () if only_if is None else (only_if,)
-    rows = Enrollment.objects.filter(*conditions, pk=enrollment_id, status__in=sources)
+    rows = Enrollment.objects.filter(pk=enrollment_id, status__in=sources, **(only_if or {}))
     return bool(rows.update(status=to_status, **fields))
 
 

@@ -250,6 +250,7 @@ def test_no_email_is_sent_to_the_old_address_after_deletion(ada, ada_client, set
     assert mail.outbox == []
     assert EMAIL not in "".join(OutboxEmail.objects.values_list("to", flat=True))
     assert not OutboxEmail.objects.filter(text_body__icontains=EMAIL).exists()
+    assert EMAIL not in str(list(OutboxEmail.objects.values_list("context", flat=True)))
 
 
 def test_the_grant_coupon_bound_to_the_address_cannot_be_used_any_more(ada, ada_client):

@@ -5,6 +5,7 @@ import pytest
 from django.core import mail
 
 from common import outbox
+from courses.models import Course
 from enrollments.models import Enrollment
 from enrollments.services import emails
 from enrollments.tests.conftest import fixture_event, post_event
@@ -29,7 +30,7 @@ def webhook(client, django_capture_on_commit_callbacks):
 def sent_to(key: str) -> list[str]:
     row = outbox.find(key)
     assert row is not None and row.status == "sent", key
-    return next(m.to for m in mail.outbox if m.subject == row.subject)
+    return next(m.to for m in mail.outbox if m.subject == outbox.message(row).subject)
 
 
 def paid_session_a():
@@ -47,6 +48,37 @@ def test_the_confirmation_goes_through_the_outbox(webhook):
     webhook(completed_event(enrollment))
 
     assert sent_to(emails.confirmation_key(enrollment.pk)) == [enrollment.email]
+    assert len(mail.outbox) == 1
+
+
+def test_the_confirmation_says_the_course_and_price_as_they_were_at_payment(
+    client, django_capture_on_commit_callbacks
+):
+    enrollment = paid_session_a()
+    title, paid = enrollment.course.title, enrollment.amount_due_display
+    # The payment's worker has not run yet (where after-commit work runs at once, as on
+    # MongoDB, it has: the e-mail then left before the rename, as it still must say).
+    with django_capture_on_commit_callbacks(execute=False):
+        assert post_event(client, completed_event(enrollment)).status_code == 200
+    Course.objects.filter(pk=enrollment.course_id).update(title="Renamed", price_cents=9900)
+
+    outbox.deliver(emails.confirmation_key(enrollment.pk))
+
+    [sent] = mail.outbox
+    assert sent.subject == f"You're enrolled: {title}"
+    for body in (sent.body, sent.alternatives[0][0]):
+        assert title in body and "Amount paid" in body and paid in body
+        assert f"MAAL-{enrollment.pk}" in body and enrollment.email in body
+        assert "Renamed" not in body
+
+
+def test_a_repeated_paid_webhook_owes_one_confirmation_rendered_at_delivery(webhook):
+    enrollment = paid_session_a()
+
+    webhook(completed_event(enrollment))
+
+    [row] = outbox.emails_about(keys=[emails.confirmation_key(enrollment.pk)])
+    assert outbox.find(row.key).context["course_title"] == enrollment.course.title
     assert len(mail.outbox) == 1
 
 

@@ -85,7 +85,7 @@ def test_the_preview_shows_exactly_the_reversal_the_refund_makes(amount_due, rat
     affiliate_services.record_commission(
         affiliate_id=affiliate.pk,
         sale_id=enrollment.pk,
-        course=course,
+        course_id=course.pk,
         buyer_email=enrollment.email,
         amount_paid_cents=amount_due,
         currency="usd",

@@ -351,7 +351,7 @@ def test_a_sale_refunded_in_full_is_counted_apart_from_the_conversions(scrape):
     affiliate = AffiliateFactory()
     for sale_id in (1, 2, 3):
         services.record_commission(
-            affiliate_id=affiliate.pk, sale_id=sale_key(sale_id), course=CourseFactory(),
+            affiliate_id=affiliate.pk, sale_id=sale_key(sale_id), course_id=CourseFactory().pk,
             buyer_email="b@example.com", amount_paid_cents=10000, currency="usd",
             sold_at=timezone.now(),
         )  # fmt: skip
