@@ -19,7 +19,7 @@ from fakes.latency import Latency
 
 from . import endpoints, seed
 from .load import Load, run_wrk, script
-from .site import Server, Worker
+from .site import Server, ServerSampler, Worker, group_cpu_seconds, group_cpu_ticks
 from .statistics import analyze_as_autovacuum_would
 
 LEARNER_EMAIL = "learner5@example.com"  # a seeded learner with paid enrollments
@@ -147,14 +147,18 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, worker: Worker) ->
     # The worker starts now, so each kind alone is measured without it; it finds the alone
     # webhooks' LMS enrolments queued, as a worker would after a restart on launch day.
     with worker:
-        result = run_wrk(
-            url=server.url,
-            script_path=_mix_script(ctx.work_dir),
-            args=[f"{mix_dir}/"],
-            seconds=options.mix_seconds,
-            load=Load(connections=options.mix_connections, threads=options.mix_connections),
-            extra_prefix="BENCH_MIX ",
-        )
+        sampler = ServerSampler(server, limit_seconds=options.mix_seconds + 120)
+        worker_before = group_cpu_ticks(worker)
+        with sampler:
+            result = run_wrk(
+                url=server.url,
+                script_path=_mix_script(ctx.work_dir),
+                args=[f"{mix_dir}/"],
+                seconds=options.mix_seconds,
+                load=Load(connections=options.mix_connections, threads=options.mix_connections),
+                extra_prefix="BENCH_MIX ",
+            )
+        cpu = _mix_cpu(sampler, result, group_cpu_seconds(worker, worker_before))
         drain = _drain(options.drain_seconds)
     # Read once the worker has stopped: the fake LMS's own record of the enrolments.
     drain["in_lms"] = sum(
@@ -217,6 +221,7 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, worker: Worker) ->
             "total_rps": round(result.rps, 1),
             "total_errors": result.failed + sum(row["errors"] for row in rows),
             "wrk": result.as_dict(),
+            "cpu": cpu,
             "endpoints": rows,
             "alone": alone,
             "checks": checks,
@@ -224,6 +229,17 @@ def run_mix(options: argparse.Namespace, server: Server, ctx, worker: Worker) ->
         },
         "problems": problems,
     }
+
+
+def _mix_cpu(sampler: ServerSampler, result, worker_s: float) -> dict:
+    """Where the cores went during the mix: the site (web server, PostgreSQL, Redis), the
+    Celery worker, wrk, this process (the fakes) and anything else."""
+    cpu = sampler.cpu(requests=result.requests, wrk_cpu_s=result.wrk_cpu_s)
+    cores = cpu["cores"]
+    seconds = result.seconds or 1.0
+    cores["worker"] = round(worker_s / seconds, 2)
+    cores["other"] = round(max(0.0, cores["other"] - cores["worker"]), 2)
+    return cpu
 
 
 def _target(name: str, row: dict, stripe_p95: float) -> dict:

@@ -303,6 +303,15 @@ def _markdown_mix(report: dict) -> list[str]:
             f"{_ms(alone) if alone else '—'} | {row.get('target') or '—'} | {met} |"
         )
     lines.append("")
+    if mix.get("cpu"):
+        cores = mix["cpu"]["cores"]
+        lines.append(
+            f"Cores busy during the mix (of {cores['machine']:.2f} in use): site (web server, "
+            f"PostgreSQL, Redis) {cores['site']:.2f}, Celery worker {cores.get('worker', 0):.2f}, "
+            f"wrk {cores['wrk']:.2f}, the bench's fakes {cores['bench']:.2f}, other "
+            f"{cores['other']:.2f}; site CPU {mix['cpu']['ms_per_request']:.2f} ms per request."
+        )
+        lines.append("")
     for check in mix.get("checks", []):
         met = "yes" if check["met"] else "**no**"
         lines.append(f"- {check['what']}: {check['found']} ({met})")

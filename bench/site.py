@@ -192,6 +192,20 @@ class _ProcessGroup:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=STOP_TIMEOUT)
 
+    def pids(self) -> list[int]:
+        """The command's process and the processes it forked (gunicorn's or Celery's workers)."""
+        if self.process is None:
+            return []
+        master = self.process.pid
+        found = [master]
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                if int(_stat_fields(int(entry.name))[1]) == master:  # field 4: the parent
+                    found.append(int(entry.name))
+        return found
+
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
@@ -279,20 +293,6 @@ class Server(_ProcessGroup):
                 connection.close()
         raise BenchError(f"{self.name} server did not answer in {START_TIMEOUT:.0f} s")
 
-    def pids(self) -> list[int]:
-        """The master and its workers."""
-        if self.process is None:
-            return []
-        master = self.process.pid
-        found = [master]
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                if int(_stat_fields(int(entry.name))[1]) == master:  # field 4: the parent
-                    found.append(int(entry.name))
-        return found
-
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -350,6 +350,16 @@ def _machine_busy_ticks() -> int:
 
 def _cpu_seconds(before: dict[int, int], after: dict[int, int]) -> float:
     return sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / CLOCK_TICKS
+
+
+def group_cpu_ticks(group: "_ProcessGroup") -> dict[int, int]:
+    """CPU so far of a process group's processes (for ``group_cpu_seconds``)."""
+    return _cpu_ticks(group.pids())
+
+
+def group_cpu_seconds(group: "_ProcessGroup", before: dict[int, int]) -> float:
+    """CPU the group's processes spent since ``before`` (theirs, from ``group_cpu_ticks``)."""
+    return _cpu_seconds(before, group_cpu_ticks(group))
 
 
 def _own_cpu_seconds() -> float:

@@ -120,5 +120,7 @@ def test_mix_smoke_run_answers_every_kind_and_loses_nothing(tmp_path):
     assert all(check["met"] for check in mix["checks"]), mix["checks"]
     assert mix["worker"]["paid"] > 0
     assert mix["worker"]["enrolled"] == mix["worker"]["in_lms"] == mix["worker"]["paid"]
+    # and where the cores went is told, the worker's share apart
+    assert mix["cpu"]["cores"]["site"] > 0 and mix["cpu"]["cores"]["worker"] > 0
     # Latency targets are judged on a quiet machine's full run; errors and losses always fail.
     assert report["problems"] == []
