@@ -13,6 +13,7 @@ from affiliates import selectors, services
 from affiliates.models import Affiliate, Commission, EarningsDay, Payout
 from affiliates.selectors import earnings_by_affiliate, earnings_of
 from affiliates.tests.factories import AffiliateFactory, CommissionFactory, sale_key
+from common.testing.backends import skip_on_mongodb
 from common.testing.concurrency import postgresql_only, race  # noqa: F401 - a fixture
 from courses.tests.factories import CourseFactory
 
@@ -74,6 +75,12 @@ def test_concurrent_payouts_pay_each_commission_once(settings):
     assert earnings_of(affiliate.pk, "usd").balance_cents == 0
 
 
+@skip_on_mongodb(
+    "no transaction on a standalone server, so a payout in flight is read half-written (its "
+    "provisional amount) by the other one working out the carried balance (docs/mongodb.md)",
+    proven_by="affiliates/tests/test_payouts.py::"
+    "test_refund_after_payout_is_a_negative_balance_deducted_from_the_next_payout",
+)
 def test_overlapping_payouts_deduct_a_carried_negative_balance_once(settings, monkeypatch):
     """Two payouts that claim different commissions at the same moment (staff clicking while the
     approval sweep runs) must not both deduct the same carried debt."""
@@ -123,7 +130,8 @@ def test_overlapping_payouts_deduct_a_carried_negative_balance_once(settings, mo
     )
 
     amounts = sorted(payout.amount_cents for payout in results if payout is not None)
-    assert amounts == [2000, 3000]  # the 1000 debt taken once, from whichever came first
+    # The 1000 debt taken once, from whichever came first.
+    assert amounts == [2000, 3000], list(Payout.objects.values_list("sequence", "amount_cents"))
     assert earnings_of(affiliate.pk, "usd").balance_cents == 0
 
 

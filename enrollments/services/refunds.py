@@ -91,7 +91,14 @@ def refund_enrollment(
 def _refund_request(*, preview: RefundPreview, reason: str, staff_user) -> RefundRequest:
     """The one request for the preview's target total: ours, or the one a simultaneous
     confirmation inserted. That one may be gone again by the time we read it (Stripe refused it
-    and it was deleted): then the insert is ours to try again."""
+    and it was deleted): then the insert is ours to try again.
+
+    Each lost insert whose row is already gone is another confirmation's whole attempt (its
+    one insert, Stripe's refusal, its delete), so with N confirmations at once one loses at
+    most N - 1 times. ``_REQUEST_ATTEMPTS`` is above any burst of clicks (three were not enough
+    for eight at once: a confirmation lost to three others in turn and answered "being
+    processed" instead of Stripe's refusal), and still bounded for an insert refused for
+    another reason (the staff user deleted meanwhile)."""
     for _ in range(_REQUEST_ATTEMPTS):
         try:
             with atomic():
@@ -116,7 +123,7 @@ def _refund_request(*, preview: RefundPreview, reason: str, staff_user) -> Refun
     )
 
 
-_REQUEST_ATTEMPTS = 3
+_REQUEST_ATTEMPTS = 16
 
 
 # --- The policy, shared by staff refunds and Stripe's refund events -------------------------
