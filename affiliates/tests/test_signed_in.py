@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 DASHBOARD = reverse("affiliates:dashboard")
 LOGIN = reverse("account_login")
 PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "a new long passphrase"
 SUSPENDED = "Your affiliate account is suspended"
 
 
@@ -33,6 +34,13 @@ def _warm(client: Client) -> None:
     """Two views: the rows are kept, the page is cached."""
     for _ in range(2):
         assert client.get(DASHBOARD).status_code == 200
+
+
+def _change_password(client: Client):
+    return client.post(
+        reverse("account_change_password"),
+        {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
 
 
 def _is_signed_out(response) -> bool:
@@ -103,16 +111,7 @@ def test_a_password_change_signs_the_users_other_sessions_out():
     _warm(here)
     _warm(elsewhere)
 
-    changed = here.post(
-        reverse("account_change_password"),
-        {
-            "oldpassword": PASSWORD,
-            "password1": "a new long passphrase",
-            "password2": "a new long passphrase",
-        },
-    )
-
-    assert changed.status_code == 302
+    assert _change_password(here).status_code == 302
     # The other session's hash no longer matches the new password (allauth signs out the one
     # that changed it too: ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE).
     assert _is_signed_out(elsewhere.get(DASHBOARD))
@@ -240,18 +239,9 @@ def test_changing_the_password_writes_nothing_else_the_signed_in_copy_holds():
     # Staff rights revoked where no version moves (a database shell): the kept copy is stale.
     type(user).objects.filter(pk=user.pk).update(is_staff=False)
 
-    changed = client.post(
-        reverse("account_change_password"),
-        {
-            "oldpassword": PASSWORD,
-            "password1": "a new long passphrase",
-            "password2": "a new long passphrase",
-        },
-    )
-
-    assert changed.status_code == 302
+    assert _change_password(client).status_code == 302
     user.refresh_from_db()
-    assert user.check_password("a new long passphrase")
+    assert user.check_password(NEW_PASSWORD)
     assert not user.is_staff
 
 
