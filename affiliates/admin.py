@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -140,22 +140,29 @@ class AffiliateAdmin(admin.ModelAdmin):
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             }
             return TemplateResponse(request, "affiliates/admin/create_payout.html", context)
-        created, skipped = [], []
+        created, skipped, refused = [], [], []
         currencies = payable_currencies(affiliate.pk for affiliate in affiliates)
         for affiliate in affiliates:
-            payouts = [
-                services.create_payout(
-                    affiliate_id=affiliate.pk,
-                    currency=currency,
-                    method=form.cleaned_data["method"] or affiliate.payout_method,
-                    reference=form.cleaned_data["reference"],
-                    created_by=request.user,
-                )
-                for currency in currencies[affiliate.pk]
-            ]
-            made = [payout for payout in payouts if payout is not None]
+            made, failed = [], False
+            for currency in currencies[affiliate.pk]:
+                try:
+                    payout = services.create_payout(
+                        affiliate_id=affiliate.pk,
+                        currency=currency,
+                        method=form.cleaned_data["method"] or affiliate.payout_method,
+                        reference=form.cleaned_data["reference"],
+                        created_by=request.user,
+                    )
+                except ValidationError as error:  # this one changed nothing; the rest go on
+                    failed = True
+                    refused.append(
+                        f"{affiliate.user.email} ({currency.upper()}): {' '.join(error.messages)}"
+                    )
+                    continue
+                if payout is not None:
+                    made.append(payout)
             created.extend(made)
-            if not made:
+            if not made and not failed:
                 skipped.append(affiliate.user.email)
         if created:
             summary = ", ".join(f"#{payout.sequence} {payout.amount_display}" for payout in created)
@@ -169,6 +176,8 @@ class AffiliateAdmin(admin.ModelAdmin):
                 f"below the minimum: {', '.join(skipped)}.",
                 messages.WARNING,
             )
+        if refused:
+            self.message_user(request, f"Not paid: {'; '.join(refused)}", messages.ERROR)
         return None
 
 

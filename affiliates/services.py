@@ -22,7 +22,7 @@ from accounts.selectors import verified_email_of
 from common import outbox
 from common.logging import mask_email
 from common.money import CURRENCIES, percent_of
-from common.transactions import atomic, guarded_insert
+from common.transactions import TransactionConflict, atomic, guarded_insert, retry_transient
 
 from . import dashboard_cache, earnings, referral_codes, selectors
 from .models import (
@@ -398,7 +398,9 @@ def create_payout(
     Returns None when the amount would be below ``PAYOUT_MINIMUM_CENTS`` or nothing is left to
     claim. The commissions are marked paid by one conditional update that only takes rows no
     payout holds, and the payout's amount is the sum of exactly the rows that update claimed, so
-    no commission is ever paid twice, whoever clicks at the same time.
+    no commission is ever paid twice, whoever clicks at the same time. A ``ValidationError``
+    (nothing changed) when overlapping payouts for the affiliate kept failing this one's
+    transaction (a MongoDB replica set, after ``retry_transient``'s attempts).
     """
     if method not in PayoutMethod.values:
         raise ValidationError({"method": "Choose PayPal or bank transfer."})
@@ -406,6 +408,28 @@ def create_payout(
     if not reference or len(reference) > 200:
         raise ValidationError({"reference": "Enter the transaction reference (200 characters)."})
     minimum = max(settings.PAYOUT_MINIMUM_CENTS, 1)
+    try:
+        # On a MongoDB replica set an overlapping payout for the affiliate fails ours with a
+        # write conflict: the transaction rolled back, so it runs again from its reads.
+        return retry_transient(
+            lambda: _pay(
+                affiliate_id=affiliate_id,
+                currency=currency,
+                method=method,
+                reference=reference,
+                created_by=created_by,
+                minimum=minimum,
+            )
+        )
+    except TransactionConflict as conflict:
+        raise ValidationError(
+            "Another payout for this affiliate is being made; try again."
+        ) from conflict
+
+
+def _pay(
+    *, affiliate_id: int, currency: str, method: str, reference: str, created_by, minimum: int
+) -> Payout | None:
     attempts_left = _PAYOUT_ATTEMPTS
     while True:
         if selectors.earnings_of(affiliate_id, currency).balance_cents < minimum:

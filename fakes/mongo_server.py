@@ -319,6 +319,34 @@ def _answer_as_a_replica_set(address: str) -> None:  # pragma: no cover - under 
     handshake.WireHandshakeService.build_hello_response = build_as_primary
 
 
+def _write_conflict_as_in_mongodb() -> None:  # pragma: no cover - under .venv-mongo's Python
+    """A transaction that lost a write conflict: MongoDB aborts it and answers WriteConflict
+    (code 112) with the TransientTransactionError label, which tells the client that running
+    the whole transaction again is safe. mongoeco's commit says neither and leaves the session
+    in the lost transaction, which the driver's next one on that session (its sessions are
+    pooled) then joined. Translated where the wire command ends, as the label must not reach
+    mongoeco's own session, which would retry the commit."""
+    from mongoeco.errors import OperationFailure
+    from mongoeco.wire.sessions import WireSessionStore
+
+    commit = WireSessionStore.commit_transaction
+
+    def commit_as_mongodb(self, body):
+        try:
+            return commit(self, body)
+        except OperationFailure as error:
+            if error.code is not None or "Write conflict" not in str(error):
+                raise
+            session = self._require_session(body)
+            if session.transaction_active:
+                session.abort_transaction()
+            raise OperationFailure(
+                str(error), code=112, error_labels=("TransientTransactionError",)
+            ) from error
+
+    WireSessionStore.commit_transaction = commit_as_mongodb
+
+
 async def _serve(port: int, replica_set: bool) -> None:  # pragma: no cover - .venv-mongo's Python
     import asyncio
 
@@ -331,6 +359,7 @@ async def _serve(port: int, replica_set: bool) -> None:  # pragma: no cover - .v
     if replica_set:
         port = port or _free_port()
         _answer_as_a_replica_set(f"127.0.0.1:{port}")
+        _write_conflict_as_in_mongodb()
     address = await AsyncMongoEcoProxyServer(host="127.0.0.1", port=port).start()
     print(address.uri, flush=True)
     await asyncio.Event().wait()

@@ -308,3 +308,50 @@ def test_commissions_cannot_be_edited_or_deleted_in_the_admin(staff_client):
     assert commission.amount_cents == 2495
     assert response.status_code == 403
     assert Commission.objects.count() == 1
+
+
+def test_a_payout_that_keeps_losing_a_write_conflict_is_reported_and_changes_nothing(
+    staff_client, settings
+):
+    """On a MongoDB replica set an overlapping payout for the same affiliate fails ours with a
+    write conflict; after the retries staff get a clear message, not an error page, and the
+    other affiliates are still paid."""
+    from pymongo.errors import OperationFailure
+
+    from common.testing.concurrency import RunBefore
+
+    settings.PAYOUT_MINIMUM_CENTS = 1000
+    contested, other = AffiliateFactory(), AffiliateFactory()
+    _approved(contested, 3000)
+    _approved(other, 4000)
+
+    def conflict(**kwargs):
+        if kwargs["affiliate_id"] == contested.pk:
+            raise OperationFailure(
+                "Write conflict during transaction commit",
+                112,
+                {"errorLabels": ["TransientTransactionError"]},
+            )
+
+    with RunBefore("affiliates.services._claim_into_payout", conflict) as attempts:
+        response = staff_client.post(
+            AFFILIATES,
+            {
+                "action": "create_payouts",
+                "_selected_action": [contested.pk, other.pk],
+                "apply": "1",
+                "method": "",
+                "reference": "BATCH-10",
+            },
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    assert attempts.calls == 4  # three for the contested affiliate, one for the other
+    assert list(Payout.objects.values_list("affiliate_id", "amount_cents")) == [(other.pk, 4000)]
+    assert Commission.objects.get(affiliate=contested).status == Commission.Status.APPROVED
+    assert (
+        f"Not paid: {contested.user.email} (USD): Another payout for this affiliate is being "
+        "made; try again." in response.text
+    )
+    assert "Created 1 payout(s)" in response.text and "Skipped" not in response.text

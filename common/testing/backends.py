@@ -20,6 +20,14 @@ def skip_on_mongodb(limitation: str, *, proven_by: str):
     )
 
 
+def skip_on_standalone_mongodb(limitation: str, *, proven_by: str) -> None:
+    """Called first in a test that needs transactions: skips on a standalone MongoDB server
+    (``make test-mongo``), runs on SQL and on a replica set (``python -m fakes.with_mongo
+    --replica-set …``). Asked of the server, so only inside a test with database access."""
+    if settings.ON_MONGODB and not connection.features._supports_transactions:
+        pytest.skip(f"standalone MongoDB: {limitation}; proven by {proven_by}")
+
+
 on_mongodb_only = pytest.mark.skipif(
     not settings.ON_MONGODB, reason="about MongoDB's own behaviour; SQL has its own test"
 )

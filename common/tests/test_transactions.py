@@ -6,10 +6,16 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.db import DatabaseError, connection
 
 from common.models import OutboxEmail
 from common.testing.backends import on_mongodb_only, skip_on_mongodb
-from common.transactions import atomic, insert_unless_present
+from common.transactions import (
+    TransactionConflict,
+    atomic,
+    insert_unless_present,
+    retry_transient,
+)
 from fakes import mongo_server
 from ops.models import Incident
 
@@ -78,3 +84,75 @@ def test_a_repeat_refused_by_a_unique_index_inside_a_transaction_leaves_the_firs
     assert (first, repeat) == (True, False)
     assert list(OutboxEmail.objects.values_list("template", "to")) == [("first", "a@example.com")]
     assert Incident.objects.count() == 1
+
+
+def _write_conflict(*labels: str):
+    """What pymongo raises when a MongoDB replica set failed a transaction's commit."""
+    from pymongo.errors import OperationFailure
+
+    return OperationFailure(
+        "Write conflict during transaction commit", 112, {"errorLabels": list(labels)}
+    )
+
+
+def _failing(times: int, error: Exception):
+    calls = []
+
+    def fn():
+        calls.append(1)
+        if len(calls) <= times:
+            raise error
+        return "done"
+
+    return fn, calls
+
+
+@pytest.mark.django_db
+def test_a_transaction_failed_with_a_transient_label_runs_again_until_it_commits():
+    fn, calls = _failing(2, _write_conflict("TransientTransactionError"))
+
+    assert retry_transient(fn, attempts=3) == "done"
+    assert len(calls) == 3
+
+
+@pytest.mark.django_db
+def test_a_transaction_that_keeps_conflicting_ends_in_a_conflict_after_its_attempts():
+    fn_labelled, labelled_calls = _failing(5, _write_conflict("TransientTransactionError"))
+
+    with pytest.raises(TransactionConflict):
+        retry_transient(fn_labelled, attempts=3)
+    # Django's DatabaseError wrapping the labelled pymongo error counts too.
+    wrapped = DatabaseError("conflict")
+    wrapped.__cause__ = _write_conflict("TransientTransactionError")
+    fn_wrapped, wrapped_calls = _failing(5, wrapped)
+    with pytest.raises(TransactionConflict):
+        retry_transient(fn_wrapped, attempts=2)
+
+    assert (len(labelled_calls), len(wrapped_calls)) == (3, 2)
+
+
+@pytest.mark.django_db
+def test_an_error_that_may_have_committed_or_is_not_transient_is_never_retried():
+    # UnknownTransactionCommitResult: the commit may have been applied, so running the
+    # transaction again could do it twice.
+    for error in (
+        _write_conflict("UnknownTransactionCommitResult"),
+        _write_conflict(),
+        DatabaseError("deadlock detected"),  # PostgreSQL's: the caller decides
+    ):
+        fn, calls = _failing(1, error)
+        with pytest.raises(type(error)):
+            retry_transient(fn)
+        assert len(calls) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_an_open_mongodb_transaction_only_the_outermost_block_could_run_again():
+    fn, calls = _failing(1, _write_conflict("TransientTransactionError"))
+
+    with pytest.raises(Exception, match="Write conflict"), atomic():
+        if not getattr(connection, "in_atomic_block_mongo", False):
+            pytest.skip("no MongoDB transaction here: run under fakes.with_mongo --replica-set")
+        retry_transient(fn)
+
+    assert len(calls) == 1

@@ -108,3 +108,37 @@ def test_the_server_truncates_to_weeks_starting_on_an_abbreviated_day_as_mongodb
     finally:
         client.drop_database("week_check")
         client.close()
+
+
+def test_a_replica_set_fails_a_conflicting_commit_as_mongodb_does_and_aborts_it():
+    # The later of two overlapping transactions: WriteConflict, labelled transient, none of it
+    # written; and the pooled session it ran on starts clean transactions afterwards.
+    try:
+        server = mongo_server.start_mongo_server(replica_set=True)
+    except mongo_server.MongoServerUnavailable as error:
+        pytest.skip(str(error))
+    client = pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=5000)
+    things = client["conflict_check"]["things"]
+    first, second = client.start_session(), client.start_session()
+    try:
+        things.insert_one({"_id": 0})
+        first.start_transaction()
+        second.start_transaction()
+        things.insert_one({"_id": 1}, session=first)
+        things.insert_one({"_id": 2}, session=second)
+        first.commit_transaction()
+        with pytest.raises(pymongo.errors.OperationFailure) as conflict:
+            second.commit_transaction()
+        second.end_session()  # back to the driver's pool, as django-mongodb-backend does
+        with client.start_session() as again:
+            again.start_transaction()
+            things.insert_one({"_id": 3}, session=again)
+            again.commit_transaction()
+
+        assert conflict.value.code == 112
+        assert conflict.value.has_error_label("TransientTransactionError")
+        assert sorted(row["_id"] for row in things.find()) == [0, 1, 3]
+    finally:
+        first.end_session()
+        client.close()
+        server.stop()
